@@ -1,0 +1,133 @@
+"""The cluster protocol: what the runner and the nemesis may do to nodes.
+
+A backend (local processes, Docker containers, SSH hosts) implements
+:class:`Cluster`, and whichever optional abilities it has as separate small
+protocols (Jepsen's DB with its Kill, Pause and LogFiles): :class:`Killable`,
+:class:`Pausable`, :class:`Partitionable`, :class:`LogSource`. Callers test an
+ability with ``isinstance(cluster, Killable)``.
+
+Contract shared by all backends:
+
+* A cluster is opened by :func:`harness.backends.open_cluster` as a context
+  manager; leaving the ``with`` block, by return, exception or Ctrl-C, stops
+  every node, heals every link and removes every process, port, container,
+  network and temporary directory the cluster made.
+* Node names are ``n1`` ... ``nN``; ``spec.nodes`` fixes them.
+* Every method is synchronous and safe to call from any thread; methods on the
+  same node are serialised by the backend.
+* A node's data directory survives ``kill``/``start`` (durability is the point
+  of a kill) and is removed at close, after logs were collected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Collection, Mapping, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from harness.target import Target
+
+__all__ = [
+    "Address", "Cluster", "ClusterSpec", "EnvironmentError_", "Killable", "Link",
+    "LogSource", "Partitionable", "Pausable",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Address:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+Link = tuple[str, str]
+"""A directed link ``(src, dst)``: traffic that ``src`` sends to ``dst``."""
+
+
+class EnvironmentError_(RuntimeError):
+    """The environment cannot host a run (no Docker engine, no free ports...).
+
+    Its message is one or two sentences for a person: what is missing and what
+    to do. The CLI prints it and exits 4.
+    """
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterSpec:
+    """What a backend needs to bring a cluster up.
+
+    ``run_id``   unique per run; every resource is labelled/named with it so that
+                 ``splitbrain clean`` can find leftovers of a crashed harness.
+    ``run_dir``  the run folder; node logs are collected into ``run_dir/logs``.
+    ``options``  target-specific settings passed to every node (e.g. W and R).
+    """
+
+    target: "Target"
+    variant: str
+    nodes: tuple[str, ...]
+    run_id: str
+    run_dir: Path
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Cluster(Protocol):
+    """Start and stop nodes; tell clients where to find them."""
+
+    nodes: tuple[str, ...]
+
+    def start(self, node: str) -> None:
+        """Start ``node``'s service (also: restart after a kill) and wait until it answers."""
+
+    def stop(self, node: str) -> None:
+        """Stop ``node`` gracefully (SIGTERM, then SIGKILL after a grace period)."""
+
+    def address(self, node: str) -> Address:
+        """Where the harness's clients reach ``node`` (never through the fault layer)."""
+
+    def alive(self, node: str) -> bool:
+        """Whether ``node``'s service process exists (paused counts as alive)."""
+
+
+@runtime_checkable
+class Killable(Protocol):
+    def kill(self, node: str) -> None:
+        """SIGKILL ``node``'s service; ``Cluster.start`` brings it back with its data."""
+
+
+@runtime_checkable
+class Pausable(Protocol):
+    def pause(self, node: str) -> None:
+        """SIGSTOP ``node``: it keeps its sockets but answers nothing."""
+
+    def resume(self, node: str) -> None:
+        """SIGCONT a paused node."""
+
+
+@runtime_checkable
+class Partitionable(Protocol):
+    def cut(self, links: Collection[Link]) -> None:
+        """Drop all traffic on ``links`` (added to what is already cut).
+
+        Dropped, not refused: a connection attempt or a request in flight hangs
+        as under packet loss.
+        """
+
+    def heal(self) -> None:
+        """Restore every link."""
+
+    def reachable(self, src: str, dst: str, timeout: float = 1.0) -> bool:
+        """Probe the link ``src -> dst`` now: True when traffic gets through.
+
+        The nemesis records a partition as in effect only after every cut link
+        probes False.
+        """
+
+
+@runtime_checkable
+class LogSource(Protocol):
+    def collect_logs(self, dest: Path) -> list[Path]:
+        """Copy every node's log into ``dest`` (one file per node); return the paths."""

@@ -1,0 +1,1 @@
+"""One module per CLI subcommand; each returns its exit code (see harness.cli)."""
