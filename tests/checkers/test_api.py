@@ -33,7 +33,7 @@ class _Crash:
         raise ZeroDivisionError("boom")
 
 
-@pytest.mark.parametrize("a,b", itertools.product(list(Verdict), repeat=2))
+@pytest.mark.parametrize("a,b", list(itertools.product(list(Verdict), repeat=2)))
 def test_merge_is_commutative_and_keeps_the_worst(a: Verdict, b: Verdict) -> None:
     assert a.merge(b) is b.merge(a)
     assert a.merge(b).priority == max(a.priority, b.priority)
