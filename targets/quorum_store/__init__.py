@@ -1,0 +1,81 @@
+"""The quorum store target: the design guide's QuorumStore (§4.4), and ABD.
+
+N replicas, each an HTTP service (:mod:`targets.quorum_store.server`) keeping
+key -> (value, version) durably in SQLite; any node coordinates a client's
+request with its peers over the (faultable) network. Variants:
+
+* ``seed``: the guide's algorithm as written (wall-clock versions, W acks or
+  "fail", unconditional replica stores, asynchronous read repair). Not
+  linearizable; the harness should say so within a 30 s run with faults.
+* ``abd``:  multi-writer ABD, a linearizable register.
+
+Target options (``--option K=V``), passed to every node: ``w``, ``r`` (quorum
+sizes, default N//2+1), ``peer_timeout`` (seconds per peer request, default
+0.4); to the workload: ``keys``, ``read_fraction``
+(see :mod:`targets.quorum_store.workload`).
+
+Importing this package needs only the standard library and ``harness``'s
+protocol modules, so a node can start in a container with only python3.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+from pathlib import Path
+
+from harness.cluster import Address
+from harness.target import NodeContext, Target
+from targets.quorum_store.client import QuorumStoreClient
+from targets.quorum_store.workload import REGISTER
+
+__all__ = ["TARGET", "node_command", "ready"]
+
+_NODE_OPTIONS = {"w": "--w", "r": "--r", "peer_timeout": "--peer-timeout"}
+
+
+def node_command(ctx: NodeContext) -> list[str]:
+    """argv for one node: ``python -m targets.quorum_store.server ...``."""
+    argv = [ctx.python, "-m", "targets.quorum_store.server",
+            "--node", ctx.name, "--host", ctx.listen.host, "--port", str(ctx.listen.port),
+            "--data", ctx.data_dir, "--variant", ctx.variant]
+    for peer in sorted(ctx.peers):
+        a = ctx.peers[peer]
+        argv += ["--peer", f"{peer}={a.host}:{a.port}"]
+    for opt, flag in _NODE_OPTIONS.items():
+        if opt in ctx.options:
+            argv += [flag, str(ctx.options[opt])]
+    return argv
+
+
+def ready(address: Address) -> bool:
+    """One probe of ``GET /health``: True when the node answers ``{"status": "ok"}``."""
+    conn = http.client.HTTPConnection(address.host, address.port, timeout=0.5)
+    try:
+        conn.request("GET", "/health")
+        resp = conn.getresponse()
+        return resp.status == 200 and json.loads(resp.read()).get("status") == "ok"
+    except (OSError, http.client.HTTPException, ValueError):
+        return False
+    finally:
+        conn.close()
+
+
+TARGET = Target(
+    name="quorum-store",
+    description="N-replica key-value store over HTTP + SQLite with W/R quorums (design guide §4.4)",
+    variants={
+        "seed": "the guide's QuorumStore as written: wall-clock versions, W acks else fail, "
+                "unconditional replica stores, async read repair (not linearizable)",
+        "abd": "multi-writer ABD: quorum version query, (counter+1, node) versions, "
+               "read write-back (linearizable)",
+    },
+    default_variant="seed",
+    node_command=node_command,
+    ready=ready,
+    client=QuorumStoreClient,
+    workloads={"register": REGISTER},
+    default_workload="register",
+    default_nodes=5,
+    source_dir=Path(__file__).parent,
+)
