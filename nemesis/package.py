@@ -1,0 +1,246 @@
+"""Nemesis packages: a nemesis, its fault schedule, and the generator that heals.
+
+Jepsen's nemesis packages bundle what must change together: the nemesis that
+knows how to inject a fault, the generator that schedules it, and the final
+generator that undoes it. :func:`package` builds one from the fault names the
+CLI takes (``--nemesis partition,kill,pause`` or ``none``).
+
+The schedule is a sequence of *episodes*, each: quiet for about
+``interval_s``, one fault chosen among the enabled kinds, held for about
+``interval_s`` (counted from the moment the nemesis reported the fault), then
+healed. Durations are uniform in ``[0.5, 1.5) * interval_s``. One fault at a
+time, so a heal never has to untangle two faults, and the quiet periods let the
+system recover and show whether it did.
+
+Reproducibility: with ``seed`` (the run's ``--seed``), episode *k* is drawn from
+its own ``random.Random`` seeded by ``(seed, k)``, so the faults, their targets
+and their durations are the same for a seed however the interpreter interleaves
+clients (which draw from the shared ``ctx.rng`` as often as timing makes them).
+Without ``seed`` the episodes draw from ``ctx.rng``.
+
+The final generator resumes paused nodes, restarts dead ones and heals every
+partition, in that order (a heal is verified by probes, which need live nodes).
+It sends these whatever the schedule did, since the run may have been cut short
+in the middle of a fault.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+from typing import Any, Collection, Sequence
+
+from harness import generators as gen
+from harness.generators import Context, Generator, OpResult, OpSpec
+from harness.history import NEMESIS, Op
+from nemesis.core import Compose, Nemesis, Noop
+from nemesis.grudge import GRUDGE_KINDS, make_grudge
+from nemesis.partition import START, STOP, PartitionNemesis
+from nemesis.process import KillNemesis, PauseNemesis, pick_targets
+
+__all__ = ["FAULTS", "NemesisPackage", "package", "parse_faults", "schedule"]
+
+FAULTS: tuple[str, ...] = ("partition", "kill", "pause")
+"""Fault names the CLI accepts (plus ``none``)."""
+
+_MIN_NODES = {"halves": 2, "one": 2, "majorities-ring": 3, "bridge": 3}
+NS = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NemesisPackage:
+    """What the runner needs for faults.
+
+    ``nemesis``          to ``setup(cluster)`` before the run and ``teardown()`` after.
+    ``generator``        the fault schedule (already routed to the nemesis); run it
+                         alongside the clients, under the run's time limit.
+    ``final_generator``  heals everything; run it after the main phase, before final reads.
+    ``faults``           the enabled fault names, sorted (``()`` for ``none``).
+    """
+
+    nemesis: Nemesis
+    generator: Generator
+    final_generator: Generator
+    faults: tuple[str, ...]
+
+
+def parse_faults(text: str | Collection[str]) -> tuple[str, ...]:
+    """``"partition,kill"`` or a collection of names -> sorted names; ``ValueError`` if unknown.
+
+    ``none`` (alone) means no faults; an empty string too.
+    """
+    names = [s.strip() for s in text.split(",")] if isinstance(text, str) else [str(s).strip() for s in text]
+    names = [n for n in names if n]
+    if "none" in names:
+        if len(names) > 1:
+            raise ValueError(f"--nemesis none cannot be combined with other faults (got {names})")
+        return ()
+    unknown = sorted(set(names) - set(FAULTS))
+    if unknown:
+        raise ValueError(f"unknown fault(s) {unknown}; expected a comma-separated subset of "
+                         f"{list(FAULTS)}, or none")
+    return tuple(sorted(set(names)))
+
+
+# --- the schedule ------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Plan:
+    """One episode, drawn at its start."""
+
+    quiet_ns: int
+    start: OpSpec
+    hold_ns: int
+    stop: OpSpec
+
+
+def _draw(rng: random.Random, *, faults: Sequence[str], nodes: Sequence[str],
+          partitions: Sequence[str], interval_ns: int) -> _Plan:
+    """Draw an episode; the order of draws is part of the seed's meaning (do not reorder)."""
+    quiet = int(interval_ns * rng.uniform(0.5, 1.5))
+    fault = rng.choice(list(faults))
+    if fault == "partition":
+        kind = rng.choice(list(partitions))
+        grudge = make_grudge(kind, nodes, rng)
+        start = OpSpec(f=START, value={"kind": kind, "grudge": grudge.to_json()})
+        stop = OpSpec(f=STOP, value=None)
+    elif fault == "kill":
+        targets = pick_targets(nodes, rng)
+        start = OpSpec(f="kill", value={"nodes": targets})
+        stop = OpSpec(f="start", value={"nodes": targets})
+    elif fault == "pause":
+        targets = pick_targets(nodes, rng)
+        start = OpSpec(f="pause", value={"nodes": targets})
+        stop = OpSpec(f="resume", value={"nodes": targets})
+    else:  # parse_faults keeps this out
+        raise ValueError(f"unknown fault {fault!r}")
+    hold = int(interval_ns * rng.uniform(0.5, 1.5))
+    return _Plan(quiet_ns=quiet, start=start, hold_ns=hold, stop=stop)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Episodes:
+    """The alternating schedule as a pure generator (see the module docstring).
+
+    ``phase``     ``"quiet"`` -> ``"fault"`` -> ``"hold"`` -> ``"heal"`` -> next episode.
+    ``until``     end of the current quiet or hold period, once it has begun.
+    ``plan``      the current episode, once drawn.
+    ``awaiting``  nemesis events still expected for the op in flight (2, 1, 0).
+    """
+
+    faults: tuple[str, ...]
+    nodes: tuple[str, ...]
+    partitions: tuple[str, ...]
+    interval_ns: int
+    seed: int | None
+    episode: int = 0
+    phase: str = "quiet"
+    until: int | None = None
+    plan: _Plan | None = None
+    awaiting: int = 0
+
+    def _plan(self, ctx: Context) -> _Plan:
+        rng = ctx.rng if self.seed is None else random.Random(f"splitbrain-nemesis:{self.seed}:{self.episode}")
+        return _draw(rng, faults=self.faults, nodes=self.nodes, partitions=self.partitions,
+                     interval_ns=self.interval_ns)
+
+    def op(self, ctx: Context) -> OpResult:
+        if self.awaiting:
+            return gen.PENDING, self
+        g = self
+        if g.plan is None:
+            g = replace(g, plan=g._plan(ctx))
+        plan = g.plan
+        assert plan is not None
+        if g.phase in ("quiet", "hold"):
+            until = g.until if g.until is not None else ctx.time + (
+                plan.quiet_ns if g.phase == "quiet" else plan.hold_ns)
+            if ctx.time < until:
+                return gen.PENDING, (g if until == g.until else replace(g, until=until))
+            spec = plan.start if g.phase == "quiet" else plan.stop
+            if NEMESIS not in ctx.free:
+                return gen.PENDING, replace(g, until=until)
+            nxt = replace(g, phase="fault" if g.phase == "quiet" else "heal", until=None, awaiting=2)
+            return OpSpec(f=spec.f, value=spec.value, process=NEMESIS, time=ctx.time), nxt
+        raise AssertionError(f"schedule asked for an op in phase {g.phase!r} with nothing awaited")
+
+    def update(self, ctx: Context, event: Op) -> Generator:
+        if not self.awaiting or event.process != NEMESIS:
+            return self
+        left = self.awaiting - 1
+        if left:
+            return replace(self, awaiting=left)  # the invocation; its completion is next
+        if self.phase == "fault":
+            return replace(self, phase="hold", awaiting=0)
+        return replace(self, phase="quiet", episode=self.episode + 1, plan=None, awaiting=0)
+
+
+def schedule(faults: Sequence[str], *, nodes: Sequence[str], interval_s: float,
+             seed: int | None = None, partitions: Sequence[str] | None = None) -> Generator:
+    """The endless fault/quiet schedule for ``faults`` (names from :data:`FAULTS`), routed to the nemesis.
+
+    Bound it with the run's time limit. ``partitions`` restricts the grudge
+    kinds (default: every kind the node count allows).
+    """
+    faults = parse_faults(faults)
+    if not faults:
+        return gen.seq(())
+    if interval_s <= 0:
+        raise ValueError(f"the nemesis interval must be > 0 s (not {interval_s!r})")
+    kinds = _partition_kinds(nodes, partitions) if "partition" in faults else ()
+    return gen.nemesis(_Episodes(faults=faults, nodes=tuple(nodes), partitions=kinds,
+                                 interval_ns=int(interval_s * NS), seed=seed))
+
+
+def _partition_kinds(nodes: Sequence[str], partitions: Sequence[str] | None) -> tuple[str, ...]:
+    wanted = tuple(GRUDGE_KINDS) if partitions is None else tuple(partitions)
+    unknown = sorted(set(wanted) - set(GRUDGE_KINDS))
+    if unknown:
+        raise ValueError(f"unknown partition kind(s) {unknown}; expected some of {list(GRUDGE_KINDS)}")
+    kinds = tuple(k for k in wanted if len(nodes) >= _MIN_NODES[k])
+    if not kinds:
+        raise ValueError(f"no partition of {list(wanted)} is possible with {len(nodes)} node(s); "
+                         f"run with at least 2 nodes or drop 'partition' from --nemesis")
+    return kinds
+
+
+def final_generator(faults: Sequence[str]) -> Generator:
+    """Resume every paused node, restart every dead one, heal every partition."""
+    faults = parse_faults(faults)
+    specs: list[Any] = []
+    if "pause" in faults:
+        specs.append(OpSpec(f="resume", value="all", process=NEMESIS))
+    if "kill" in faults:
+        specs.append(OpSpec(f="start", value="all", process=NEMESIS))
+    if "partition" in faults:
+        specs.append(OpSpec(f=STOP, value=None, process=NEMESIS))
+    return gen.nemesis(gen.seq(specs))
+
+
+def package(faults: str | Collection[str], *, nodes: Sequence[str], interval_s: float = 10.0,
+            seed: int | None = None, partitions: Sequence[str] | None = None,
+            probe_timeout_s: float = 1.0, verify_s: float = 5.0) -> NemesisPackage:
+    """Bundle the nemesis, schedule and final heal for ``faults``.
+
+    ``faults``: names from :data:`FAULTS` (or ``"partition,kill"``, or ``none``).
+    ``nodes``: the cluster's node names. ``seed``: the run's seed (see the module
+    docstring). ``probe_timeout_s``/``verify_s``: see :class:`PartitionNemesis`.
+    Raises ``ValueError`` with what is wrong (unknown fault, too few nodes).
+    """
+    names = parse_faults(faults)
+    if not names:
+        return NemesisPackage(nemesis=Noop(), generator=gen.seq(()),
+                              final_generator=gen.seq(()), faults=())
+    s = 0 if seed is None else seed
+    parts: list[Nemesis] = []
+    if "partition" in names:
+        parts.append(PartitionNemesis(probe_timeout_s=probe_timeout_s, verify_s=verify_s, seed=s))
+    if "kill" in names:
+        parts.append(KillNemesis(seed=s))
+    if "pause" in names:
+        parts.append(PauseNemesis(seed=s))
+    return NemesisPackage(
+        nemesis=Compose(parts),
+        generator=schedule(names, nodes=nodes, interval_s=interval_s, seed=seed, partitions=partitions),
+        final_generator=final_generator(names),
+        faults=names)

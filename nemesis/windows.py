@@ -1,0 +1,160 @@
+"""Fault windows: when each fault was in effect, read back from a history.
+
+The runner's progress display, ``results.json``'s ``faults`` and the HTML
+report all show faults through :func:`fault_windows`, so the three agree.
+
+Each fault is a pair of nemesis events (see docs/DESIGN.md): the first says
+what the nemesis is about to do, the second what it did. A window opens at the
+*second* event of a fault (``start-partition``, ``kill``, ``pause``), and only
+if that event claims the fault: no ``error``, and for partitions
+``"verified": true`` (the probes saw every cut link drop traffic). It closes at
+the second event of the matching heal (``stop-partition``, ``start``,
+``resume``) that succeeded; a window still open when the history ends has
+``end_ns = None`` (never healed, e.g. the run was killed).
+
+Kill and pause windows close per node: ``start {"nodes": ["n2"]}`` closes a
+window of ``kill ["n2", "n4"]`` only once n4 is back as well. A heal event with
+no node list closes every open window of its kind.
+
+Histories imported from Jepsen often use a bare ``start``/``stop`` pair for
+one generic fault; when a history has nemesis ``stop`` events, ``start`` and
+``stop`` are read that way, as kind ``"fault"``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from harness.history import NEMESIS, Op
+
+__all__ = ["FaultWindow", "fault_windows"]
+
+# f -> (kind, opens a window?)
+_ROLES: dict[str, tuple[str, bool]] = {
+    "start-partition": ("partition", True),
+    "stop-partition": ("partition", False),
+    "kill": ("kill", True),
+    "start": ("kill", False),
+    "pause": ("pause", True),
+    "resume": ("pause", False),
+}
+_JEPSEN_ROLES: dict[str, tuple[str, bool]] = {"start": ("fault", True), "stop": ("fault", False)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FaultWindow:
+    """One fault, from when it was in effect until it was healed.
+
+    ``kind``         ``"partition"``, ``"kill"``, ``"pause"`` (or ``"fault"``, see above).
+    ``start_ns``     time of the event that confirmed the fault (``None``: history has no times).
+    ``end_ns``       time of the event that confirmed the heal; ``None`` if never healed.
+    ``detail``       what the fault was: for partitions the grudge kind, summary and
+                     links cut; for kill and pause the nodes.
+    ``nodes``        the nodes affected (for partitions: every node that lost a link).
+    ``start_index``  ``Op.index`` of the confirming event; ``end_index`` of the heal's.
+    """
+
+    kind: str
+    start_ns: int | None
+    end_ns: int | None
+    detail: Any
+    nodes: tuple[str, ...]
+    start_index: int
+    end_index: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "start_ns": self.start_ns, "end_ns": self.end_ns,
+                "detail": self.detail, "nodes": list(self.nodes),
+                "start_index": self.start_index, "end_index": self.end_index}
+
+
+@dataclass(slots=True, kw_only=True)
+class _Open:
+    window: FaultWindow
+    remaining: set[str] = field(default_factory=set)
+
+
+def _claimed(op: Op) -> bool:
+    if op.error is not None:
+        return False
+    return not (isinstance(op.value, dict) and op.value.get("verified") is False)
+
+
+def _value_nodes(value: Any) -> list[str] | None:
+    if isinstance(value, dict) and isinstance(value.get("nodes"), list):
+        return [str(n) for n in value["nodes"]]
+    return None
+
+
+def _opening(kind: str, op: Op) -> FaultWindow | None:
+    v = op.value
+    if kind == "partition":
+        links = v.get("links", []) if isinstance(v, dict) else []
+        nodes = sorted({str(n) for link in links for n in link})
+        detail = ({k: v[k] for k in ("kind", "summary", "links") if k in v}
+                  if isinstance(v, dict) else v)
+    elif kind in ("kill", "pause"):
+        got = _value_nodes(v)
+        if got is not None and not got:
+            return None  # acted on no node: nothing in effect
+        nodes = sorted(got or [])
+        detail = {"nodes": nodes} if got is not None else v
+    else:
+        nodes, detail = [], v
+    return FaultWindow(kind=kind, start_ns=op.time, end_ns=None, detail=detail,
+                       nodes=tuple(nodes), start_index=op.index)
+
+
+def fault_windows(ops: Iterable[Op]) -> list[FaultWindow]:
+    """The fault windows of a history (its events in order), sorted by start.
+
+    Client events are ignored, so a whole history may be passed.
+    """
+    events = [op for op in ops if op.process == NEMESIS]
+    roles = dict(_ROLES)
+    if any(op.f == "stop" for op in events):
+        roles.update(_JEPSEN_ROLES)
+    pending: dict[str, Op] = {}
+    open_: dict[str, list[_Open]] = {}
+    done: list[FaultWindow] = []
+
+    def close(o: _Open, op: Op) -> None:
+        done.append(FaultWindow(kind=o.window.kind, start_ns=o.window.start_ns,
+                                end_ns=op.time, detail=o.window.detail,
+                                nodes=o.window.nodes, start_index=o.window.start_index,
+                                end_index=op.index))
+
+    for op in events:
+        role = roles.get(op.f)
+        if role is None:
+            continue
+        if op.f not in pending:
+            pending[op.f] = op  # the first event: the nemesis is about to act
+            continue
+        del pending[op.f]       # the second event: what it did
+        kind, opens = role
+        if not _claimed(op):
+            if opens or kind not in ("kill", "pause"):
+                continue
+        if opens:
+            w = _opening(kind, op)
+            if w is not None:
+                open_.setdefault(kind, []).append(_Open(window=w, remaining=set(w.nodes)))
+            continue
+        healed = _value_nodes(op.value)
+        still: list[_Open] = []
+        for o in open_.get(kind, []):
+            if healed is None or not o.window.nodes:
+                gone = _claimed(op)    # a heal of everything, if it succeeded
+            else:
+                o.remaining -= set(healed)
+                gone = not o.remaining
+            if gone:
+                close(o, op)
+            else:
+                still.append(o)
+        open_[kind] = still
+    for opens in open_.values():
+        done.extend(o.window for o in opens)
+    return sorted(done, key=lambda w: (w.start_index, w.kind))
