@@ -20,22 +20,26 @@ Why this shape finds the ``seed`` variant's flaws within a 30 s run:
 Options (``--option K=V``): ``keys`` (default 5), ``read_fraction`` (default 0.5).
 The final generator, run after every fault is healed, reads each key once.
 
-The generator combinators come from :mod:`harness.generators`; it is imported
-when a generator is built, so that listing targets does not need it.
+The client generator is a pure :mod:`harness.generators` value whose state is
+the next value to write, so the same seed and completions give the same ops
+(a closure over a counter would skip values whenever the interpreter asks for
+an op speculatively and throws it away). The checker module is imported when
+the checker is built.
 """
 
 from __future__ import annotations
 
-import itertools
-import random
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Mapping
 
+from harness import generators as gen
+from harness.history import Op
 from harness.target import Workload, WorkloadContext
 
 if TYPE_CHECKING:
     from checkers.api import Checker
 
-__all__ = ["REGISTER", "keys_of", "read_fraction_of"]
+__all__ = ["REGISTER", "RegisterOps", "keys_of", "read_fraction_of"]
 
 DEFAULT_KEYS = 5
 DEFAULT_READ_FRACTION = 0.5
@@ -64,27 +68,37 @@ def read_fraction_of(options: Mapping[str, str]) -> float:
     return x
 
 
-def register_generator(ctx: WorkloadContext) -> Any:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegisterOps:
+    """Endless reads and writes on random keys; each write carries the next unique int."""
+
+    keys: tuple[Any, ...]
+    read_fraction: float
+    next_value: int = 1
+
+    def op(self, ctx: gen.Context) -> gen.OpResult:
+        if not ctx.free:  # nobody idle: draw nothing from the rng
+            return gen.PENDING, self
+        k = ctx.rng.choice(self.keys)
+        if ctx.rng.random() < self.read_fraction:
+            spec, nxt = gen.OpSpec(f="read", value=[k, None]), self
+        else:
+            spec, nxt = gen.OpSpec(f="write", value=[k, self.next_value]), replace(
+                self, next_value=self.next_value + 1)
+        filled, _ = gen.once(spec).op(ctx)  # a free process and the time, from ctx
+        return (gen.PENDING, self) if filled is gen.PENDING else (filled, nxt)
+
+    def update(self, ctx: gen.Context, event: Op) -> "RegisterOps":
+        return self
+
+
+def register_generator(ctx: WorkloadContext) -> gen.Generator:
     """Endless random reads and writes over the keys; writes carry unique ints."""
-    from harness import generators as gen
-
-    keys = keys_of(ctx.options)
-    reads = read_fraction_of(ctx.options)
-    values = itertools.count(1)
-
-    def make(rng: random.Random) -> Any:
-        k = rng.choice(keys)
-        if rng.random() < reads:
-            return gen.OpSpec(f="read", value=[k, None])
-        return gen.OpSpec(f="write", value=[k, next(values)])
-
-    return gen.fn(make)
+    return RegisterOps(keys=tuple(keys_of(ctx.options)), read_fraction=read_fraction_of(ctx.options))
 
 
-def register_final(ctx: WorkloadContext) -> Any:
+def register_final(ctx: WorkloadContext) -> gen.Generator:
     """One read per key, after the cluster healed."""
-    from harness import generators as gen
-
     return gen.seq([gen.OpSpec(f="read", value=[k, None]) for k in keys_of(ctx.options)])
 
 
