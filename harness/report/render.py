@@ -1,0 +1,252 @@
+"""``write_report(run_dir)``: one self-contained ``report.html`` per run folder.
+
+The page is a pure function of ``results.json`` and ``history.jsonl``: verdicts
+per checker at the top, the run's facts and reproducing command, one section
+per anomaly (chosen by kind, :mod:`harness.report.sections`), the fault windows,
+and the charts (:mod:`harness.report.charts`). plotly.js is inlined once, so the
+file opens offline and travels as a CI artifact.
+
+Escaping: the template is Jinja2 with autoescape on, so every value from the
+run is escaped in HTML; figure data is embedded with
+:func:`harness.report.embed.script_json`. Nothing from the run is ever marked
+safe. A section that crashes is replaced by the generic view with a warning,
+never by a missing report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import jinja2
+from markupsafe import Markup
+
+from checkers.api import Anomaly
+from harness.report.charts import Axis, axis_for, latency_figure, throughput_figure, timeline_figure
+from harness.report.embed import plot_div
+from harness.report.faults import FaultWindow, fault_windows
+from harness.report.rundata import RunData, load_run
+from harness.report.sections import DEFAULT_SECTIONS, GENERIC, Section, SectionContext, section_for
+
+__all__ = ["MAX_ANOMALIES", "REPORT", "make_env", "render_report", "verdict_name", "write_report"]
+
+REPORT = "report.html"
+MAX_ANOMALIES = 30
+"""Anomalies rendered in full; the rest are listed by summary (keeps huge reports openable)."""
+
+
+def verdict_name(valid: Any) -> str:
+    """``true``/``false``/other as stored in results.json -> ``valid``/``invalid``/``unknown``."""
+    return "valid" if valid is True else "invalid" if valid is False else "unknown"
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    s = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def _pretty(value: Any, limit: int = 20_000) -> str:
+    s = json.dumps(value, ensure_ascii=False, indent=2, default=str)
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def make_env() -> jinja2.Environment:
+    """The autoescaping Jinja environment of the report templates."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("harness.report", "templates"),
+        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["short"] = _short
+    env.filters["pretty"] = _pretty
+    env.filters["clip"] = lambda s: _short(s, 2000)
+    return env
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _CheckerRow:
+    name: str
+    verdict: str
+    anomalies: tuple[Anomaly, ...]
+    error: str | None
+    stats: tuple[tuple[str, Any], ...]
+    children: tuple["_ChildRow", ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _ChildRow:
+    name: str
+    verdict: str
+    n_anomalies: int
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _AnomalyBlock:
+    checker: str
+    kind: str
+    summary: str
+    body: Markup
+    render_error: str | None = None
+
+
+def _anomaly(d: Any) -> Anomaly:
+    """Tolerant :meth:`Anomaly.from_json`: a malformed record still shows what it has."""
+    if not isinstance(d, Mapping):
+        return Anomaly(kind="malformed", summary=_short(d), data={"record": d})
+    data = d.get("data", {})
+    ops = d.get("ops", ())
+    return Anomaly(kind=str(d.get("kind", "unnamed")), summary=str(d.get("summary", "")),
+                   ops=tuple(ops) if isinstance(ops, list) else (),
+                   data=data if isinstance(data, Mapping) else {"data": data})
+
+
+def _checker_rows(results: Mapping[str, Any]) -> list[_CheckerRow]:
+    rows = []
+    for name, res in results.get("checkers", {}).items():
+        res = res if isinstance(res, Mapping) else {"valid": "unknown", "error": f"malformed: {_short(res)}"}
+        children = res.get("children", {})
+        stats = res.get("stats", {})
+        rows.append(_CheckerRow(
+            name=str(name), verdict=verdict_name(res.get("valid")),
+            anomalies=tuple(_anomaly(a) for a in res.get("anomalies", ()) or ()),
+            error=res.get("error"),
+            stats=tuple(stats.items()) if isinstance(stats, Mapping) else (),
+            children=tuple(
+                _ChildRow(name=str(k), verdict=verdict_name(v.get("valid")),
+                          n_anomalies=len(v.get("anomalies", ()) or ()), error=v.get("error"))
+                for k, v in (children.items() if isinstance(children, Mapping) else ())
+                if isinstance(v, Mapping)),
+        ))
+    return rows
+
+
+def _facts(results: Mapping[str, Any]) -> list[tuple[str, str]]:
+    def show(v: Any) -> str:
+        if isinstance(v, list):
+            return ", ".join(str(x) for x in v) or "none"
+        return "" if v is None else str(v)
+    names = [("target", "target"), ("variant", "variant"), ("backend", "backend"), ("workload", "workload"),
+             ("nodes", "nodes"), ("nemesis", "nemesis"), ("seed", "seed"), ("time limit (s)", "time_limit_s"),
+             ("concurrency", "concurrency"), ("rate (ops/s)", "rate"), ("started at", "started_at"),
+             ("run id", "run_id")]
+    out = [(label, show(results[k])) for label, k in names if k in results]
+    stats = results.get("stats")
+    if isinstance(stats, Mapping) and stats:
+        out.append(("operations", ", ".join(f"{k} {_short(v, 40)}" for k, v in stats.items())))
+    return out
+
+
+def _window_rows(windows: tuple[FaultWindow, ...], axis: Axis) -> list[FaultWindow]:
+    """Windows with positions in the unit shown (seconds or index) for the table."""
+    if not axis.timed:
+        return list(windows)
+    return [FaultWindow(kind=w.kind, start=round(w.start / 1e9, 3),  # type: ignore[arg-type]
+                        end=None if w.end is None else round(w.end / 1e9, 3),  # type: ignore[arg-type]
+                        start_index=w.start_index, end_index=w.end_index, detail=w.detail)
+            for w in windows]
+
+
+def _render_section(section: Section, anomaly: Anomaly, ctx: SectionContext) -> tuple[Markup, str | None]:
+    try:
+        return section.render(anomaly, ctx), None
+    except Exception as e:  # noqa: BLE001 - a renderer bug must not cost the user the report
+        return GENERIC.render(anomaly, ctx), f"{type(e).__name__}: {e}"
+
+
+def render_report(run: RunData, *, sections: Mapping[str, Section] | None = None,
+                  plotly_js: str | None = None) -> str:
+    """The report page as a string (``plotly_js`` overrides the inlined bundle, for tests)."""
+    if plotly_js is None:
+        from plotly.offline import get_plotlyjs
+        plotly_js = get_plotlyjs()
+    registry = {**DEFAULT_SECTIONS, **(sections or {})}
+    env = make_env()
+    results = run.results
+    history = run.history
+    axis = axis_for(history) if history is not None else Axis(timed=False, end=0)
+    windows = fault_windows(history, timed=axis.timed) if history is not None else ()
+    ctx = SectionContext.of(history, axis=axis, windows=windows, env=env)
+    checkers = _checker_rows(results)
+    all_anomalies = [(c.name, a) for c in checkers for a in c.anomalies]
+    blocks = []
+    for name, a in all_anomalies[:MAX_ANOMALIES]:
+        body, err = _render_section(section_for(a.kind, registry), a, ctx)
+        blocks.append(_AnomalyBlock(checker=name, kind=a.kind, summary=a.summary, body=body, render_error=err))
+    left_out = [_AnomalyBlock(checker=n, kind=a.kind, summary=a.summary, body=Markup(""))
+                for n, a in all_anomalies[MAX_ANOMALIES:MAX_ANOMALIES + 500]]
+    verdict = verdict_name(results.get("valid"))
+    n_anom = len(all_anomalies)
+    sentence = {
+        "valid": "Every checker accepted the history.",
+        "invalid": f"{n_anom} {'anomaly' if n_anom == 1 else 'anomalies'} found: the system did not hold.",
+        "unknown": "At least one checker could not decide; see below why.",
+    }[verdict]
+    timeline = latency = throughput = None
+    if history is not None:
+        highlight = {i for _, a in all_anomalies for i in a.ops if isinstance(i, int)}
+        timeline = timeline_figure(history, windows, axis, highlight=highlight)
+        latency = latency_figure(history, windows, axis)
+        throughput = throughput_figure(history, windows, axis)
+    n_procs = timeline.n_processes if timeline is not None else 0
+    version = _version()
+    return env.get_template("report.html.j2").render(
+        r=_Results(results), verdict=verdict, verdict_sentence=sentence, checkers=checkers,
+        facts=_facts(results), anomaly_blocks=blocks, anomalies_left_out=max(0, n_anom - MAX_ANOMALIES),
+        left_out_summaries=left_out, windows=_window_rows(windows, axis),
+        axis_unit="s" if axis.timed else "event", history_present=history is not None,
+        timeline=timeline,
+        timeline_div=plot_div(timeline.figure, height=min(900, 160 + 22 * n_procs)) if timeline else None,
+        latency_div=plot_div(latency, height=380) if latency else None,
+        throughput_div=plot_div(throughput, height=300) if throughput else None,
+        version=version, run_dir_name=run.run_dir.name, plotly_js=Markup(plotly_js),
+    )
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("splitbrain")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
+class _Results:
+    """Attribute access to results.json for the template; missing keys read as ``""``."""
+
+    __slots__ = ("_d",)
+
+    def __init__(self, d: Mapping[str, Any]):
+        self._d = d
+
+    def __getattr__(self, name: str) -> Any:
+        v = self._d.get(name)
+        return "" if v is None else v
+
+
+def write_report(run_dir: str | Path, *, sections: Mapping[str, Section] | None = None,
+                 out: str | Path | None = None) -> Path:
+    """Render ``run_dir``'s report to ``run_dir/report.html`` (or ``out``); return its path.
+
+    Raises :class:`harness.report.rundata.RunDirError` when the folder has no
+    usable ``results.json`` or its history cannot be read. The file is replaced
+    atomically, so a browser never sees half a report.
+    """
+    run = load_run(run_dir)
+    page = render_report(run, sections=sections)
+    path = Path(out) if out is not None else run.run_dir / REPORT
+    _atomic_write(path, page)
+    return path
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

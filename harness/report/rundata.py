@@ -1,0 +1,77 @@
+"""A run folder, loaded for rendering: ``results.json`` plus the history.
+
+Both files are written by the runner (``docs/DESIGN.md``, "results.json"); the
+report is a pure function of them, so ``splitbrain report RUN_DIR`` can redo it
+at any time. Everything read here came from the system under test or from the
+run: it is data to be escaped, never markup.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from harness.history import History, HistoryError, read_jsonl
+
+__all__ = ["RunData", "RunDirError", "load_results", "load_run"]
+
+RESULTS = "results.json"
+HISTORY = "history.jsonl"
+
+
+class RunDirError(ValueError):
+    """A run folder the report cannot use; ``str()`` names the file and the fix."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunData:
+    """What one report is made of.
+
+    ``history`` is ``None`` when the run folder has no ``history.jsonl`` (the
+    report then shows the verdicts and says the charts are missing).
+    """
+
+    run_dir: Path
+    results: Mapping[str, Any]
+    history: History | None
+
+
+def load_results(run_dir: Path) -> dict[str, Any]:
+    """Read ``run_dir/results.json``; raise :class:`RunDirError` saying what is wrong."""
+    path = Path(run_dir) / RESULTS
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RunDirError(f"{path}: no results.json here; pass a run folder "
+                          f"(histories/<target>/<run>/) written by `splitbrain run`") from None
+    except OSError as e:
+        raise RunDirError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise RunDirError(f"{path}:{e.lineno}: not JSON ({e.msg}); re-run the check to rewrite it") from None
+    if not isinstance(d, dict):
+        raise RunDirError(f"{path}:1: expected a JSON object, got {type(d).__name__}")
+    checkers = d.get("checkers", {})
+    if not isinstance(checkers, dict):
+        raise RunDirError(f"{path}: 'checkers' must be an object of name -> result, "
+                          f"got {type(checkers).__name__}")
+    return d
+
+
+def load_run(run_dir: str | Path) -> RunData:
+    """Load a run folder. A torn last history line (run killed mid-write) is dropped."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunDirError(f"{run_dir}: not a folder; pass a run folder such as histories/<target>/<run>/")
+    results = load_results(run_dir)
+    hpath = run_dir / HISTORY
+    history: History | None = None
+    if hpath.exists():
+        try:
+            history = read_jsonl(hpath, tolerate_torn_tail=True)
+        except HistoryError as e:
+            raise RunDirError(f"{e}; fix or remove the history file to render the verdicts alone") from None
+    return RunData(run_dir=run_dir, results=results, history=history)

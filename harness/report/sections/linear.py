@@ -1,0 +1,193 @@
+"""The linearizability section: the failing key's operations on a timeline.
+
+In the spirit of Porcupine's visualisation: one lane per process, a bar per
+operation from invocation to completion; the longest linearizable prefix is
+numbered in its linearization order (hover shows the model state after each
+step), the operation that no order can add is red, and the operations
+concurrent with it are orange. Tables below give the same facts as text.
+
+The checker's ``data`` layout (``checkers/linear/``) is read defensively: each
+field is looked up under a few names, an operation may be an event index or
+a dict carrying one (``index``) or the op's own fields, and a prefix step may be
+``{"op": …, "state": …}``, ``{"index": …, "state": …}`` or ``[op, state]``.
+Anything not understood is shown by the generic table, never dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from markupsafe import Markup
+
+from checkers.api import Anomaly
+from harness.history import Operation
+from harness.report.charts import STATUS_COLORS, fault_shapes, op_span
+from harness.report.embed import plot_div, plot_text
+from harness.report.sections.base import SectionContext
+
+__all__ = ["LinearizabilitySection", "LinStep", "parse_linear"]
+
+KEY_FIELDS = ("key",)
+FAILING_FIELDS = ("op", "failing_op", "failing", "breaking_op", "illegal_op", "last_op")
+PREFIX_FIELDS = ("prefix", "linearizable_prefix", "longest_prefix", "linearized", "best_prefix")
+CONCURRENT_FIELDS = ("concurrent", "concurrent_ops", "overlapping")
+STATE_FIELDS = ("state", "model_state", "state_after", "after", "model")
+INDEX_FIELDS = ("index", "invoke_index", "call_index", "op_index")
+MAX_FIGURE_PREFIX = 60
+MAX_TABLE_ROWS = 200
+_NO_STATE = object()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinStep:
+    """One operation named by the anomaly, resolved against the history if possible."""
+
+    raw: Any
+    op: Operation | None
+    state: Any = _NO_STATE
+
+    @property
+    def has_state(self) -> bool:
+        return self.state is not _NO_STATE
+
+    def field(self, name: str) -> Any:
+        if self.op is not None:
+            return {"process": self.op.process, "f": self.op.f, "value": self.op.value,
+                    "index": self.op.invoke.index, "status": self.op.status}.get(name)
+        return self.raw.get(name) if isinstance(self.raw, Mapping) else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ParsedLinear:
+    key: Any
+    failing: LinStep | None
+    prefix: tuple[LinStep, ...]
+    concurrent: tuple[LinStep, ...]
+    used: frozenset[str]
+
+
+def _first(data: Mapping[str, Any], names: Sequence[str]) -> tuple[str | None, Any]:
+    for n in names:
+        if n in data:
+            return n, data[n]
+    return None, None
+
+
+def _ref_index(ref: Any) -> Any:
+    if isinstance(ref, Mapping):
+        for n in INDEX_FIELDS:
+            if n in ref:
+                return ref[n]
+        return None
+    return ref
+
+
+def _step(ref: Any, ctx: SectionContext, state: Any = _NO_STATE) -> LinStep:
+    return LinStep(raw=ref, op=ctx.operation(_ref_index(ref)), state=state)
+
+
+def _prefix_step(entry: Any, ctx: SectionContext) -> LinStep:
+    if isinstance(entry, (list, tuple)) and len(entry) == 2:
+        return _step(entry[0], ctx, entry[1])
+    if isinstance(entry, Mapping):
+        _, state = _first(entry, STATE_FIELDS)
+        has_state = any(n in entry for n in STATE_FIELDS)
+        ref = entry["op"] if "op" in entry else entry
+        return _step(ref, ctx, state if has_state else _NO_STATE)
+    return _step(entry, ctx)
+
+
+def parse_linear(data: Mapping[str, Any], ctx: SectionContext) -> ParsedLinear:
+    """Pull key, failing op, prefix and concurrent ops out of ``data``, whatever they are called."""
+    kname, key = _first(data, KEY_FIELDS)
+    fname, failing = _first(data, FAILING_FIELDS)
+    pname, prefix = _first(data, PREFIX_FIELDS)
+    cname, concurrent = _first(data, CONCURRENT_FIELDS)
+    prefix_ok, concurrent_ok = isinstance(prefix, list), isinstance(concurrent, list)
+    used = {n for n, ok in ((kname, True), (fname, True), (pname, prefix_ok), (cname, concurrent_ok))
+            if n is not None and ok}
+    return ParsedLinear(
+        key=key,
+        failing=None if failing is None else _step(failing, ctx),
+        prefix=tuple(_prefix_step(e, ctx) for e in prefix) if prefix_ok else (),
+        concurrent=tuple(_step(e, ctx) for e in concurrent) if concurrent_ok else (),
+        used=frozenset(used),
+    )
+
+
+class LinearizabilitySection:
+    """Porcupine-like timeline plus prefix / failing / concurrent tables."""
+
+    def render(self, anomaly: Anomaly, ctx: SectionContext) -> Markup:
+        p = parse_linear(anomaly.data, ctx)
+        figure = self._figure(p, ctx)
+        shown_prefix = p.prefix[-MAX_TABLE_ROWS:]
+        return ctx.template(
+            "_linear.html.j2",
+            key=p.key, has_key=any(n in anomaly.data for n in KEY_FIELDS),
+            failing=p.failing, prefix=shown_prefix, prefix_total=len(p.prefix),
+            prefix_offset=len(p.prefix) - len(shown_prefix),
+            concurrent=p.concurrent[:MAX_TABLE_ROWS], concurrent_total=len(p.concurrent),
+            figure=figure, figure_prefix_cut=max(0, len(p.prefix) - MAX_FIGURE_PREFIX),
+            rest=ctx.generic_data(anomaly.data, skip=sorted(p.used)) if set(anomaly.data) - p.used else None,
+            other_ops=ctx.ops_table(list(anomaly.ops)) if anomaly.ops and not (p.prefix or p.failing) else None,
+        )
+
+    def _figure(self, p: ParsedLinear, ctx: SectionContext) -> Markup | None:
+        axis = ctx.axis
+        groups: list[tuple[str, str, list[tuple[LinStep, str]]]] = []
+        offset = max(0, len(p.prefix) - MAX_FIGURE_PREFIX)
+        prefix = [(s, f"#{offset + i + 1}") for i, s in enumerate(p.prefix[offset:])]
+        groups.append(("linearizable prefix", STATUS_COLORS["ok"], prefix))
+        groups.append(("concurrent with the failing op", STATUS_COLORS["info"],
+                       [(s, "") for s in p.concurrent[:MAX_TABLE_ROWS]]))
+        if p.failing is not None:
+            groups.append(("breaks linearizability", "#b71c1c", [(p.failing, "✗")]))
+        traces: list[dict[str, Any]] = []
+        lanes: set[Any] = set()
+        for name, color, steps in groups:
+            xs: list[float | None] = []
+            ys: list[str | None] = []
+            mx: list[float] = []
+            my: list[str] = []
+            text: list[str] = []
+            hover: list[str] = []
+            for step, label in steps:
+                if step.op is None:
+                    continue
+                s, e = op_span(axis, step.op)
+                lane = f"p{step.op.process}"
+                lanes.add(step.op.process)
+                xs += [axis.x(s), axis.x(e), None]
+                ys += [lane, lane, None]
+                mx.append(round((axis.x(s) + axis.x(e)) / 2, 6))
+                my.append(lane)
+                text.append(label)
+                h = (f"{label} op {step.op.invoke.index}: {plot_text(step.op.f, limit=30)} "
+                     f"{plot_text(step.op.invoke.value, limit=50)} → {plot_text(step.op.value, limit=50)}"
+                     f" ({step.op.status})")
+                if step.has_state:
+                    h += f"<br>model state after: {plot_text(step.state, limit=80)}"
+                hover.append(h)
+            if not mx:
+                continue
+            width = 16 if name.startswith("breaks") else 11
+            traces.append({"type": "scatter", "mode": "lines", "x": xs, "y": ys, "name": name,
+                           "legendgroup": name, "line": {"color": color, "width": width},
+                           "hoverinfo": "skip"})
+            traces.append({"type": "scatter", "mode": "text", "x": mx, "y": my, "text": text,
+                           "textposition": "top center", "hovertext": hover, "hoverinfo": "text",
+                           "legendgroup": name, "showlegend": False,
+                           "textfont": {"size": 11, "color": "#212121"}})
+        if not traces:
+            return None
+        cats = [f"p{q}" for q in sorted(lanes, key=lambda q: (isinstance(q, str), q))]
+        layout = {"margin": {"l": 60, "r": 20, "t": 30, "b": 45},
+                  "xaxis": {"title": {"text": axis.title}, "zeroline": False},
+                  "yaxis": {"title": {"text": "process"}, "type": "category", "categoryorder": "array",
+                            "categoryarray": cats},
+                  "shapes": fault_shapes(ctx.windows, axis), "legend": {"orientation": "h", "y": 1.15},
+                  "hovermode": "closest"}
+        height = min(700, 140 + 45 * len(cats))
+        return plot_div({"data": traces, "layout": layout}, height=height, css_class="sb-linear")
