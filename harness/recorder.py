@@ -1,0 +1,116 @@
+"""The recorder: every event of a run, appended to ``history.jsonl`` as it happens.
+
+The history file is the one artefact a run must never lose, so the recorder
+writes each event as one JSON line (:func:`harness.history.op_to_json`) and
+flushes it to the OS before ``record`` returns. A run stopped by Ctrl-C, by an
+exception or by SIGKILL (the OOM killer) therefore leaves every event recorded
+so far; at worst the last line is torn, which
+``read_jsonl(path, tolerate_torn_tail=True)`` drops. Nemesis events and
+``close`` also ``fsync``, so that a machine crash loses at most the client ops
+since the last fault.
+
+The recorder assigns ``index`` (position in the file) and ``time`` (ns since
+the run began, from the injected monotonic ``clock``) under one lock, so index
+order and time order agree and both match real-time order: an event is
+recorded by the thread that saw it happen, at the moment it happened.
+
+It also keeps the events in memory (the runner checks them at the end without
+re-reading the file) and a few counters for the progress display. Cost per
+event is one ``json.dumps`` and one ``write`` syscall; see ``bench/bench_harness.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from harness.history import NEMESIS, Op, Process, op_to_json
+
+__all__ = ["Recorder"]
+
+
+class Recorder:
+    """Appends events to a JSON Lines history; thread-safe.
+
+    Use as a context manager (or call :meth:`close`). ``clock`` returns
+    monotonic nanoseconds; the run's time 0 is the clock's value at construction.
+    """
+
+    def __init__(self, path: str | Path, *, clock: Callable[[], int] = time.monotonic_ns,
+                 keep: bool = True) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        self._t0 = clock()
+        self._lock = threading.Lock()
+        # Unbuffered binary: one write syscall per event, nothing held back in
+        # Python buffers that a SIGKILL would lose.
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        self._closed = False
+        self._keep = keep
+        self.events: list[Op] = []
+        self.counts: dict[str, int] = {"invoke": 0, "ok": 0, "fail": 0, "info": 0}
+        self.nemesis_events: list[Op] = []
+        self._n = 0
+
+    # -- time -------------------------------------------------------------------
+
+    def now(self) -> int:
+        """ns since the run began, on the recorder's clock."""
+        return self._clock() - self._t0
+
+    # -- recording --------------------------------------------------------------
+
+    def record(self, *, type: str, process: Process, f: str, value: Any = None,
+               node: str | None = None, error: Any = None) -> Op:
+        """Append one event now; returns it with its ``index`` and ``time``."""
+        with self._lock:
+            if self._closed:
+                raise ValueError(f"{self.path}: recorder is closed; no event can be added")
+            op = Op(index=self._n, time=self._clock() - self._t0, process=process, type=type,  # type: ignore[arg-type]
+                    f=f, value=value, node=node, error=error)
+            try:
+                line = op_to_json(op) + "\n"
+            except (TypeError, ValueError) as e:  # a client returned something not JSON-able
+                op = Op(index=op.index, time=op.time, process=process, type=type, f=f,  # type: ignore[arg-type]
+                        value=repr(value), node=node,
+                        error=f"value not JSON-serialisable ({e}); recorded as its repr"
+                        if error is None else f"{error}; value not JSON-serialisable, recorded as its repr")
+                line = op_to_json(op) + "\n"
+            os.write(self._fd, line.encode("utf-8"))
+            self._n += 1
+            self.counts[type] += 1
+            if self._keep:
+                self.events.append(op)
+            if process == NEMESIS:
+                self.nemesis_events.append(op)
+                os.fsync(self._fd)
+        return op
+
+    def fsync(self) -> None:
+        with self._lock:
+            if not self._closed:
+                os.fsync(self._fd)
+
+    def __len__(self) -> int:
+        return self._n
+
+    # -- lifetime ---------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                os.fsync(self._fd)
+            finally:
+                os.close(self._fd)
+
+    def __enter__(self) -> "Recorder":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,368 @@
+"""The runner: interprets a generator with worker threads against a cluster.
+
+Two layers:
+
+:class:`Interpreter`
+    Jepsen's ``generator.interpreter`` in Python. One worker thread per client
+    (the work is I/O-bound, so threads are the right tool under the GIL) and
+    one for the nemesis. The calling thread asks the generator for ops, records
+    each invocation and hands it to the idle worker of its process; the worker
+    invokes its client, records the completion and reports back. Workers are
+    Jepsen's logical processes: a worker whose op ends ``info`` (or raises)
+    continues as process + ``concurrency``, and the op stays open for ever (it
+    may yet take effect). A client exception becomes ``info`` with the error
+    string, then the worker reopens its client.
+:func:`execute`
+    One whole run: ``phases(any_of(clients(time_limit(T, workload)),
+    nemesis(time_limit(T, schedule))), nemesis final heal)``, then wait until
+    every node is ready again, then the workload's final generator (final
+    reads). Every resource lives in an ``ExitStack``: on return, exception or
+    Ctrl-C the workers stop, the nemesis is torn down, clients are torn down
+    and closed, and the history file is complete up to the last event.
+
+The runner knows no particular system: it uses only the ``Target``,
+``Workload``, ``Cluster``, ``Client`` and ``Nemesis`` protocols.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, Sequence
+
+from harness import generators as gen
+from harness.client import Client, Completion
+from harness.cluster import Cluster
+from harness.generators import PENDING, Context, Generator, OpSpec
+from harness.history import NEMESIS, Op, Process
+from harness.recorder import Recorder
+from harness.target import Target, Workload, WorkloadContext
+
+__all__ = ["Interpreter", "Nemesis", "NemesisPlan", "RunOutcome", "execute", "wait_ready"]
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+class Nemesis(Protocol):
+    """What the runner needs of a nemesis (``nemesis.core.Nemesis`` satisfies it)."""
+
+    def setup(self, cluster: Cluster) -> "Nemesis": ...
+
+    def invoke(self, op: Op) -> Completion: ...
+
+    def teardown(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NemesisPlan:
+    """The nemesis side of a run (``nemesis.package`` returns a compatible object)."""
+
+    nemesis: Nemesis
+    generator: Any
+    final_generator: Any
+
+
+def _error_text(e: BaseException) -> str:
+    return f"{type(e).__name__}: {e}"
+
+
+class _ClientSlot:
+    """One client worker's client, reopened after an exception."""
+
+    def __init__(self, factory: Callable[[], Client], node: str, cluster: Cluster) -> None:
+        self.node = node
+        self._factory = factory
+        self._cluster = cluster
+        self.client: Client | None = factory().open(node, cluster.address(node))
+
+    def invoke(self, op: Op) -> Completion:
+        if self.client is None:
+            try:
+                self.client = self._factory().open(self.node, self._cluster.address(self.node))
+            except Exception as e:  # noqa: BLE001 - the node may be down; the op is unknown
+                return Completion(type="info", error=f"client unavailable: {_error_text(e)}")
+        try:
+            return self.client.invoke(op)
+        except Exception as e:  # noqa: BLE001 - unexpected: outcome unknown, reopen the client
+            self.close()
+            return Completion(type="info", error=_error_text(e))
+
+    def close(self) -> None:
+        c, self.client = self.client, None
+        if c is not None:
+            try:
+                c.close()
+            except Exception as e:  # noqa: BLE001 - closing must not hide the run's outcome
+                log.warning("closing the client of %s failed: %s", self.node, _error_text(e))
+
+
+class Interpreter:
+    """Runs generators with ``len(clients)`` client workers and an optional nemesis worker.
+
+    Use as a context manager: entering starts the threads, leaving stops and
+    joins them (after their op in flight, up to ``join_timeout_s`` each).
+    :meth:`run` may be called several times; processes carry over.
+    """
+
+    def __init__(self, *, recorder: Recorder, clients: Sequence[Any], nemesis: Nemesis | None,
+                 rng: random.Random, poll_s: float = 0.001, join_timeout_s: float = 10.0) -> None:
+        self.recorder = recorder
+        self._slots = list(clients)  # objects with .node, .invoke(op), .close()
+        self._nemesis = nemesis
+        self._rng = rng
+        self._poll_s = poll_s
+        self._join_timeout_s = join_timeout_s
+        n = len(self._slots)
+        self.concurrency = n
+        self._proc_of: list[Process] = list(range(n))
+        self._worker_of: dict[Process, int] = {p: p for p in range(n)}  # type: ignore[misc]
+        self._free: set[Process] = set(range(n))
+        self._clients = frozenset(range(n))
+        if nemesis is not None:
+            self._worker_of[NEMESIS] = n
+            self._free.add(NEMESIS)
+        self._inbox: list[queue.SimpleQueue[Any]] = [queue.SimpleQueue() for _ in range(n + 1)]
+        self._done: queue.SimpleQueue[tuple[int, Op]] = queue.SimpleQueue()
+        self._outstanding = 0
+        self._threads: list[threading.Thread] = []
+
+    # -- threads ------------------------------------------------------------------
+
+    def __enter__(self) -> "Interpreter":
+        for w, slot in enumerate(self._slots):
+            self._spawn(f"splitbrain-client-{w}", self._client_loop, w, slot)
+        if self._nemesis is not None:
+            self._spawn("splitbrain-nemesis", self._nemesis_loop, len(self._slots))
+        return self
+
+    def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> None:
+        # daemon: a client stuck past its own timeout must not keep the process alive
+        t = threading.Thread(target=target, args=args, name=name, daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def __exit__(self, *exc: object) -> None:
+        for q in self._inbox:
+            q.put(_STOP)
+        deadline = time.monotonic() + self._join_timeout_s
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+            if t.is_alive():
+                log.warning("%s is still busy after %.0f s; leaving it behind", t.name, self._join_timeout_s)
+
+    def _client_loop(self, w: int, slot: Any) -> None:
+        inbox, done, record = self._inbox[w], self._done, self.recorder.record
+        node = slot.node
+        while True:
+            inv = inbox.get()
+            if inv is _STOP:
+                return
+            try:
+                c = slot.invoke(inv)
+                typ = c.type
+                value = c.value if (typ == "ok" or c.value is not None) else inv.value
+                err = c.error
+            except BaseException as e:  # noqa: BLE001 - even this must end the op
+                typ, value, err = "info", inv.value, _error_text(e)
+            ev = record(type=typ, process=inv.process, f=inv.f, value=value, node=node, error=err)
+            done.put((w, ev))
+
+    def _nemesis_loop(self, w: int) -> None:
+        inbox, done = self._inbox[w], self._done
+        nem = self._nemesis
+        assert nem is not None
+        while True:
+            inv = inbox.get()
+            if inv is _STOP:
+                return
+            try:
+                c = nem.invoke(inv)
+                value, err = c.value, c.error
+            except Exception as e:  # noqa: BLE001 - a broken nemesis is recorded, not fatal
+                value, err = inv.value, _error_text(e)
+            ev = self.recorder.record(type="info", process=NEMESIS, f=inv.f, value=value, error=err)
+            done.put((w, ev))
+
+    # -- the interpreter loop ---------------------------------------------------------
+
+    def _ctx(self, now: int) -> Context:
+        return Context(time=now, free=frozenset(self._free), clients=self._clients,
+                       nemesis=self._nemesis is not None, rng=self._rng)
+
+    def _complete(self, g: Generator | None, item: tuple[int, Op]) -> Generator | None:
+        w, ev = item
+        self._outstanding -= 1
+        p = ev.process
+        if p != NEMESIS and ev.type == "info":
+            newp = p + self.concurrency  # type: ignore[operator]
+            self._proc_of[w] = newp
+            del self._worker_of[p]
+            self._worker_of[newp] = w
+            self._clients = frozenset(self._proc_of)  # type: ignore[arg-type]
+            p = newp
+        self._free.add(p)
+        if g is None:
+            return None
+        return g.update(self._ctx(self.recorder.now()), ev)
+
+    def run(self, g: Any) -> None:
+        """Interpret ``g`` until it is exhausted and every op it issued has completed."""
+        g = gen.lift(g)
+        rec, done, poll = self.recorder, self._done, self._poll_s
+        while True:
+            now = rec.now()
+            ctx = self._ctx(now)
+            if g is not None:
+                spec, nxt = g.op(ctx)
+            else:
+                spec, nxt = None, None
+            if spec is None:
+                g = None
+                if not self._outstanding:
+                    return
+                try:
+                    item = done.get(timeout=0.5)
+                except queue.Empty:
+                    continue
+                self._complete(None, item)
+                continue
+            if spec is PENDING:
+                g = nxt
+                try:
+                    item = done.get(timeout=poll)
+                except queue.Empty:
+                    continue
+                g = self._complete(g, item)
+                continue
+            assert isinstance(spec, OpSpec)
+            t = spec.time
+            if t is not None and t > now:  # not yet: wait for it, or for a completion first
+                try:
+                    item = done.get(timeout=min((t - now) / 1e9, 0.5))
+                except queue.Empty:
+                    continue
+                g = self._complete(g, item)
+                continue
+            p = spec.process
+            w = self._worker_of[p]  # type: ignore[index]
+            self._free.discard(p)  # type: ignore[arg-type]
+            self._outstanding += 1
+            if p == NEMESIS:
+                ev = rec.record(type="info", process=NEMESIS, f=spec.f, value=spec.value)
+            else:
+                ev = rec.record(type="invoke", process=p, f=spec.f, value=spec.value,  # type: ignore[arg-type]
+                                node=self._slots[w].node)
+            self._inbox[w].put(ev)
+            g = nxt.update(self._ctx(ev.time), ev) if nxt is not None else None  # type: ignore[arg-type]
+
+
+# --- one whole run -------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunOutcome:
+    """What :func:`execute` did: the events, and whether the cluster recovered."""
+
+    events: tuple[Op, ...]
+    recovered: bool
+    not_ready: tuple[str, ...] = ()
+    duration_s: float = 0.0
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def wait_ready(cluster: Cluster, target: Target, *, timeout_s: float) -> tuple[str, ...]:
+    """Poll every node with ``target.ready`` until all answer; return those that did not."""
+    pending = list(cluster.nodes)
+    deadline = time.monotonic() + timeout_s
+    while pending:
+        pending = [n for n in pending if not _probe(target, cluster, n)]
+        if not pending or time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
+    return tuple(pending)
+
+
+def _probe(target: Target, cluster: Cluster, node: str) -> bool:
+    try:
+        return bool(target.ready(cluster.address(node)))
+    except Exception:  # noqa: BLE001 - a probe that raises is a node not ready
+        return False
+
+
+def stats_of(events: Sequence[Op], duration_s: float) -> dict[str, Any]:
+    """Counts of client operations by outcome (an invocation never completed counts as info)."""
+    counts = {"invoke": 0, "ok": 0, "fail": 0, "info": 0}
+    nemesis = 0
+    for e in events:
+        if e.process == NEMESIS:
+            nemesis += 1
+        else:
+            counts[e.type] += 1
+    open_ = counts["invoke"] - counts["ok"] - counts["fail"] - counts["info"]
+    return {"ops": counts["invoke"], "ok": counts["ok"], "fail": counts["fail"],
+            "info": counts["info"] + max(0, open_), "nemesis_events": nemesis,
+            "duration_s": round(duration_s, 3),
+            "ops_per_s": round(counts["invoke"] / duration_s, 1) if duration_s > 0 else None}
+
+
+def execute(*, cluster: Cluster, target: Target, workload: Workload, wctx: WorkloadContext,
+            recorder: Recorder, seed: int, time_limit_s: float, rate: float | None = None,
+            nemesis: NemesisPlan | Any | None = None, ready_timeout_s: float = 60.0,
+            on_phase: Callable[[str], None] | None = None) -> RunOutcome:
+    """One run: main phase under faults, heal, wait for recovery, final reads.
+
+    ``wctx.concurrency`` client workers, worker *i* on node ``i % N``. Returns
+    when done; on Ctrl-C (``KeyboardInterrupt``) everything unwinds and the
+    interrupt propagates, the history file complete up to the last event.
+    """
+    phase = on_phase or (lambda name: None)
+    rng = random.Random(seed)
+    client_gen: Any = workload.generator(wctx)
+    if rate:
+        client_gen = gen.rate(rate, client_gen)
+    main = [gen.clients(gen.time_limit(time_limit_s, client_gen))]
+    final_heal: Any = None
+    if nemesis is not None:
+        main.append(gen.nemesis(gen.time_limit(time_limit_s, nemesis.generator)))
+        final_heal = nemesis.final_generator
+    t0 = time.monotonic()
+    nodes = tuple(cluster.nodes)
+    with ExitStack() as stack:
+        nem: Nemesis | None = None
+        if nemesis is not None:
+            nem = nemesis.nemesis.setup(cluster)
+            stack.callback(nem.teardown)
+        slots: list[_ClientSlot] = []
+        for i in range(wctx.concurrency):
+            slot = _ClientSlot(target.client, nodes[i % len(nodes)], cluster)
+            slots.append(slot)
+            stack.callback(slot.close)
+        if slots and slots[0].client is not None:
+            first = slots[0].client
+            first.setup()
+            stack.callback(first.teardown)
+        interp = stack.enter_context(Interpreter(recorder=recorder, clients=slots, nemesis=nem, rng=rng))
+        phase("running")
+        interp.run(gen.phases(gen.any_of(*main)))
+        if final_heal is not None:
+            phase("healing")
+            interp.run(gen.phases(gen.nemesis(final_heal)))
+        phase("waiting for recovery")
+        not_ready = wait_ready(cluster, target, timeout_s=ready_timeout_s)
+        if not_ready:
+            log.warning("nodes %s not ready after %.0f s; doing the final reads anyway",
+                        ", ".join(not_ready), ready_timeout_s)
+        if workload.final is not None:
+            phase("final reads")
+            interp.run(gen.phases(gen.clients(workload.final(wctx))))
+    recorder.fsync()
+    duration = time.monotonic() - t0
+    events = tuple(recorder.events)
+    return RunOutcome(events=events, recovered=not not_ready, not_ready=not_ready,
+                      duration_s=duration, stats=stats_of(events, duration))
