@@ -1,5 +1,213 @@
 """pytest plugin (entry point ``pytest11``): the ``splitbrain`` fixture.
 
-Filled in by the CI-gate work; importing this module must stay cheap and
-side-effect free, since pytest loads it in every session of every user.
+A user's suite can gate on consistency like any other test::
+
+    def test_store(splitbrain):
+        assert splitbrain.run("quorum-store", variant="abd", nemesis="partition",
+                              time_limit=20).valid
+
+``splitbrain.run`` performs one whole run (start the cluster, drive the
+workload under the nemesis, check, write the run folder and its
+``report.html``) and returns a :class:`RunOutcome`. When the assertion fails,
+pytest prints the outcome's repr, which names the verdict, the seed and the
+report's path, and the test's report gets a "splitbrain" section with the
+anomaly summaries, the report path and the command that reproduces the run.
+
+Runs are stored under ``--splitbrain-store DIR`` (default: ``histories/`` in
+pytest's rootdir). How a run is performed is the ``splitbrain_runner`` fixture
+(a :data:`Runner`: ``RunRequest -> run folder``); a suite may override it, as
+pytest fixtures go, e.g. to run on another backend.
+
+Pytest imports this module in every session of every user who installed
+splitbrain, so importing it must stay cheap and free of side effects: the
+harness is imported only inside :meth:`Splitbrain.run`.
 """
+
+from __future__ import annotations
+
+import contextlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+import pytest
+
+__all__ = ["RunOutcome", "RunRequest", "Runner", "Splitbrain", "SplitbrainError", "cli_runner"]
+
+
+class SplitbrainError(RuntimeError):
+    """The run could not be performed or produced no run folder (not a verdict)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunRequest:
+    """What ``splitbrain.run`` was asked to do. ``options`` are extra ``--key value`` flags."""
+
+    target: str
+    store: Path
+    variant: str | None = None
+    nemesis: str | None = None
+    time_limit: float | None = None
+    seed: int | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def argv(self) -> list[str]:
+        """The ``splitbrain run`` command line for this request."""
+        args = ["run", self.target, "--store", str(self.store)]
+        for flag, value in (("--variant", self.variant), ("--nemesis", self.nemesis),
+                            ("--time-limit", self.time_limit), ("--seed", self.seed)):
+            if value is not None:
+                args += [flag, str(value)]
+        for key, value in self.options.items():
+            flag = "--" + key.replace("_", "-")
+            if value is True:
+                args.append(flag)
+            elif value is not False and value is not None:
+                args += [flag, str(value)]
+        return args
+
+
+Runner = Callable[[RunRequest], Path]
+"""Performs one run and returns its run folder (holding ``results.json``)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunOutcome:
+    """One run's outcome. ``bool(outcome)`` is ``outcome.valid``.
+
+    ``verdict``  ``"valid"``, ``"invalid"`` or ``"unknown"`` (``valid`` is only
+                 true for ``"valid"``: an undecided check does not pass a gate).
+    ``report``   path of ``report.html`` (``None`` if it could not be written).
+    """
+
+    valid: bool
+    verdict: str
+    run_dir: Path
+    report: Path | None
+    seed: int | None
+    results: Mapping[str, Any] = field(repr=False)
+
+    def __bool__(self) -> bool:
+        return self.valid
+
+    def __repr__(self) -> str:
+        # pytest shows this in "where False = <...>.valid"; keep the path in its first 240 chars
+        return f"<splitbrain {self.verdict.upper()} seed={self.seed} report={self.report or self.run_dir}>"
+
+    @property
+    def anomalies(self) -> list[str]:
+        """``"checker: kind: summary"`` for every anomaly found."""
+        out = []
+        for name, res in (self.results.get("checkers") or {}).items():
+            for a in (res.get("anomalies") or ()) if isinstance(res, Mapping) else ():
+                if isinstance(a, Mapping):
+                    out.append(f"{name}: {a.get('kind')}: {a.get('summary')}")
+        return out
+
+    def explain(self) -> str:
+        """Several lines for people: verdict, anomalies, report, how to reproduce."""
+        lines = [f"splitbrain: {self.results.get('target')} {self.results.get('variant') or ''} "
+                 f"seed={self.seed}: {self.verdict.upper()}"]
+        lines += [f"  {s}" for s in self.anomalies[:20]]
+        if len(self.anomalies) > 20:
+            lines.append(f"  ... and {len(self.anomalies) - 20} more")
+        lines.append(f"report:    {self.report or '(not written)'}")
+        if self.results.get("command"):
+            lines.append(f"reproduce: {self.results['command']}")
+        return "\n".join(lines)
+
+
+def cli_runner(request: RunRequest) -> Path:
+    """Run through ``splitbrain run`` in-process; find the new run folder in the store.
+
+    Exit codes 0-2 are verdicts; 3 (usage) and 4 (environment) raise
+    :class:`SplitbrainError` with the command's output.
+    """
+    from harness.cli import main
+
+    target_dir = request.store / request.target
+    before = set(target_dir.iterdir()) if target_dir.is_dir() else set()
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(request.argv())
+    if code not in (0, 1, 2):
+        raise SplitbrainError(f"`splitbrain {' '.join(request.argv())}` exited {code} "
+                              f"({'usage error' if code == 3 else 'environment failure'}):\n"
+                              f"{err.getvalue()}{out.getvalue()}".rstrip())
+    new = [p for p in (target_dir.iterdir() if target_dir.is_dir() else ())
+           if p not in before and (p / "results.json").is_file()]
+    if not new:
+        raise SplitbrainError(f"`splitbrain {' '.join(request.argv())}` wrote no run folder under "
+                              f"{target_dir}; its output:\n{out.getvalue()}{err.getvalue()}".rstrip())
+    return max(new, key=lambda p: (p / "results.json").stat().st_mtime)
+
+
+class Splitbrain:
+    """The ``splitbrain`` fixture's value: ``run(...)`` and the outcomes so far."""
+
+    def __init__(self, *, runner: Runner, store: Path):
+        self._runner = runner
+        self.store = store
+        self.outcomes: list[RunOutcome] = []
+
+    def run(self, target: str, *, variant: str | None = None, nemesis: str | None = None,
+            time_limit: float | None = None, seed: int | None = None, **options: Any) -> RunOutcome:
+        """One whole run of ``target``; extra keywords become ``--key value`` options."""
+        from harness.report import RunDirError, write_report
+        from harness.report.render import REPORT, verdict_name
+        from harness.report.rundata import load_results
+
+        req = RunRequest(target=target, store=self.store, variant=variant, nemesis=nemesis,
+                         time_limit=time_limit, seed=seed, options=options)
+        run_dir = Path(self._runner(req))
+        try:
+            results = load_results(run_dir)
+        except RunDirError as e:
+            raise SplitbrainError(str(e)) from None
+        report: Path | None = run_dir / REPORT
+        if not report.exists():  # type: ignore[union-attr]
+            try:
+                report = write_report(run_dir)
+            except RunDirError:
+                report = None
+        verdict = verdict_name(results.get("valid"))
+        s = results.get("seed")
+        outcome = RunOutcome(valid=verdict == "valid", verdict=verdict, run_dir=run_dir, report=report,
+                             seed=s if isinstance(s, int) else seed, results=results)
+        self.outcomes.append(outcome)
+        return outcome
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("splitbrain").addoption(
+        "--splitbrain-store", default=None, metavar="DIR",
+        help="where the splitbrain fixture stores runs (default: histories/ in the rootdir)")
+
+
+@pytest.fixture
+def splitbrain_runner() -> Runner:
+    """How ``splitbrain.run`` performs a run; override to change it."""
+    return cli_runner
+
+
+@pytest.fixture
+def splitbrain(request: pytest.FixtureRequest, splitbrain_runner: Runner) -> Iterator[Splitbrain]:
+    """Run a target under faults and gate on the verdict: ``assert splitbrain.run(...).valid``."""
+    opt = request.config.getoption("--splitbrain-store")
+    store = Path(opt) if opt else request.config.rootpath / "histories"
+    sb = Splitbrain(runner=splitbrain_runner, store=store.resolve())
+    yield sb
+    for o in sb.outcomes:
+        request.node.user_properties.append(("splitbrain_report", str(o.report or o.run_dir)))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when != "call" or not rep.failed:
+        return
+    sb = getattr(item, "funcargs", {}).get("splitbrain")
+    if isinstance(sb, Splitbrain) and sb.outcomes:
+        rep.sections.append(("splitbrain", "\n\n".join(o.explain() for o in sb.outcomes)))
