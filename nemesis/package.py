@@ -33,12 +33,12 @@ from typing import Any, Collection, Sequence
 from harness import generators as gen
 from harness.generators import Context, Generator, OpResult, OpSpec
 from harness.history import NEMESIS, Op
-from nemesis.core import Compose, Nemesis, Noop
+from nemesis.core import Compose, Nemesis, Noop, Validate
 from nemesis.grudge import GRUDGE_KINDS, make_grudge
 from nemesis.partition import START, STOP, PartitionNemesis
 from nemesis.process import KillNemesis, PauseNemesis, pick_targets
 
-__all__ = ["FAULTS", "NemesisPackage", "package", "parse_faults", "schedule"]
+__all__ = ["FAULTS", "NemesisPackage", "final_generator", "package", "parse_faults", "schedule"]
 
 FAULTS: tuple[str, ...] = ("partition", "kill", "pause")
 """Fault names the CLI accepts (plus ``none``)."""
@@ -51,7 +51,8 @@ NS = 1_000_000_000
 class NemesisPackage:
     """What the runner needs for faults.
 
-    ``nemesis``          to ``setup(cluster)`` before the run and ``teardown()`` after.
+    ``nemesis``          to ``setup(cluster)`` before the run and ``teardown()`` after
+                         (wrapped in :class:`~nemesis.core.Validate`).
     ``generator``        the fault schedule (already routed to the nemesis); run it
                          alongside the clients, under the run's time limit.
     ``final_generator``  heals everything; run it after the main phase, before final reads.
@@ -217,12 +218,14 @@ def final_generator(faults: Sequence[str]) -> Generator:
     return gen.nemesis(gen.seq(specs))
 
 
-def package(faults: str | Collection[str], *, nodes: Sequence[str], interval_s: float = 10.0,
+def package(faults: str | Collection[str], *, nodes: Sequence[str], interval_s: float = 5.0,
             seed: int | None = None, partitions: Sequence[str] | None = None,
             probe_timeout_s: float = 1.0, verify_s: float = 5.0) -> NemesisPackage:
     """Bundle the nemesis, schedule and final heal for ``faults``.
 
     ``faults``: names from :data:`FAULTS` (or ``"partition,kill"``, or ``none``).
+    ``interval_s``: mean length of each quiet period and of each fault (5 s by
+    default, so that a 30 s run sees two or three faults).
     ``nodes``: the cluster's node names. ``seed``: the run's seed (see the module
     docstring). ``probe_timeout_s``/``verify_s``: see :class:`PartitionNemesis`.
     Raises ``ValueError`` with what is wrong (unknown fault, too few nodes).
@@ -240,7 +243,7 @@ def package(faults: str | Collection[str], *, nodes: Sequence[str], interval_s: 
     if "pause" in names:
         parts.append(PauseNemesis(seed=s))
     return NemesisPackage(
-        nemesis=Compose(parts),
+        nemesis=Validate(Compose(parts)),
         generator=schedule(names, nodes=nodes, interval_s=interval_s, seed=seed, partitions=partitions),
         final_generator=final_generator(names),
         faults=names)
