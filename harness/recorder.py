@@ -51,7 +51,7 @@ class Recorder:
         self._closed = False
         self._keep = keep
         self.events: list[Op] = []
-        self.counts: dict[str, int] = {"invoke": 0, "ok": 0, "fail": 0, "info": 0}
+        self.counts: dict[str, int] = {"invoke": 0, "ok": 0, "fail": 0, "info": 0}  # client events
         self.nemesis_events: list[Op] = []
         self._n = 0
 
@@ -81,12 +81,13 @@ class Recorder:
                 line = op_to_json(op) + "\n"
             os.write(self._fd, line.encode("utf-8"))
             self._n += 1
-            self.counts[type] += 1
             if self._keep:
                 self.events.append(op)
             if process == NEMESIS:
                 self.nemesis_events.append(op)
                 os.fsync(self._fd)
+            else:
+                self.counts[type] += 1
         return op
 
     def fsync(self) -> None:

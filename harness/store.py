@@ -1,0 +1,258 @@
+"""The run store: one folder per run, and re-checking a stored run.
+
+Layout (``--store DIR``, default ``./histories``)::
+
+    DIR/<target>/<YYYYmmddTHHMMSS>-<xxxx>/
+        history.jsonl   every event, appended as it happened (harness.recorder)
+        results.json    verdict, seed, reproducing command, stats, faults (docs/DESIGN.md)
+        logs/           node logs, collected by the cluster backend at close
+        report.html     written by harness.report, when present
+    DIR/<target>/latest -> the newest run folder of that target
+
+``results.json`` is written twice: at the start with ``"valid": "unknown"`` and
+``"status": "running"`` (so a run killed mid-way can still be re-checked: the
+target, workload and options are on disk), and again when the run ends. Both
+writes are atomic (temporary file, then rename).
+
+:func:`recheck_run` re-reads a stored history, rebuilds the workload's checker
+from ``results.json`` and checks again; it rewrites nothing unless asked.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import secrets
+import shlex
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, TextIO
+
+from checkers.api import CheckResult, Verdict, check_safe
+from harness.history import HistoryError, read_jsonl
+
+__all__ = [
+    "DEFAULT_STORE", "RunInfo", "RunStoreError", "checkers_json", "new_run_dir", "read_results",
+    "recheck_run", "replay_command", "results_document", "verdict_text", "write_results",
+]
+
+DEFAULT_STORE = Path("histories")
+HISTORY = "history.jsonl"
+RESULTS = "results.json"
+
+
+class RunStoreError(ValueError):
+    """A run folder that cannot be used; the message names the path and what is wrong."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunInfo:
+    """Everything that defines a run: enough to replay it exactly."""
+
+    run_id: str
+    target: str
+    variant: str
+    backend: str
+    workload: str
+    nodes: tuple[str, ...]
+    nemesis: tuple[str, ...]
+    time_limit_s: float
+    concurrency: int
+    seed: int
+    rate: float | None = None
+    nemesis_interval_s: float | None = None
+    options: Mapping[str, str] = field(default_factory=dict)
+    started_at: str = ""
+
+
+def replay_command(info: RunInfo) -> str:
+    """The exact ``splitbrain run`` command line that repeats ``info`` (every setting explicit)."""
+    argv = ["splitbrain", "run", info.target, "--variant", info.variant, "--backend", info.backend,
+            "--nodes", str(len(info.nodes)), "--workload", info.workload,
+            "--nemesis", ",".join(info.nemesis) or "none", "--time-limit", _num(info.time_limit_s),
+            "--concurrency", str(info.concurrency)]
+    if info.rate:
+        argv += ["--rate", _num(info.rate)]
+    if info.nemesis_interval_s is not None and info.nemesis:
+        argv += ["--nemesis-interval", _num(info.nemesis_interval_s)]
+    for k in sorted(info.options):
+        argv += ["--option", f"{k}={info.options[k]}"]
+    argv += ["--seed", str(info.seed)]
+    return shlex.join(argv)
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def new_run_dir(store: str | Path, target: str, *, now: _dt.datetime | None = None) -> tuple[str, Path]:
+    """Create ``store/target/<timestamp>-<xxxx>/`` (and ``logs/``); point ``latest`` at it."""
+    now = now or _dt.datetime.now()
+    base = Path(store) / target
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        for _ in range(100):
+            run_id = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(2)}"
+            path = base / run_id
+            try:
+                path.mkdir()
+                break
+            except FileExistsError:
+                continue
+        else:  # pragma: no cover - 100 collisions of 16 random bits in one second
+            raise RunStoreError(f"{base}: cannot find a free run folder name")
+        (path / "logs").mkdir()
+        _point_latest(base, run_id)
+    except OSError as e:
+        raise RunStoreError(f"{base}: cannot create a run folder: {e.strerror}; "
+                            f"check the permissions or pass another --store") from None
+    return run_id, path
+
+
+def _point_latest(base: Path, run_id: str) -> None:
+    tmp = base / f".latest-{secrets.token_hex(4)}"
+    os.symlink(run_id, tmp)
+    os.replace(tmp, base / "latest")
+
+
+def write_results(run_dir: str | Path, results: Mapping[str, Any]) -> Path:
+    """Write ``results.json`` atomically."""
+    run_dir = Path(run_dir)
+    fd, tmp = tempfile.mkstemp(prefix=".results-", suffix=".tmp", dir=run_dir)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(results, fh, indent=2, ensure_ascii=False, default=repr)
+            fh.write("\n")
+        os.replace(tmp, run_dir / RESULTS)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return run_dir / RESULTS
+
+
+def read_results(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / RESULTS
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunStoreError(f"{path}: no such file; {run_dir} is not a run folder "
+                            f"(expected one made by 'splitbrain run')") from None
+    except json.JSONDecodeError as e:
+        raise RunStoreError(f"{path}:{e.lineno}: not JSON: {e.msg}") from None
+    except OSError as e:
+        raise RunStoreError(f"{path}: cannot read: {e.strerror}") from None
+    if not isinstance(data, dict):
+        raise RunStoreError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def checkers_json(result: CheckResult) -> dict[str, Any]:
+    """``results.json``'s ``checkers``: a composed result's children by name, else the one result."""
+    if result.children:
+        return {k: v.to_json() for k, v in result.children.items()}
+    return {result.checker: result.to_json()}
+
+
+def results_document(info: RunInfo, *, status: str, check: CheckResult | None = None,
+                     stats: Mapping[str, Any] | None = None, faults: list[dict[str, Any]] | None = None,
+                     error: str | None = None) -> dict[str, Any]:
+    """``results.json`` per docs/DESIGN.md (plus ``status``, ``options``, ``error``)."""
+    doc: dict[str, Any] = {
+        "valid": check.verdict.to_json() if check is not None else "unknown",
+        "status": status,
+        "seed": info.seed, "run_id": info.run_id, "target": info.target, "variant": info.variant,
+        "backend": info.backend, "workload": info.workload, "nodes": list(info.nodes),
+        "nemesis": list(info.nemesis), "nemesis_interval_s": info.nemesis_interval_s,
+        "time_limit_s": info.time_limit_s, "concurrency": info.concurrency, "rate": info.rate,
+        "options": dict(info.options), "command": replay_command(info), "started_at": info.started_at,
+        "checkers": checkers_json(check) if check is not None else {},
+        "stats": dict(stats or {}),
+        "faults": list(faults or []),
+    }
+    if error is not None:
+        doc["error"] = error
+    return doc
+
+
+def verdict_text(results: Mapping[str, Any], run_dir: str | Path, *, max_anomalies: int = 5) -> str:
+    """A few lines for people: the verdict, what went wrong, the folder, and how to replay."""
+    v = Verdict.from_json(results.get("valid"))
+    word = {Verdict.VALID: "VALID", Verdict.INVALID: "INVALID: anomalies found",
+            Verdict.UNKNOWN: "UNKNOWN"}[v]
+    lines = [f"{word}  ({results.get('target')}/{results.get('variant')}, "
+             f"workload {results.get('workload')}, nemesis {','.join(results.get('nemesis') or []) or 'none'})"]
+    st = results.get("stats") or {}
+    if st:
+        lines.append(f"  ops {st.get('ops', 0)}: ok {st.get('ok', 0)}, fail {st.get('fail', 0)}, "
+                     f"info {st.get('info', 0)}; {len(results.get('faults') or [])} fault(s); "
+                     f"{st.get('duration_s', '?')} s")
+    for name, r in (results.get("checkers") or {}).items():
+        rv = Verdict.from_json(r.get("valid")).value
+        anomalies = r.get("anomalies") or []
+        extra = f", {len(anomalies)} anomal{'y' if len(anomalies) == 1 else 'ies'}" if anomalies else ""
+        lines.append(f"  {name}: {rv}{extra}" + (f" ({r['error']})" if r.get("error") else ""))
+        for a in anomalies[:max_anomalies]:
+            lines.append(f"    - {a.get('kind')}: {a.get('summary')}")
+        if len(anomalies) > max_anomalies:
+            lines.append(f"    ... and {len(anomalies) - max_anomalies} more (see the report)")
+    if results.get("error"):
+        lines.append(f"  error: {results['error']}")
+    lines.append(f"  run folder: {run_dir}")
+    if v is not Verdict.VALID:
+        lines.append(f"  seed {results.get('seed')}; replay with:")
+        lines.append(f"    {results.get('command')}")
+    return "\n".join(lines)
+
+
+def recheck_run(run_dir: str | Path, json_output: bool = False, *, write: bool = False,
+                out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Check a stored run's history again with its workload's checker; print and return the exit code.
+
+    ``write=True`` updates ``results.json`` with the new verdict. Errors (not a
+    run folder, unknown target, unreadable history) print one line and return 3.
+    """
+    out = out or sys.stdout
+    err = err or sys.stderr
+    run_dir = Path(run_dir)
+    try:
+        results = read_results(run_dir)
+        checker = _checker_for(results, run_dir)
+        history = read_jsonl(run_dir / HISTORY, tolerate_torn_tail=True)
+    except (RunStoreError, HistoryError) as e:
+        print(f"error: {e}", file=err)
+        return 3
+    result = check_safe(checker, history)
+    new = dict(results)
+    new["valid"] = result.verdict.to_json()
+    new["checkers"] = checkers_json(result)
+    if write:
+        write_results(run_dir, new)
+    if json_output:
+        print(json.dumps({"valid": new["valid"], "run_dir": str(run_dir), "checkers": new["checkers"]},
+                         indent=2, default=repr), file=out)
+    else:
+        print(verdict_text(new, run_dir), file=out)
+    return result.verdict.exit_code
+
+
+def _checker_for(results: Mapping[str, Any], run_dir: Path) -> Any:
+    from harness.registry import get_target
+    from harness.target import WorkloadContext
+
+    where = run_dir / RESULTS
+    try:
+        target = get_target(str(results["target"]))
+        workload = target.workload(results.get("workload"))
+        wctx = WorkloadContext(nodes=tuple(results["nodes"]), variant=str(results["variant"]),
+                               concurrency=int(results["concurrency"]),
+                               options=dict(results.get("options") or {}))
+        return workload.checker(wctx)
+    except KeyError as e:
+        raise RunStoreError(f"{where}: missing field {e.args[0]!r}; was it written by 'splitbrain run'?") from None
+    except (ValueError, TypeError) as e:
+        raise RunStoreError(f"{where}: {e}") from None
+
