@@ -146,12 +146,15 @@ class History:
 
     ``ops`` holds every event in order; ``operations`` the paired client ops in
     invocation order; ``nemesis`` the fault events and stray completions.
+    ``lines`` (optional) gives the file line of each event in ``ops``, so that
+    a checker can name the line of an op it cannot use (see :meth:`line_of`).
     """
 
     ops: tuple[Op, ...]
     operations: tuple[Operation, ...]
     nemesis: tuple[Op, ...]
     source: str | None = None
+    lines: tuple[int, ...] | None = None
 
     @classmethod
     def of(cls, ops: Iterable[Op], *, source: str | Path | None = None,
@@ -160,10 +163,23 @@ class History:
         ops = tuple(ops)
         operations, nemesis = pair(ops, source=source, lines=lines)
         return cls(ops=ops, operations=operations, nemesis=nemesis,
-                   source=None if source is None else str(source))
+                   source=None if source is None else str(source),
+                   lines=None if lines is None else tuple(lines))
 
     def __len__(self) -> int:
         return len(self.ops)
+
+    def line_of(self, op: Op) -> int | None:
+        """The file line of ``op`` (found by identity, then by index), if known."""
+        if self.lines is None:
+            return None
+        for i, o in enumerate(self.ops):
+            if o is op:
+                return self.lines[i]
+        for i, o in enumerate(self.ops):
+            if o.index == op.index:
+                return self.lines[i]
+        return None
 
 
 def pair(ops: Sequence[Op], *, source: str | Path | None = None,

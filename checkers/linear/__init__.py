@@ -1,0 +1,7 @@
+"""The linearizability checker's parts; use :class:`checkers.linearizability.Linearizability`.
+
+``models`` (sequential specifications), ``partition`` (history -> independent
+sub-problems), ``search`` (the Wing-Gong-Lowe core), ``scheduler`` (partitions
+in turns under one budget), ``explain`` (invalid verdicts as data), ``knossos``
+(Knossos as an external engine).
+"""

@@ -1,0 +1,99 @@
+"""Why a history is not linearizable, as data (:class:`~checkers.api.Anomaly`).
+
+The search keeps its deepest configuration; from it this module reports, for
+the partition (key) found invalid:
+
+``key``         the partition key (``null`` for a single object);
+``op``          the operation that cannot be linearized: every ``ok`` op that
+                completes before it is in the prefix, and no order of the
+                remaining candidates makes it legal;
+``prefix``      the longest linearizable prefix found, in order, each with the
+                model state after it (the last ``PREFIX_LIMIT`` if longer;
+                ``prefix_length`` says how long it was);
+``state``       the model state at the end of the prefix;
+``reason``      what the model says when the op is tried in that state;
+``concurrent``  the ops of the partition whose intervals overlap the op's.
+
+Ops are given as ``{"process", "f", "value", "type", "invoke_index",
+"complete_index"}``; ``value`` is the history's (the result for ``ok`` ops).
+The summary is one sentence naming all of that briefly.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Hashable
+
+from checkers.api import Anomaly
+from checkers.linear.models import Illegal, Model
+from checkers.linear.partition import Entry, Partition
+from checkers.linear.search import SearchResult
+
+__all__ = ["PREFIX_LIMIT", "CONCURRENT_LIMIT", "explain", "op_data"]
+
+PREFIX_LIMIT = 200
+CONCURRENT_LIMIT = 50
+
+
+def _json(v: Any) -> Any:
+    if isinstance(v, tuple):
+        return [_json(x) for x in v]
+    if isinstance(v, frozenset):
+        return sorted((_json(x) for x in v), key=repr)
+    return v
+
+
+def op_data(e: Entry, model: Model) -> dict[str, Any]:
+    """One entry as plain data, with the model's one-line description."""
+    o = e.op
+    return {"process": o.process, "f": o.f, "value": o.value, "type": o.status,
+            "invoke_index": o.invoke.index, "complete_index": o.return_index,
+            "call": model.describe_call(e.call)}
+
+
+def _short(e: Entry) -> str:
+    o = e.op
+    end = "" if o.return_index is None else f"..{o.return_index}"
+    return f"process {o.process} {o.f} {_brief(o.value)} (index {o.invoke.index}{end})"
+
+
+def _brief(v: Any) -> str:
+    s = "nil" if v is None else repr(v)
+    return s if len(s) <= 60 else s[:57] + "..."
+
+
+def explain(part: Partition, result: SearchResult, model: Model) -> Anomaly:
+    """The anomaly for an ``"invalid"`` search result of ``part``."""
+    assert result.stuck is not None
+    entries = part.entries
+    stuck = entries[result.stuck]
+    init = model.init(part.key)
+    state: Hashable = result.prefix[-1][1] if result.prefix else init
+    after = model.step(state, stuck.call)
+    reason = after.reason if isinstance(after, Illegal) else \
+        "no order of the operations concurrent with it lets every later operation follow"
+    prefix = [{"op": op_data(entries[i], model), "state": model.describe_state(s)}
+              for i, s in result.prefix[-PREFIX_LIMIT:]]
+    r = stuck.ret_pos
+    concurrent = [e for e in entries
+                  if e is not stuck and e.call_pos < r  # type: ignore[operator]
+                  and (e.ret_pos is None or e.ret_pos > stuck.call_pos)]
+    key = _json(part.key)
+    where = "" if part.key is None else f"key {_brief(key)}: "
+    summary = (f"{where}{_short(stuck)} cannot be linearized after the {len(result.prefix)}-op "
+               f"linearizable prefix (state {model.describe_state(state)}): {reason}.")
+    data = {
+        "key": key,
+        "op": op_data(stuck, model),
+        "state": model.describe_state(state),
+        "reason": reason,
+        "prefix": prefix,
+        "prefix_length": len(result.prefix),
+        "initial_state": model.describe_state(init),
+        "concurrent": [op_data(e, model) for e in concurrent[:CONCURRENT_LIMIT]],
+        "concurrent_count": len(concurrent),
+    }
+    ops = [stuck.op.invoke.index]
+    if stuck.op.return_index is not None:
+        ops.append(stuck.op.return_index)
+    ops.extend(e.op.invoke.index for e in concurrent[:CONCURRENT_LIMIT])
+    return Anomaly(kind="nonlinearizable", summary=summary, ops=tuple(ops), data=data)

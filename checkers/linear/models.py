@@ -1,0 +1,404 @@
+"""Sequential specifications ("models") for the linearizability search.
+
+A :class:`Model` is plain data: a frozen dataclass of functions, as Porcupine's
+``Model`` is. ``call`` turns one history operation into a :class:`Call` once,
+before the search (normalising values to hashable data, choosing the
+partition ``key``); ``step(state, call)`` returns the state after the call, or
+an :class:`Illegal` value saying why the call cannot happen in that state. It
+never raises and never mutates; states are hashable so the search can cache them.
+
+A :class:`Call` also carries three hints the search uses to cut work; a model
+may leave them at their defaults (no hint), but must not get them wrong:
+
+``read_only``  ``step`` never changes the state (reads). An ``info`` read is
+               dropped; a legal ``ok`` read is linearized without branching.
+``free``       read-only and legal in every state (a Knossos ``nil`` read): an
+               ``ok`` free call can be dropped outright.
+``needs``      :data:`NOTHING`, or the one state in which the call is legal;
+               then the call's legality depends on nothing else.
+``makes``      :data:`ANY`, or the one state the call leaves behind (for a
+               call that is not read-only). With ``needs`` this lets the search
+               prove "no candidate can produce what the next read must see",
+               and drop ``info`` calls whose effect nobody could observe.
+
+Models (``make_model(name, ...)``): ``register``, ``cas-register``, ``kv``,
+``multi-register``, ``mutex``, ``set``, ``counter``, ``fifo-queue``. Options:
+``init`` (initial state, default ``nil`` as in Jepsen; ``kv`` keys start as
+``""``, counters at 0, the mutex free), ``nil_read_unknown`` (Knossos: an
+``ok`` read of ``nil`` carries no information and always passes), and for
+``register``/``cas-register`` ``independent`` (values are Jepsen
+``independent`` tuples ``[key, v]``, one register per key).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Hashable
+
+__all__ = [
+    "ANY", "NOTHING", "UNKNOWN", "MODELS", "Call", "Illegal", "Model", "ModelInputError", "make_model",
+]
+
+
+class _Marker:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+NOTHING: Any = _Marker("NOTHING")
+"""``Call.needs`` when legality is not one fixed state."""
+ANY: Any = _Marker("ANY")
+"""``Call.makes`` when the state after the call is not one fixed value."""
+UNKNOWN: Any = _Marker("UNKNOWN")
+"""``Call.ret`` of an ``info`` call: its result was never seen."""
+
+
+class ModelInputError(ValueError):
+    """An operation the model cannot use; the message says what is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class Illegal:
+    """``step``'s answer for a call that cannot happen in the state."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Call:
+    """One operation as a model sees it (see the module docstring for the hints)."""
+
+    f: str
+    arg: Hashable
+    ret: Hashable
+    key: Hashable = None
+    read_only: bool = False
+    free: bool = False
+    needs: Hashable = NOTHING
+    makes: Hashable = ANY
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Model:
+    """A sequential specification; all fields are plain functions or data.
+
+    ``call(f, invoke_value, ok_value, ok)`` builds the :class:`Call` for one
+    operation (``ok`` False for an indeterminate one; ``ok_value`` is then
+    ``None``) and raises :class:`ModelInputError` for values it cannot use.
+    ``init(key)`` is the state each partition starts in.
+
+    ``grows(s, t)`` (optional) must be True whenever calls whose ``makes`` is
+    :data:`ANY` can turn state ``s`` into ``t`` (for ``kv``: ``t`` starts with
+    ``s``, as appends only extend); the search then prunes states from which
+    the next read's value is out of reach.
+    """
+
+    name: str
+    init: Callable[[Hashable], Hashable]
+    call: Callable[[str, Any, Any, bool], Call]
+    step: Callable[[Hashable, Call], Any]
+    describe_call: Callable[[Call], str]
+    describe_state: Callable[[Hashable], str] = repr
+    grows: Callable[[Hashable, Hashable], bool] | None = None
+
+
+def _h(v: Any) -> Hashable:
+    """JSON-ish data as hashable data (lists -> tuples, dicts -> sorted pairs)."""
+    if isinstance(v, list):
+        return tuple(_h(x) for x in v)
+    if isinstance(v, dict):
+        return tuple(sorted(((k, _h(x)) for k, x in v.items()), key=repr))
+    return v
+
+
+def _edn(v: Any) -> str:
+    if v is None:
+        return "nil"
+    if isinstance(v, tuple):
+        return "[" + " ".join(_edn(x) for x in v) + "]"
+    if isinstance(v, frozenset):
+        return "#{" + " ".join(sorted(_edn(x) for x in v)) + "}"
+    if v is UNKNOWN:
+        return "?"
+    return repr(v)
+
+
+def _describe(c: Call) -> str:
+    ret = "" if c.ret is UNKNOWN or c.ret == c.arg else f" -> {_edn(c.ret)}"
+    key = "" if c.key is None else f" (key {_edn(c.key)})"
+    return f"{c.f} {_edn(c.arg)}{ret}{key}"
+
+
+def _unknown_f(model: str, f: str, known: tuple[str, ...]) -> ModelInputError:
+    return ModelInputError(f"the {model} model has no operation {f!r}; expected one of {list(known)}")
+
+
+def _pair(model: str, v: Any, what: str) -> tuple[Any, Any]:
+    if not (isinstance(v, list) and len(v) == 2):
+        raise ModelInputError(f"the {model} model needs {what}, got {v!r}")
+    return v[0], v[1]
+
+
+# --- register and cas-register ----------------------------------------------------
+
+
+def _register(name: str, *, init: Any, nil_read_unknown: bool, independent: bool, cas: bool) -> Model:
+    fs = ("read", "write", "cas") if cas else ("read", "write")
+    init_h = _h(init)
+
+    def call(f: str, inv: Any, out: Any, ok: bool) -> Call:
+        key = None
+        if independent:
+            key, inv = _pair(name, inv, "an independent tuple [key value]")
+            key = _h(key)
+            if ok:
+                k2, out = _pair(name, out, "an independent tuple [key value]")
+                if _h(k2) != key:
+                    raise ModelInputError(f"completion key {k2!r} differs from the invocation's {key!r}")
+        if f == "read":
+            if not ok:
+                return Call(f=f, arg=None, ret=UNKNOWN, key=key, read_only=True)
+            v = _h(out)
+            if v is None and nil_read_unknown:
+                return Call(f=f, arg=None, ret=None, key=key, read_only=True, free=True)
+            return Call(f=f, arg=None, ret=v, key=key, read_only=True, needs=v)
+        if f == "write":
+            v = _h(inv)
+            return Call(f=f, arg=v, ret=v if ok else UNKNOWN, key=key, makes=v)
+        if f == "cas" and cas:
+            old, new = _pair(name, inv, "cas values [old new]")
+            old, new = _h(old), _h(new)
+            return Call(f=f, arg=(old, new), ret=None if ok else UNKNOWN, key=key, needs=old, makes=new)
+        raise _unknown_f(name, f, fs)
+
+    def step(s: Hashable, c: Call) -> Any:
+        if c.read_only:
+            if c.free or c.needs == s:
+                return s
+            return Illegal(f"read {_edn(c.needs)} but the register holds {_edn(s)}")
+        if c.f == "write":
+            return c.makes
+        if s == c.needs:
+            return c.makes
+        return Illegal(f"cas expects {_edn(c.needs)} but the register holds {_edn(s)}")
+
+    return Model(name=name, init=lambda key: init_h, call=call, step=step,
+                 describe_call=_describe, describe_state=_edn)
+
+
+# --- kv: per key get / put / append -------------------------------------------------
+
+
+def _kv(*, init: Any, nil_read_unknown: bool) -> Model:
+    start = "" if init is None else _h(init)
+
+    def call(f: str, inv: Any, out: Any, ok: bool) -> Call:
+        key, v = _pair("kv", inv, "[key value]")
+        key = _h(key)
+        if f == "get":
+            if not ok:
+                return Call(f=f, arg=None, ret=UNKNOWN, key=key, read_only=True)
+            k2, r = _pair("kv", out, "[key value]")
+            if _h(k2) != key:
+                raise ModelInputError(f"completion key {k2!r} differs from the invocation's {key!r}")
+            if r is None and nil_read_unknown:
+                return Call(f=f, arg=None, ret=None, key=key, read_only=True, free=True)
+            r = _h(r)
+            return Call(f=f, arg=None, ret=r, key=key, read_only=True, needs=r)
+        if f in ("put", "append"):
+            if not isinstance(v, str):
+                raise ModelInputError(f"kv {f} needs a string value, got {v!r}")
+            return Call(f=f, arg=v, ret=v if ok else UNKNOWN, key=key, makes=v if f == "put" else ANY)
+        raise _unknown_f("kv", f, ("get", "put", "append"))
+
+    def step(s: Hashable, c: Call) -> Any:
+        if c.read_only:
+            if c.free or c.needs == s:
+                return s
+            return Illegal(f"get returned {_edn(c.needs)} but the key holds {_edn(s)}")
+        if c.f == "put":
+            return c.arg
+        return (s or "") + c.arg  # type: ignore[operator]
+
+    def grows(s: Hashable, t: Hashable) -> bool:
+        return isinstance(t, str) and t.startswith(s or "")  # type: ignore[arg-type]
+
+    return Model(name="kv", init=lambda key: start, call=call, step=step,
+                 describe_call=_describe, describe_state=_edn, grows=grows)
+
+
+# --- multi-register: atomic transactions of [f k v] micro-ops -----------------------
+
+
+def _multi_register(*, init: Any, nil_read_unknown: bool) -> Model:
+    start = tuple(sorted(((k, _h(v)) for k, v in init.items()), key=repr)) if isinstance(init, dict) else ()
+    default = None if isinstance(init, dict) else _h(init)
+
+    def call(f: str, inv: Any, out: Any, ok: bool) -> Call:
+        if f != "txn":
+            raise _unknown_f("multi-register", f, ("txn",))
+        txn = out if ok else inv
+        if not isinstance(txn, list):
+            raise ModelInputError(f"a txn value must be a vector of [f k v] micro-ops, got {txn!r}")
+        micro = []
+        for m in txn:
+            if not (isinstance(m, list) and len(m) == 3 and m[0] in ("read", "write")):
+                raise ModelInputError(f"micro-op must be [:read k v] or [:write k v], got {m!r}")
+            r = _h(m[2])
+            if m[0] == "read" and (not ok or (r is None and nil_read_unknown)):
+                r = UNKNOWN
+            micro.append((m[0], _h(m[1]), r))
+        ro = all(m[0] == "read" for m in micro)
+        free = ro and all(m[2] is UNKNOWN for m in micro)
+        return Call(f=f, arg=tuple(micro), ret=None if ok else UNKNOWN, read_only=ro, free=free)
+
+    def step(s: Hashable, c: Call) -> Any:
+        regs = dict(s)  # type: ignore[arg-type]
+        changed = False
+        for mf, k, v in c.arg:  # type: ignore[union-attr]
+            if mf == "read":
+                if v is not UNKNOWN and regs.get(k, default) != v:
+                    return Illegal(f"read {_edn(k)} = {_edn(v)} but it holds {_edn(regs.get(k, default))}")
+            else:
+                regs[k] = v
+                changed = True
+        return tuple(sorted(regs.items(), key=repr)) if changed else s
+
+    def describe_state(s: Hashable) -> str:
+        return "{" + ", ".join(f"{_edn(k)} {_edn(v)}" for k, v in s) + "}"  # type: ignore[union-attr]
+
+    def describe_call(c: Call) -> str:
+        return "txn [" + " ".join(f"[{f} {_edn(k)} {'?' if v is UNKNOWN else _edn(v)}]"
+                                  for f, k, v in c.arg) + "]"  # type: ignore[union-attr]
+
+    return Model(name="multi-register", init=lambda key: start, call=call, step=step,
+                 describe_call=describe_call, describe_state=describe_state)
+
+
+# --- mutex, set, counter, fifo-queue -------------------------------------------------
+
+
+def _mutex(*, init: Any, nil_read_unknown: bool) -> Model:
+    held = bool(init)
+
+    def call(f: str, inv: Any, out: Any, ok: bool) -> Call:
+        if f == "acquire":
+            return Call(f=f, arg=None, ret=None if ok else UNKNOWN, needs=False, makes=True)
+        if f == "release":
+            return Call(f=f, arg=None, ret=None if ok else UNKNOWN, needs=True, makes=False)
+        raise _unknown_f("mutex", f, ("acquire", "release"))
+
+    def step(s: Hashable, c: Call) -> Any:
+        if s == c.needs:
+            return c.makes
+        return Illegal("the lock is already held" if s else "the lock is not held")
+
+    return Model(name="mutex", init=lambda key: held, call=call, step=step, describe_call=lambda c: c.f,
+                 describe_state=lambda s: "held" if s else "free")
+
+
+def _set(*, init: Any, nil_read_unknown: bool) -> Model:
+    start = frozenset(_h(x) for x in init) if isinstance(init, list) else frozenset()
+
+    def call(f: str, inv: Any, out: Any, ok: bool) -> Call:
+        if f == "add":
+            return Call(f=f, arg=_h(inv), ret=None if ok else UNKNOWN)
+        if f == "read":
+            if not ok:
+                return Call(f=f, arg=None, ret=UNKNOWN, read_only=True)
+            if out is None and nil_read_unknown:
+                return Call(f=f, arg=None, ret=None, read_only=True, free=True)
+            if not isinstance(out, list):
+                raise ModelInputError(f"a set read must return a vector or set, got {out!r}")
+            r = frozenset(_h(x) for x in out)
+            return Call(f=f, arg=None, ret=r, read_only=True, needs=r)
+        raise _unknown_f("set", f, ("add", "read"))
+
+    def step(s: Hashable, c: Call) -> Any:
+        if c.read_only:
+            if c.free or c.needs == s:
+                return s
+            return Illegal(f"read {_edn(c.needs)} but the set holds {_edn(s)}")
+        return s | {c.arg}  # type: ignore[operator]
+
+    return Model(name="set", init=lambda key: start, call=call, step=step,
+                 describe_call=_describe, describe_state=_edn)
+
+
+def _counter(*, init: Any, nil_read_unknown: bool) -> Model:
+    start = 0 if init is None else init
+
+    def call(f: str, inv: Any, out: Any, ok: bool) -> Call:
+        if f == "add":
+            if not isinstance(inv, int) or isinstance(inv, bool):
+                raise ModelInputError(f"counter add needs an integer, got {inv!r}")
+            return Call(f=f, arg=inv, ret=None if ok else UNKNOWN)
+        if f == "read":
+            if not ok:
+                return Call(f=f, arg=None, ret=UNKNOWN, read_only=True)
+            if out is None and nil_read_unknown:
+                return Call(f=f, arg=None, ret=None, read_only=True, free=True)
+            if not isinstance(out, int) or isinstance(out, bool):
+                raise ModelInputError(f"counter read must return an integer, got {out!r}")
+            return Call(f=f, arg=None, ret=out, read_only=True, needs=out)
+        raise _unknown_f("counter", f, ("add", "read"))
+
+    def step(s: Hashable, c: Call) -> Any:
+        if c.read_only:
+            if c.free or c.needs == s:
+                return s
+            return Illegal(f"read {c.needs} but the counter is {s}")
+        return s + c.arg  # type: ignore[operator]
+
+    return Model(name="counter", init=lambda key: start, call=call, step=step,
+                 describe_call=_describe, describe_state=_edn)
+
+
+def _fifo_queue(*, init: Any, nil_read_unknown: bool) -> Model:
+    start = tuple(_h(x) for x in init) if isinstance(init, list) else ()
+
+    def call(f: str, inv: Any, out: Any, ok: bool) -> Call:
+        if f == "enqueue":
+            return Call(f=f, arg=_h(inv), ret=None if ok else UNKNOWN)
+        if f == "dequeue":
+            return Call(f=f, arg=None, ret=_h(out) if ok else UNKNOWN)
+        raise _unknown_f("fifo-queue", f, ("enqueue", "dequeue"))
+
+    def step(s: Hashable, c: Call) -> Any:
+        q: tuple[Any, ...] = s  # type: ignore[assignment]
+        if c.f == "enqueue":
+            return q + (c.arg,)
+        if c.ret is UNKNOWN:
+            return q[1:] if q else Illegal("dequeue from an empty queue")
+        if c.ret is None:
+            return q if not q else Illegal(f"dequeue found the queue empty but it holds {_edn(q)}")
+        if q and q[0] == c.ret:
+            return q[1:]
+        return Illegal(f"dequeued {_edn(c.ret)} but the head is {_edn(q[0]) if q else 'nothing'}")
+
+    return Model(name="fifo-queue", init=lambda key: start, call=call, step=step,
+                 describe_call=_describe, describe_state=_edn)
+
+
+MODELS: tuple[str, ...] = ("register", "cas-register", "kv", "multi-register", "mutex", "set",
+                           "counter", "fifo-queue")
+
+
+def make_model(name: str, *, init: Any = None, nil_read_unknown: bool = False,
+               independent: bool = False) -> Model:
+    """Build a model by name; raises ``ValueError`` naming the known models."""
+    if independent and name not in ("register", "cas-register"):
+        raise ValueError(f"independent=True applies to register and cas-register, not {name!r}")
+    if name in ("register", "cas-register"):
+        return _register(name, init=init, nil_read_unknown=nil_read_unknown, independent=independent,
+                         cas=name == "cas-register")
+    builders = {"kv": _kv, "multi-register": _multi_register, "mutex": _mutex, "set": _set,
+                "counter": _counter, "fifo-queue": _fifo_queue}
+    if name not in builders:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    return builders[name](init=init, nil_read_unknown=nil_read_unknown)

@@ -1,0 +1,99 @@
+"""From a history to the independent sub-problems the search solves.
+
+P-compositionality (Horn & Kroening): a history over independent objects is
+linearizable iff each object's sub-history is. The model's ``call`` gives each
+operation its partition ``key``; :func:`partition` groups by it, in order of
+first appearance.
+
+Jepsen's rules decide what is searched at all: ``fail`` ops never happened and
+are dropped; ``info`` ops and invocations that never completed may take effect
+at any instant after their invocation, or never. Some operations provably
+cannot change the verdict and are dropped here, before any search:
+
+* an ``info`` call that is read-only (it constrains nothing and changes nothing);
+* an ``ok`` call that is ``free`` (legal in every state, changes nothing);
+* in a partition whose calls all have a fixed ``makes`` (register-like models),
+  an ``info`` call whose resulting state no call ``needs``: whatever it wrote
+  no one could have observed, so a linearization that applies it is no better
+  than one that leaves it out. Applied until nothing more drops.
+
+A model's unusable value raises :class:`~harness.history.HistoryError` naming
+the file line of the invocation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Hashable
+
+from harness.history import History, HistoryError, Operation
+from checkers.linear.models import ANY, NOTHING, Call, Model, ModelInputError
+
+__all__ = ["Entry", "Partition", "partition"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Entry:
+    """One operation ready for the search.
+
+    ``call_pos``/``ret_pos`` are event positions in ``History.ops`` (the
+    real-time order); ``ret_pos`` is ``None`` for an indeterminate op.
+    """
+
+    call: Call
+    op: Operation
+    call_pos: int
+    ret_pos: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Partition:
+    """The entries of one key, in invocation order, and how many were dropped."""
+
+    key: Hashable
+    entries: tuple[Entry, ...]
+    dropped: int = 0
+
+
+def partition(history: History, model: Model) -> tuple[Partition, ...]:
+    """Build, filter and group the entries of ``history`` (see the module docstring)."""
+    pos = {id(o): i for i, o in enumerate(history.ops)}
+    groups: dict[Hashable, list[Entry]] = {}
+    dropped: dict[Hashable, int] = {}
+    for operation in history.operations:
+        status = operation.status
+        if status == "fail":
+            continue
+        ok = status == "ok"
+        inv = operation.invoke
+        try:
+            call = model.call(inv.f, inv.value, operation.completion.value if ok else None, ok)  # type: ignore[union-attr]
+        except ModelInputError as e:
+            bad = operation.completion if ok and "completion" in str(e) else inv
+            line = history.line_of(bad) if bad is not None else None
+            raise HistoryError(f"op index {bad.index if bad else inv.index} ({inv.f}): {e}; "
+                               f"check the --model option", file=history.source, line=line) from None
+        group = groups.setdefault(call.key, [])
+        dropped.setdefault(call.key, 0)
+        if (not ok and call.read_only) or (ok and call.free):
+            dropped[call.key] += 1
+            continue
+        ret = pos[id(operation.completion)] if ok else None
+        group.append(Entry(call=call, op=operation, call_pos=pos[id(inv)], ret_pos=ret))
+    out = []
+    for key, entries in groups.items():
+        kept = _drop_unobservable(entries)
+        out.append(Partition(key=key, entries=tuple(kept), dropped=dropped[key] + len(entries) - len(kept)))
+    return tuple(out)
+
+
+def _drop_unobservable(entries: list[Entry]) -> list[Entry]:
+    if any(e.call.makes is ANY and not e.call.read_only for e in entries):
+        return entries
+    while True:
+        needed = {e.call.needs for e in entries if e.call.needs is not NOTHING}
+        kept = [e for e in entries
+                if e.ret_pos is not None or e.call.read_only or e.call.makes in needed]
+        if len(kept) == len(entries):
+            return kept
+        entries = kept

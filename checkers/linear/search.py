@@ -1,0 +1,254 @@
+"""The search: Wing & Gong's linearization search with Lowe's cache, for one partition.
+
+A configuration is (L, s): the set L of operations linearized so far, as the
+bits of a Python ``int``, and the model state s after them. Bits ``0..K-1`` are
+the ``ok`` operations in order of their completion; bits ``K..`` the
+indeterminate (``info``) ones in order of invocation. Let m be the ``ok``
+operation not in L that completes first (the lowest zero bit). Every
+operation not in L invoked before m completed may come next (the candidates);
+nothing invoked later may, until m is linearized. The history is linearizable
+iff some sequence of such steps linearizes every ``ok`` operation; ``info``
+operations may be linearized after their invocation or never.
+
+Depth-first search over configurations, each visited once (the cache), with
+these cuts, each sound (nothing that could lead to a linearization is skipped):
+
+* candidates are tried in bit order: ``ok`` operations that complete soonest
+  first, ``info`` operations last;
+* a legal ``ok`` read-only candidate is linearized at once, without branching
+  (moving a read earlier never hurts: it changes no state and only widens
+  the candidates);
+* dominance: (L, s) is skipped when the cache holds (L', s) with the same ``ok``
+  part and a subset of L's ``info`` part (fewer ``info`` ops taken is never worse);
+* if m ``needs`` a state other than s and no candidate ``makes`` that state,
+  the configuration is dead: m can never become legal here.
+
+Budgets: ``deadline`` (``time.monotonic()`` value) and ``max_cache`` (entries)
+stop the search with outcome ``"unknown"`` instead of a hang or an OOM kill;
+:func:`searcher` runs the search in slices so that a caller can interleave
+partitions and enforce one budget over all of them.
+The deepest configuration reached is kept (as a chain of frames) to explain
+an ``"invalid"`` outcome.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Generator, Hashable, Literal, Sequence
+
+from checkers.linear.models import ANY, NOTHING, Illegal, Model
+from checkers.linear.partition import Entry
+
+__all__ = ["SearchResult", "search", "searcher"]
+
+Outcome = Literal["valid", "invalid", "unknown"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchResult:
+    """What one partition's search found.
+
+    ``prefix``  the longest linearization found: (entry number, state after),
+                entry numbers indexing the ``entries`` given to :func:`search`.
+    ``stuck``   for ``"invalid"``, the entry that could not be linearized after it.
+    """
+
+    outcome: Outcome
+    explored: int
+    cache_entries: int
+    reason: str | None = None
+    prefix: tuple[tuple[int, Hashable], ...] = ()
+    stuck: int | None = None
+
+
+def search(entries: Sequence[Entry], model: Model, init: Hashable, *,
+           deadline: float | None = None, max_cache: int | None = None) -> SearchResult:
+    """Decide whether ``entries`` (one partition) are linearizable from ``init``."""
+    run = searcher(entries, model, init)
+    try:
+        while True:
+            n_cache = next(run)
+            if deadline is not None and time.monotonic() > deadline:
+                return run.throw(BudgetSpent("time budget spent"))
+            if max_cache is not None and n_cache > max_cache:
+                return run.throw(BudgetSpent(f"cache bound of {max_cache} entries reached"))
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+class BudgetSpent(Exception):
+    """Thrown into a :func:`searcher` to stop it with outcome ``"unknown"``."""
+
+
+def searcher(entries: Sequence[Entry], model: Model, init: Hashable, *,
+             slice_: int = 1024) -> Generator[int, None, SearchResult]:
+    """:func:`search` as a generator: yields its cache size every ``slice_`` configurations.
+
+    The caller enforces budgets by throwing :class:`BudgetSpent` in, which
+    returns an ``"unknown"`` result; several partitions can so be searched in
+    turns, and the first invalid one found ends the check.
+    """
+    oks = sorted((i for i, e in enumerate(entries) if e.ret_pos is not None),
+                 key=lambda i: entries[i].ret_pos)  # type: ignore[arg-type,return-value]
+    infos = sorted((i for i, e in enumerate(entries) if e.ret_pos is None),
+                   key=lambda i: entries[i].call_pos)
+    order = oks + infos                      # bit b <-> entries[order[b]]
+    k = len(oks)
+    if k == 0:
+        return SearchResult(outcome="valid", explored=0, cache_entries=0)
+    okmask = (1 << k) - 1
+    calls = [entries[i].call for i in order]
+    step = model.step
+
+    # candidates when bit j is the first unlinearized ok op: all ops invoked before j returns
+    by_call = sorted(range(len(order)), key=lambda b: entries[order[b]].call_pos)
+    cand_of = [0] * k
+    acc, ci = 0, 0
+    for j in range(k):
+        r = entries[order[j]].ret_pos
+        while ci < len(by_call) and entries[order[by_call[ci]]].call_pos < r:  # type: ignore[operator]
+            acc |= 1 << by_call[ci]
+            ci += 1
+        cand_of[j] = acc
+    ro_mask = sum(1 << b for b in range(k) if calls[b].read_only)
+    needs = [c.needs for c in calls[:k]]
+    makers: dict[Hashable, int] = {}
+    any_maker = 0
+    for b, c in enumerate(calls):
+        if c.read_only:
+            continue
+        if c.makes is ANY:
+            any_maker |= 1 << b
+        else:
+            makers[c.makes] = makers.get(c.makes, 0) | (1 << b)
+
+    needs_mask = sum(1 << b for b in range(k) if needs[b] is not NOTHING)
+    grows = model.grows
+    # for each op that needs a state: the ops whose fixed result could lead to it
+    lead_to = [0] * k
+    for j in range(k):
+        if needs[j] is not NOTHING:
+            lead_to[j] = makers.get(needs[j], 0)
+            if grows is not None:
+                for w, mask in makers.items():
+                    if grows(w, needs[j]):
+                        lead_to[j] |= mask
+
+    def first_need(L: int) -> int:
+        x = needs_mask & ~L
+        return (x & -x).bit_length() - 1 if x else k
+
+    def reachable(j: int, L: int, s: Hashable) -> bool:
+        """Can the state op ``j`` needs be made by ops that may precede ``j``?"""
+        need = needs[j]
+        if need is NOTHING or need == s:
+            return True
+        before = cand_of[j] & ~L & ~(1 << j)
+        if lead_to[j] & before:
+            return True
+        return bool(any_maker & before) and (grows is None or grows(s, need))
+
+    cache: dict[tuple[int, Hashable], list[int]] = {}
+    n_cache = 0
+    explored = 0
+    # a frame: [L, s, todo, parent frame]
+    best: list[Any] = [0, init, 0, None]
+    best_depth = 0
+    L, s, parent = 0, init, None
+    stack: list[list[Any]] = []
+    while True:
+        # entering configuration (L, s), not seen before
+        explored += 1
+        if explored % slice_ == 0:
+            try:
+                yield n_cache
+            except BudgetSpent as e:
+                return _stop("unknown", str(e), explored, n_cache, best, order, stuck=None)
+        L0 = L
+        while True:  # legal reads among the candidates: take them all, without branching
+            m = (~L & (L + 1)).bit_length() - 1
+            if m >= k:
+                return SearchResult(outcome="valid", explored=explored, cache_entries=n_cache)
+            cand = cand_of[m] & ~L
+            ro = cand & ro_mask
+            L1 = L
+            while ro:
+                low = ro & -ro
+                ro ^= low
+                if not isinstance(step(s, calls[low.bit_length() - 1]), Illegal):
+                    L |= low
+            if L == L1:
+                break
+        todo = cand & ~ro_mask  # the reads left are illegal in s
+        if not reachable(m, L, s) or ((r := first_need(L)) != m and r < k and not reachable(r, L, s)):
+            todo = 0  # an op needs a state no op that may come before it can make: dead end
+        elif L != L0:
+            seen = cache.get((L & okmask, s))
+            info = L >> k
+            if seen is None:
+                cache[(L & okmask, s)] = [info]
+                n_cache += 1
+            elif any(x & ~info == 0 for x in seen):
+                todo = 0
+            else:
+                seen.append(info)
+                n_cache += 1
+        frame = [L, s, todo, parent]
+        depth = (L & okmask).bit_count()
+        if depth > best_depth:
+            best, best_depth = frame, depth
+        stack.append(frame)
+        # find the next configuration to enter, backtracking as needed
+        while stack:
+            top = stack[-1]
+            todo = top[2]
+            tL, ts = top[0], top[1]
+            while todo:
+                low = todo & -todo
+                todo ^= low
+                s2 = step(ts, calls[low.bit_length() - 1])
+                if isinstance(s2, Illegal):
+                    continue
+                L2 = tL | low
+                key = (L2 & okmask, s2)
+                seen = cache.get(key)
+                info2 = L2 >> k
+                if seen is None:
+                    cache[key] = [info2]
+                elif any(x & ~info2 == 0 for x in seen):
+                    continue
+                else:
+                    seen.append(info2)
+                n_cache += 1
+                top[2] = todo
+                L, s, parent = L2, s2, top
+                break
+            else:
+                stack.pop()
+                continue
+            break
+        else:
+            m = (~best[0] & (best[0] + 1)).bit_length() - 1
+            return _stop("invalid", None, explored, n_cache, best, order, stuck=order[m])
+
+
+def _stop(outcome: Outcome, reason: str | None, explored: int, n_cache: int, best: list[Any],
+          order: list[int], *, stuck: int | None) -> SearchResult:
+    chain = []
+    f = best
+    while f is not None:
+        chain.append(f)
+        f = f[3]
+    chain.reverse()
+    prefix: list[tuple[int, Hashable]] = []
+    prev = 0
+    for f in chain:
+        new = f[0] & ~prev
+        while new:
+            low = new & -new
+            new ^= low
+            prefix.append((order[low.bit_length() - 1], f[1]))
+        prev = f[0]
+    return SearchResult(outcome=outcome, explored=explored, cache_entries=n_cache, reason=reason,
+                        prefix=tuple(prefix), stuck=stuck)

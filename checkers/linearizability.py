@@ -1,0 +1,97 @@
+"""Linearizability: the checker facade over :mod:`checkers.linear`.
+
+``Linearizability(model="cas-register", init=0, nil_read_unknown=True)`` is a
+:class:`~checkers.api.Checker`: ``check(history)`` returns ``VALID`` when some
+order of the history's operations, each taking effect at one instant within
+its interval, is legal for the model; ``INVALID`` with one
+``nonlinearizable`` :class:`~checkers.api.Anomaly` (see
+:mod:`checkers.linear.explain`) when none is; ``UNKNOWN`` when the time budget
+(``timeout_s``) or the memory budget (``max_cache`` search-cache entries)
+runs out first. Jepsen semantics throughout: ``fail`` ops never happened;
+``info`` ops and never-completed invocations may take effect at any instant
+after their invocation, or never; nemesis events are ignored.
+
+``model`` is a name from :data:`checkers.linear.models.MODELS` or a
+:class:`~checkers.linear.models.Model`. ``independent=True`` (register and
+cas-register) reads values as Jepsen independent tuples ``[key, value]`` and
+checks each key as its own register. ``engine="knossos"`` hands the history to
+an installed Knossos instead (see :mod:`checkers.linear.knossos`).
+
+``check`` raises :class:`~harness.history.HistoryError` for an operation the
+model cannot use (the CLI turns it into exit 3; :func:`checkers.api.check_safe`
+into ``UNKNOWN``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+from checkers.api import CheckResult, Verdict
+from checkers.linear.explain import explain
+from checkers.linear.models import Model, make_model
+from checkers.linear.partition import partition
+from checkers.linear.scheduler import check_partitions
+from harness.history import History
+
+__all__ = ["Linearizability", "DEFAULT_MAX_CACHE"]
+
+DEFAULT_MAX_CACHE = 5_000_000
+"""Search-cache entries allowed before giving up (about 1 GiB of Python objects at worst)."""
+
+
+class Linearizability:
+    """The linearizability checker (see the module docstring)."""
+
+    def __init__(self, *, model: str | Model, init: Any = None, nil_read_unknown: bool = False,
+                 independent: bool = False, timeout_s: float | None = None,
+                 engine: Literal["splitbrain", "knossos"] = "splitbrain",
+                 knossos_cmd: str | None = None, max_cache: int = DEFAULT_MAX_CACHE,
+                 name: str = "linearizability"):
+        if engine not in ("splitbrain", "knossos"):
+            raise ValueError(f"unknown engine {engine!r}; choose 'splitbrain' or 'knossos'")
+        if isinstance(model, Model):
+            self.model = model
+        else:
+            self.model = make_model(model, init=init, nil_read_unknown=nil_read_unknown,
+                                    independent=independent)
+        self.model_name = self.model.name
+        self.init = init
+        self.nil_read_unknown = nil_read_unknown
+        self.independent = independent
+        self.timeout_s = timeout_s
+        self.engine = engine
+        self.knossos_cmd = knossos_cmd
+        self.max_cache = max_cache
+        self.name = name
+
+    def check(self, history: History) -> CheckResult:
+        if self.engine == "knossos":
+            from checkers.linear.knossos import check_with_knossos
+            return check_with_knossos(history, model=self.model_name, init=self.init,
+                                      cmd=self.knossos_cmd, timeout_s=self.timeout_s,
+                                      independent=self.independent, name=self.name)
+        t0 = time.monotonic()
+        parts = partition(history, self.model)
+        deadline = None if self.timeout_s is None else t0 + self.timeout_s
+        out = check_partitions(parts, self.model, deadline=deadline, max_cache=self.max_cache)
+        elapsed = time.monotonic() - t0
+        stats = {
+            "ops": sum(1 for o in history.operations if o.status != "fail"),
+            "searched": sum(len(p.entries) for p in parts),
+            "dropped": sum(p.dropped for p in parts),
+            "keys": len(parts),
+            "states_explored": out.explored,
+            "cache_peak": out.cache_peak,
+            "elapsed_s": round(elapsed, 6),
+            "model": self.model_name,
+        }
+        if out.verdict == "invalid":
+            assert out.invalid is not None
+            part, res = out.invalid
+            return CheckResult(checker=self.name, verdict=Verdict.INVALID,
+                               anomalies=(explain(part, res, self.model),), stats=stats)
+        if out.verdict == "unknown":
+            return CheckResult(checker=self.name, verdict=Verdict.UNKNOWN, stats=stats,
+                               error=f"linearizability search stopped: {out.reason}")
+        return CheckResult(checker=self.name, verdict=Verdict.VALID, stats=stats)
