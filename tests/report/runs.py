@@ -37,8 +37,8 @@ def _ops() -> list[Op]:
         (47, "nemesis", "info", "stop-partition", "healed", None),
         (50, "nemesis", "info", "kill", ["n3"], None),
         (52, "nemesis", "info", "kill", {"killed": ["n3"]}, None),
-        (55, 2, "invoke", "write", 4, None),
-        (80, 2, "info", "write", 4, "timeout"),
+        (55, 2, "invoke", "write", XSS, None),
+        (80, 2, "info", "write", XSS, "timeout"),
         (85, 3, "invoke", "read", None, None),
     ]
     return [Op(index=i, time=t * MS, process=p, type=ty, f=f, value=v, error=e)  # type: ignore[arg-type]
