@@ -228,7 +228,7 @@ def _build_base(client: "docker.DockerClient", recipe: BaseRecipe, tag: str,
                 line = line.rstrip()
                 tail = (tail + [line])[-15:]
                 if line:
-                    progress(line)
+                    progress("  " + line)  # detail: indented, a caller may skip it
             rc = proc.wait()
         finally:
             if proc.poll() is None:
@@ -387,7 +387,7 @@ def ensure_target_image(client: "docker.DockerClient", target: "Target", *, base
             for line in str(chunk.get("stream", "")).splitlines():
                 if line.strip():
                     tail = (tail + [line])[-10:]
-                    progress(line.strip())
+                    progress("  " + line.strip())
         repo = tag.partition(":")[0]
         client.images.get(tag).tag(repo, "latest")
     progress(f"built {tag}")

@@ -48,7 +48,7 @@ def build(force: bool, targets: tuple[str, ...]) -> int:
         client = connect()
         with console.status("images") as status:
             def progress(line: str) -> None:
-                status.update(f"[bold]images[/]: {line[:100]}")
+                status.update(f"[bold]images[/]: {line.strip()[:100]}")
             t0 = time.monotonic()
             base = ensure_base_image(client, force=force, progress=progress)
             console.print(f"base    {base}  ({time.monotonic() - t0:.1f} s)")

@@ -1,0 +1,606 @@
+"""The Docker backend: one container per node on a private bridge network.
+
+``open_docker_cluster(spec)`` is a context manager yielding a started
+:class:`DockerCluster`, which implements :class:`~harness.cluster.Cluster`,
+``Killable``, ``Pausable``, ``Partitionable`` and ``LogSource``, plus
+whole-container ``kill_container``/``start_container``/``pause_container``/
+``resume_container``. It drives the engine with the Docker SDK for Python.
+
+Layout. The run gets a bridge network ``splitbrain-<run_id>`` on a /24 that
+clashes with no other Docker network and no host route, and node ``n<i>`` the
+container ``splitbrain-<run_id>-n<i>`` at the fixed address ``.<10+i>`` of
+it, with ``NET_ADMIN`` (for iptables in its own namespace). Everything carries
+the label ``splitbrain.run=<run_id>``. The host reaches the bridge directly, so
+:meth:`DockerCluster.address` is the container's own address, and clients
+never pass through a fault.
+
+Processes. PID 1 of a container is ``sleep infinity``; the service
+(``spec.target.node_command`` with ``python="python3"``, ``PYTHONPATH`` =
+``/opt/splitbrain`` where the target's Dockerfile copies the project) is
+started with ``docker exec``, records its pid in ``/run/splitbrain-service.pid``
+and appends its output to ``/var/log/splitbrain/service.log``. So a kill -9 or
+a SIGSTOP hits the service only, and a restart inside the same container finds
+the data directory ``/var/lib/splitbrain/data`` (the container's own layer) as
+it was. The container itself can be killed and restarted too; its address
+stays and the partition rules in force are put back.
+
+Links. A directed link ``(src, dst)`` is the TCP connections ``src`` opens
+to ``dst`` (as in the local backend's proxies). ``cut`` adds iptables DROP rules
+using conntrack direction: in ``dst``, packets from ``src`` in the ORIGINAL
+direction; in ``src``, packets from ``dst`` in the REPLY direction. Packets are
+dropped, never rejected, so connects and requests time out as in a real
+partition; connections ``dst`` opens to ``src`` are untouched unless
+``(dst, src)`` is cut too. ``reachable`` runs a TCP connect from inside ``src``
+to ``dst``'s service port: an answer, even a refusal (service down), means the
+network carried the packets. ``heal`` flushes INPUT in every node.
+
+Cleanup. Leaving the ``with`` block by return, exception or Ctrl-C copies the
+node logs to ``spec.run_dir / "logs"``, removes the containers and the network,
+then removes anything else labelled with the run's id (a resource created by a
+call that Ctrl-C interrupted). A second Ctrl-C during that is deferred. What a
+SIGKILLed harness leaves is removed by ``splitbrain clean``
+(:func:`clean_leftovers`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import ipaddress
+import signal
+import sys
+import tarfile
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Collection, Iterator
+
+from harness.backends.docker_engine import RUN_LABEL, clean_leftovers, connect
+from harness.cluster import Address, ClusterSpec, EnvironmentError_, Link
+from harness.target import NodeContext
+
+if TYPE_CHECKING:
+    import docker
+
+__all__ = [
+    "DockerCluster", "NodeDownError", "NodeStartError", "clean_leftovers", "open_docker_cluster",
+]
+
+PORT = 7000
+PROJECT_DIR = "/opt/splitbrain"
+DATA_DIR = "/var/lib/splitbrain/data"
+LOG_FILE = "/var/log/splitbrain/service.log"
+PID_FILE = "/run/splitbrain-service.pid"
+SUBNET_POOL = ipaddress.ip_network("10.213.0.0/16")
+_LOG_TAIL_LINES = 20
+
+# $1.. = the node command; SB_DATA = data dir. Runs detached via `docker exec`.
+_SERVICE_SH = (
+    'mkdir -p "$SB_DATA" "$(dirname "$SB_LOG")"; '
+    'echo "--- splitbrain: service start $(date -u +%Y-%m-%dT%H:%M:%SZ) ---" >> "$SB_LOG"; '
+    f'echo $$ > {PID_FILE}; '
+    'exec "$@" >> "$SB_LOG" 2>&1'
+)
+# Shell helpers shared by the signalling scripts: `p` = service pid, `gone` = true once it has exited.
+_PID_SH = (
+    f'p=$(cat {PID_FILE} 2>/dev/null) || exit 3; '
+    'gone() { [ ! -e /proc/$p ] || grep -q "^State:.*[ZX]" /proc/$p/status 2>/dev/null; }; '
+    'gone && exit 3; '
+)
+# $1 = signal; waits (up to $2 tenths of a second) for the process to go when it is KILL/TERM.
+_SIGNAL_SH = _PID_SH + (
+    'kill -s "$1" "$p" || exit 4; '
+    'case "$1" in KILL|TERM) ;; *) exit 0;; esac; '
+    '[ "$1" = TERM ] && kill -s CONT "$p" 2>/dev/null; '
+    'i=0; while ! gone && [ $i -lt "$2" ]; do sleep 0.1; i=$((i+1)); done; '
+    f'gone && rm -f {PID_FILE} && exit 0; exit 5'
+)
+_ALIVE_SH = _PID_SH + "exit 0"
+_PROBE_PY = (
+    "import socket,sys\n"
+    "s=socket.socket(); s.settimeout(float(sys.argv[3]))\n"
+    "try:\n s.connect((sys.argv[1], int(sys.argv[2]))); print('open')\n"
+    "except ConnectionRefusedError: print('refused')\n"
+    "except OSError as e: print('dropped', e)\n"
+)
+
+
+class NodeStartError(EnvironmentError_):
+    """A node's service exited, or did not become ready in time, while being started."""
+
+
+class NodeDownError(RuntimeError):
+    """An operation needs a running node (e.g. pause) and the node is not running."""
+
+
+def _say(line: str) -> None:
+    if not line.startswith(" "):  # milestones only; indented lines are build detail
+        print(f"splitbrain: {line}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def open_docker_cluster(spec: ClusterSpec, *, ready_timeout: float = 60.0,
+                        stop_grace: float = 5.0, port: int = PORT,
+                        progress: Callable[[str], None] = _say) -> Iterator["DockerCluster"]:
+    """Build/reuse the images, start one container per node; leaving the block removes all.
+
+    ``ready_timeout`` bounds each service start (until ``target.ready``);
+    ``stop_grace`` is how long ``stop`` waits after SIGTERM before SIGKILL;
+    ``port`` is the port every node's service listens on in its container.
+    """
+    from harness.images import ensure_base_image, ensure_target_image
+
+    client = connect()
+    base = ensure_base_image(client, progress=progress)
+    image = ensure_target_image(client, spec.target, base=base, progress=progress)
+    cluster = DockerCluster(client, spec, image=image, port=port,
+                            ready_timeout=ready_timeout, stop_grace=stop_grace)
+    try:
+        cluster._open()
+        yield cluster
+    finally:
+        cluster._close()
+
+
+@contextmanager
+def _deferred_interrupts() -> Iterator[None]:
+    """Hold Ctrl-C back until the block is done (main thread only), then raise it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+    old = signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+        if got and old is not signal.SIG_IGN:
+            raise KeyboardInterrupt
+
+
+class _Node:
+    """Mutable per-node state; every change happens under ``lock``."""
+
+    def __init__(self, *, name: str, index: int, ip: str, container: str) -> None:
+        self.name = name
+        self.index = index
+        self.ip = ip
+        self.container = container  # name; the id once created
+        self.lock = threading.RLock()
+        self.created = False
+        self.container_up = False
+        self.container_paused = False
+
+
+class DockerCluster:
+    """Nodes as containers on one bridge network; faults from inside their namespaces.
+
+    Get one from :func:`open_docker_cluster`; do not construct it directly.
+    """
+
+    def __init__(self, client: "docker.DockerClient", spec: ClusterSpec, *, image: str,
+                 port: int, ready_timeout: float, stop_grace: float) -> None:
+        if len(set(spec.nodes)) != len(spec.nodes) or not spec.nodes:
+            raise ValueError(f"node names must be distinct and non-empty (not {spec.nodes!r})")
+        self.spec = spec
+        self.nodes: tuple[str, ...] = tuple(spec.nodes)
+        self.image = image
+        self.port = port
+        self.network_name = f"splitbrain-{spec.run_id}"
+        self.subnet: ipaddress.IPv4Network | None = None
+        self._client = client
+        self._api = client.api
+        self._ready_timeout = ready_timeout
+        self._stop_grace = stop_grace
+        self._nodes: dict[str, _Node] = {}
+        self._cut: set[Link] = set()
+        self._net_lock = threading.Lock()
+        self._network_id: str | None = None
+        self._labels = {RUN_LABEL: spec.run_id}
+
+    # ------------------------------------------------------------------ Cluster
+
+    def start(self, node: str) -> None:
+        """Start ``node``'s service (and its container if that was killed); wait until ready."""
+        n = self._node(node)
+        with n.lock:
+            if not n.container_up:
+                self._start_container(n)
+            if n.container_paused:
+                self._api.unpause(n.container)
+                n.container_paused = False
+            if not self._service_alive(n):
+                self._spawn(n)
+            self._wait_ready(n)
+
+    def stop(self, node: str) -> None:
+        """SIGTERM ``node``'s service (resumed first if stopped), SIGKILL after the grace period."""
+        n = self._node(node)
+        with n.lock:
+            if not n.container_up:
+                return
+            self._unfreeze(n)
+            code, _ = self._signal(n, "TERM", wait_s=self._stop_grace)
+            if code == 5:  # still there after the grace period
+                self._signal(n, "KILL", wait_s=10.0)
+
+    def address(self, node: str) -> Address:
+        return Address(host=self._node(node).ip, port=self.port)
+
+    def alive(self, node: str) -> bool:
+        n = self._node(node)
+        with n.lock:
+            if not n.container_up:
+                return False
+            if n.container_paused:
+                return True  # a frozen container's service still exists
+            return self._service_alive(n)
+
+    # --------------------------------------------------------- optional abilities
+
+    def kill(self, node: str) -> None:
+        """SIGKILL ``node``'s service; returns once it is gone. The container stays."""
+        n = self._node(node)
+        with n.lock:
+            if not n.container_up:
+                return
+            self._unfreeze(n)
+            code, out = self._signal(n, "KILL", wait_s=10.0)
+            if code not in (0, 3):
+                raise RuntimeError(f"{node}: kill -9 of the service did not complete "
+                                   f"(exit {code}: {out.strip()})")
+
+    def pause(self, node: str) -> None:
+        """SIGSTOP ``node``'s service: it keeps its sockets but answers nothing."""
+        n = self._node(node)
+        with n.lock:
+            if not n.container_up or n.container_paused:
+                raise NodeDownError(f"cannot pause {node}: its container is not running "
+                                    f"(start it first)")
+            code, _ = self._signal(n, "STOP")
+            if code != 0:
+                raise NodeDownError(f"cannot pause {node}: its service is not running "
+                                    f"(start it first)")
+
+    def resume(self, node: str) -> None:
+        """SIGCONT ``node``'s service; a no-op when it is not running."""
+        n = self._node(node)
+        with n.lock:
+            if n.container_up and not n.container_paused:
+                self._signal(n, "CONT")
+
+    def cut(self, links: Collection[Link]) -> None:
+        """Drop every packet of the TCP connections ``src`` opens to ``dst``, per link."""
+        wanted = [(str(a), str(b)) for a, b in links]
+        for src, dst in wanted:
+            if src == dst or src not in self._nodes or dst not in self._nodes:
+                raise ValueError(f"no link {src}->{dst}: links are (src, dst) pairs of distinct "
+                                 f"nodes among {', '.join(self.nodes)}")
+        with self._net_lock:
+            new = [link for link in dict.fromkeys(wanted) if link not in self._cut]
+            self._cut.update(new)
+            rules = self._rules_for(new)
+            for name, args in rules.items():
+                n = self._nodes[name]
+                if n.container_up and not n.container_paused:
+                    self._iptables(n, args)
+
+    def heal(self) -> None:
+        """Flush every node's INPUT rules."""
+        with self._net_lock:
+            self._cut.clear()
+            for n in self._nodes.values():
+                if n.container_up and not n.container_paused:
+                    self._iptables(n, [["-F", "INPUT"]])
+
+    def cut_links(self) -> frozenset[Link]:
+        """The directed links cut right now."""
+        with self._net_lock:
+            return frozenset(self._cut)
+
+    def reachable(self, src: str, dst: str, timeout: float = 1.0) -> bool:
+        """TCP-connect from inside ``src`` to ``dst``'s service port; True unless it timed out."""
+        s, d = self._node(src), self._node(dst)
+        if src == dst:
+            raise ValueError(f"no link {src}->{dst}: a link joins two distinct nodes")
+        try:
+            code, out = self._exec(s, ["python3", "-c", _PROBE_PY, d.ip, str(self.port),
+                                       str(timeout)])
+        except Exception:
+            return False  # src's container is down or frozen: it sends nothing
+        return code == 0 and out.split()[:1] in (["open"], ["refused"])
+
+    def collect_logs(self, dest: Path) -> list[Path]:
+        """Copy each node's service log to ``dest/<node>.log`` (stopped containers too)."""
+        import docker.errors
+
+        dest = Path(dest)
+        dest.mkdir(parents=True, exist_ok=True)
+        out = []
+        for name, n in self._nodes.items():
+            if not n.created:
+                continue
+            try:
+                stream, _ = self._api.get_archive(n.container, LOG_FILE)
+            except docker.errors.NotFound:
+                continue  # the service never started: no log
+            with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+                member = tar.next()
+                f = tar.extractfile(member) if member is not None else None
+                if f is None:
+                    continue
+                target = dest / f"{name}.log"
+                target.write_bytes(f.read())
+                out.append(target)
+        return out
+
+    # -------------------------------------------------------------- extras
+
+    def kill_container(self, node: str) -> None:
+        """SIGKILL the whole container (PID 1 and the service). ``start`` brings both back."""
+        n = self._node(node)
+        with n.lock:
+            if not n.container_up:
+                return
+            if n.container_paused:
+                self._api.unpause(n.container)
+                n.container_paused = False
+            self._api.kill(n.container, signal="SIGKILL")
+            self._api.wait(n.container, timeout=30)
+            n.container_up = False
+
+    def start_container(self, node: str) -> None:
+        """Start a killed container, put back the partition rules, start the service."""
+        self.start(node)
+
+    def pause_container(self, node: str) -> None:
+        """Freeze every process of the container (``docker pause``, the cgroup freezer)."""
+        n = self._node(node)
+        with n.lock:
+            if not n.container_up:
+                raise NodeDownError(f"cannot pause {node}'s container: it is not running")
+            if not n.container_paused:
+                self._api.pause(n.container)
+                n.container_paused = True
+
+    def resume_container(self, node: str) -> None:
+        n = self._node(node)
+        with n.lock:
+            if n.container_up and n.container_paused:
+                self._api.unpause(n.container)
+                n.container_paused = False
+
+    def container_name(self, node: str) -> str:
+        return self._node(node).container
+
+    def service_pid(self, node: str) -> int | None:
+        """The service's pid inside its container, or None when it is not running."""
+        n = self._node(node)
+        with n.lock:
+            if not n.container_up:
+                return None
+            code, out = self._exec(n, ["sh", "-c", _PID_SH + 'echo "$p"'])
+            return int(out.strip()) if code == 0 and out.strip().isdigit() else None
+
+    def exec(self, node: str, argv: list[str]) -> tuple[int, str]:
+        """Run ``argv`` inside ``node``'s container; (exit code, stdout+stderr). For tests and debugging."""
+        return self._exec(self._node(node), argv)
+
+    # ----------------------------------------------------------- open / close
+
+    def _open(self) -> None:
+        subnet = self._create_network()
+        hosts = list(subnet.hosts())
+        for i, name in enumerate(self.nodes, start=1):
+            self._nodes[name] = _Node(name=name, index=i, ip=str(hosts[9 + i]),
+                                      container=f"{self.network_name}-{name}")
+        for n in self._nodes.values():
+            self._create_container(n)
+        for n in self._nodes.values():  # boot every service, then wait for each
+            with n.lock:
+                self._spawn(n)
+        for n in self._nodes.values():
+            with n.lock:
+                self._wait_ready(n)
+
+    def _close(self) -> None:
+        """Remove everything; raise the first error after trying every step."""
+        import docker.errors
+
+        errors: list[BaseException] = []
+
+        def attempt(step: Callable[..., Any], *args: Any, **kw: Any) -> None:
+            try:
+                step(*args, **kw)
+            except docker.errors.NotFound:
+                pass
+            except Exception as e:
+                errors.append(e)
+
+        with _deferred_interrupts():
+            if any(n.created for n in self._nodes.values()):
+                attempt(self.collect_logs, Path(self.spec.run_dir) / "logs")
+            for n in self._nodes.values():
+                if n.created:
+                    attempt(self._api.remove_container, n.container, force=True, v=True)
+                    n.created = n.container_up = False
+            if self._network_id is not None:
+                attempt(self._api.remove_network, self._network_id)
+            attempt(clean_leftovers, self.spec.run_id, self._client)
+        if errors:
+            raise errors[0]
+
+    def _create_network(self) -> ipaddress.IPv4Network:
+        """Create the run's bridge network on a free /24 of :data:`SUBNET_POOL`."""
+        import docker.errors
+        from docker.types import IPAMConfig, IPAMPool
+
+        used = _used_networks(self._client)
+        candidates = list(SUBNET_POOL.subnets(new_prefix=24))
+        start = int(hashlib.sha256(self.spec.run_id.encode()).hexdigest(), 16) % len(candidates)
+        for k in range(len(candidates)):
+            subnet = candidates[(start + k) % len(candidates)]
+            if any(subnet.overlaps(u) for u in used):
+                continue
+            ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=str(subnet),
+                                                      gateway=str(next(subnet.hosts())))])
+            try:
+                net = self._api.create_network(self.network_name, driver="bridge", ipam=ipam,
+                                               labels=self._labels, check_duplicate=True)
+            except docker.errors.APIError as e:
+                if "overlap" in str(e).lower():
+                    continue  # a parallel run took it since we listed
+                raise EnvironmentError_(
+                    f"could not create Docker network {self.network_name}: {e.explanation or e}; "
+                    f"run `splitbrain clean` if a crashed run left it.") from None
+            self._network_id = net["Id"]
+            self.subnet = subnet
+            return subnet
+        raise EnvironmentError_(
+            f"no free /24 left in {SUBNET_POOL} for the run's network: remove unused Docker "
+            f"networks (`splitbrain clean`, `docker network prune`).")
+
+    def _create_container(self, n: _Node) -> None:
+        api = self._api
+        host_config = api.create_host_config(cap_add=["NET_ADMIN"], network_mode=self.network_name,
+                                             init=False)
+        networking = api.create_networking_config(
+            {self.network_name: api.create_endpoint_config(ipv4_address=n.ip)})
+        c = api.create_container(self.image, command=["sleep", "infinity"], name=n.container,
+                                 hostname=n.name, labels=self._labels, host_config=host_config,
+                                 networking_config=networking, working_dir=PROJECT_DIR)
+        n.created = True
+        n.container = c["Id"]
+        api.start(n.container)
+        n.container_up = True
+
+    def _start_container(self, n: _Node) -> None:
+        self._api.start(n.container)
+        n.container_up, n.container_paused = True, False
+        with self._net_lock:  # a fresh namespace has no rules: put back those in force
+            rules = self._rules_for(sorted(self._cut)).get(n.name)
+            if rules:
+                self._iptables(n, rules)
+
+    # ----------------------------------------------------------- processes
+
+    def _node(self, node: str) -> _Node:
+        try:
+            return self._nodes[node]
+        except KeyError:
+            raise ValueError(f"unknown node {node!r}; expected one of {', '.join(self.nodes)}") from None
+
+    def _context(self, n: _Node) -> NodeContext:
+        return NodeContext(
+            name=n.name, index=n.index, nodes=self.nodes, variant=self.spec.variant,
+            listen=Address(host=n.ip, port=self.port),
+            peers={m.name: Address(host=m.ip, port=self.port)
+                   for m in self._nodes.values() if m.name != n.name},
+            data_dir=DATA_DIR, python="python3", options=dict(self.spec.options))
+
+    def _spawn(self, n: _Node) -> None:
+        argv = [str(a) for a in self.spec.target.node_command(self._context(n))]
+        self._exec(n, ["rm", "-f", PID_FILE])
+        env = {"PYTHONPATH": PROJECT_DIR, "PYTHONUNBUFFERED": "1",
+               "SB_DATA": DATA_DIR, "SB_LOG": LOG_FILE}
+        ex = self._api.exec_create(n.container, ["sh", "-c", _SERVICE_SH, "sh", *argv],
+                                   environment=env, workdir=PROJECT_DIR)
+        self._api.exec_start(ex["Id"], detach=True)
+
+    def _wait_ready(self, n: _Node) -> None:
+        addr = Address(host=n.ip, port=self.port)
+        deadline = time.monotonic() + self._ready_timeout
+        next_alive_check = time.monotonic() + 0.5
+        while True:
+            try:
+                if self.spec.target.ready(addr):
+                    return
+            except Exception:
+                pass
+            now = time.monotonic()
+            if now >= next_alive_check:
+                next_alive_check = now + 0.5
+                if not self._service_alive(n):
+                    raise NodeStartError(
+                        f"{n.name}: the service exited while starting; last lines of its log:\n"
+                        f"{self._tail(n)}")
+            if now >= deadline:
+                raise NodeStartError(
+                    f"{n.name}: not ready after {self._ready_timeout:.0f} s at {addr}; last lines "
+                    f"of its log:\n{self._tail(n)}")
+            time.sleep(0.05)
+
+    def _tail(self, n: _Node) -> str:
+        try:
+            _, out = self._exec(n, ["tail", "-n", str(_LOG_TAIL_LINES), LOG_FILE])
+        except Exception as e:
+            return f"  (log unavailable: {e})"
+        return "\n".join("  " + line for line in out.splitlines())
+
+    def _service_alive(self, n: _Node) -> bool:
+        code, _ = self._exec(n, ["sh", "-c", _ALIVE_SH])
+        return code == 0
+
+    def _signal(self, n: _Node, sig: str, *, wait_s: float = 0.0) -> tuple[int, str]:
+        """Send ``sig`` to the service; exit 0 done, 3 not running, 5 still there after ``wait_s``."""
+        return self._exec(n, ["sh", "-c", _SIGNAL_SH, "sh", sig, str(int(wait_s * 10))])
+
+    def _unfreeze(self, n: _Node) -> None:
+        if n.container_paused:
+            self._api.unpause(n.container)
+            n.container_paused = False
+
+    def _exec(self, n: _Node, argv: list[str]) -> tuple[int, str]:
+        ex = self._api.exec_create(n.container, argv)
+        out = self._api.exec_start(ex["Id"])
+        code = self._api.exec_inspect(ex["Id"])["ExitCode"]
+        return int(code if code is not None else -1), out.decode(errors="replace")
+
+    # ----------------------------------------------------------- iptables
+
+    def _rules_for(self, links: Collection[Link]) -> dict[str, list[list[str]]]:
+        """iptables argument lists per node that cut ``links`` (see the module docstring)."""
+        rules: dict[str, list[list[str]]] = {}
+        for src, dst in links:
+            s, d = self._nodes[src], self._nodes[dst]
+            rules.setdefault(dst, []).append(
+                ["-A", "INPUT", "-s", s.ip, "-m", "conntrack", "--ctdir", "ORIGINAL", "-j", "DROP"])
+            rules.setdefault(src, []).append(
+                ["-A", "INPUT", "-s", d.ip, "-m", "conntrack", "--ctdir", "REPLY", "-j", "DROP"])
+        return rules
+
+    def _iptables(self, n: _Node, rules: list[list[str]]) -> None:
+        script = " && ".join("iptables -w " + " ".join(r) for r in rules)
+        code, out = self._exec(n, ["sh", "-c", script])
+        if code != 0:
+            raise EnvironmentError_(
+                f"{n.name}: iptables failed in its container (exit {code}: {out.strip()}); the "
+                f"container needs NET_ADMIN and a kernel with conntrack.")
+
+
+def _used_networks(client: "docker.DockerClient") -> list[ipaddress.IPv4Network]:
+    """Subnets of every Docker network and of every host route (``/proc/net/route``)."""
+    used: list[ipaddress.IPv4Network] = []
+    for net in client.api.networks():
+        for cfg in (net.get("IPAM") or {}).get("Config") or []:
+            try:
+                used.append(ipaddress.ip_network(cfg.get("Subnet", ""), strict=False))  # type: ignore[arg-type]
+            except ValueError:
+                pass
+    try:
+        lines = Path("/proc/net/route").read_text().splitlines()[1:]
+    except OSError:
+        lines = []
+    for line in lines:
+        f = line.split()
+        if len(f) < 8:
+            continue
+        dest, mask = (ipaddress.IPv4Address(int(x, 16).to_bytes(4, "little")) for x in (f[1], f[7]))
+        if int(mask) == 0:
+            continue  # the default route
+        try:
+            used.append(ipaddress.ip_network(f"{dest}/{mask}", strict=False))
+        except ValueError:
+            pass
+    return [u for u in used if isinstance(u, ipaddress.IPv4Network)]
