@@ -50,12 +50,13 @@ class PartitionNemesis:
     ``verify_s``         how long to keep re-probing links that are not yet as expected.
     ``sample``           how many uncut links to probe after a cut (0: none).
     ``seed``             rng for grudges the op does not spell out, and for the sample.
+    ``workers``          probe threads; enough to probe every link of 5 nodes at once.
     """
 
     fs = frozenset({START, STOP})
 
     def __init__(self, *, probe_timeout_s: float = 1.0, verify_s: float = 5.0,
-                 sample: int = 3, seed: int = 0, workers: int = 8):
+                 sample: int = 3, seed: int = 0, workers: int = 20):
         self.probe_timeout_s = probe_timeout_s
         self.verify_s = verify_s
         self.sample = sample

@@ -69,8 +69,8 @@ def _each(nodes: Sequence[str], act: Callable[[str], None]) -> tuple[list[str], 
     return done, failed
 
 
-def _completion(key: str, done: list[str], failed: dict[str, str], **extra: Any) -> Completion:
-    value: dict[str, Any] = {"nodes": sorted(done), **extra}
+def _completion(key: str, done: list[str], failed: dict[str, str]) -> Completion:
+    value: dict[str, Any] = {"nodes": sorted(done)}
     if failed:
         value["failed"] = failed
         return info(value, error=f"{key} failed on " + ", ".join(f"{n}: {e}" for n, e in failed.items()))
