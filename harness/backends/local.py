@@ -319,12 +319,14 @@ class LocalCluster:
             raise errors[0]
 
     def _stop_all(self) -> None:
-        running = [n for n in self._nodes.values() if n.proc is not None]
-        for n in running:
-            self._signal_group(n, signal.SIGTERM)
-            self._signal_group(n, signal.SIGCONT)
+        # Every node, not only those running now: a start racing with close
+        # holds the node's lock, and _end waits for it, then removes what it made.
+        for n in self._nodes.values():
+            with n.lock:
+                self._signal_group(n, signal.SIGTERM)
+                self._signal_group(n, signal.SIGCONT)
         deadline = time.monotonic() + self._stop_grace
-        for n in running:
+        for n in self._nodes.values():
             self._end(n, graceful=False, wait_first=max(0.0, deadline - time.monotonic()))
 
     # ----------------------------------------------------------- processes
@@ -348,6 +350,8 @@ class LocalCluster:
             data_dir=str(n.data_dir), python=sys.executable, options=dict(self.spec.options))
 
     def _spawn(self, n: _Node) -> None:
+        if self._closed:
+            raise RuntimeError(f"cannot start {n.name}: the cluster is closed")
         argv = list(self.spec.target.node_command(self._context(n)))
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         with open(n.log_path, "ab") as log:
@@ -373,6 +377,8 @@ class LocalCluster:
         deadline = time.monotonic() + self._ready_timeout
         delay = 0.02
         while True:
+            if self._closed:
+                raise NodeStartError(f"node {n.name}: start abandoned, the cluster is closing")
             code = n.proc.poll()
             if code is not None:
                 raise NodeStartError(
