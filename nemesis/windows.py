@@ -6,11 +6,12 @@ report all show faults through :func:`fault_windows`, so the three agree.
 Each fault is a pair of nemesis events (see docs/DESIGN.md): the first says
 what the nemesis is about to do, the second what it did. A window opens at the
 *second* event of a fault (``start-partition``, ``kill``, ``pause``), and only
-if that event claims the fault: no ``error``, and for partitions
-``"verified": true`` (the probes saw every cut link drop traffic). It closes at
-the second event of the matching heal (``stop-partition``, ``start``,
-``resume``) that succeeded; a window still open when the history ends has
-``end_ns = None`` (never healed, e.g. the run was killed).
+if that event claims the fault: for partitions ``"verified": true`` (the
+probes saw every cut link drop traffic); for kill and pause a non-empty list of
+the nodes it acted on; otherwise no ``error``. It closes at the second event
+of the matching heal (``stop-partition``, ``start``, ``resume``) that
+succeeded; a window still open when the history ends has ``end_ns = None``
+(never healed, e.g. the run was killed).
 
 Kill and pause windows close per node: ``start {"nodes": ["n2"]}`` closes a
 window of ``kill ["n2", "n4"]`` only once n4 is back as well. A heal event with
@@ -75,10 +76,19 @@ class _Open:
     remaining: set[str] = field(default_factory=set)
 
 
-def _claimed(op: Op) -> bool:
-    if op.error is not None:
-        return False
-    return not (isinstance(op.value, dict) and op.value.get("verified") is False)
+def _claimed(kind: str, op: Op) -> bool:
+    """Whether a confirming event says its fault (or heal) is in effect.
+
+    A ``verified`` flag decides when present (an error beside it is a warning,
+    e.g. uncut links that drop traffic too); kill and pause claim the nodes
+    they name even when others failed; anything else claims when error-free.
+    """
+    v = op.value
+    if isinstance(v, dict) and "verified" in v:
+        return v["verified"] is True
+    if kind in ("kill", "pause") and _value_nodes(v) is not None:
+        return bool(_value_nodes(v))
+    return op.error is None
 
 
 def _value_nodes(value: Any) -> list[str] | None:
@@ -134,9 +144,8 @@ def fault_windows(ops: Iterable[Op]) -> list[FaultWindow]:
             continue
         del pending[op.f]       # the second event: what it did
         kind, opens = role
-        if not _claimed(op):
-            if opens or kind not in ("kill", "pause"):
-                continue
+        if not _claimed(kind, op):
+            continue
         if opens:
             w = _opening(kind, op)
             if w is not None:
@@ -146,7 +155,7 @@ def fault_windows(ops: Iterable[Op]) -> list[FaultWindow]:
         still: list[_Open] = []
         for o in open_.get(kind, []):
             if healed is None or not o.window.nodes:
-                gone = _claimed(op)    # a heal of everything, if it succeeded
+                gone = True            # a heal of everything
             else:
                 o.remaining -= set(healed)
                 gone = not o.remaining

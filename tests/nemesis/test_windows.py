@@ -97,3 +97,12 @@ def test_windows_are_sorted_by_start_and_untimed_histories_work() -> None:
     ws = fault_windows(h)
     assert [(w.kind, w.start_index, w.end_index, w.start_ns) for w in ws] == [
         ("pause", 1, 5, None), ("kill", 3, None, None)]
+
+
+def test_a_partial_kill_claims_the_nodes_it_did_kill_and_a_verified_partition_with_a_warning_counts() -> None:
+    h = _h((1, N, "info", "kill", {"nodes": ["n1", "n3"]}),
+           (2, N, "info", "kill", {"nodes": ["n1"], "failed": {"n3": "x"}}, "kill failed on n3: x"),
+           (3, N, "info", "start-partition", None),
+           (4, N, "info", "start-partition", PART, "links that were not cut drop traffic too"))
+    ws = fault_windows(h)
+    assert [(w.kind, w.nodes, w.start_ns) for w in ws] == [("kill", ("n1",), 2), ("partition", ("n1", "n3"), 4)]
