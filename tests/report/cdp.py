@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+ALERT_TRAP = "window.__alerts = []; window.alert = function (m) { window.__alerts.push(String(m)); };"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 
 
@@ -70,6 +71,8 @@ class Browser:
                                       {"targetId": page["targetId"], "flatten": True})["sessionId"]
             for domain in ("Runtime", "Log", "Page"):
                 self.call(f"{domain}.enable")
+            # record alert() calls instead of opening a dialog: an injected script would call it
+            self.call("Page.addScriptToEvaluateOnNewDocument", {"source": ALERT_TRAP})
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -157,6 +160,8 @@ class Browser:
 
     def open(self, path: Path, *, settle_s: float = 1.0) -> float:
         """Load ``path``; return seconds until the load event. Waits ``settle_s`` more for late errors."""
+        self.errors.clear()
+        self._events.clear()
         t0 = time.monotonic()
         self.call("Page.navigate", {"url": path.resolve().as_uri()})
         self.wait_event("Page.loadEventFired")
