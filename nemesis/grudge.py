@@ -169,9 +169,8 @@ def bridge(nodes: Sequence[str], rng: random.Random) -> Grudge:
     s = _shuffled(nodes, rng)
     k = len(s) // 2
     left, mid, right = sorted(s[:k]), s[k], sorted(s[k + 1:])
-    g = complete("bridge", nodes, [left, right],
-                 summary=f"{' '.join(left)} | {mid} (bridge) | {' '.join(right)}")
-    return g
+    return complete("bridge", nodes, [left, right],
+                    summary=f"{' '.join(left)} | {mid} (bridge) | {' '.join(right)}")
 
 
 GRUDGE_KINDS: Mapping[str, Callable[[Sequence[str], random.Random], Grudge]] = {
