@@ -77,7 +77,7 @@ class Linearizability:
         out = check_partitions(parts, self.model, deadline=deadline, max_cache=self.max_cache)
         elapsed = time.monotonic() - t0
         stats = {
-            "ops": sum(1 for o in history.operations if o.status != "fail"),
+            "ops": sum(1 for o in history.operations if o.completion is None or o.completion.type != "fail"),
             "searched": sum(len(p.entries) for p in parts),
             "dropped": sum(p.dropped for p in parts),
             "keys": len(parts),

@@ -32,6 +32,7 @@ Models (``make_model(name, ...)``): ``register``, ``cas-register``, ``kv``,
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable
 
@@ -64,9 +65,18 @@ class ModelInputError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Illegal:
-    """``step``'s answer for a call that cannot happen in the state."""
+    """``step``'s answer for a call that cannot happen in the state.
 
-    reason: str
+    ``reason`` is ``template`` filled with ``args`` written as EDN, formatted
+    only when read: the search discards millions of these unread.
+    """
+
+    template: str
+    args: tuple[Any, ...] = ()
+
+    @property
+    def reason(self) -> str:
+        return self.template.format(*(_edn(a) for a in self.args))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,6 +119,8 @@ class Model:
 
 def _h(v: Any) -> Hashable:
     """JSON-ish data as hashable data (lists -> tuples, dicts -> sorted pairs)."""
+    if v.__class__ is str or v.__class__ is int or v is None:
+        return v
     if isinstance(v, list):
         return tuple(_h(x) for x in v)
     if isinstance(v, dict):
@@ -125,6 +137,10 @@ def _edn(v: Any) -> str:
         return "#{" + " ".join(sorted(_edn(x) for x in v)) + "}"
     if v is UNKNOWN:
         return "?"
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, bool):
+        return "true" if v else "false"
     return repr(v)
 
 
@@ -180,12 +196,12 @@ def _register(name: str, *, init: Any, nil_read_unknown: bool, independent: bool
         if c.read_only:
             if c.free or c.needs == s:
                 return s
-            return Illegal(f"read {_edn(c.needs)} but the register holds {_edn(s)}")
+            return Illegal("read {} but the register holds {}", (c.needs, s))
         if c.f == "write":
             return c.makes
         if s == c.needs:
             return c.makes
-        return Illegal(f"cas expects {_edn(c.needs)} but the register holds {_edn(s)}")
+        return Illegal("cas expects {} but the register holds {}", (c.needs, s))
 
     return Model(name=name, init=lambda key: init_h, call=call, step=step,
                  describe_call=_describe, describe_state=_edn)
@@ -220,7 +236,7 @@ def _kv(*, init: Any, nil_read_unknown: bool) -> Model:
         if c.read_only:
             if c.free or c.needs == s:
                 return s
-            return Illegal(f"get returned {_edn(c.needs)} but the key holds {_edn(s)}")
+            return Illegal("get returned {} but the key holds {}", (c.needs, s))
         if c.f == "put":
             return c.arg
         return (s or "") + c.arg  # type: ignore[operator]
@@ -263,7 +279,7 @@ def _multi_register(*, init: Any, nil_read_unknown: bool) -> Model:
         for mf, k, v in c.arg:  # type: ignore[union-attr]
             if mf == "read":
                 if v is not UNKNOWN and regs.get(k, default) != v:
-                    return Illegal(f"read {_edn(k)} = {_edn(v)} but it holds {_edn(regs.get(k, default))}")
+                    return Illegal("read {} = {} but it holds {}", (k, v, regs.get(k, default)))
             else:
                 regs[k] = v
                 changed = True
@@ -323,7 +339,7 @@ def _set(*, init: Any, nil_read_unknown: bool) -> Model:
         if c.read_only:
             if c.free or c.needs == s:
                 return s
-            return Illegal(f"read {_edn(c.needs)} but the set holds {_edn(s)}")
+            return Illegal("read {} but the set holds {}", (c.needs, s))
         return s | {c.arg}  # type: ignore[operator]
 
     return Model(name="set", init=lambda key: start, call=call, step=step,
@@ -352,7 +368,7 @@ def _counter(*, init: Any, nil_read_unknown: bool) -> Model:
         if c.read_only:
             if c.free or c.needs == s:
                 return s
-            return Illegal(f"read {c.needs} but the counter is {s}")
+            return Illegal("read {} but the counter is {}", (c.needs, s))
         return s + c.arg  # type: ignore[operator]
 
     return Model(name="counter", init=lambda key: start, call=call, step=step,
@@ -376,10 +392,10 @@ def _fifo_queue(*, init: Any, nil_read_unknown: bool) -> Model:
         if c.ret is UNKNOWN:
             return q[1:] if q else Illegal("dequeue from an empty queue")
         if c.ret is None:
-            return q if not q else Illegal(f"dequeue found the queue empty but it holds {_edn(q)}")
+            return q if not q else Illegal("dequeue found the queue empty but it holds {}", (q,))
         if q and q[0] == c.ret:
             return q[1:]
-        return Illegal(f"dequeued {_edn(c.ret)} but the head is {_edn(q[0]) if q else 'nothing'}")
+        return Illegal("dequeued {} but the head is {}", (c.ret, q[0])) if q else Illegal("dequeued {} from an empty queue", (c.ret,))
 
     return Model(name="fifo-queue", init=lambda key: start, call=call, step=step,
                  describe_call=_describe, describe_state=_edn)

@@ -57,29 +57,30 @@ class Partition:
 
 def partition(history: History, model: Model) -> tuple[Partition, ...]:
     """Build, filter and group the entries of ``history`` (see the module docstring)."""
-    pos = {id(o): i for i, o in enumerate(history.ops)}
+    pos = dict(zip(map(id, history.ops), range(len(history.ops))))
+    make_call = model.call
     groups: dict[Hashable, list[Entry]] = {}
     dropped: dict[Hashable, int] = {}
     for operation in history.operations:
-        status = operation.status
-        if status == "fail":
+        inv, comp = operation.invoke, operation.completion
+        ok = comp is not None and comp.type == "ok"
+        if not ok and comp is not None and comp.type == "fail":
             continue
-        ok = status == "ok"
-        inv = operation.invoke
         try:
-            call = model.call(inv.f, inv.value, operation.completion.value if ok else None, ok)  # type: ignore[union-attr]
+            call = make_call(inv.f, inv.value, comp.value if ok else None, ok)  # type: ignore[union-attr]
         except ModelInputError as e:
-            bad = operation.completion if ok and "completion" in str(e) else inv
-            line = history.line_of(bad) if bad is not None else None
-            raise HistoryError(f"op index {bad.index if bad else inv.index} ({inv.f}): {e}; "
-                               f"check the --model option", file=history.source, line=line) from None
-        group = groups.setdefault(call.key, [])
-        dropped.setdefault(call.key, 0)
-        if (not ok and call.read_only) or (ok and call.free):
+            bad = comp if ok and "completion" in str(e) else inv
+            raise HistoryError(f"op index {bad.index} ({inv.f}): {e}; check the --model option",
+                               file=history.source, line=history.line_of(bad)) from None
+        group = groups.get(call.key)
+        if group is None:
+            group = groups[call.key] = []
+            dropped[call.key] = 0
+        if call.read_only and (call.free or not ok):
             dropped[call.key] += 1
             continue
-        ret = pos[id(operation.completion)] if ok else None
-        group.append(Entry(call=call, op=operation, call_pos=pos[id(inv)], ret_pos=ret))
+        group.append(Entry(call=call, op=operation, call_pos=pos[id(inv)],
+                           ret_pos=pos[id(comp)] if ok else None))
     out = []
     for key, entries in groups.items():
         kept = _drop_unobservable(entries)

@@ -125,15 +125,17 @@ def searcher(entries: Sequence[Entry], model: Model, init: Hashable, *,
 
     needs_mask = sum(1 << b for b in range(k) if needs[b] is not NOTHING)
     grows = model.grows
-    # for each op that needs a state: the ops whose fixed result could lead to it
-    lead_to = [0] * k
-    for j in range(k):
-        if needs[j] is not NOTHING:
-            lead_to[j] = makers.get(needs[j], 0)
-            if grows is not None:
-                for w, mask in makers.items():
-                    if grows(w, needs[j]):
-                        lead_to[j] |= mask
+    # for each op that needs a state: the ops whose fixed result could lead to it (on demand)
+    lead_to: list[int | None] = [None] * k
+
+    def leading_to(j: int) -> int:
+        mask = makers.get(needs[j], 0)
+        if grows is not None:
+            for w, ws in makers.items():
+                if grows(w, needs[j]):
+                    mask |= ws
+        lead_to[j] = mask
+        return mask
 
     def first_need(L: int) -> int:
         x = needs_mask & ~L
@@ -145,7 +147,8 @@ def searcher(entries: Sequence[Entry], model: Model, init: Hashable, *,
         if need is NOTHING or need == s:
             return True
         before = cand_of[j] & ~L & ~(1 << j)
-        if lead_to[j] & before:
+        lead = lead_to[j]
+        if (leading_to(j) if lead is None else lead) & before:
             return True
         return bool(any_maker & before) and (grows is None or grows(s, need))
 
@@ -176,7 +179,7 @@ def searcher(entries: Sequence[Entry], model: Model, init: Hashable, *,
             while ro:
                 low = ro & -ro
                 ro ^= low
-                if not isinstance(step(s, calls[low.bit_length() - 1]), Illegal):
+                if not step(s, calls[low.bit_length() - 1]).__class__ is Illegal:
                     L |= low
             if L == L1:
                 break
@@ -208,7 +211,7 @@ def searcher(entries: Sequence[Entry], model: Model, init: Hashable, *,
                 low = todo & -todo
                 todo ^= low
                 s2 = step(ts, calls[low.bit_length() - 1])
-                if isinstance(s2, Illegal):
+                if s2.__class__ is Illegal:
                     continue
                 L2 = tL | low
                 key = (L2 & okmask, s2)

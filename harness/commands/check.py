@@ -1,0 +1,121 @@
+"""``splitbrain check HISTORY --model MODEL``: is a recorded history linearizable?
+
+HISTORY is a ``.jsonl`` or ``.edn`` file, or a stored run folder (then the
+run's own checker re-checks it, see :func:`harness.store.recheck_run`).
+``--init`` takes an EDN or JSON value (``0``, ``nil``, ``'{:x 0 :y 0}'``).
+By default a readable summary is printed; ``--json`` prints one object
+``{"valid": true|false|"unknown", "model", "ops", "elapsed_s", "anomaly"}``
+(and ``"error"`` when unknown).
+
+Exit codes: 0 valid, 1 invalid, 2 unknown, 3 usage or input error (bad file,
+bad value, unknown model, engine not installed).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from checkers.linear.models import MODELS
+
+__all__ = ["check", "parse_value"]
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value given as JSON or EDN (keywords become strings)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    from harness.edn import EDNError, loads
+    try:
+        v = loads(text)
+    except EDNError as e:
+        raise click.BadParameter(f"{text!r} is neither JSON nor EDN ({e.message})") from None
+    return _plain(v)
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple, frozenset)):
+        return [_plain(x) for x in v]
+    return v
+
+
+@click.command(name="check")
+@click.argument("history", type=click.Path(exists=True, path_type=Path))
+@click.option("--model", "model", type=click.Choice(MODELS), default=None,
+              help="Sequential specification to check against (required for a history file).")
+@click.option("--init", "init", default=None, help="Initial value, as EDN or JSON (default nil).")
+@click.option("--nil-read-unknown", is_flag=True, help="An ok read of nil carries no information (Knossos).")
+@click.option("--independent", is_flag=True,
+              help="register/cas-register values are [key value] tuples; check each key alone.")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Give up with verdict unknown after SECONDS.")
+@click.option("--json", "json_output", is_flag=True, help="Print one JSON object instead of a summary.")
+@click.option("--engine", type=click.Choice(["splitbrain", "knossos"]), default="splitbrain",
+              help="Search engine; knossos needs an installed Knossos.")
+@click.option("--knossos-cmd", default=None, help="Command that runs Knossos's CLI (default: knossos).")
+def check(history: Path, model: str | None, init: str | None, nil_read_unknown: bool, independent: bool,
+          timeout_s: float | None, json_output: bool, engine: str, knossos_cmd: str | None) -> int:
+    """Check HISTORY (.jsonl, .edn or a run folder) for linearizability."""
+    if history.is_dir():
+        from harness.store import recheck_run
+        return recheck_run(history, json_output=json_output)
+    if model is None:
+        raise click.UsageError("--model is required for a history file; choose one of " + ", ".join(MODELS))
+    init_value = None if init is None else parse_value(init)
+
+    from checkers.linear.knossos import EngineUnavailable
+    from checkers.linearizability import Linearizability
+    from harness.formats import load_history
+    from harness.history import HistoryError
+
+    try:
+        checker = Linearizability(model=model, init=init_value, nil_read_unknown=nil_read_unknown,
+                                  independent=independent, timeout_s=timeout_s, engine=engine,  # type: ignore[arg-type]
+                                  knossos_cmd=knossos_cmd)
+        h = load_history(history)
+        result = checker.check(h)
+    except (HistoryError, EngineUnavailable, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+
+    anomaly = result.anomalies[0].to_json() if result.anomalies else None
+    ops = result.stats.get("ops", len(h.operations))
+    elapsed = result.stats.get("elapsed_s")
+    if json_output:
+        doc: dict[str, Any] = {"valid": result.verdict.to_json(), "model": model, "ops": ops,
+                               "elapsed_s": elapsed, "anomaly": anomaly}
+        if result.error:
+            doc["error"] = result.error
+        click.echo(json.dumps(doc, default=repr))
+    else:
+        _print_summary(history, model, result, ops, elapsed, anomaly)
+    return result.verdict.exit_code
+
+
+def _print_summary(path: Path, model: str, result: Any, ops: int, elapsed: Any,
+                   anomaly: dict[str, Any] | None) -> None:
+    word = {"valid": "linearizable", "invalid": "NOT linearizable", "unknown": "unknown"}[result.verdict.value]
+    keys = result.stats.get("keys")
+    extra = f", {keys} key(s)" if keys and keys > 1 else ""
+    click.echo(f"{path}: {word} as a {model} ({ops} ops{extra}, {elapsed} s)")
+    if result.error:
+        click.echo(f"  {result.error}")
+    if anomaly is None:
+        return
+    d = anomaly["data"]
+    click.echo(f"  {anomaly['summary']}")
+    if "prefix" in d:
+        shown = d["prefix"][-10:]
+        click.echo(f"  last {len(shown)} of the {d['prefix_length']} ops linearized (state after each):")
+        for step in shown:
+            o = step["op"]
+            click.echo(f"    [{o['invoke_index']}] process {o['process']}: {o['call']}  => {step['state']}")
+        click.echo(f"  ops concurrent with it ({d['concurrent_count']}):")
+        for o in d["concurrent"][:10]:
+            click.echo(f"    [{o['invoke_index']}] process {o['process']} {o['type']}: {o['call']}")
