@@ -151,6 +151,9 @@ class Splitbrain:
         self.store = store
         self.outcomes: list[RunOutcome] = []
 
+    def __repr__(self) -> str:
+        return f"<splitbrain fixture, store {self.store}, {len(self.outcomes)} run(s)>"
+
     def run(self, target: str, *, variant: str | None = None, nemesis: str | None = None,
             time_limit: float | None = None, seed: int | None = None, **options: Any) -> RunOutcome:
         """One whole run of ``target``; extra keywords become ``--key value`` options."""
