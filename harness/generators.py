@@ -308,6 +308,8 @@ class _Limit:
         return spec, _Limit(self.n - 1, nxt)  # type: ignore[arg-type]
 
     def update(self, ctx: Context, event: Op) -> Generator:
+        if type(self.gen) in _INERT:
+            return self
         nxt = self.gen.update(ctx, event)
         return self if nxt is self.gen else _Limit(self.n, nxt)
 
@@ -337,6 +339,8 @@ class _TimeLimit:
         return spec, _TimeLimit(self.dt_ns, cutoff, nxt)  # type: ignore[arg-type]
 
     def update(self, ctx: Context, event: Op) -> Generator:
+        if type(self.gen) in _INERT:
+            return self
         nxt = self.gen.update(ctx, event)
         return self if nxt is self.gen else _TimeLimit(self.dt_ns, self.cutoff, nxt)
 
@@ -366,6 +370,8 @@ class _Stagger:
         return spec, _Stagger(self.dt2_ns, t + gap, nxt)  # type: ignore[arg-type]
 
     def update(self, ctx: Context, event: Op) -> Generator:
+        if type(self.gen) in _INERT:
+            return self
         nxt = self.gen.update(ctx, event)
         return self if nxt is self.gen else _Stagger(self.dt2_ns, self.next_time, nxt)
 
@@ -402,8 +408,8 @@ class _Mix:
         return _DONE
 
     def update(self, ctx: Context, event: Op) -> Generator:
-        gens = tuple(g.update(ctx, event) for g in self.gens)
-        return self if all(a is b for a, b in zip(gens, self.gens)) else _Mix(gens)
+        gens = _update_all(self.gens, ctx, event)
+        return self if gens is self.gens else _Mix(gens)
 
 
 def mix(gens: Iterable[Any]) -> Generator:
@@ -446,8 +452,8 @@ class _Any:
         return best, _Any(tuple(alive))
 
     def update(self, ctx: Context, event: Op) -> Generator:
-        gens = tuple(g.update(ctx, event) for g in self.gens)
-        return self if all(a is b for a, b in zip(gens, self.gens)) else _Any(gens)
+        gens = _update_all(self.gens, ctx, event)
+        return self if gens is self.gens else _Any(gens)
 
 
 def any_of(*gens: Any) -> Generator:
@@ -474,7 +480,7 @@ class _Route:
         return spec, (self if nxt is self.gen else _Route(self.to_nemesis, nxt))  # type: ignore[arg-type]
 
     def update(self, ctx: Context, event: Op) -> Generator:
-        if (event.process == NEMESIS) != self.to_nemesis:
+        if (event.process == NEMESIS) != self.to_nemesis or type(self.gen) in _INERT:
             return self
         nxt = self.gen.update(self._ctx(ctx), event)
         return self if nxt is self.gen else _Route(self.to_nemesis, nxt)
@@ -531,6 +537,8 @@ class _MapOps:
         return spec, (self if nxt is self.gen else _MapOps(self.f, nxt))  # type: ignore[arg-type]
 
     def update(self, ctx: Context, event: Op) -> Generator:
+        if type(self.gen) in _INERT:
+            return self
         nxt = self.gen.update(ctx, event)
         return self if nxt is self.gen else _MapOps(self.f, nxt)
 
@@ -656,6 +664,24 @@ class _EachProcess:
 def each_process(g: Any) -> Generator:
     """Every worker (and the nemesis, if in scope) runs its own copy of ``g`` (Jepsen's each-thread)."""
     return _EachProcess(lift(g), ())  # type: ignore[arg-type]
+
+
+def _update_all(gens: tuple[Generator, ...], ctx: Context, event: Op) -> tuple[Generator, ...]:
+    """``update`` every generator; the same tuple back when none changed (no allocation)."""
+    out: list[Generator] | None = None
+    for i, g in enumerate(gens):
+        if type(g) in _INERT:
+            continue
+        n = g.update(ctx, event)
+        if n is not g:
+            if out is None:
+                out = list(gens)
+            out[i] = n
+    return gens if out is None else tuple(out)
+
+
+# Generators whose ``update`` always returns themselves: wrappers skip telling them.
+_INERT: frozenset[type] = frozenset({_Once, _Fn, _Sleep, _Synchronize})
 
 
 # --- simulation --------------------------------------------------------------
