@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -255,11 +256,15 @@ def test_missing_executable_is_a_clear_error(tmp_path: Path, state: Path) -> Non
 # ------------------------------------------------------ a harness that dies
 
 
-def _start_child(tmp_path: Path, state: Path) -> tuple[subprocess.Popen[str], dict[str, int], Path]:
+def _spawn_child(tmp_path: Path, state: Path, run_id: str, *extra: str) -> subprocess.Popen[str]:
     env = dict(os.environ, SPLITBRAIN_STATE_DIR=str(state),
                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    child = subprocess.Popen([sys.executable, str(CHILD), f"t{uuid.uuid4().hex[:10]}", str(tmp_path / "run")],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen([sys.executable, str(CHILD), run_id, str(tmp_path / "run"), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _start_child(tmp_path: Path, state: Path) -> tuple[subprocess.Popen[str], dict[str, int], Path]:
+    child = _spawn_child(tmp_path, state, f"t{uuid.uuid4().hex[:10]}")
     assert child.stdout is not None
     line = child.stdout.readline()
     if not line:
@@ -302,6 +307,31 @@ def test_sigint_to_the_harness_removes_every_node(tmp_path: Path, state: Path, r
     assert not root.exists()
     assert list((state / "runs").iterdir()) == []
     assert sorted(p.name for p in (tmp_path / "run" / "logs").iterdir()) == ["n1.log", "n2.log", "n3.log"]
+
+
+def test_sigint_while_nodes_are_starting_removes_every_node(
+        tmp_path: Path, state: Path, reaper: list[int]) -> None:
+    run_id = f"t{uuid.uuid4().hex[:10]}"
+    marker = f"splitbrain-{run_id}-"
+    child = _spawn_child(tmp_path, state, run_id, "--n3-never-ready")
+    try:
+        deadline = time.monotonic() + 60
+        while len(pids := processes_mentioning(marker)) < 3:  # n1, n2 ready; n3 never will be
+            assert child.poll() is None and time.monotonic() < deadline, "nodes did not appear"
+            time.sleep(0.05)
+        reaper.extend(pids)
+        child.send_signal(signal.SIGINT)
+        child.wait(30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        child.stdout.close()  # type: ignore[union-attr]
+        child.stderr.close()  # type: ignore[union-attr]
+    assert child.returncode != 0
+    assert all(gone(p) for p in pids)
+    assert processes_mentioning(marker) == []
+    assert list((state / "runs").iterdir()) == []
 
 
 def _sigkill_child(tmp_path: Path, state: Path, reaper: list[int]) -> tuple[dict[str, int], Path]:
