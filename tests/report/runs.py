@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.history import Op, op_to_json
+from harness.history import History, Op, op_to_json
 
 XSS = "<script>alert(1)</script>"
 MS = 1_000_000
@@ -81,14 +81,25 @@ def results(*, valid: bool, anomalies: list[dict[str, Any]] | None = None,
     }
 
 
+def checked_anomalies(ops: list[Op]) -> list[dict[str, Any]]:
+    """The real linearizability checker's anomalies for ``ops`` (a cas-register from 0)."""
+    from checkers.linearizability import Linearizability
+
+    return [a.to_json() for a in Linearizability(model="cas-register", init=0).check(History.of(ops)).anomalies]
+
+
 def make_run(store: Path, name: str, *, valid: bool, target: str = "quorum-store",
-             ops: list[Op] | None = None, **kw: Any) -> Path:
-    """Write ``store/target/name/{history.jsonl,results.json}``; return the run folder."""
+             ops: list[Op] | None = None, real_checker: bool = False, **kw: Any) -> Path:
+    """Write ``store/target/name/{history.jsonl,results.json}``; return the run folder.
+
+    Invalid runs carry :func:`linear_anomaly`, or with ``real_checker`` what
+    :class:`checkers.linearizability.Linearizability` finds in the history.
+    """
     run = store / target / name
     run.mkdir(parents=True)
     ops = _ops() if ops is None else ops
     (run / "history.jsonl").write_text("".join(op_to_json(o) + "\n" for o in ops), encoding="utf-8")
-    anomalies = [] if valid else [linear_anomaly()]
+    anomalies = [] if valid else (checked_anomalies(ops) if real_checker else [linear_anomaly()])
     res = results(valid=valid, anomalies=anomalies, **kw)
     res["target"] = target
     (run / "results.json").write_text(json.dumps(res, indent=2), encoding="utf-8")

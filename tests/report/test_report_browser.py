@@ -44,7 +44,7 @@ def test_the_detector_sees_console_errors_and_exceptions(browser: Browser, tmp_p
 
 def test_an_invalid_seed_run_report_opens_cleanly_with_its_anomaly_section(browser: Browser,
                                                                          tmp_path: Path) -> None:
-    report = write_report(make_run(tmp_path, "bad", valid=False, variant="seed"))
+    report = write_report(make_run(tmp_path, "bad", valid=False, variant="seed", real_checker=True))
     browser.open(report)
     assert browser.errors == []
     assert browser.evaluate(ANOMALIES) == 1

@@ -125,6 +125,20 @@ def test_the_linear_section_shows_prefix_states_failing_and_concurrent_ops(tmp_p
     assert "model state after: 2" in hovers
 
 
+def test_the_real_linearizability_checkers_anomaly_is_explained(tmp_path: Path) -> None:
+    html, page = render(make_run(tmp_path, "bad", valid=False, real_checker=True))
+    assert page.kinds == ["nonlinearizable"]
+    section = html[html.index('data-kind="nonlinearizable"'):html.index('id="faults"')]
+    assert "Why: no order of the operations concurrent with it" in section
+    assert "Longest linearizable prefix (2 operations, in linearization order)" in section
+    assert "initial state" in section and "<code>read nil -&gt; 7</code>" in section
+    assert "Concurrent with the failing operation (1)" in section
+    assert "Other details" not in section  # every field of the checker's data understood
+    lin = next(f for f in page.figures if any(t.get("name") == "breaks linearizability" for t in f["data"]))
+    assert {t["name"] for t in lin["data"] if t.get("mode") == "lines"} == {
+        "linearizable prefix", "concurrent with the failing op", "breaks linearizability"}
+
+
 def test_the_linear_section_accepts_other_data_layouts(tmp_path: Path) -> None:
     run = make_run(tmp_path, "bad", valid=False)
     res = json.loads((run / "results.json").read_text())

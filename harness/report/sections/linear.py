@@ -6,9 +6,13 @@ numbered in its linearization order (hover shows the model state after each
 step), the operation that no order can add is red, and the operations
 concurrent with it are orange. Tables below give the same facts as text.
 
-The checker's ``data`` layout (``checkers/linear/``) is read defensively: each
-field is looked up under a few names, an operation may be an event index or
-a dict carrying one (``index``) or the op's own fields, and a prefix step may be
+The checker's ``data`` layout is :mod:`checkers.linear.explain`'s (``key``,
+``op``, ``prefix`` of ``{"op", "state"}``, ``prefix_length``, ``state``,
+``initial_state``, ``reason``, ``concurrent``, ``concurrent_count``; ops carry
+``invoke_index`` and the model's ``call`` description). It is read
+defensively all the same: each field is looked up under a few names, an
+operation may be an event index or a dict carrying one (``index``,
+``invoke_index``) or the op's own fields, and a prefix step may be
 ``{"op": …, "state": …}``, ``{"index": …, "state": …}`` or ``[op, state]``.
 Anything not understood is shown by the generic table, never dropped.
 """
@@ -65,6 +69,11 @@ class ParsedLinear:
     prefix: tuple[LinStep, ...]
     concurrent: tuple[LinStep, ...]
     used: frozenset[str]
+    prefix_length: int = 0
+    concurrent_count: int = 0
+    reason: Any = None
+    initial_state: Any = _NO_STATE
+    end_state: Any = _NO_STATE
 
 
 def _first(data: Mapping[str, Any], names: Sequence[str]) -> tuple[str | None, Any]:
@@ -107,12 +116,27 @@ def parse_linear(data: Mapping[str, Any], ctx: SectionContext) -> ParsedLinear:
     prefix_ok, concurrent_ok = isinstance(prefix, list), isinstance(concurrent, list)
     used = {n for n, ok in ((kname, True), (fname, True), (pname, prefix_ok), (cname, concurrent_ok))
             if n is not None and ok}
+    steps = tuple(_prefix_step(e, ctx) for e in prefix) if prefix_ok else ()
+    others = tuple(_step(e, ctx) for e in concurrent) if concurrent_ok else ()
+    counts = {}
+    for name, shown in (("prefix_length", len(steps)), ("concurrent_count", len(others))):
+        v = data.get(name)
+        ok = isinstance(v, int) and not isinstance(v, bool) and v >= shown
+        counts[name] = v if ok else shown
+        if ok:
+            used.add(name)
+    extras: dict[str, Any] = {}
+    for name in ("reason", "initial_state", "state"):
+        if name in data and not isinstance(data[name], (dict, list)):
+            extras[name] = data[name]
+            used.add(name)
     return ParsedLinear(
         key=key,
         failing=None if failing is None else _step(failing, ctx),
-        prefix=tuple(_prefix_step(e, ctx) for e in prefix) if prefix_ok else (),
-        concurrent=tuple(_step(e, ctx) for e in concurrent) if concurrent_ok else (),
-        used=frozenset(used),
+        prefix=steps, concurrent=others, used=frozenset(used),
+        prefix_length=counts["prefix_length"], concurrent_count=counts["concurrent_count"],
+        reason=extras.get("reason"), initial_state=extras.get("initial_state", _NO_STATE),
+        end_state=extras.get("state", _NO_STATE),
     )
 
 
@@ -125,11 +149,13 @@ class LinearizabilitySection:
         shown_prefix = p.prefix[-MAX_TABLE_ROWS:]
         return ctx.template(
             "_linear.html.j2",
-            key=p.key, has_key=any(n in anomaly.data for n in KEY_FIELDS),
-            failing=p.failing, prefix=shown_prefix, prefix_total=len(p.prefix),
-            prefix_offset=len(p.prefix) - len(shown_prefix),
-            concurrent=p.concurrent[:MAX_TABLE_ROWS], concurrent_total=len(p.concurrent),
-            figure=figure, figure_prefix_cut=max(0, len(p.prefix) - MAX_FIGURE_PREFIX),
+            key=p.key, has_key=any(n in anomaly.data for n in KEY_FIELDS), reason=p.reason,
+            initial_state=p.initial_state, has_initial=p.initial_state is not _NO_STATE,
+            end_state=p.end_state, has_end=p.end_state is not _NO_STATE,
+            failing=p.failing, prefix=shown_prefix, prefix_total=p.prefix_length,
+            prefix_offset=p.prefix_length - len(shown_prefix),
+            concurrent=p.concurrent[:MAX_TABLE_ROWS], concurrent_total=p.concurrent_count,
+            figure=figure, figure_prefix_cut=max(0, p.prefix_length - MAX_FIGURE_PREFIX),
             rest=ctx.generic_data(anomaly.data, skip=sorted(p.used)) if set(anomaly.data) - p.used else None,
             other_ops=ctx.ops_table(list(anomaly.ops)) if anomaly.ops and not (p.prefix or p.failing) else None,
         )
@@ -138,7 +164,8 @@ class LinearizabilitySection:
         axis = ctx.axis
         groups: list[tuple[str, str, list[tuple[LinStep, str]]]] = []
         offset = max(0, len(p.prefix) - MAX_FIGURE_PREFIX)
-        prefix = [(s, f"#{offset + i + 1}") for i, s in enumerate(p.prefix[offset:])]
+        base = p.prefix_length - len(p.prefix)  # the checker may already have cut the prefix
+        prefix = [(s, f"#{base + offset + i + 1}") for i, s in enumerate(p.prefix[offset:])]
         groups.append(("linearizable prefix", STATUS_COLORS["ok"], prefix))
         groups.append(("concurrent with the failing op", STATUS_COLORS["info"],
                        [(s, "") for s in p.concurrent[:MAX_TABLE_ROWS]]))
