@@ -103,7 +103,7 @@ class Progress:
     def phase(self, name: str) -> None:
         self._phase = name
         if not self._live_on:
-            self._console.print(self.line(), highlight=False, soft_wrap=True)
+            self._console.print(self.line(), highlight=False, markup=False, soft_wrap=True)
 
     def __enter__(self) -> "Progress":
         self._t0 = self._clock()
@@ -117,7 +117,7 @@ class Progress:
 
     def _plain_loop(self) -> None:
         while not self._stop.wait(self._every):
-            self._console.print(self.line(), highlight=False, soft_wrap=True)
+            self._console.print(self.line(), highlight=False, markup=False, soft_wrap=True)
 
     def __exit__(self, *exc: Any) -> None:
         self._stop.set()
@@ -127,4 +127,4 @@ class Progress:
             self._live.__exit__(*exc)
             self._live = None
         self._phase = "done" if exc[0] is None else f"stopped in {self._phase}"
-        self._console.print(self.line(), highlight=False, soft_wrap=True)
+        self._console.print(self.line(), highlight=False, markup=False, soft_wrap=True)
