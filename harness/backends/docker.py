@@ -56,7 +56,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Collection, Iterator
 
-from harness.backends.docker_engine import RUN_LABEL, clean_leftovers, connect
+from harness.backends.docker_engine import clean_leftovers, connect, run_labels
 from harness.cluster import Address, ClusterSpec, EnvironmentError_, Link
 from harness.target import NodeContext
 
@@ -197,7 +197,7 @@ class DockerCluster:
         self._cut: set[Link] = set()
         self._net_lock = threading.Lock()
         self._network_id: str | None = None
-        self._labels = {RUN_LABEL: spec.run_id}
+        self._labels = run_labels(spec.run_id)
 
     # ------------------------------------------------------------------ Cluster
 
@@ -372,7 +372,8 @@ class DockerCluster:
                 n.container_paused = False
 
     def container_name(self, node: str) -> str:
-        return self._node(node).container
+        """``splitbrain-<run_id>-<node>``."""
+        return f"{self.network_name}-{self._node(node).name}"
 
     def service_pid(self, node: str) -> int | None:
         """The service's pid inside its container, or None when it is not running."""

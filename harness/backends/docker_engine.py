@@ -1,9 +1,12 @@
 """Reaching the Docker engine, and removing what crashed runs left behind.
 
 Every container, network and volume a Docker run makes carries the label
-``splitbrain.run=<run id>``. :func:`clean_leftovers` removes exactly those
-(all of them, or one run's) and never anything without the label: the engine
-is shared with whatever else the user runs on it.
+``splitbrain.run=<run id>``, and ``splitbrain.owner=<host>:<pid>:<start>``
+naming the harness process that made it. :func:`clean_leftovers` removes those
+labelled resources whose owner is no longer alive (a run that is still going
+on this machine, say in another terminal, is left alone unless
+``include_live``), or one run's by id; it never touches anything without the
+label: the engine is shared with whatever else the user runs on it.
 
 :func:`connect` turns an unreachable engine into
 :class:`~harness.cluster.EnvironmentError_` with one sentence on what to do,
@@ -13,16 +16,37 @@ which the CLI prints before exiting 4.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+import socket
+from typing import TYPE_CHECKING, Mapping
 
 from harness.cluster import EnvironmentError_
+from harness.leftovers import process_start
 
 if TYPE_CHECKING:
     import docker
 
-__all__ = ["RUN_LABEL", "clean_leftovers", "connect"]
+__all__ = ["OWNER_LABEL", "RUN_LABEL", "clean_leftovers", "connect", "run_labels"]
 
 RUN_LABEL = "splitbrain.run"
+OWNER_LABEL = "splitbrain.owner"
+
+
+def run_labels(run_id: str) -> dict[str, str]:
+    """The labels of every resource of run ``run_id`` made by this process."""
+    pid = os.getpid()
+    return {RUN_LABEL: run_id,
+            OWNER_LABEL: f"{socket.gethostname()}:{pid}:{process_start(pid) or 0}"}
+
+
+def _owner_alive(labels: Mapping[str, str]) -> bool:
+    """Whether the harness process named by ``labels`` still runs (on this host)."""
+    try:
+        host, pid, start = labels[OWNER_LABEL].rsplit(":", 2)
+        if host != socket.gethostname():
+            return False  # another machine's run on a shared engine: treated as a leftover
+        return process_start(int(pid)) == int(start)
+    except (KeyError, ValueError):
+        return False
 
 
 def connect(timeout: float = 60.0) -> "docker.DockerClient":
@@ -44,11 +68,13 @@ def connect(timeout: float = 60.0) -> "docker.DockerClient":
     return client
 
 
-def clean_leftovers(run_id: str | None = None,
-                    client: "docker.DockerClient | None" = None) -> list[str]:
+def clean_leftovers(run_id: str | None = None, client: "docker.DockerClient | None" = None,
+                    *, include_live: bool = False) -> list[str]:
     """Remove containers, then networks, then volumes labelled ``splitbrain.run``.
 
-    With ``run_id``, only that run's. Returns one line per removed resource
+    With ``run_id``, exactly that run's (whoever owns it). Without, every
+    labelled resource whose owning harness process is gone, plus the live
+    ones too when ``include_live``. Returns one line per removed resource
     (``container splitbrain-<id>-n1``...). Resources that vanish meanwhile
     (another cleaner, the run's own teardown) are skipped silently.
     """
@@ -56,17 +82,24 @@ def clean_leftovers(run_id: str | None = None,
 
     client = client or connect()
     label = f"{RUN_LABEL}={run_id}" if run_id else RUN_LABEL
+
+    def spare(labels: Mapping[str, str] | None) -> bool:
+        labels = labels or {}
+        if RUN_LABEL not in labels:
+            return True  # belt and braces: the filter already required the label
+        return run_id is None and not include_live and _owner_alive(labels)
+
     removed: list[str] = []
     for c in client.containers.list(all=True, filters={"label": label}):
-        if RUN_LABEL not in (c.labels or {}):
-            continue  # belt and braces: the filter already required the label
+        if spare(c.labels):
+            continue
         try:
             c.remove(force=True, v=True)
             removed.append(f"container {c.name}")
         except docker.errors.NotFound:
             pass
     for n in client.networks.list(filters={"label": label}):
-        if RUN_LABEL not in (n.attrs.get("Labels") or {}):
+        if spare(n.attrs.get("Labels")):
             continue
         try:
             n.remove()
@@ -74,7 +107,7 @@ def clean_leftovers(run_id: str | None = None,
         except docker.errors.NotFound:
             pass
     for v in client.volumes.list(filters={"label": label}):
-        if RUN_LABEL not in (v.attrs.get("Labels") or {}):
+        if spare(v.attrs.get("Labels")):
             continue
         try:
             v.remove(force=True)
