@@ -27,7 +27,12 @@ included, because finding them is the harness's job:
 multi-writer form), a linearizable register when W + R > N:
 
 * write: ask R replicas for their version, then store ``(max counter + 1,
-  this node)`` on W replicas (replicas keep the higher version only);
+  writer)`` on W replicas (replicas keep the higher version only). Versions
+  must be unique per write, or two replicas could hold different values under
+  one version: the writer id is ``node/incarnation`` (the incarnation counts
+  the node's starts, durably), and a node never issues the same counter for a
+  key twice in one incarnation (two concurrent writes it coordinates that
+  saw the same maximum get successive counters);
 * read: ask R replicas, take the highest, and unless all R already hold it,
   store it on W replicas before returning (the write-back makes a returned
   value visible to every later read);
@@ -40,6 +45,7 @@ Standard library only: this module runs inside minimal containers.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
@@ -128,11 +134,20 @@ class SeedCoordinator:
 
 
 class AbdCoordinator:
-    """Multi-writer ABD (see the module docstring)."""
+    """Multi-writer ABD (see the module docstring); ``writer`` is unique to this node's incarnation."""
 
-    def __init__(self, *, node: str, replicas: Replicas, w: int, r: int, log: Log) -> None:
+    def __init__(self, *, node: str, replicas: Replicas, w: int, r: int, log: Log, writer: str) -> None:
         self.node, self.replicas, self.w, self.r, self.log = node, replicas, w, r, log
+        self.writer = writer
         self.n = len(replicas.names)
+        self._issued: dict[str, int] = {}  # key -> last counter this incarnation issued
+        self._issued_lock = threading.Lock()
+
+    def _next_version(self, key: str, seen: int) -> Version:
+        with self._issued_lock:
+            counter = max(seen, self._issued.get(key, 0)) + 1
+            self._issued[key] = counter
+        return (counter, self.writer)
 
     def write(self, key: str, value: Any) -> Outcome:
         q = self.replicas.fetch(key, need=self.r)
@@ -142,7 +157,7 @@ class AbdCoordinator:
             return Outcome(status="fail", error=f"version query reached only {q.count}/{self.r} replicas; "
                                                 f"nothing was written ({_errors(q)})")
         _, top = _highest(q)
-        version: Version = (top.version[0] + 1, self.node)
+        version = self._next_version(key, top.version[0])
         g = self.replicas.store(key, value, version, need=self.w)
         if g.count >= self.w:
             self.log("write", key=key, value=value, version=version, acks=sorted(g.answers), result="ok")
@@ -172,9 +187,11 @@ class AbdCoordinator:
         return Outcome(status="ok", value=latest.value, version=latest.version)
 
 
-def make_coordinator(variant: str, *, node: str, replicas: Replicas, w: int, r: int, log: Log) -> Coordinator:
+def make_coordinator(variant: str, *, node: str, replicas: Replicas, w: int, r: int, log: Log,
+                     incarnation: int = 1) -> Coordinator:
     if variant == "seed":
         return SeedCoordinator(node=node, replicas=replicas, w=w, r=r, log=log)
     if variant == "abd":
-        return AbdCoordinator(node=node, replicas=replicas, w=w, r=r, log=log)
+        return AbdCoordinator(node=node, replicas=replicas, w=w, r=r, log=log,
+                              writer=f"{node}/{incarnation}")
     raise ValueError(f'variant must be "seed" or "abd" (not {variant!r})')

@@ -1,8 +1,8 @@
 """One node's durable replica: key -> (value, version) in SQLite.
 
-A version is a pair ``(counter, node)`` compared as a tuple. The ``seed``
-variant uses ``(wall-clock ms, "")``; the ``abd`` variant ``(counter, writer
-node)``, so that two writers never produce equal versions. A key never written
+A version is a pair ``(counter, writer)`` compared as a tuple. The ``seed``
+variant uses ``(wall-clock ms, "")``; the ``abd`` variant ``(counter,
+"node/incarnation")``, unique per write. A key never written
 reads as value ``None`` at version ``(0, "")``.
 
 How a replica takes a store depends on the variant, fixed when the node starts:
@@ -68,6 +68,18 @@ class Replica:
             "CREATE TABLE IF NOT EXISTS kv ("
             " key TEXT PRIMARY KEY, value TEXT NOT NULL,"
             " counter INTEGER NOT NULL, node TEXT NOT NULL)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, n INTEGER NOT NULL)")
+
+    def next_incarnation(self) -> int:
+        """Count this start of the node, durably: 1 on the first start, then 2, 3, ...
+
+        ABD writers put it into their versions so that a restarted node never
+        reissues a version it handed out before the crash.
+        """
+        with self._lock:
+            self._db.execute("INSERT INTO meta (name, n) VALUES ('incarnation', 1)"
+                             " ON CONFLICT(name) DO UPDATE SET n = n + 1")
+            return int(self._db.execute("SELECT n FROM meta WHERE name = 'incarnation'").fetchone()[0])
 
     def get(self, key: str) -> Stored:
         with self._lock:

@@ -204,8 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     replica = Replica(args.data, mode="overwrite" if args.variant == "seed" else "max")
     replicas = Replicas(me=args.node, local=replica, peers=args.peers,
                         peer_timeout_s=args.peer_timeout, deadline_s=args.peer_timeout + 0.1)
+    incarnation = replica.next_incarnation()
     coordinator = make_coordinator(args.variant, node=args.node, replicas=replicas,
-                                   w=args.w, r=args.r, log=log)
+                                   w=args.w, r=args.r, log=log, incarnation=incarnation)
     server = NodeServer((args.host, args.port), node=args.node, variant=args.variant, replica=replica,
                         replicas=replicas, coordinator=coordinator, log=log)
 
@@ -213,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop)
-    log("start", variant=args.variant, listen=f"{args.host}:{server.server_address[1]}",
+    log("start", variant=args.variant, incarnation=incarnation, listen=f"{args.host}:{server.server_address[1]}",
         n=1 + len(args.peers), w=args.w, r=args.r, peers={k: f"{h}:{p}" for k, (h, p) in args.peers.items()},
         data=args.data)
     try:

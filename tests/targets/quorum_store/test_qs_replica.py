@@ -51,3 +51,12 @@ def test_values_and_versions_survive_a_reopen(tmp_path: Path) -> None:
 def test_an_unknown_mode_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="overwrite"):
         Replica(str(tmp_path), mode="lww")
+
+
+def test_incarnations_count_starts_durably(tmp_path: Path) -> None:
+    r = Replica(str(tmp_path), mode="max")
+    assert r.next_incarnation() == 1
+    r.close()
+    r = Replica(str(tmp_path), mode="max")
+    assert r.next_incarnation() == 2
+    r.close()

@@ -24,11 +24,25 @@ def test_every_node_reads_back_a_write(qs_cluster: Any, variant: str) -> None:
     assert c.read("n1", 1)["value"] is None            # keys are independent
 
 
-def test_abd_versions_are_counter_and_writer(qs_cluster: Any) -> None:
+def test_abd_versions_are_counter_and_writer_incarnation(qs_cluster: Any) -> None:
     c = qs_cluster(3, "abd")
-    assert c.write("n2", "k", 1)["version"] == [1, "n2"]
-    assert c.write("n3", "k", 2)["version"] == [2, "n3"]
-    assert c.read("n1", "k")["version"] == [2, "n3"]
+    assert c.write("n2", "k", 1)["version"] == [1, "n2/1"]
+    assert c.write("n3", "k", 2)["version"] == [2, "n3/1"]
+    assert c.read("n1", "k")["version"] == [2, "n3/1"]
+    c.kill("n3")
+    c.start("n3")                                         # a restart is a new incarnation
+    assert c.write("n3", "k", 3)["version"] == [3, "n3/2"]
+
+
+def test_abd_concurrent_writes_through_one_node_get_distinct_versions(qs_cluster: Any) -> None:
+    import concurrent.futures as cf
+
+    c = qs_cluster(3, "abd")
+    with cf.ThreadPoolExecutor(8) as ex:
+        outs = list(ex.map(lambda v: c.write("n1", "k", v), range(16)))
+    versions = [tuple(o["version"]) for o in outs]
+    assert all(o["status"] == "ok" for o in outs)
+    assert len(set(versions)) == 16
 
 
 def test_abd_stays_correct_with_one_of_three_nodes_killed(qs_cluster: Any) -> None:
