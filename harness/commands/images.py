@@ -51,11 +51,11 @@ def build(force: bool, targets: tuple[str, ...]) -> int:
                 status.update(f"[bold]images[/]: {line.strip()[:100]}")
             t0 = time.monotonic()
             base = ensure_base_image(client, force=force, progress=progress)
-            console.print(f"base    {base}  ({time.monotonic() - t0:.1f} s)")
+            console.print(f"{'base':<14} {base}  ({time.monotonic() - t0:.1f} s)")
             for target in chosen:
                 t0 = time.monotonic()
                 tag = ensure_target_image(client, target, base=base, force=force, progress=progress)
-                console.print(f"{target.name:<8}{tag}  ({time.monotonic() - t0:.1f} s)")
+                console.print(f"{target.name:<14} {tag}  ({time.monotonic() - t0:.1f} s)")
     except (EnvironmentError_, ImageBuildError) as e:
         console.print(f"[red]error:[/] {e}")
         return EXIT_ENV
