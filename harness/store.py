@@ -183,6 +183,11 @@ def verdict_text(results: Mapping[str, Any], run_dir: str | Path, *, max_anomali
     v = Verdict.from_json(results.get("valid"))
     word = {Verdict.VALID: "VALID", Verdict.INVALID: "INVALID: anomalies found",
             Verdict.UNKNOWN: "UNKNOWN"}[v]
+    status = results.get("status")
+    if status in ("environment-error", "harness-error"):
+        word = "ERROR: the run could not be completed"
+    elif status == "interrupted":
+        word = "INTERRUPTED"
     lines = [f"{word}  ({results.get('target')}/{results.get('variant')}, "
              f"workload {results.get('workload')}, nemesis {','.join(results.get('nemesis') or []) or 'none'})"]
     st = results.get("stats") or {}
