@@ -10,6 +10,7 @@ Exit codes, for every command: 0 valid, 1 anomaly found (invalid), 2 unknown,
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 
 import click
@@ -53,8 +54,20 @@ def cli() -> None:
     """splitbrain: Jepsen-style consistency testing and fault injection."""
 
 
+def _sigterm_as_interrupt() -> None:
+    """SIGTERM unwinds like Ctrl-C, so every scope's teardown runs (nodes, proxies, containers)."""
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (embedded use): leave signals alone
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns (and exits with) the documented exit codes."""
+    if argv is None:
+        _sigterm_as_interrupt()
     try:
         rv = cli.main(args=argv, prog_name="splitbrain", standalone_mode=False)
     except click.exceptions.Exit as e:
