@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
+import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -139,12 +139,11 @@ def write_junit(results: Mapping[str, Any] | Sequence[Mapping[str, Any]], path: 
     text = junit_xml(runs, reports=reports)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".junit-", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        tmp.write_text(text, encoding="utf-8")  # plain open: the umask applies, readable by CI uploaders
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path

@@ -15,7 +15,8 @@ anomaly summaries, the report path and the command that reproduces the run.
 
 Runs are stored under ``--splitbrain-store DIR`` (default: ``histories/`` in
 pytest's rootdir). How a run is performed is the ``splitbrain_runner`` fixture
-(a :data:`Runner`: ``RunRequest -> run folder``); a suite may override it, as
+(a :data:`Runner`: ``RunSpec -> run folder``; by default the ``run``
+command's in-process :func:`~harness.commands.run.perform_run`); a suite may override it, as
 pytest fixtures go, e.g. to run on another backend.
 
 Pytest imports this module in every session of every user who installed
@@ -25,15 +26,13 @@ harness is imported only inside :meth:`Splitbrain.run`.
 
 from __future__ import annotations
 
-import contextlib
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 import pytest
 
-__all__ = ["RunOutcome", "RunRequest", "Runner", "Splitbrain", "SplitbrainError", "cli_runner"]
+__all__ = ["RunOutcome", "RunSpec", "Runner", "Splitbrain", "SplitbrainError", "default_runner"]
 
 
 class SplitbrainError(RuntimeError):
@@ -41,8 +40,13 @@ class SplitbrainError(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RunRequest:
-    """What ``splitbrain.run`` was asked to do. ``options`` are extra ``--key value`` flags."""
+class RunSpec:
+    """What ``splitbrain.run`` was asked to do.
+
+    ``settings`` are further ``splitbrain run`` settings by their Python names
+    (``backend``, ``nodes``, ``workload``, ``concurrency``, ``rate``,
+    ``nemesis_interval``); ``options`` the target's ``--option K=V`` pairs.
+    """
 
     target: str
     store: Path
@@ -50,25 +54,11 @@ class RunRequest:
     nemesis: str | None = None
     time_limit: float | None = None
     seed: int | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
-
-    def argv(self) -> list[str]:
-        """The ``splitbrain run`` command line for this request."""
-        args = ["run", self.target, "--store", str(self.store)]
-        for flag, value in (("--variant", self.variant), ("--nemesis", self.nemesis),
-                            ("--time-limit", self.time_limit), ("--seed", self.seed)):
-            if value is not None:
-                args += [flag, str(value)]
-        for key, value in self.options.items():
-            flag = "--" + key.replace("_", "-")
-            if value is True:
-                args.append(flag)
-            elif value is not False and value is not None:
-                args += [flag, str(value)]
-        return args
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, str] = field(default_factory=dict)
 
 
-Runner = Callable[[RunRequest], Path]
+Runner = Callable[[RunSpec], Path]
 """Performs one run and returns its run folder (holding ``results.json``)."""
 
 
@@ -118,29 +108,34 @@ class RunOutcome:
         return "\n".join(lines)
 
 
-def cli_runner(request: RunRequest) -> Path:
-    """Run through ``splitbrain run`` in-process; find the new run folder in the store.
+SETTINGS = ("backend", "nodes", "workload", "concurrency", "rate", "nemesis_interval")
 
-    Exit codes 0-2 are verdicts; 3 (usage) and 4 (environment) raise
-    :class:`SplitbrainError` with the command's output.
+
+def default_runner(spec: RunSpec) -> Path:
+    """Run in-process through the ``run`` command's Python API (:func:`perform_run`).
+
+    Exit codes 0-2 are verdicts; a bad setting or target raises
+    :class:`SplitbrainError` saying which, as does an environment or harness
+    failure (naming the run folder and its error).
     """
-    from harness.cli import main
+    from harness.commands.run import perform_run, resolve
 
-    target_dir = request.store / request.target
-    before = set(target_dir.iterdir()) if target_dir.is_dir() else set()
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(request.argv())
-    if code not in (0, 1, 2):
-        raise SplitbrainError(f"`splitbrain {' '.join(request.argv())}` exited {code} "
-                              f"({'usage error' if code == 3 else 'environment failure'}):\n"
-                              f"{err.getvalue()}{out.getvalue()}".rstrip())
-    new = [p for p in (target_dir.iterdir() if target_dir.is_dir() else ())
-           if p not in before and (p / "results.json").is_file()]
-    if not new:
-        raise SplitbrainError(f"`splitbrain {' '.join(request.argv())}` wrote no run folder under "
-                              f"{target_dir}; its output:\n{out.getvalue()}{err.getvalue()}".rstrip())
-    return max(new, key=lambda p: (p / "results.json").stat().st_mtime)
+    kw: dict[str, Any] = {k: v for k, v in spec.settings.items()}
+    if spec.variant is not None:
+        kw["variant"] = spec.variant
+    if spec.nemesis is not None:
+        kw["nemesis"] = spec.nemesis
+    if spec.time_limit is not None:
+        kw["time_limit"] = spec.time_limit
+    try:
+        req = resolve(spec.target, store=spec.store, options=dict(spec.options), **kw)
+    except (ValueError, KeyError, LookupError) as e:
+        raise SplitbrainError(f"splitbrain.run({spec.target!r}, ...): {e}") from None
+    result = perform_run(req, seed=spec.seed, progress=False)
+    if result.exit_code not in (0, 1, 2):
+        raise SplitbrainError(f"run of {spec.target!r} failed with exit code {result.exit_code}: "
+                              f"{result.results.get('error') or 'see ' + str(result.run_dir)}")
+    return result.run_dir
 
 
 class Splitbrain:
@@ -155,15 +150,26 @@ class Splitbrain:
         return f"<splitbrain fixture, store {self.store}, {len(self.outcomes)} run(s)>"
 
     def run(self, target: str, *, variant: str | None = None, nemesis: str | None = None,
-            time_limit: float | None = None, seed: int | None = None, **options: Any) -> RunOutcome:
-        """One whole run of ``target``; extra keywords become ``--key value`` options."""
+            time_limit: float | None = None, seed: int | None = None,
+            options: Mapping[str, Any] | None = None, **settings: Any) -> RunOutcome:
+        """One whole run of ``target``, checked and reported.
+
+        ``settings``: ``backend``, ``nodes``, ``workload``, ``concurrency``,
+        ``rate``, ``nemesis_interval`` (as ``splitbrain run``'s flags);
+        ``options``: the target's ``--option K=V`` pairs as a dict.
+        """
         from harness.report import RunDirError, write_report
         from harness.report.render import REPORT, verdict_name
         from harness.report.rundata import load_results
 
-        req = RunRequest(target=target, store=self.store, variant=variant, nemesis=nemesis,
-                         time_limit=time_limit, seed=seed, options=options)
-        run_dir = Path(self._runner(req))
+        unknown = sorted(set(settings) - set(SETTINGS))
+        if unknown:
+            raise TypeError(f"splitbrain.run() got unknown setting(s) {unknown}; expected some of "
+                            f"{list(SETTINGS)}, or options={{...}} for the target's --option K=V")
+        spec = RunSpec(target=target, store=self.store, variant=variant, nemesis=nemesis,
+                       time_limit=time_limit, seed=seed, settings=settings,
+                       options={k: str(v) for k, v in (options or {}).items()})
+        run_dir = Path(self._runner(spec))
         try:
             results = load_results(run_dir)
         except RunDirError as e:
@@ -191,7 +197,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture
 def splitbrain_runner() -> Runner:
     """How ``splitbrain.run`` performs a run; override to change it."""
-    return cli_runner
+    return default_runner
 
 
 @pytest.fixture

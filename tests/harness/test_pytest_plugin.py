@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.pytest_plugin import RunOutcome, RunRequest, Splitbrain, SplitbrainError, cli_runner
+from harness.pytest_plugin import RunOutcome, RunSpec, Splitbrain, SplitbrainError, default_runner
 from tests.report.runs import make_run
 
 CONFTEST = '''
@@ -106,7 +106,7 @@ def test_the_outcome_is_truthy_only_when_valid(tmp_path: Path) -> None:
 
 
 def test_an_unknown_verdict_does_not_pass_the_gate(tmp_path: Path) -> None:
-    def runner(req: RunRequest) -> Path:
+    def runner(req: RunSpec) -> Path:
         run = make_run(tmp_path, "r", valid=True)
         text = (run / "results.json").read_text().replace('"valid": true', '"valid": "unknown"', 1)
         (run / "results.json").write_text(text)
@@ -116,15 +116,13 @@ def test_an_unknown_verdict_does_not_pass_the_gate(tmp_path: Path) -> None:
     assert not o.valid and o.verdict == "unknown"
 
 
-def test_request_options_become_flags() -> None:
-    req = RunRequest(target="t", store=Path("/s"), variant="abd", time_limit=20, seed=3,
-                     options={"concurrency": 5, "local": True, "dry_run": False})
-    assert req.argv() == ["run", "t", "--store", "/s", "--variant", "abd", "--time-limit", "20",
-                          "--seed", "3", "--concurrency", "5", "--local"]
+def test_unknown_settings_are_refused_before_running(tmp_path: Path) -> None:
+    sb = Splitbrain(runner=lambda spec: pytest.fail("must not run"), store=tmp_path)
+    with pytest.raises(TypeError, match=r"unknown setting\(s\) \['colour'\]"):
+        sb.run("quorum-store", colour="red")
 
 
-def test_the_cli_runner_turns_a_usage_error_into_an_exception(tmp_path: Path) -> None:
-    with pytest.raises(SplitbrainError, match=r"exited 3 \(usage error\)"):
-        cli_runner(RunRequest(target="no-such-target-anywhere", store=tmp_path))
-    assert not (tmp_path / "no-such-target-anywhere").exists() or not any(
-        (tmp_path / "no-such-target-anywhere").iterdir())
+def test_the_default_runner_names_a_bad_target(tmp_path: Path) -> None:
+    with pytest.raises(SplitbrainError, match=r"unknown target 'no-such-target-anywhere'"):
+        default_runner(RunSpec(target="no-such-target-anywhere", store=tmp_path))
+    assert list(tmp_path.iterdir()) == []

@@ -206,7 +206,8 @@ def test_write_report_writes_one_self_contained_file(tmp_path: Path) -> None:
     assert path.name == "report.html"
     assert html.count("plotly.js v") >= 1  # the bundle's banner, inlined
     assert not re.search(r'<script[^>]+src=|<link[^>]+href=', html)  # nothing loaded from elsewhere
-    assert list(path.parent.glob(".report-*")) == []
+    assert [p.name for p in path.parent.iterdir() if p.name.startswith(".")] == []
+    assert path.stat().st_mode & 0o044 == 0o044  # readable by others, like any artifact
 
 
 @pytest.mark.parametrize("content, message", [

@@ -40,6 +40,8 @@ STATE_FIELDS = ("state", "model_state", "state_after", "after", "model")
 INDEX_FIELDS = ("index", "invoke_index", "call_index", "op_index")
 MAX_FIGURE_PREFIX = 60
 MAX_TABLE_ROWS = 200
+FOCUS_PREFIX = 20
+"""The chart opens zoomed on the last prefix ops, the failing op and its concurrent ops."""
 _NO_STATE = object()
 
 
@@ -173,6 +175,7 @@ class LinearizabilitySection:
             groups.append(("breaks linearizability", "#b71c1c", [(p.failing, "✗")]))
         traces: list[dict[str, Any]] = []
         lanes: set[Any] = set()
+        focus: list[float] = []  # x extent of the last prefix ops, the failing op and its concurrent ops
         for name, color, steps in groups:
             xs: list[float | None] = []
             ys: list[str | None] = []
@@ -188,6 +191,8 @@ class LinearizabilitySection:
                 lanes.add(step.op.process)
                 xs += [axis.x(s), axis.x(e), None]
                 ys += [lane, lane, None]
+                if not name.startswith("linearizable") or step in p.prefix[-FOCUS_PREFIX:]:
+                    focus += [axis.x(s), axis.x(e)]
                 mx.append(round((axis.x(s) + axis.x(e)) / 2, 6))
                 my.append(lane)
                 text.append(label)
@@ -210,8 +215,11 @@ class LinearizabilitySection:
         if not traces:
             return None
         cats = [f"p{q}" for q in sorted(lanes, key=lambda q: (isinstance(q, str), q))]
+        lo, hi = min(focus), max(focus)
+        pad = max((hi - lo) * 0.05, 1e-3 if axis.timed else 1.0)
         layout = {"margin": {"l": 60, "r": 20, "t": 30, "b": 45},
-                  "xaxis": {"title": {"text": axis.title}, "zeroline": False},
+                  "xaxis": {"title": {"text": axis.title}, "zeroline": False,
+                            "range": [round(lo - pad, 6), round(hi + pad, 6)]},
                   "yaxis": {"title": {"text": "process"}, "type": "category", "categoryorder": "array",
                             "categoryarray": cats},
                   "shapes": fault_shapes(ctx.windows, axis), "legend": {"orientation": "h", "y": 1.15},
