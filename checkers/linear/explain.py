@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any, Hashable
 
 from checkers.api import Anomaly
+from harness.edn import dumps
 from checkers.linear.models import Illegal, Model
 from checkers.linear.partition import Entry, Partition
 from checkers.linear.search import SearchResult
@@ -57,7 +58,10 @@ def _short(e: Entry) -> str:
 
 
 def _brief(v: Any) -> str:
-    s = "nil" if v is None else repr(v)
+    try:
+        s = dumps(v)
+    except ValueError:
+        s = repr(v)
     return s if len(s) <= 60 else s[:57] + "..."
 
 

@@ -155,9 +155,9 @@ def searcher(entries: Sequence[Entry], model: Model, init: Hashable, *,
     cache: dict[tuple[int, Hashable], list[int]] = {}
     n_cache = 0
     explored = 0
-    # a frame: [L, s, todo, parent frame]
-    best: list[Any] = [0, init, 0, None]
-    best_depth = 0
+    # a frame: [L, s, todo, parent frame, the op that cannot follow if todo runs out]
+    best: list[Any] = [0, init, 0, None, 0]
+    best_depth = -1
     L, s, parent = 0, init, None
     stack: list[list[Any]] = []
     while True:
@@ -184,8 +184,11 @@ def searcher(entries: Sequence[Entry], model: Model, init: Hashable, *,
             if L == L1:
                 break
         todo = cand & ~ro_mask  # the reads left are illegal in s
-        if not reachable(m, L, s) or ((r := first_need(L)) != m and r < k and not reachable(r, L, s)):
-            todo = 0  # an op needs a state no op that may come before it can make: dead end
+        blocked = m
+        if not reachable(m, L, s):
+            todo = 0  # m needs a state no op that may come before it can make: dead end
+        elif (r := first_need(L)) != m and r < k and not reachable(r, L, s):
+            todo, blocked = 0, r  # so does the next op that needs a state
         elif L != L0:
             seen = cache.get((L & okmask, s))
             info = L >> k
@@ -197,7 +200,7 @@ def searcher(entries: Sequence[Entry], model: Model, init: Hashable, *,
             else:
                 seen.append(info)
                 n_cache += 1
-        frame = [L, s, todo, parent]
+        frame = [L, s, todo, parent, blocked]
         depth = (L & okmask).bit_count()
         if depth > best_depth:
             best, best_depth = frame, depth
@@ -232,8 +235,7 @@ def searcher(entries: Sequence[Entry], model: Model, init: Hashable, *,
                 continue
             break
         else:
-            m = (~best[0] & (best[0] + 1)).bit_length() - 1
-            return _stop("invalid", None, explored, n_cache, best, order, stuck=order[m])
+            return _stop("invalid", None, explored, n_cache, best, order, stuck=order[best[4]])
 
 
 def _stop(outcome: Outcome, reason: str | None, explored: int, n_cache: int, best: list[Any],
