@@ -126,3 +126,22 @@ def test_the_default_runner_names_a_bad_target(tmp_path: Path) -> None:
     with pytest.raises(SplitbrainError, match=r"unknown target 'no-such-target-anywhere'"):
         default_runner(RunSpec(target="no-such-target-anywhere", store=tmp_path))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_user_suite_runs_the_real_quorum_store(tmp_path: Path) -> None:
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "test_qs.py").write_text(textwrap.dedent('''
+        def test_abd_is_linearizable_under_partitions(splitbrain):
+            outcome = splitbrain.run("quorum-store", variant="abd", nemesis="partition", time_limit=2,
+                                     seed=5, concurrency=4, nemesis_interval=0.5)
+            assert outcome.valid, outcome.explain()
+            assert outcome.seed == 5 and outcome.report.exists()
+            assert outcome.results["variant"] == "abd"
+    '''))
+    r = _pytest(suite, "-s")
+    assert r.returncode == 0, r.stdout + r.stderr
+    (run_dir,) = [p for p in (suite / "histories" / "quorum-store").iterdir()
+                  if not p.is_symlink() and (p / "results.json").exists()]
+    assert (run_dir / "report.html").exists() and (run_dir / "history.jsonl").stat().st_size > 0

@@ -62,3 +62,45 @@ def test_a_valid_run_report_opens_cleanly_without_anomalies(browser: Browser, tm
     assert browser.evaluate("document.getElementById('anomalies')") is None
     assert browser.evaluate(PLOTS_DRAWN) == browser.evaluate(PLOT_SLOTS) == 3
     assert "VALID" in browser.evaluate("document.querySelector('header h1').textContent")
+
+
+# --- real quorum-store runs (local backend: real processes on loopback) ----------------
+
+def _perform(store: Path, variant: str, seed: int, time_limit: float) -> tuple[Path, dict]:
+    from harness.commands.run import perform_run, resolve
+
+    req = resolve("quorum-store", variant=variant, nemesis="partition", time_limit=time_limit,
+                  nemesis_interval=1.0, store=store)
+    res = perform_run(req, seed=seed, progress=False, echo=lambda *a, **k: None)
+    assert res.exit_code in (0, 1, 2), res.results.get("error")
+    return res.run_dir, dict(res.results)
+
+
+@pytest.fixture(scope="module")
+def seed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A seed-variant run that found an anomaly (seeds 1.. until one does, at most 4)."""
+    store = tmp_path_factory.mktemp("store")
+    for seed in range(1, 5):
+        run_dir, results = _perform(store, "seed", seed, 6.0)
+        if results["valid"] is False:
+            return run_dir
+    pytest.skip("4 seed-variant runs of 6 s found no anomaly on this machine; the hand-made run test covers it")
+
+
+def test_a_real_seed_variant_report_opens_cleanly_with_its_anomaly_section(browser: Browser,
+                                                                          seed_run: Path) -> None:
+    browser.open(seed_run / "report.html")
+    assert browser.errors == []
+    assert browser.evaluate(ANOMALIES) >= 1
+    assert browser.evaluate("document.querySelector('#anomalies .anomaly').dataset.kind") == "nonlinearizable"
+    assert browser.evaluate(PLOTS_DRAWN) == browser.evaluate(PLOT_SLOTS) >= 4
+    assert browser.evaluate("document.querySelectorAll('#faults tbody tr').length") >= 1
+
+
+def test_a_real_valid_abd_report_opens_cleanly(browser: Browser, tmp_path: Path) -> None:
+    run_dir, results = _perform(tmp_path, "abd", 1, 3.0)
+    assert results["valid"] is True, results["checkers"]
+    browser.open(run_dir / "report.html")
+    assert browser.errors == []
+    assert browser.evaluate("document.getElementById('anomalies')") is None
+    assert browser.evaluate(PLOTS_DRAWN) == browser.evaluate(PLOT_SLOTS) == 3
