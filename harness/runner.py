@@ -109,16 +109,24 @@ class Interpreter:
     Use as a context manager: entering starts the threads, leaving stops and
     joins them (after their op in flight, up to ``join_timeout_s`` each).
     :meth:`run` may be called several times; processes carry over.
+
+    A worker whose op is still in flight ``drain_timeout_s`` after its
+    generator ended is *abandoned* (logged): its op stays open, it leaves the
+    context's processes so that later phases need not wait for it, and it
+    rejoins when its op finally completes. Clients should bound their requests
+    with timeouts so this never happens.
     """
 
     def __init__(self, *, recorder: Recorder, clients: Sequence[Any], nemesis: Nemesis | None,
-                 rng: random.Random, poll_s: float = 0.001, join_timeout_s: float = 10.0) -> None:
+                 rng: random.Random, poll_s: float = 0.001, join_timeout_s: float = 10.0,
+                 drain_timeout_s: float = 120.0) -> None:
         self.recorder = recorder
         self._slots = list(clients)  # objects with .node, .invoke(op), .close()
         self._nemesis = nemesis
         self._rng = rng
         self._poll_s = poll_s
         self._join_timeout_s = join_timeout_s
+        self._drain_timeout_s = drain_timeout_s
         n = len(self._slots)
         self.concurrency = n
         self._proc_of: list[Process] = list(range(n))
@@ -130,7 +138,10 @@ class Interpreter:
             self._free.add(NEMESIS)
         self._inbox: list[queue.SimpleQueue[Any]] = [queue.SimpleQueue() for _ in range(n + 1)]
         self._done: queue.SimpleQueue[tuple[int, Op]] = queue.SimpleQueue()
-        self._outstanding = 0
+        self._outstanding = 0  # ops in flight, not counting abandoned workers'
+        self._busy: dict[int, Process] = {}  # worker -> process of its op in flight
+        self._abandoned: set[int] = set()
+        self._nemesis_in_scope = nemesis is not None
         self._threads: list[threading.Thread] = []
 
     # -- threads ------------------------------------------------------------------
@@ -194,28 +205,58 @@ class Interpreter:
 
     def _ctx(self, now: int) -> Context:
         return Context(time=now, free=frozenset(self._free), clients=self._clients,
-                       nemesis=self._nemesis is not None, rng=self._rng)
+                       nemesis=self._nemesis_in_scope, rng=self._rng)
 
     def _complete(self, g: Generator | None, item: tuple[int, Op]) -> Generator | None:
         w, ev = item
-        self._outstanding -= 1
+        self._busy.pop(w, None)
+        rejoin = w in self._abandoned
+        if rejoin:
+            self._abandoned.discard(w)
+            log.warning("worker %d finished its abandoned op (index %d); it rejoins", w, ev.index)
+        else:
+            self._outstanding -= 1
         p = ev.process
-        if p != NEMESIS and ev.type == "info":
-            newp = p + self.concurrency  # type: ignore[operator]
+        if p == NEMESIS:
+            self._nemesis_in_scope = True
+        elif ev.type == "info" or rejoin:
+            newp = p + self.concurrency if ev.type == "info" else p  # type: ignore[operator]
             self._proc_of[w] = newp
             del self._worker_of[p]
             self._worker_of[newp] = w
-            self._clients = frozenset(self._proc_of)  # type: ignore[arg-type]
+            self._refresh_clients()
             p = newp
         self._free.add(p)
-        if g is None:
-            return None
+        if g is None or rejoin:
+            return g
         return g.update(self._ctx(self.recorder.now()), ev)
+
+    def _refresh_clients(self) -> None:
+        self._clients = frozenset(p for w, p in enumerate(self._proc_of)  # type: ignore[misc]
+                                  if w not in self._abandoned)
+
+    def _abandon_busy(self) -> None:
+        for w, p in self._busy.items():
+            if w in self._abandoned:
+                continue
+            self._abandoned.add(w)
+            self._outstanding -= 1
+            if p == NEMESIS:
+                self._nemesis_in_scope = False
+            log.warning("process %s (worker %d) is still busy %.0f s after its generator ended; "
+                        "its op stays open and later phases go on without it", p, w, self._drain_timeout_s)
+        self._refresh_clients()
 
     def run(self, g: Any) -> None:
         """Interpret ``g`` until it is exhausted and every op it issued has completed."""
         g = gen.lift(g)
         rec, done, poll = self.recorder, self._done, self._poll_s
+        drain_deadline = time.monotonic() + self._drain_timeout_s
+        while True:  # completions that arrived between runs (abandoned workers) first
+            try:
+                self._complete(None, done.get_nowait())
+            except queue.Empty:
+                break
         while True:
             now = rec.now()
             ctx = self._ctx(now)
@@ -224,12 +265,16 @@ class Interpreter:
             else:
                 spec, nxt = None, None
             if spec is None:
-                g = None
+                if g is not None:
+                    g = None
+                    drain_deadline = time.monotonic() + self._drain_timeout_s
                 if not self._outstanding:
                     return
                 try:
-                    item = done.get(timeout=0.5)
+                    item = done.get(timeout=min(0.5, self._drain_timeout_s))
                 except queue.Empty:
+                    if time.monotonic() >= drain_deadline:
+                        self._abandon_busy()
                     continue
                 self._complete(None, item)
                 continue
@@ -254,6 +299,7 @@ class Interpreter:
             w = self._worker_of[p]  # type: ignore[index]
             self._free.discard(p)  # type: ignore[arg-type]
             self._outstanding += 1
+            self._busy[w] = p  # type: ignore[assignment]
             if p == NEMESIS:
                 ev = rec.record(type="info", process=NEMESIS, f=spec.f, value=spec.value)
             else:

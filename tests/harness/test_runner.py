@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,6 +166,40 @@ def test_nemesis_ops_are_two_info_events_of_process_nemesis(recorder):
                                             ("info", "stop-partition"), ("info", "stop-partition")]
     assert nev[0].value == "halves" and nev[1].value == {"did": "start-partition"}
     assert j.nemesis == ["start-partition", "stop-partition"]
+
+
+class HangingSlot(Slot):
+    """f "hang" blocks until the test releases it (a client without a timeout)."""
+
+    def __init__(self, node, client, release):
+        super().__init__(node, client)
+        self.release = release
+
+    def invoke(self, op):
+        if op.f == "hang":
+            self.release.wait(30)
+            return Completion(type="ok")
+        return super().invoke(op)
+
+
+def test_a_worker_stuck_past_the_drain_timeout_is_abandoned_and_rejoins_later(recorder):
+    j = Journal()
+    release = threading.Event()
+    slots = [HangingSlot(f"n{i + 1}", ScriptedClient(j), release) for i in range(2)]
+    with Interpreter(recorder=recorder, clients=slots, nemesis=None, rng=random.Random(1),
+                     drain_timeout_s=0.2) as it:
+        it.run(gen.clients([OpSpec(f="hang", process=0)]))  # returns despite the op in flight
+        it.run(gen.phases(gen.clients(gen.limit(3, gen.repeat(OpSpec(f="read"))))))
+        assert [p for p, f in j.invoked if f == "read"] == [1, 1, 1]
+        release.set()
+        deadline = time.monotonic() + 10
+        while not any(e.f == "hang" and e.type == "ok" for e in recorder.events) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        it.run(gen.phases(gen.clients(gen.each_process(OpSpec(f="after")))))
+    h = History.of(recorder.events)
+    hang = [o for o in h.operations if o.f == "hang"][0]
+    assert hang.status == "ok" and hang.completion.index > hang.invoke.index
+    assert sorted(p for p, f in j.invoked if f == "after") == [0, 1]  # worker 0 is back
 
 
 # --- execute -------------------------------------------------------------------
