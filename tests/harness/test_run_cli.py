@@ -44,6 +44,7 @@ def test_usage_errors_exit_3_with_the_reason_and_create_no_run_folder(tmp_path, 
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow  # writes a report: about a second
 def test_an_unavailable_backend_exits_4_and_still_writes_the_run_folder(tmp_path, capsys):
     code = main(["run", "quorum-store", "--backend", "ssh", "--nemesis", "none", "--seed", "1",
                  "--store", str(tmp_path)])
