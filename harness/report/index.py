@@ -3,7 +3,8 @@
 The store layout is ``<store_root>/<target>/<run>/results.json``
 (``docs/DESIGN.md``, run store). Each row gives the target, variant, seed,
 verdict, start time and a relative link to the run's report (or its
-results.json when no report was written yet), newest first. Run folders with
+results.json when no report was written yet), newest first; the store's
+``latest`` symlinks are not listed twice. Run folders with
 an unreadable results.json are listed as such rather than hidden.
 """
 
@@ -62,7 +63,8 @@ def _row(store_root: Path, results_path: Path) -> IndexRow:
 def scan_runs(store_root: str | Path) -> list[IndexRow]:
     """Every ``<target>/<run>/results.json`` under ``store_root``, newest first."""
     root = Path(store_root)
-    rows = [_row(root, p) for p in root.glob(f"*/*/{RESULTS}") if p.is_file()]
+    rows = [_row(root, p) for p in root.glob(f"*/*/{RESULTS}")
+            if p.is_file() and not p.parent.is_symlink() and not p.parent.name.startswith(".")]
     rows.sort(key=lambda r: (r.started_at, r.run), reverse=True)
     return rows
 

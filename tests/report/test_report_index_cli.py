@@ -33,6 +33,12 @@ def test_the_index_lists_every_run_newest_first_with_links(tmp_path: Path) -> No
     assert XSS not in html
 
 
+def test_the_latest_symlink_is_not_a_second_run(tmp_path: Path) -> None:
+    make_run(tmp_path, "20260101T000000Z-ab12", valid=True)
+    (tmp_path / "quorum-store" / "latest").symlink_to("20260101T000000Z-ab12")
+    assert [r.run for r in scan_runs(tmp_path)] == ["20260101T000000Z-ab12"]
+
+
 def test_an_unreadable_run_is_listed_not_hidden(tmp_path: Path) -> None:
     run = tmp_path / "t" / "r1"
     run.mkdir(parents=True)
