@@ -359,3 +359,26 @@ def test_target_image_is_reused(engine) -> None:  # type: ignore[no-untyped-def]
     again = ensure_target_image(engine, TARGET, base=base_tag())
     assert first == again
     assert engine.images.get(first).id == engine.images.get(again).id
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["seed", "abd"])
+def test_quorum_store_runs_end_to_end(engine, tmp_path: Path, variant: str) -> None:  # type: ignore[no-untyped-def]
+    from harness.images import ensure_base_image, ensure_target_image
+    from harness.registry import get_target
+
+    ensure_target_image(engine, get_target("quorum-store"), base=ensure_base_image(engine))
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "run", "quorum-store", "--backend", "docker",
+         "--variant", variant, "--nodes", "3", "--nemesis", "partition,kill",
+         "--nemesis-interval", "2", "--time-limit", "8", "--seed", "3", "--store", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240)
+    found = [p for p in tmp_path.glob("quorum-store/*/results.json") if not p.parent.is_symlink()]
+    assert len(found) == 1, proc.stdout + proc.stderr
+    res = json.loads(found[0].read_text())
+    assert (res["backend"], res["variant"]) == ("docker", variant)
+    assert proc.returncode in ((0,) if variant == "abd" else (0, 1)), proc.stdout + proc.stderr
+    assert res["stats"]["ok"] > 0
+    assert sorted(p.name for p in (found[0].parent / "logs").iterdir()) == ["n1.log", "n2.log", "n3.log"]
+    assert _labelled(engine, res["run_id"]) == []
