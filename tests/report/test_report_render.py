@@ -18,7 +18,7 @@ from harness.report.embed import script_json
 from harness.report.render import render_report
 from harness.report.rundata import load_run
 from harness.report.sections import SectionContext
-from tests.report.runs import MS, XSS, linear_anomaly, make_run
+from tests.report.runs import MS, XSS, make_run
 
 STUB_JS = "/* plotly stub */"
 
@@ -126,17 +126,22 @@ def test_the_linear_section_shows_prefix_states_failing_and_concurrent_ops(tmp_p
 
 
 def test_the_real_linearizability_checkers_anomaly_is_explained(tmp_path: Path) -> None:
-    html, page = render(make_run(tmp_path, "bad", valid=False, real_checker=True))
+    run = make_run(tmp_path, "bad", valid=False, real_checker=True)
+    (anomaly,) = json.loads((run / "results.json").read_text())["checkers"]["linear"]["anomalies"]
+    data = anomaly["data"]
+    html, page = render(run)
     assert page.kinds == ["nonlinearizable"]
     section = html[html.index('data-kind="nonlinearizable"'):html.index('id="faults"')]
-    assert "Why: no order of the operations concurrent with it" in section
-    assert "Longest linearizable prefix (2 operations, in linearization order)" in section
-    assert "initial state" in section and "<code>read nil -&gt; 7</code>" in section
-    assert "Concurrent with the failing operation (1)" in section
+    assert f"Why: {data['reason']}" in section
+    assert f"Longest linearizable prefix ({data['prefix_length']} operations, in linearization order)" in section
+    assert "initial state" in section
+    assert f"<code>{data['op']['call'].replace('>', '&gt;')}</code>" in section
+    assert f"Concurrent with the failing operation ({data['concurrent_count']})" in section
     assert "Other details" not in section  # every field of the checker's data understood
     lin = next(f for f in page.figures if any(t.get("name") == "breaks linearizability" for t in f["data"]))
-    assert {t["name"] for t in lin["data"] if t.get("mode") == "lines"} == {
-        "linearizable prefix", "concurrent with the failing op", "breaks linearizability"}
+    drawn = {t["name"] for t in lin["data"] if t.get("mode") == "lines"}
+    assert {"linearizable prefix", "breaks linearizability"} <= drawn
+    assert ("concurrent with the failing op" in drawn) == bool(data["concurrent"])
 
 
 def test_the_linear_section_accepts_other_data_layouts(tmp_path: Path) -> None:
