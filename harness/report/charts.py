@@ -34,6 +34,7 @@ __all__ = [
     "Timeline",
     "axis_for",
     "fault_shapes",
+    "mark_anomalies",
     "latency_figure",
     "quantile",
     "throughput_figure",
@@ -93,6 +94,19 @@ def fault_shapes(windows: Sequence[FaultWindow], axis: Axis) -> list[dict[str, A
         "x0": axis.x(w.start), "x1": axis.x(w.end if w.end is not None else axis.end),
         "fillcolor": FAULT_COLORS.get(w.kind, _FAULT_DEFAULT), "line": {"width": 0}, "layer": "below",
     } for w in windows]
+
+
+def mark_anomalies(figure: dict[str, Any], marks: Sequence[tuple[str, int]], axis: Axis) -> None:
+    """Add a dashed vertical line per ``(label, position)`` to ``figure`` (in place, before embedding)."""
+    layout = figure["layout"]
+    for label, pos in marks:
+        x = axis.x(pos)
+        layout.setdefault("shapes", []).append({
+            "type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1,
+            "line": {"color": "#b71c1c", "width": 1.5, "dash": "dash"}})
+        layout.setdefault("annotations", []).append({
+            "x": x, "xref": "x", "y": 1, "yref": "paper", "yanchor": "bottom", "showarrow": False,
+            "text": label, "font": {"color": "#b71c1c", "size": 11}})
 
 
 def _fault_legend(windows: Sequence[FaultWindow]) -> list[dict[str, Any]]:

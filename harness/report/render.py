@@ -26,7 +26,8 @@ import jinja2
 from markupsafe import Markup
 
 from checkers.api import Anomaly
-from harness.report.charts import Axis, axis_for, latency_figure, throughput_figure, timeline_figure
+from harness.report.charts import (Axis, axis_for, latency_figure, mark_anomalies, op_span, throughput_figure,
+                                   timeline_figure)
 from harness.report.embed import plot_div
 from harness.report.faults import FaultWindow, fault_windows
 from harness.report.rundata import RunData, load_run
@@ -90,6 +91,35 @@ class _AnomalyBlock:
     summary: str
     body: Markup
     render_error: str | None = None
+    when: str | None = None
+    number: int = 0
+
+
+def _anomaly_span(anomaly: Anomaly, ctx: SectionContext) -> tuple[int, int] | None:
+    """x positions from the first to the last operation the anomaly names (``None``: names none)."""
+    spans = [op_span(ctx.axis, o) for o in (ctx.operation(i) for i in anomaly.ops) if o is not None]
+    if not spans:
+        return None
+    return min(s for s, _ in spans), max(e for _, e in spans)
+
+
+def _when(span: tuple[int, int] | None, ctx: SectionContext) -> str | None:
+    """Where the anomaly sits relative to the faults, in one sentence."""
+    if span is None:
+        return None
+    start, end = span
+    unit = (lambda p: f"{p / 1e9:.3f} s") if ctx.axis.timed else (lambda p: f"event {p}")
+    where = f"Its operations ran from {unit(start)} to {unit(end)}"
+    during = [w for w in ctx.windows if w.start <= end and (w.end is None or w.end >= start)]
+    if during:
+        faults = "; ".join(f"{w.kind} from {unit(w.start)} to "
+                           f"{unit(w.end) if w.end is not None else 'the end'}" for w in during)
+        return f"{where}, while a fault was in effect: {faults}."
+    before = [w for w in ctx.windows if w.end is not None and w.end < start]
+    if before:
+        last = max(before, key=lambda w: w.end or 0)
+        return f"{where}, with no fault in effect; the last one ({last.kind}) healed at {unit(last.end or 0)}."
+    return f"{where}, before any fault." if ctx.windows else f"{where}; no faults were injected."
 
 
 def _anomaly(d: Any) -> Anomaly:
@@ -172,9 +202,14 @@ def render_report(run: RunData, *, sections: Mapping[str, Section] | None = None
     checkers = _checker_rows(results)
     all_anomalies = [(c.name, a) for c in checkers for a in c.anomalies]
     blocks = []
-    for name, a in all_anomalies[:MAX_ANOMALIES]:
+    marks: list[tuple[str, int]] = []
+    for n, (name, a) in enumerate(all_anomalies[:MAX_ANOMALIES], start=1):
         body, err = _render_section(section_for(a.kind, registry), a, ctx)
-        blocks.append(_AnomalyBlock(checker=name, kind=a.kind, summary=a.summary, body=body, render_error=err))
+        span = _anomaly_span(a, ctx)
+        if span is not None:
+            marks.append((f"anomaly {n}", span[0]))
+        blocks.append(_AnomalyBlock(checker=name, kind=a.kind, summary=a.summary, body=body, render_error=err,
+                                    when=_when(span, ctx), number=n))
     left_out = [_AnomalyBlock(checker=n, kind=a.kind, summary=a.summary, body=Markup(""))
                 for n, a in all_anomalies[MAX_ANOMALIES:MAX_ANOMALIES + 500]]
     verdict = verdict_name(results.get("valid"))
@@ -190,6 +225,9 @@ def render_report(run: RunData, *, sections: Mapping[str, Section] | None = None
         timeline = timeline_figure(history, windows, axis, highlight=highlight)
         latency = latency_figure(history, windows, axis)
         throughput = throughput_figure(history, windows, axis)
+        for fig in (timeline.figure, latency, throughput):
+            if fig is not None:
+                mark_anomalies(fig, marks, axis)
     n_procs = timeline.n_processes if timeline is not None else 0
     version = _version()
     return env.get_template("report.html.j2").render(

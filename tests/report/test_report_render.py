@@ -164,9 +164,28 @@ def test_fault_windows_are_listed_and_shaded(tmp_path: Path) -> None:
     assert "partition" in faults and "kill" in faults and "never healed" in faults
     timeline = next(f for f in page.figures if f["layout"].get("yaxis", {}).get("title", {}).get("text") == "process"
                     and any(t.get("name") == "ok" for t in f["data"]))
-    shapes = timeline["layout"]["shapes"]
+    shapes = [s for s in timeline["layout"]["shapes"] if s["type"] == "rect"]
     assert len(shapes) == 2
     assert shapes[0]["x0"] == pytest.approx(0.012) and shapes[0]["x1"] == pytest.approx(0.047)
+
+
+def test_each_anomaly_is_placed_relative_to_the_faults(tmp_path: Path) -> None:
+    html, page = render(make_run(tmp_path, "bad", valid=False))
+    # the anomaly names ops 7 and 10: the read invoked at 21 ms, completed at 31 ms, during the partition
+    assert ("Its operations ran from 0.021 s to 0.031 s, while a fault was in effect: "
+            "partition from 0.012 s to 0.047 s.") in html
+    for fig in page.figures[1:]:  # every run-wide chart has the anomaly's line
+        lines = [s for s in fig["layout"]["shapes"] if s["type"] == "line"]
+        assert [ln["x0"] for ln in lines] == [pytest.approx(0.021)]
+        assert [a["text"] for a in fig["layout"]["annotations"]] == ["anomaly 1"]
+
+
+def test_an_anomaly_without_faults_says_so(tmp_path: Path) -> None:
+    from tests.report.runs import _ops
+
+    calm = [o for o in _ops() if o.process != "nemesis"]
+    html, _ = render(make_run(tmp_path, "bad", valid=False, ops=calm))
+    assert "Its operations ran from 0.021 s to 0.031 s; no faults were injected." in html
 
 
 def test_unknown_kinds_get_the_generic_section(tmp_path: Path) -> None:
