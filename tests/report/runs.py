@@ -17,7 +17,7 @@ XSS = "<script>alert(1)</script>"
 MS = 1_000_000
 
 
-def _ops() -> list[Op]:
+def sample_ops() -> list[Op]:
     """A small register history; times in ms. Index order is real-time order."""
     ev: list[tuple[int, Any, str, str, Any, str | None]] = [
         # (time ms, process, type, f, value, error)
@@ -97,7 +97,7 @@ def make_run(store: Path, name: str, *, valid: bool, target: str = "quorum-store
     """
     run = store / target / name
     run.mkdir(parents=True)
-    ops = _ops() if ops is None else ops
+    ops = sample_ops() if ops is None else ops
     (run / "history.jsonl").write_text("".join(op_to_json(o) + "\n" for o in ops), encoding="utf-8")
     anomalies = [] if valid else (checked_anomalies(ops) if real_checker else [linear_anomaly()])
     res = results(valid=valid, anomalies=anomalies, **kw)

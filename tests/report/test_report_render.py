@@ -181,9 +181,9 @@ def test_each_anomaly_is_placed_relative_to_the_faults(tmp_path: Path) -> None:
 
 
 def test_an_anomaly_without_faults_says_so(tmp_path: Path) -> None:
-    from tests.report.runs import _ops
+    from tests.report.runs import sample_ops
 
-    calm = [o for o in _ops() if o.process != "nemesis"]
+    calm = [o for o in sample_ops() if o.process != "nemesis"]
     html, _ = render(make_run(tmp_path, "bad", valid=False, ops=calm))
     assert "Its operations ran from 0.021 s to 0.031 s; no faults were injected." in html
 
