@@ -14,7 +14,7 @@ Dockerfile starts with ``ARG BASE=python:3.11-slim`` / ``FROM ${BASE}``, so a
 user with a registry builds the same file from a public image. The context sent
 to the engine holds only the paths the Dockerfile ``COPY``s (no ``.git``, no
 ``histories/``, no ``__pycache__``), and the image is tagged
-``splitbrain/<target>:<hash of that context and the base>``: unchanged code
+``splitbrain/<target>:<hash of that context and the base image's id>``: unchanged code
 reuses its image, changed code gets a new one in a few seconds.
 
 Builds take a file lock (``$XDG_CACHE_HOME/splitbrain/images.lock``) so that
@@ -53,7 +53,9 @@ __all__ = [
 ]
 
 Progress = Callable[[str], None]
-"""Receives one line of human-readable progress at a time."""
+"""Receives one line of human-readable progress at a time: milestones
+("building splitbrain/x:..."), and build output indented by two spaces, which a
+caller may show in a status line or skip."""
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 """The build context root: the folder holding ``harness/``, ``checkers/``, ``targets/``."""
@@ -234,6 +236,7 @@ def _build_base(client: "docker.DockerClient", recipe: BaseRecipe, tag: str,
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+            _unmount_under(root)  # an interrupted debootstrap leaves proc/sys mounted in ROOT
         if rc != 0:
             raise ImageBuildError(
                 f"{recipe.script} failed (exit {rc}) building the base image from {mirror}; "
@@ -255,6 +258,18 @@ def _build_base(client: "docker.DockerClient", recipe: BaseRecipe, tag: str,
             ])
     client.images.get(tag).tag(BASE_REPO, "latest")
     progress(f"built {tag}")
+
+
+def _unmount_under(root: Path) -> None:
+    """Lazily unmount every mount point below ``root``, deepest first, before it is removed."""
+    prefix = str(root.resolve()) + "/"
+    try:
+        mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    except OSError:
+        return
+    points = [m.encode().decode("unicode_escape") for m in mounts]
+    for m in sorted((m for m in points if m.startswith(prefix)), key=len, reverse=True):
+        subprocess.run(["umount", "-l", m], check=False, capture_output=True)
 
 
 # --- target images ----------------------------------------------------------------
@@ -333,7 +348,10 @@ def _context_root(dockerfile: Path) -> Path:
 
 
 def target_tag(target: "Target", base: str) -> str:
-    """``splitbrain/<target>:<hash of the Dockerfile, the copied files and the base>``."""
+    """``splitbrain/<target>:<hash of the Dockerfile, the copied files and the base>``.
+
+    ``base`` identifies the base image (its id, as :func:`ensure_target_image` passes).
+    """
     dockerfile = _dockerfile(target)
     root = _context_root(dockerfile)
     h = hashlib.sha256()
@@ -365,7 +383,7 @@ def _context_tar(dockerfile: Path, root: Path) -> io.BytesIO:
 def ensure_target_image(client: "docker.DockerClient", target: "Target", *, base: str,
                         force: bool = False, progress: Progress = _quiet) -> str:
     """Return ``target``'s image tag, building it on ``base`` unless it exists (or ``force``)."""
-    tag = target_tag(target, base)
+    tag = target_tag(target, client.images.get(base).id)  # a rebuilt base -> a new tag
     if not force and _has_image(client, tag):
         return tag
     with _build_lock():

@@ -7,7 +7,8 @@ whole-container ``kill_container``/``start_container``/``pause_container``/
 ``resume_container``. It drives the engine with the Docker SDK for Python.
 
 Layout. The run gets a bridge network ``splitbrain-<run_id>`` on a /24 that
-clashes with no other Docker network and no host route, and node ``n<i>`` the
+clashes with no other Docker network and no host route (from 10.213.0.0/16,
+else 172.29.0.0/16 or 192.168.128.0/17), and node ``n<i>`` the
 container ``splitbrain-<run_id>-n<i>`` at the fixed address ``.<10+i>`` of
 it, with ``NET_ADMIN`` (for iptables in its own namespace). Everything carries
 the label ``splitbrain.run=<run_id>``. The host reaches the bridge directly, so
@@ -72,7 +73,8 @@ PROJECT_DIR = "/opt/splitbrain"
 DATA_DIR = "/var/lib/splitbrain/data"
 LOG_FILE = "/var/log/splitbrain/service.log"
 PID_FILE = "/run/splitbrain-service.pid"
-SUBNET_POOL = ipaddress.ip_network("10.213.0.0/16")
+SUBNET_POOLS = tuple(ipaddress.ip_network(n) for n in
+                     ("10.213.0.0/16", "172.29.0.0/16", "192.168.128.0/17"))
 _LOG_TAIL_LINES = 20
 
 # $1.. = the node command; SB_DATA = data dir. Runs detached via `docker exec`.
@@ -433,15 +435,17 @@ class DockerCluster:
             raise errors[0]
 
     def _create_network(self) -> ipaddress.IPv4Network:
-        """Create the run's bridge network on a free /24 of :data:`SUBNET_POOL`."""
+        """Create the run's bridge network on a free /24 of :data:`SUBNET_POOLS`."""
         import docker.errors
         from docker.types import IPAMConfig, IPAMPool
 
         used = _used_networks(self._client)
-        candidates = list(SUBNET_POOL.subnets(new_prefix=24))
-        start = int(hashlib.sha256(self.spec.run_id.encode()).hexdigest(), 16) % len(candidates)
-        for k in range(len(candidates)):
-            subnet = candidates[(start + k) % len(candidates)]
+        # Runs in parallel start at different places of the first pool (by run id).
+        first = list(SUBNET_POOLS[0].subnets(new_prefix=24))
+        start = int(hashlib.sha256(self.spec.run_id.encode()).hexdigest(), 16) % len(first)
+        candidates = first[start:] + first[:start] + [
+            s for pool in SUBNET_POOLS[1:] for s in pool.subnets(new_prefix=24)]
+        for subnet in candidates:
             if any(subnet.overlaps(u) for u in used):
                 continue
             ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=str(subnet),
@@ -459,7 +463,8 @@ class DockerCluster:
             self.subnet = subnet
             return subnet
         raise EnvironmentError_(
-            f"no free /24 left in {SUBNET_POOL} for the run's network: remove unused Docker "
+            f"no free /24 left in {', '.join(map(str, SUBNET_POOLS))} for the run's network "
+            f"(host routes or Docker networks cover them): remove unused Docker "
             f"networks (`splitbrain clean`, `docker network prune`).")
 
     def _create_container(self, n: _Node) -> None:

@@ -307,6 +307,33 @@ def test_nothing_left_after_sigint(engine, tmp_path: Path) -> None:  # type: ign
 
 @pytest.mark.docker
 @pytest.mark.slow
+def test_clean_removes_what_a_sigkilled_harness_left(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run_id = f"t{uuid.uuid4().hex[:10]}"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "tests.backends.docker_ping.child",
+                             run_id, str(tmp_path)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline(), "the child died before its cluster was up"
+        assert len(_labelled(engine, run_id)) == 3
+        clean_leftovers(None, engine)
+        assert len(_labelled(engine, run_id)) == 3, "a live run's resources must be spared"
+        proc.kill()
+        proc.wait(timeout=30)
+        assert len(_labelled(engine, run_id)) == 3  # nothing could clean up
+        removed = clean_leftovers(None, engine)
+        assert sum(run_id in r for r in removed) == 3
+        assert _labelled(engine, run_id) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        clean_leftovers(run_id, engine)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
 def test_clean_leftovers_removes_only_labelled(engine) -> None:  # type: ignore[no-untyped-def]
     run_id = f"t{uuid.uuid4().hex[:10]}"
     dead_owner = {RUN_LABEL: run_id, OWNER_LABEL: f"{socket.gethostname()}:999999999:1"}
@@ -372,7 +399,7 @@ def test_quorum_store_runs_end_to_end(engine, tmp_path: Path, variant: str) -> N
     proc = subprocess.run(
         [sys.executable, "-m", "harness.cli", "run", "quorum-store", "--backend", "docker",
          "--variant", variant, "--nodes", "3", "--nemesis", "partition,kill",
-         "--nemesis-interval", "2", "--time-limit", "8", "--seed", "3", "--store", str(tmp_path)],
+         "--nemesis-interval", "2", "--time-limit", "6", "--seed", "3", "--store", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=240)
     found = [p for p in tmp_path.glob("quorum-store/*/results.json") if not p.parent.is_symlink()]
     assert len(found) == 1, proc.stdout + proc.stderr
