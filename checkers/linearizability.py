@@ -6,8 +6,8 @@ order of the history's operations, each taking effect at one instant within
 its interval, is legal for the model; ``INVALID`` with one
 ``nonlinearizable`` :class:`~checkers.api.Anomaly` (see
 :mod:`checkers.linear.explain`) when none is; ``UNKNOWN`` when the time budget
-(``timeout_s``) or the memory budget (``max_cache`` search-cache entries)
-runs out first. Jepsen semantics throughout: ``fail`` ops never happened;
+(``timeout_s``) or the memory budget (``max_cache`` search-cache entries,
+``max_cache_mb`` their estimated size) runs out first. Jepsen semantics throughout: ``fail`` ops never happened;
 ``info`` ops and never-completed invocations may take effect at any instant
 after their invocation, or never; nemesis events are ignored.
 
@@ -34,10 +34,12 @@ from checkers.linear.partition import partition
 from checkers.linear.scheduler import check_partitions
 from harness.history import History
 
-__all__ = ["Linearizability", "DEFAULT_MAX_CACHE"]
+__all__ = ["Linearizability", "DEFAULT_MAX_CACHE", "DEFAULT_MAX_CACHE_MB"]
 
 DEFAULT_MAX_CACHE = 5_000_000
-"""Search-cache entries allowed before giving up (about 1 GiB of Python objects at worst)."""
+"""Search-cache entries allowed before giving up."""
+DEFAULT_MAX_CACHE_MB = 512
+"""Estimated search-cache size allowed before giving up (the process stays well under 1 GiB)."""
 
 
 class Linearizability:
@@ -47,7 +49,7 @@ class Linearizability:
                  independent: bool = False, timeout_s: float | None = None,
                  engine: Literal["splitbrain", "knossos"] = "splitbrain",
                  knossos_cmd: str | None = None, max_cache: int = DEFAULT_MAX_CACHE,
-                 name: str = "linearizability"):
+                 max_cache_mb: float = DEFAULT_MAX_CACHE_MB, name: str = "linearizability"):
         if engine not in ("splitbrain", "knossos"):
             raise ValueError(f"unknown engine {engine!r}; choose 'splitbrain' or 'knossos'")
         if isinstance(model, Model):
@@ -63,6 +65,7 @@ class Linearizability:
         self.engine = engine
         self.knossos_cmd = knossos_cmd
         self.max_cache = max_cache
+        self.max_cache_mb = max_cache_mb
         self.name = name
 
     def check(self, history: History) -> CheckResult:
@@ -74,7 +77,8 @@ class Linearizability:
         t0 = time.monotonic()
         parts = partition(history, self.model)
         deadline = None if self.timeout_s is None else t0 + self.timeout_s
-        out = check_partitions(parts, self.model, deadline=deadline, max_cache=self.max_cache)
+        out = check_partitions(parts, self.model, deadline=deadline, max_cache=self.max_cache,
+                               max_cache_bytes=int(self.max_cache_mb * 2**20))
         elapsed = time.monotonic() - t0
         stats = {
             "ops": sum(1 for o in history.operations if o.completion is None or o.completion.type != "fail"),

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable
+from typing import Any, Callable, Hashable, Sequence
 
 __all__ = [
     "ANY", "NOTHING", "UNKNOWN", "MODELS", "Call", "Illegal", "Model", "ModelInputError", "make_model",
@@ -106,6 +106,11 @@ class Model:
     :data:`ANY` can turn state ``s`` into ``t`` (for ``kv``: ``t`` starts with
     ``s``, as appends only extend); the search then prunes states from which
     the next read's value is out of reach.
+
+    ``unseen(calls)`` (optional) returns a predicate over the ``info`` calls
+    of a partition with these ``calls``: True when no call could observe the
+    info call's effect, so that leaving it out loses no linearization (for
+    ``kv``: an appended or put string that no get's result contains).
     """
 
     name: str
@@ -115,6 +120,7 @@ class Model:
     describe_call: Callable[[Call], str]
     describe_state: Callable[[Hashable], str] = repr
     grows: Callable[[Hashable, Hashable], bool] | None = None
+    unseen: Callable[[Sequence[Call]], Callable[[Call], bool]] | None = None
 
 
 def _h(v: Any) -> Hashable:
@@ -244,8 +250,13 @@ def _kv(*, init: Any, nil_read_unknown: bool) -> Model:
     def grows(s: Hashable, t: Hashable) -> bool:
         return isinstance(t, str) and t.startswith(s or "")  # type: ignore[arg-type]
 
+    def unseen(calls: Sequence[Call]) -> Callable[[Call], bool]:
+        # a get between the call and the next put would contain its string
+        seen = "\0".join(c.needs for c in calls if c.read_only and isinstance(c.needs, str))
+        return lambda c: not c.read_only and isinstance(c.arg, str) and c.arg not in seen
+
     return Model(name="kv", init=lambda key: start, call=call, step=step,
-                 describe_call=_describe, describe_state=_edn, grows=grows)
+                 describe_call=_describe, describe_state=_edn, grows=grows, unseen=unseen)
 
 
 # --- multi-register: atomic transactions of [f k v] micro-ops -----------------------

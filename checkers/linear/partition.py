@@ -15,7 +15,9 @@ cannot change the verdict and are dropped here, before any search:
 * in a partition whose calls all have a fixed ``makes`` (register-like models),
   an ``info`` call whose resulting state no call ``needs``: whatever it wrote
   no one could have observed, so a linearization that applies it is no better
-  than one that leaves it out. Applied until nothing more drops.
+  than one that leaves it out. Applied until nothing more drops;
+* an ``info`` call the model's ``unseen`` hook says no call could observe
+  (``kv``: a string no get returned).
 
 A model's unusable value raises :class:`~harness.history.HistoryError` naming
 the file line of the invocation.
@@ -83,12 +85,15 @@ def partition(history: History, model: Model) -> tuple[Partition, ...]:
                            ret_pos=pos[id(comp)] if ok else None))
     out = []
     for key, entries in groups.items():
-        kept = _drop_unobservable(entries)
+        kept = _drop_unobservable(entries, model)
         out.append(Partition(key=key, entries=tuple(kept), dropped=dropped[key] + len(entries) - len(kept)))
     return tuple(out)
 
 
-def _drop_unobservable(entries: list[Entry]) -> list[Entry]:
+def _drop_unobservable(entries: list[Entry], model: Model) -> list[Entry]:
+    if model.unseen is not None and any(e.ret_pos is None for e in entries):
+        unseen = model.unseen([e.call for e in entries])
+        entries = [e for e in entries if e.ret_pos is not None or not unseen(e.call)]
     if any(e.call.makes is ANY and not e.call.read_only for e in entries):
         return entries
     while True:

@@ -9,9 +9,11 @@ turns, a slice of configurations each (Porcupine gets the same effect by
 searching them in parallel goroutines); a finished valid partition leaves the
 rotation and frees its cache, and the first invalid one stops all the others.
 
-Budgets hold for the whole check: at ``deadline`` or when the live caches
-together exceed ``max_cache`` entries the remaining searches stop, and the
-verdict is ``"unknown"`` unless a partition was already shown invalid.
+Budgets hold for the whole check: at ``deadline``, when the live caches
+together exceed ``max_cache`` entries, or when their estimated size exceeds
+``max_cache_bytes`` (:func:`entry_bytes` per entry: an entry holds a bit set
+as long as the partition), the remaining searches stop, and the verdict is
+``"unknown"`` unless a partition was already shown invalid.
 """
 
 from __future__ import annotations
@@ -24,7 +26,16 @@ from checkers.linear.models import Model
 from checkers.linear.partition import Partition
 from checkers.linear.search import BudgetSpent, SearchResult, searcher
 
-__all__ = ["Outcome", "check_partitions"]
+__all__ = ["Outcome", "check_partitions", "entry_bytes"]
+
+
+def entry_bytes(n_entries: int) -> int:
+    """Estimated bytes of one cache entry in a partition of ``n_entries`` ops.
+
+    A key tuple, the dict slot, the list of info masks and two ints of
+    ``n_entries`` bits (measured with tracemalloc: about 200 bytes plus the bits).
+    """
+    return 200 + n_entries // 4
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,7 +50,8 @@ class Outcome:
 
 
 def check_partitions(parts: Sequence[Partition], model: Model, *, deadline: float | None = None,
-                     max_cache: int | None = None, slice_: int = 1024) -> Outcome:
+                     max_cache: int | None = None, max_cache_bytes: int | None = None,
+                     slice_: int = 1024) -> Outcome:
     """Search ``parts`` in turns; see the module docstring."""
     active: list[tuple[Partition, Generator[int, None, SearchResult], list[int]]] = [
         (p, searcher(p.entries, model, model.init(p.key), slice_=slice_), [0]) for p in parts]
@@ -71,6 +83,9 @@ def check_partitions(parts: Sequence[Partition], model: Model, *, deadline: floa
             reason = "time budget spent"
         elif max_cache is not None and live > max_cache:
             reason = f"cache bound of {max_cache} entries reached"
+        elif max_cache_bytes is not None and \
+                sum(s[0] * entry_bytes(len(p.entries)) for p, _, s in active) > max_cache_bytes:
+            reason = f"memory bound of {max_cache_bytes // 2**20} MiB for the search cache reached"
         if reason is not None:
             for _, run, _ in active:
                 try:

@@ -125,17 +125,7 @@ def searcher(entries: Sequence[Entry], model: Model, init: Hashable, *,
 
     needs_mask = sum(1 << b for b in range(k) if needs[b] is not NOTHING)
     grows = model.grows
-    # for each op that needs a state: the ops whose fixed result could lead to it (on demand)
-    lead_to: list[int | None] = [None] * k
-
-    def leading_to(j: int) -> int:
-        mask = makers.get(needs[j], 0)
-        if grows is not None:
-            for w, ws in makers.items():
-                if grows(w, needs[j]):
-                    mask |= ws
-        lead_to[j] = mask
-        return mask
+    fixed_mask = sum(makers.values())
 
     def first_need(L: int) -> int:
         x = needs_mask & ~L
@@ -147,10 +137,19 @@ def searcher(entries: Sequence[Entry], model: Model, init: Hashable, *,
         if need is NOTHING or need == s:
             return True
         before = cand_of[j] & ~L & ~(1 << j)
-        lead = lead_to[j]
-        if (leading_to(j) if lead is None else lead) & before:
+        if makers.get(need, 0) & before:
             return True
-        return bool(any_maker & before) and (grows is None or grows(s, need))
+        if not any_maker & before:
+            return False
+        if grows is None or grows(s, need):
+            return True
+        fixed = before & fixed_mask  # a fixed state that the others could grow into need?
+        while fixed:
+            low = fixed & -fixed
+            fixed ^= low
+            if grows(calls[low.bit_length() - 1].makes, need):
+                return True
+        return False
 
     cache: dict[tuple[int, Hashable], list[int]] = {}
     n_cache = 0
