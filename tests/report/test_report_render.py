@@ -200,6 +200,29 @@ def test_unknown_kinds_get_the_generic_section(tmp_path: Path) -> None:
     assert "<th>element</th>" in html and XSS not in html
 
 
+def test_an_unknown_verdict_says_why(tmp_path: Path) -> None:
+    run = make_run(tmp_path, "u", valid=True)
+    res = json.loads((run / "results.json").read_text())
+    res["valid"] = "unknown"
+    res["checkers"]["linear"].update(valid="unknown", error=f"search budget spent {XSS}")
+    (run / "results.json").write_text(json.dumps(res))
+    html, _ = render(run)
+    assert '<header class="unknown">' in html and "At least one checker could not decide" in html
+    assert 'data-checker="linear" data-verdict="unknown"' in html
+    assert "search budget spent &lt;script&gt;" in html
+
+
+def test_many_anomalies_are_capped_and_the_rest_listed(tmp_path: Path) -> None:
+    run = make_run(tmp_path, "many", valid=False)
+    res = json.loads((run / "results.json").read_text())
+    res["checkers"]["linear"]["anomalies"] = [
+        {"kind": "lost-update", "summary": f"lost write {i}", "ops": [0], "data": {}} for i in range(35)]
+    (run / "results.json").write_text(json.dumps(res))
+    html, page = render(run)
+    assert len(page.kinds) == 30
+    assert "5 more anomalies are not shown in full" in html and "lost write 34" in html
+
+
 def test_a_crashing_section_falls_back_to_the_generic_view(tmp_path: Path) -> None:
     class Broken:
         def render(self, anomaly: Anomaly, ctx: SectionContext) -> Markup:
