@@ -139,7 +139,8 @@ class Timeline:
     figure: dict[str, Any]
     shown: int
     total: int
-    ok_stride: int
+    odd_stride: int  # failed and indeterminate ops: 1 = all shown, k = every k-th, 0 = none
+    ok_stride: int   # ok ops, likewise
 
     @property
     def downsampled(self) -> bool:
@@ -150,18 +151,32 @@ class Timeline:
         return len(self.figure["layout"]["yaxis"].get("categoryarray", []))
 
 
-def _sample(operations: Sequence[Operation], keep: set[int], budget: int) -> tuple[list[Operation], int]:
-    """All non-ok and ``keep``-listed ops, then every k-th ok op to fit ``budget``."""
+def _sample(operations: Sequence[Operation], keep: set[int],
+            budget: int) -> tuple[list[Operation], int, int]:
+    """At most ``budget`` ops, in order: every ``keep``-named op; then failed and
+    indeterminate ones; then ok ones; each later group thinned to every k-th op.
+
+    Returns the ops and the strides of the failed/indeterminate and ok groups
+    (1 = all kept, 0 = none).
+    """
     if len(operations) <= budget:
-        return list(operations), 1
-    must = [o for o in operations if o.status != "ok" or o.invoke.index in keep]
-    if len(must) >= budget:
-        stride = math.ceil(len(must) / budget)
-        return must[::stride], stride
-    rest = [o for o in operations if not (o.status != "ok" or o.invoke.index in keep)]
-    stride = max(1, math.ceil(len(rest) / (budget - len(must))))
-    chosen = set(id(o) for o in rest[::stride])
-    return [o for o in operations if id(o) in chosen or o.status != "ok" or o.invoke.index in keep], stride
+        return list(operations), 1, 1
+    named = [o for o in operations if o.invoke.index in keep]
+    odd = [o for o in operations if o.invoke.index not in keep and o.status != "ok"]
+    ok = [o for o in operations if o.invoke.index not in keep and o.status == "ok"]
+
+    def thin(group: list[Operation], room: int) -> tuple[list[Operation], int]:
+        if len(group) <= room:
+            return group, 1
+        if room <= 0:
+            return [], 0
+        stride = math.ceil(len(group) / room)
+        return group[::stride], stride
+
+    odd, odd_stride = thin(odd, budget - len(named))
+    ok, ok_stride = thin(ok, budget - len(named) - len(odd))
+    chosen = {id(o) for o in (*named, *odd, *ok)}
+    return [o for o in operations if id(o) in chosen], odd_stride, ok_stride
 
 
 def timeline_figure(history: History, windows: Sequence[FaultWindow], axis: Axis, *,
@@ -178,7 +193,7 @@ def timeline_figure(history: History, windows: Sequence[FaultWindow], axis: Axis
         if o.completion is not None:
             by_event[o.completion.index] = o.invoke.index
     keep = {by_event[i] for i in hl if i in by_event}
-    ops, stride = _sample(history.operations, keep, budget)
+    ops, odd_stride, ok_stride = _sample(history.operations, keep, budget)
     procs = sorted({o.process for o in history.operations}, key=lambda p: (isinstance(p, str), p))
     lane = {p: f"p{p}" for p in procs}
     traces: list[dict[str, Any]] = []
@@ -220,7 +235,7 @@ def timeline_figure(history: History, windows: Sequence[FaultWindow], axis: Axis
                                            "categoryorder": "array",
                                            "categoryarray": [lane[p] for p in procs]})
     return Timeline(figure={"data": traces, "layout": layout}, shown=len(ops),
-                    total=len(history.operations), ok_stride=stride)
+                    total=len(history.operations), odd_stride=odd_stride, ok_stride=ok_stride)
 
 
 # --- latency and throughput -----------------------------------------------------

@@ -42,7 +42,16 @@ def test_a_huge_timeline_keeps_failures_and_named_ops_and_samples_the_rest() -> 
     assert len(fails["x"]) == 100  # every failure kept
     marked = next(t for t in tl.figure["data"] if t.get("name") == "named by an anomaly")
     assert marked["customdata"] == [h.operations[1234].invoke.index]
-    assert tl.ok_stride > 1
+    assert tl.odd_stride == 1 and tl.ok_stride > 1
+
+
+def test_named_ops_survive_even_when_failures_alone_exceed_the_budget() -> None:
+    h = _history(3_000, fail_every=2)  # 1,500 failures
+    named = {h.operations[2001].invoke.index}  # an ok op
+    tl = timeline_figure(h, (), axis_for(h), highlight=named, budget=500)
+    assert tl.shown <= 500 and tl.odd_stride == 4 and tl.ok_stride > 4  # leftover room goes to ok ops
+    marked = next(t for t in tl.figure["data"] if t.get("name") == "named by an anomaly")
+    assert marked["customdata"] == [h.operations[2001].invoke.index]
 
 
 def test_latency_quantile_lines_and_throughput_add_up() -> None:

@@ -247,6 +247,19 @@ def test_a_run_folder_without_history_still_shows_the_verdicts(tmp_path: Path) -
     assert "no history.jsonl" in html and page.kinds == ["nonlinearizable"]
 
 
+def test_a_huge_history_says_the_timeline_is_sampled(tmp_path: Path) -> None:
+    from harness.report import charts
+
+    ops = []
+    for k in range(charts.MAX_TIMELINE_OPS + 10):
+        ops += [Op(index=2 * k, time=k * MS, process=0, type="invoke", f="read"),
+                Op(index=2 * k + 1, time=k * MS + 1, process=0, type="ok", f="read", value=k)]
+    html, _ = render(make_run(tmp_path, "huge", valid=True, ops=ops))
+    assert (f"This history has {charts.MAX_TIMELINE_OPS + 10} operations; the timeline shows "
+            f"{charts.MAX_TIMELINE_OPS // 2 + 5} of them") in html
+    assert "all of the failed or indeterminate ones, and 1 in 2 of the ok ones" in html
+
+
 def test_write_report_writes_one_self_contained_file(tmp_path: Path) -> None:
     path = write_report(make_run(tmp_path, "bad", valid=False))
     html = path.read_text(encoding="utf-8")
