@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.report.render import REPORT, _atomic_write, make_env, verdict_name
-from harness.report.rundata import RESULTS
+from harness.report.render import REPORT, make_env, verdict_name
+from harness.report.rundata import RESULTS, write_text_atomic
 
 __all__ = ["INDEX", "IndexRow", "scan_runs", "write_index"]
 
@@ -75,5 +75,5 @@ def write_index(store_root: str | Path) -> Path:
     rows = scan_runs(root)
     page = make_env().get_template("index.html.j2").render(rows=rows, root=root.name)
     path = root / INDEX
-    _atomic_write(path, page)
+    write_text_atomic(path, page)
     return path

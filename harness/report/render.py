@@ -16,8 +16,6 @@ never by a missing report.
 from __future__ import annotations
 
 import json
-import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -30,7 +28,7 @@ from harness.report.charts import (Axis, axis_for, latency_figure, mark_anomalie
                                    timeline_figure)
 from harness.report.embed import plot_div
 from harness.report.faults import FaultWindow, fault_windows
-from harness.report.rundata import RunData, load_run
+from harness.report.rundata import RunData, load_run, write_text_atomic
 from harness.report.sections import DEFAULT_SECTIONS, GENERIC, Section, SectionContext, section_for
 
 __all__ = ["MAX_ANOMALIES", "REPORT", "make_env", "render_report", "verdict_name", "write_report"]
@@ -275,16 +273,5 @@ def write_report(run_dir: str | Path, *, sections: Mapping[str, Section] | None 
     run = load_run(run_dir)
     page = render_report(run, sections=sections)
     path = Path(out) if out is not None else run.run_dir / REPORT
-    _atomic_write(path, page)
+    write_text_atomic(path, page)
     return path
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write via a temporary sibling and rename; plain ``open`` so the umask applies (0644 as usual)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

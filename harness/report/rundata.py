@@ -9,13 +9,15 @@ run: it is data to be escaped, never markup.
 from __future__ import annotations
 
 import json
+import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 from harness.history import History, HistoryError, read_jsonl
 
-__all__ = ["RunData", "RunDirError", "load_results", "load_run"]
+__all__ = ["RunData", "RunDirError", "load_results", "load_run", "write_text_atomic"]
 
 RESULTS = "results.json"
 HISTORY = "history.jsonl"
@@ -75,3 +77,14 @@ def load_run(run_dir: str | Path) -> RunData:
         except HistoryError as e:
             raise RunDirError(f"{e}; fix or remove the history file to render the verdicts alone") from None
     return RunData(run_dir=run_dir, results=results, history=history)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write via a temporary sibling and rename; plain ``open`` so the umask applies (0644 as usual)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
