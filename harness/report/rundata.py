@@ -1,4 +1,4 @@
-"""A run folder, loaded for rendering: ``results.json`` plus the history.
+"""A run folder, loaded for rendering (``results.json`` plus the history), and atomic writes into it.
 
 Both files are written by the runner (``docs/DESIGN.md``, "results.json"); the
 report is a pure function of them, so ``splitbrain report RUN_DIR`` can redo it
