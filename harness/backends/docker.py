@@ -7,8 +7,7 @@ whole-container ``kill_container``/``start_container``/``pause_container``/
 ``resume_container``. It drives the engine with the Docker SDK for Python.
 
 Layout. The run gets a bridge network ``splitbrain-<run_id>`` on a /24 that
-clashes with no other Docker network and no host route (from 10.213.0.0/16,
-else 172.29.0.0/16 or 192.168.128.0/17), and node ``n<i>`` the
+clashes with no other Docker network and no host route, and node ``n<i>`` the
 container ``splitbrain-<run_id>-n<i>`` at the fixed address ``.<10+i>`` of
 it, with ``NET_ADMIN`` (for iptables in its own namespace). Everything carries
 the label ``splitbrain.run=<run_id>``. The host reaches the bridge directly, so
@@ -26,14 +25,11 @@ it was. The container itself can be killed and restarted too; its address
 stays and the partition rules in force are put back.
 
 Links. A directed link ``(src, dst)`` is the TCP connections ``src`` opens
-to ``dst`` (as in the local backend's proxies). ``cut`` adds iptables DROP rules
-using conntrack direction: in ``dst``, packets from ``src`` in the ORIGINAL
-direction; in ``src``, packets from ``dst`` in the REPLY direction. Packets are
-dropped, never rejected, so connects and requests time out as in a real
-partition; connections ``dst`` opens to ``src`` are untouched unless
-``(dst, src)`` is cut too. ``reachable`` runs a TCP connect from inside ``src``
-to ``dst``'s service port: an answer, even a refusal (service down), means the
-network carried the packets. ``heal`` flushes INPUT in every node.
+to ``dst`` (as in the local backend's proxies); ``cut`` drops their packets
+with iptables/conntrack rules inside the two nodes' namespaces (DROP, so
+connects and requests time out, not refused), ``reachable`` TCP-connects from
+inside ``src``, ``heal`` flushes INPUT in every node. The exact rules and why:
+:mod:`harness.backends.docker_network`.
 
 Cleanup. Leaving the ``with`` block by return, exception or Ctrl-C copies the
 node logs to ``spec.run_dir / "logs"``, removes the containers and the network,
@@ -45,7 +41,6 @@ SIGKILLed harness leaves is removed by ``splitbrain clean``
 
 from __future__ import annotations
 
-import hashlib
 import io
 import ipaddress
 import signal
@@ -58,6 +53,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Collection, Iterator
 
 from harness.backends.docker_engine import clean_leftovers, connect, run_labels
+from harness.backends.docker_network import (
+    create_run_network, cut_rules, iptables_script, probe_argv, probe_passed,
+)
 from harness.cluster import Address, ClusterSpec, EnvironmentError_, Link
 from harness.target import NodeContext
 
@@ -73,8 +71,6 @@ PROJECT_DIR = "/opt/splitbrain"
 DATA_DIR = "/var/lib/splitbrain/data"
 LOG_FILE = "/var/log/splitbrain/service.log"
 PID_FILE = "/run/splitbrain-service.pid"
-SUBNET_POOLS = tuple(ipaddress.ip_network(n) for n in
-                     ("10.213.0.0/16", "172.29.0.0/16", "192.168.128.0/17"))
 _LOG_TAIL_LINES = 20
 
 # $1.. = the node command; SB_DATA = data dir. Runs detached via `docker exec`.
@@ -99,14 +95,6 @@ _SIGNAL_SH = _PID_SH + (
     f'gone && rm -f {PID_FILE} && exit 0; exit 5'
 )
 _ALIVE_SH = _PID_SH + "exit 0"
-_PROBE_PY = (
-    "import socket,sys\n"
-    "s=socket.socket(); s.settimeout(float(sys.argv[3]))\n"
-    "try:\n s.connect((sys.argv[1], int(sys.argv[2]))); print('open')\n"
-    "except ConnectionRefusedError: print('refused')\n"
-    "except OSError as e: print('dropped', e)\n"
-)
-
 
 class NodeStartError(EnvironmentError_):
     """A node's service exited, or did not become ready in time, while being started."""
@@ -307,11 +295,10 @@ class DockerCluster:
         if src == dst:
             raise ValueError(f"no link {src}->{dst}: a link joins two distinct nodes")
         try:
-            code, out = self._exec(s, ["python3", "-c", _PROBE_PY, d.ip, str(self.port),
-                                       str(timeout)])
+            code, out = self._exec(s, probe_argv(d.ip, self.port, timeout))
         except Exception:
             return False  # src's container is down or frozen: it sends nothing
-        return code == 0 and out.split()[:1] in (["open"], ["refused"])
+        return probe_passed(code, out)
 
     def collect_logs(self, dest: Path) -> list[Path]:
         """Copy each node's service log to ``dest/<node>.log`` (stopped containers too)."""
@@ -435,37 +422,9 @@ class DockerCluster:
             raise errors[0]
 
     def _create_network(self) -> ipaddress.IPv4Network:
-        """Create the run's bridge network on a free /24 of :data:`SUBNET_POOLS`."""
-        import docker.errors
-        from docker.types import IPAMConfig, IPAMPool
-
-        used = _used_networks(self._client)
-        # Runs in parallel start at different places of the first pool (by run id).
-        first = list(SUBNET_POOLS[0].subnets(new_prefix=24))
-        start = int(hashlib.sha256(self.spec.run_id.encode()).hexdigest(), 16) % len(first)
-        candidates = first[start:] + first[:start] + [
-            s for pool in SUBNET_POOLS[1:] for s in pool.subnets(new_prefix=24)]
-        for subnet in candidates:
-            if any(subnet.overlaps(u) for u in used):
-                continue
-            ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=str(subnet),
-                                                      gateway=str(next(subnet.hosts())))])
-            try:
-                net = self._api.create_network(self.network_name, driver="bridge", ipam=ipam,
-                                               labels=self._labels, check_duplicate=True)
-            except docker.errors.APIError as e:
-                if "overlap" in str(e).lower():
-                    continue  # a parallel run took it since we listed
-                raise EnvironmentError_(
-                    f"could not create Docker network {self.network_name}: {e.explanation or e}; "
-                    f"run `splitbrain clean` if a crashed run left it.") from None
-            self._network_id = net["Id"]
-            self.subnet = subnet
-            return subnet
-        raise EnvironmentError_(
-            f"no free /24 left in {', '.join(map(str, SUBNET_POOLS))} for the run's network "
-            f"(host routes or Docker networks cover them): remove unused Docker "
-            f"networks (`splitbrain clean`, `docker network prune`).")
+        self._network_id, self.subnet = create_run_network(
+            self._api, self.network_name, labels=self._labels, run_id=self.spec.run_id)
+        return self.subnet
 
     def _create_container(self, n: _Node) -> None:
         api = self._api
@@ -566,47 +525,11 @@ class DockerCluster:
     # ----------------------------------------------------------- iptables
 
     def _rules_for(self, links: Collection[Link]) -> dict[str, list[list[str]]]:
-        """iptables argument lists per node that cut ``links`` (see the module docstring)."""
-        rules: dict[str, list[list[str]]] = {}
-        for src, dst in links:
-            s, d = self._nodes[src], self._nodes[dst]
-            rules.setdefault(dst, []).append(
-                ["-A", "INPUT", "-s", s.ip, "-m", "conntrack", "--ctdir", "ORIGINAL", "-j", "DROP"])
-            rules.setdefault(src, []).append(
-                ["-A", "INPUT", "-s", d.ip, "-m", "conntrack", "--ctdir", "REPLY", "-j", "DROP"])
-        return rules
+        return cut_rules(links, {name: n.ip for name, n in self._nodes.items()})
 
     def _iptables(self, n: _Node, rules: list[list[str]]) -> None:
-        script = " && ".join("iptables -w " + " ".join(r) for r in rules)
-        code, out = self._exec(n, ["sh", "-c", script])
+        code, out = self._exec(n, ["sh", "-c", iptables_script(rules)])
         if code != 0:
             raise EnvironmentError_(
                 f"{n.name}: iptables failed in its container (exit {code}: {out.strip()}); the "
                 f"container needs NET_ADMIN and a kernel with conntrack.")
-
-
-def _used_networks(client: "docker.DockerClient") -> list[ipaddress.IPv4Network]:
-    """Subnets of every Docker network and of every host route (``/proc/net/route``)."""
-    used: list[ipaddress.IPv4Network] = []
-    for net in client.api.networks():
-        for cfg in (net.get("IPAM") or {}).get("Config") or []:
-            try:
-                used.append(ipaddress.ip_network(cfg.get("Subnet", ""), strict=False))  # type: ignore[arg-type]
-            except ValueError:
-                pass
-    try:
-        lines = Path("/proc/net/route").read_text().splitlines()[1:]
-    except OSError:
-        lines = []
-    for line in lines:
-        f = line.split()
-        if len(f) < 8:
-            continue
-        dest, mask = (ipaddress.IPv4Address(int(x, 16).to_bytes(4, "little")) for x in (f[1], f[7]))
-        if int(mask) == 0:
-            continue  # the default route
-        try:
-            used.append(ipaddress.ip_network(f"{dest}/{mask}", strict=False))
-        except ValueError:
-            pass
-    return [u for u in used if isinstance(u, ipaddress.IPv4Network)]

@@ -114,6 +114,34 @@ def test_cli_exits_4_without_engine(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     assert "not reachable" in capsys.readouterr().err
 
 
+def test_cut_rules_drop_both_halves_of_the_directed_link() -> None:
+    from harness.backends.docker_network import cut_rules, iptables_script
+
+    rules = cut_rules([("n1", "n2")], {"n1": "10.0.0.11", "n2": "10.0.0.12"})
+    assert rules == {
+        "n2": [["-A", "INPUT", "-s", "10.0.0.11", "-m", "conntrack", "--ctdir", "ORIGINAL",
+                "-j", "DROP"]],
+        "n1": [["-A", "INPUT", "-s", "10.0.0.12", "-m", "conntrack", "--ctdir", "REPLY",
+                "-j", "DROP"]],
+    }
+    assert "REJECT" not in iptables_script(rules["n1"] + rules["n2"])
+
+
+def test_subnet_candidates_spread_runs_and_stay_in_the_pools() -> None:
+    from harness.backends.docker_network import SUBNET_POOLS, candidate_subnets
+
+    a, b = candidate_subnets("run-a"), candidate_subnets("run-b")
+    assert a[0] != b[0] and sorted(a) == sorted(b)
+    assert len(set(a)) == len(a) and all(any(s.subnet_of(p) for p in SUBNET_POOLS) for s in a)
+
+
+def test_probe_verdicts() -> None:
+    from harness.backends.docker_network import probe_passed
+
+    assert probe_passed(0, "open\n") and probe_passed(0, "refused\n")
+    assert not probe_passed(0, "dropped timed out\n") and not probe_passed(126, "")
+
+
 # ---------------------------------------------------------------- with engine
 
 
