@@ -139,8 +139,60 @@ class _Frame:
         self.discard = 0
 
 
+# The fast path: a file of flat maps, one per line (Porcupine's layout and ours), whose
+# values are atoms, strings or vectors of atoms and strings. One regular-expression
+# match per line instead of one per token; anything else goes to the general reader.
+_A = r"""[^\s,\[\](){}";\\#][^\s,\[\](){}";]*"""
+_S = r'''"(?:[^"\\]|\\.)*"'''
+_V = rf"""(?:{_A}|{_S}|\[[\s,]*(?:(?:{_A}|{_S})[\s,]*)*\])"""
+_FLAT_LINE = re.compile(rf"""[\s,]*\{{[\s,]*(?::{_A}[\s,]+{_V}[\s,]*)*\}}[\s,]*""")
+_FLAT_PAIR = re.compile(rf"""(:{_A})[\s,]+(?:({_A})|({_S})|\[((?:[\s,]*(?:{_A}|{_S}))*)[\s,]*\])""")
+_FLAT_ITEM = re.compile(rf"""({_A})|({_S})""")
+
+
+def _parse_flat_lines(text: str) -> list[Form] | None:
+    """Forms of a one-flat-map-per-line text, or None when the text is not one."""
+    atoms: dict[str, Any] = {}
+    forms: list[Form] = []
+    fullmatch = _FLAT_LINE.fullmatch
+    pairs = _FLAT_PAIR.findall
+    items = _FLAT_ITEM.findall
+
+    def scalar(a: str, st: str, line: int) -> Any:
+        if a:
+            v = atoms.get(a, atoms)
+            if v is atoms:
+                if a.isdigit():
+                    return int(a)  # indices and times: unique, not worth remembering
+                v = atoms[a] = _atom(a, line)
+            return v
+        st = st[1:-1]
+        return _ESCAPES.sub(_unescape_one, st) if "\\" in st else st
+
+    for n, line in enumerate(text.split("\n"), start=1):
+        if not line or line.isspace():
+            continue
+        if fullmatch(line) is None:
+            return None
+        d: dict[Any, Any] = {}
+        for k, a, st, vec in pairs(line):
+            key = atoms.get(k, atoms)
+            if key is atoms:
+                key = scalar(k, "", n)
+            if a or st:
+                d[key] = scalar(a, st, n)
+            else:
+                d[key] = [scalar(x, y, n) for x, y in items(vec)]
+        forms.append(Form(value=d, kind="map", line=n))
+    return forms
+
+
 def parse(text: str) -> list[Form]:
     """Read every top-level form of ``text``; raises :class:`EDNError`."""
+    if text[:1] == "{":
+        fast = _parse_flat_lines(text)
+        if fast is not None:
+            return fast
     forms: list[Form] = []
     stack: list[_Frame] = []
     top_discard = 0

@@ -107,15 +107,24 @@ def _op_from_edn(d: Any, *, file: Path, line: int, position: int) -> Op:
               node=node, error=_plain(d.get("error")))
 
 
+_SCALARS = (type(None), bool, int, float, str)
+
+
 def _plain(v: Any) -> Any:
     """EDN data as JSON-able data: sets become sorted lists, map keys strings."""
+    t = type(v)
+    if t in _SCALARS:
+        return v
+    if t is list:
+        for x in v:
+            if type(x) not in _SCALARS:
+                return [_plain(x) for x in v]
+        return v
     if isinstance(v, (frozenset, set)):
         return sorted((_plain(x) for x in v), key=repr)
     if isinstance(v, dict):
         return {(k if isinstance(k, str) else dumps(k)): _plain(x) for k, x in v.items()}
     if isinstance(v, tuple):
-        return [_plain(x) for x in v]
-    if isinstance(v, list) and any(isinstance(x, (frozenset, set, dict, tuple)) for x in v):
         return [_plain(x) for x in v]
     return v
 
