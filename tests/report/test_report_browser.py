@@ -78,13 +78,18 @@ def _perform(store: Path, variant: str, seed: int, time_limit: float) -> tuple[P
 
 @pytest.fixture(scope="module")
 def seed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A seed-variant run that found an anomaly (seeds 1.. until one does, at most 4)."""
+    """A seed-variant run that found an anomaly (seeds 1.. until one does, at most 6).
+
+    The seed variant's flaw shows under partitions in most 6 s runs on a quiet
+    machine (wall-clock versions); on a loaded one fewer runs find it.
+    """
     store = tmp_path_factory.mktemp("store")
-    for seed in range(1, 5):
+    for seed in range(1, 7):
         run_dir, results = _perform(store, "seed", seed, 6.0)
         if results["valid"] is False:
             return run_dir
-    pytest.skip("4 seed-variant runs of 6 s found no anomaly on this machine; the hand-made run test covers it")
+    pytest.skip("6 seed-variant runs of 6 s found no anomaly on this (loaded?) machine; "
+                "the hand-made invalid run's test covers the page")
 
 
 def test_a_real_seed_variant_report_opens_cleanly_with_its_anomaly_section(browser: Browser,
