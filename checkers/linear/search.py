@@ -77,6 +77,9 @@ def search(entries: Sequence[Entry], model: Model, init: Hashable, *,
         return stop.value  # type: ignore[no-any-return]
 
 
+_NO_INFO = (0,)  # the cache value when a partition has no info ops
+
+
 class BudgetSpent(Exception):
     """Thrown into a :func:`searcher` to stop it with outcome ``"unknown"``."""
 
@@ -89,43 +92,49 @@ def searcher(entries: Sequence[Entry], model: Model, init: Hashable, *,
     returns an ``"unknown"`` result; several partitions can so be searched in
     turns, and the first invalid one found ends the check.
     """
-    oks = sorted((i for i, e in enumerate(entries) if e.ret_pos is not None),
-                 key=lambda i: entries[i].ret_pos)  # type: ignore[arg-type,return-value]
-    infos = sorted((i for i, e in enumerate(entries) if e.ret_pos is None),
-                   key=lambda i: entries[i].call_pos)
+    n = len(entries)
+    rets = [e.ret_pos for e in entries]
+    oks = sorted((i for i in range(n) if rets[i] is not None), key=rets.__getitem__)
+    infos = [i for i in range(n) if rets[i] is None]  # entries come in invocation order
     order = oks + infos                      # bit b <-> entries[order[b]]
     k = len(oks)
     if k == 0:
         return SearchResult(outcome="valid", explored=0, cache_entries=0)
     okmask = (1 << k) - 1
+    has_info = k < n
     calls = [entries[i].call for i in order]
     step = model.step
+    bit_of = [0] * n
+    for b, i in enumerate(order):
+        bit_of[i] = b
 
     # candidates when bit j is the first unlinearized ok op: all ops invoked before j returns
-    by_call = sorted(range(len(order)), key=lambda b: entries[order[b]].call_pos)
     cand_of = [0] * k
     acc, ci = 0, 0
     for j in range(k):
-        r = entries[order[j]].ret_pos
-        while ci < len(by_call) and entries[order[by_call[ci]]].call_pos < r:  # type: ignore[operator]
-            acc |= 1 << by_call[ci]
+        r = rets[oks[j]]
+        while ci < n and entries[ci].call_pos < r:  # type: ignore[operator]
+            acc |= 1 << bit_of[ci]
             ci += 1
         cand_of[j] = acc
-    ro_mask = sum(1 << b for b in range(k) if calls[b].read_only)
-    needs = [c.needs for c in calls[:k]]
+    ro_mask = needs_mask = fixed_mask = any_maker = 0
+    needs = []
     makers: dict[Hashable, int] = {}
-    any_maker = 0
     for b, c in enumerate(calls):
+        if b < k:
+            needs.append(c.needs)
+            if c.needs is not NOTHING:
+                needs_mask |= 1 << b
+            if c.read_only:
+                ro_mask |= 1 << b
         if c.read_only:
             continue
         if c.makes is ANY:
             any_maker |= 1 << b
         else:
             makers[c.makes] = makers.get(c.makes, 0) | (1 << b)
-
-    needs_mask = sum(1 << b for b in range(k) if needs[b] is not NOTHING)
+            fixed_mask |= 1 << b
     grows = model.grows
-    fixed_mask = sum(makers.values())
 
     def first_need(L: int) -> int:
         x = needs_mask & ~L
@@ -151,7 +160,7 @@ def searcher(entries: Sequence[Entry], model: Model, init: Hashable, *,
                 return True
         return False
 
-    cache: dict[tuple[int, Hashable], list[int]] = {}
+    cache: dict[tuple[int, Hashable], Any] = {}  # (ok part of L, s) -> info parts seen
     n_cache = 0
     explored = 0
     # a frame: [L, s, todo, parent frame, the op that cannot follow if todo runs out]
@@ -191,7 +200,13 @@ def searcher(entries: Sequence[Entry], model: Model, init: Hashable, *,
         elif L != L0:
             seen = cache.get((L & okmask, s))
             info = L >> k
-            if seen is None:
+            if not has_info:
+                if seen is None:
+                    cache[(L, s)] = _NO_INFO
+                    n_cache += 1
+                else:
+                    todo = 0
+            elif seen is None:
                 cache[(L & okmask, s)] = [info]
                 n_cache += 1
             elif any(x & ~info == 0 for x in seen):
@@ -216,6 +231,15 @@ def searcher(entries: Sequence[Entry], model: Model, init: Hashable, *,
                 if s2.__class__ is Illegal:
                     continue
                 L2 = tL | low
+                if not has_info:
+                    key = (L2, s2)
+                    if key in cache:
+                        continue
+                    cache[key] = _NO_INFO
+                    n_cache += 1
+                    top[2] = todo
+                    L, s, parent = L2, s2, top
+                    break
                 key = (L2 & okmask, s2)
                 seen = cache.get(key)
                 info2 = L2 >> k
