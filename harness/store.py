@@ -126,6 +126,7 @@ def write_results(run_dir: str | Path, results: Mapping[str, Any]) -> Path:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(results, fh, indent=2, ensure_ascii=False, default=repr)
             fh.write("\n")
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; CI uploaders and other users must read it
         os.replace(tmp, run_dir / RESULTS)
     except BaseException:
         if os.path.exists(tmp):

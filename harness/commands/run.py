@@ -151,8 +151,10 @@ def perform_run(req: RunRequest, *, seed: int | None = None, progress: bool | No
                faults: Any = None, error: str | None = None) -> RunResult:
         doc = st.results_document(info, status=status, check=check, stats=stats, faults=faults, error=error)
         st.write_results(run_dir, doc)
-        _write_report(run_dir)
+        report = _write_report(run_dir)
         echo(st.verdict_text(doc, run_dir))
+        if report is not None:
+            echo(f"  report: {report}")
         return RunResult(run_dir=run_dir, results=doc, exit_code=code)
 
     recorder = Recorder(run_dir / "history.jsonl")
@@ -198,16 +200,20 @@ def perform_run(req: RunRequest, *, seed: int | None = None, progress: bool | No
                   faults=[w.to_json() for w in fault_windows(outcome.events)])
 
 
-def _write_report(run_dir: Path) -> None:
+def _write_report(run_dir: Path) -> Path | None:
+    """Write the run's report.html and refresh the store's index.html; never raises."""
     try:
-        from harness.report import write_report
+        from harness.report import write_index, write_report
     except ImportError:
-        return
+        return None
     try:
-        write_report(run_dir)
+        path = write_report(run_dir)
+        write_index(run_dir.parent.parent)
+        return path
     except Exception as e:  # noqa: BLE001 - a report failure must not lose the verdict
         log.warning("could not write %s/report.html: %s: %s", run_dir, type(e).__name__, e)
         click.echo(f"warning: report not written: {type(e).__name__}: {e}", err=True)
+        return None
 
 
 @click.command("run")
