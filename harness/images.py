@@ -408,5 +408,25 @@ def ensure_target_image(client: "docker.DockerClient", target: "Target", *, base
                     progress("  " + line.strip())
         repo = tag.partition(":")[0]
         client.images.get(tag).tag(repo, "latest")
+        _prune_old(client, repo, keep=KEEP_TARGET_IMAGES)
     progress(f"built {tag}")
     return tag
+
+
+KEEP_TARGET_IMAGES = 3
+"""Per target, how many of the newest content-tagged images to keep (older ones are
+removed after a build, unless a container still uses them)."""
+
+
+def _prune_old(client: "docker.DockerClient", repo: str, *, keep: int) -> None:
+    import docker.errors
+
+    images = [i for i in client.images.list(name=repo, filters={"label": IMAGE_LABEL})]
+    images.sort(key=lambda i: i.attrs.get("Created", ""), reverse=True)
+    for img in images[keep:]:
+        for t in img.tags:
+            if t.startswith(repo + ":") and not t.endswith(":latest"):
+                try:
+                    client.images.remove(t, noprune=False)
+                except docker.errors.APIError:
+                    pass  # in use by a container (a run going on), or already gone
