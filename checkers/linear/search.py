@@ -136,10 +136,6 @@ def searcher(entries: Sequence[Entry], model: Model, init: Hashable, *,
             fixed_mask |= 1 << b
     grows = model.grows
 
-    def first_need(L: int) -> int:
-        x = needs_mask & ~L
-        return (x & -x).bit_length() - 1 if x else k
-
     def reachable(j: int, L: int, s: Hashable) -> bool:
         """Can the state op ``j`` needs be made by ops that may precede ``j``?"""
         need = needs[j]
@@ -163,6 +159,7 @@ def searcher(entries: Sequence[Entry], model: Model, init: Hashable, *,
     cache: dict[tuple[int, Hashable], Any] = {}  # (ok part of L, s) -> info parts seen
     n_cache = 0
     explored = 0
+    next_yield = slice_
     # a frame: [L, s, todo, parent frame, the op that cannot follow if todo runs out]
     best: list[Any] = [0, init, 0, None, 0]
     best_depth = -1
@@ -171,7 +168,8 @@ def searcher(entries: Sequence[Entry], model: Model, init: Hashable, *,
     while True:
         # entering configuration (L, s), not seen before
         explored += 1
-        if explored % slice_ == 0:
+        if explored == next_yield:
+            next_yield += slice_
             try:
                 yield n_cache
             except BudgetSpent as e:
@@ -183,19 +181,24 @@ def searcher(entries: Sequence[Entry], model: Model, init: Hashable, *,
                 return SearchResult(outcome="valid", explored=explored, cache_entries=n_cache)
             cand = cand_of[m] & ~L
             ro = cand & ro_mask
+            if not ro:
+                break
             L1 = L
             while ro:
                 low = ro & -ro
                 ro ^= low
-                if not step(s, calls[low.bit_length() - 1]).__class__ is Illegal:
+                if step(s, calls[low.bit_length() - 1]).__class__ is not Illegal:
                     L |= low
             if L == L1:
                 break
         todo = cand & ~ro_mask  # the reads left are illegal in s
         blocked = m
-        if not reachable(m, L, s):
+        need = needs[m]
+        pending = needs_mask & ~L
+        r = (pending & -pending).bit_length() - 1  # the next op that needs a state (-1: none)
+        if need is not NOTHING and need != s and not reachable(m, L, s):
             todo = 0  # m needs a state no op that may come before it can make: dead end
-        elif (r := first_need(L)) != m and r < k and not reachable(r, L, s):
+        elif r > m and needs[r] != s and not reachable(r, L, s):
             todo, blocked = 0, r  # so does the next op that needs a state
         elif L != L0:
             seen = cache.get((L & okmask, s))
