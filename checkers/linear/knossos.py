@@ -3,10 +3,13 @@
 We write the history as EDN (:func:`harness.formats.write_history`) to a temp
 file, run ``CMD --model MODEL FILE`` (``CMD`` defaults to a ``knossos``
 command on ``PATH``; e.g. ``--knossos-cmd "lein run -m knossos.cli"`` inside a
-Knossos checkout) and map the ``:valid?`` it prints: ``true`` -> valid,
-``false`` -> invalid, anything else (``:unknown``, a crash, the time budget)
--> unknown. Knossos's CLI starts its models from their own defaults, so a
-non-default ``init`` is reported in the stats, not passed on.
+Knossos checkout) and map the ``:valid?`` it prints (``knossos.cli`` prints
+``FILE<TAB>true``; a printed analysis map ``{:valid? ...}`` is read too):
+``true`` -> valid, ``false`` -> invalid, anything else (``:unknown``, a crash,
+the time budget) -> unknown. ``knossos.cli`` knows the ``register``,
+``cas-register`` and ``mutex`` models and starts them from their own
+defaults (``nil``, free), so a non-default ``init`` is reported in the
+stats, not passed on.
 
 Where no Knossos is installed, :class:`EngineUnavailable` says so in one
 sentence (the CLI exits 3); the default engine never needs Java.
@@ -27,9 +30,10 @@ from checkers.api import Anomaly, CheckResult, Verdict
 from harness.formats import write_history
 from harness.history import History
 
-__all__ = ["EngineUnavailable", "check_with_knossos", "knossos_command"]
+__all__ = ["EngineUnavailable", "KNOSSOS_MODELS", "check_with_knossos", "knossos_command"]
 
-_VALID = re.compile(r":valid\?\s+(true|false|:unknown|nil)")
+_VALID = re.compile(r"(?::valid\?\s+|\t)(true|false|:unknown|nil)\b")
+KNOSSOS_MODELS = ("register", "cas-register", "mutex")
 
 
 class EngineUnavailable(RuntimeError):
@@ -50,6 +54,9 @@ def check_with_knossos(history: History, *, model: str, init: Any = None, cmd: s
                        timeout_s: float | None = None, independent: bool = False,
                        name: str = "linearizability") -> CheckResult:
     """Check ``history`` with Knossos; see the module docstring."""
+    if model not in KNOSSOS_MODELS:
+        raise ValueError(f"Knossos's CLI has no {model!r} model (only {', '.join(KNOSSOS_MODELS)}); "
+                         f"use the default engine")
     argv = knossos_command(cmd)
     t0 = time.monotonic()
     stats: dict[str, Any] = {"engine": "knossos", "model": model, "ops": len(history.operations)}

@@ -99,7 +99,7 @@ def test_knossos_engine_not_installed(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def fake_knossos(tmp_path: Path, answer: str) -> str:
-    """A stand-in Knossos CLI: checks it got --model M FILE with EDN it can see, prints an answer."""
+    """A stand-in for ``knossos.cli``: checks it got --model M FILE with EDN, prints ``FILE<TAB>answer``."""
     script = tmp_path / "fake-knossos"
     script.write_text(f"""#!{sys.executable}
 import sys
@@ -107,7 +107,7 @@ args = sys.argv[1:]
 assert args[0] == "--model", args
 text = open(args[2]).read()
 assert ":type :invoke" in text and ":f :read" in text, text[:200]
-print("{{:valid? {answer}, :model {{:value 0}}}}")
+print(args[2] + "\t" + "{answer}")
 """)
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return str(script)
@@ -120,6 +120,12 @@ def test_knossos_engine_maps_valid(tmp_path: Path, capsys: pytest.CaptureFixture
                       "--knossos-cmd", fake_knossos(tmp_path, answer), "--json")
     assert got == code
     assert json.loads(out)["valid"] == {0: True, 1: False, 2: "unknown"}[code]
+
+
+def test_knossos_engine_refuses_models_its_cli_lacks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "check", str(CORPUS / "porcupine/kv/c01-ok.edn"), "--model", "kv",
+                       "--engine", "knossos", "--knossos-cmd", fake_knossos(tmp_path, "true"))
+    assert code == 3 and "Knossos's CLI has no 'kv' model" in err
 
 
 def test_a_directory_is_rechecked_as_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
