@@ -96,6 +96,7 @@ _SIGNAL_SH = _PID_SH + (
 )
 _ALIVE_SH = _PID_SH + "exit 0"
 
+
 class NodeStartError(EnvironmentError_):
     """A node's service exited, or did not become ready in time, while being started."""
 
@@ -122,15 +123,18 @@ def open_docker_cluster(spec: ClusterSpec, *, ready_timeout: float = 60.0,
     from harness.images import ensure_base_image, ensure_target_image
 
     client = connect()
-    base = ensure_base_image(client, progress=progress)
-    image = ensure_target_image(client, spec.target, base=base, progress=progress)
-    cluster = DockerCluster(client, spec, image=image, port=port,
-                            ready_timeout=ready_timeout, stop_grace=stop_grace)
     try:
-        cluster._open()
-        yield cluster
+        base = ensure_base_image(client, progress=progress)
+        image = ensure_target_image(client, spec.target, base=base, progress=progress)
+        cluster = DockerCluster(client, spec, image=image, port=port,
+                                ready_timeout=ready_timeout, stop_grace=stop_grace)
+        try:
+            cluster._open()
+            yield cluster
+        finally:
+            cluster._close()
     finally:
-        cluster._close()
+        client.close()
 
 
 @contextmanager
@@ -177,7 +181,8 @@ class DockerCluster:
         self.nodes: tuple[str, ...] = tuple(spec.nodes)
         self.image = image
         self.port = port
-        self.network_name = f"splitbrain-{spec.run_id}"
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in spec.run_id)
+        self.network_name = f"splitbrain-{safe}"  # also the containers' name prefix
         self.subnet: ipaddress.IPv4Network | None = None
         self._client = client
         self._api = client.api
