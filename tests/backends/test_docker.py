@@ -437,3 +437,41 @@ def test_quorum_store_runs_end_to_end(engine, tmp_path: Path, variant: str) -> N
     assert res["stats"]["ok"] > 0
     assert sorted(p.name for p in (found[0].parent / "logs").iterdir()) == ["n1.log", "n2.log", "n3.log"]
     assert _labelled(engine, res["run_id"]) == []
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_sigint_to_splitbrain_run_leaves_nothing(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from harness.images import ensure_base_image, ensure_target_image
+    from harness.leftovers import process_start
+    from harness.registry import get_target
+
+    ensure_target_image(engine, get_target("quorum-store"), base=ensure_base_image(engine))
+    store = tmp_path / "store"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "run", "quorum-store", "--backend", "docker",
+         "--variant", "abd", "--nodes", "3", "--nemesis", "partition", "--nemesis-interval", "1",
+         "--time-limit", "120", "--seed", "4", "--store", str(store)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    owner = f"{OWNER_LABEL}={socket.gethostname()}:{proc.pid}:{process_start(proc.pid)}"
+    try:
+        import time
+
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and proc.poll() is None:
+            hist = [p for p in store.glob("quorum-store/*/history.jsonl") if not p.parent.is_symlink()]
+            if hist and hist[0].stat().st_size > 5000:
+                break
+            time.sleep(0.2)
+        assert len(engine.containers.list(filters={"label": owner})) == 3, "the run never got going"
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, out
+    f = {"label": owner}
+    assert engine.containers.list(all=True, filters=f) == []
+    assert engine.networks.list(filters=f) == []
+    assert engine.volumes.list(filters=f) == []
