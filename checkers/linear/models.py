@@ -14,10 +14,12 @@ may leave them at their defaults (no hint), but must not get them wrong:
                dropped; a legal ``ok`` read is linearized without branching.
 ``free``       read-only and legal in every state (a Knossos ``nil`` read): an
                ``ok`` free call can be dropped outright.
-``needs``      :data:`NOTHING`, or the one state in which the call is legal;
-               then the call's legality depends on nothing else.
+``needs``      the one state in which the call is legal, or :data:`NOTHING`
+               when there is no such single state.
 ``makes``      :data:`ANY`, or the one state the call leaves behind (for a
-               call that is not read-only). With ``needs`` this lets the search
+               call that is not read-only); a call with a fixed ``makes``
+               must be legal exactly in state ``needs`` (in every state when
+               ``needs`` is :data:`NOTHING`). With ``needs`` this lets the search
                prove "no candidate can produce what the next read must see",
                and drop ``info`` calls whose effect nobody could observe.
 

@@ -12,8 +12,9 @@ cannot change the verdict and are dropped here, before any search:
 
 * an ``info`` call that is read-only (it constrains nothing and changes nothing);
 * an ``ok`` call that is ``free`` (legal in every state, changes nothing);
-* in a partition whose calls all have a fixed ``makes`` (register-like models),
-  an ``info`` call whose resulting state no call ``needs``: whatever it wrote
+* in a partition where every call is a read with a fixed ``needs`` (or free),
+  or has a fixed ``makes`` (register-like models), an ``info`` call whose
+  resulting state no call ``needs``: whatever it wrote
   no one could have observed, so a linearization that applies it is no better
   than one that leaves it out. Applied until nothing more drops;
 * an ``info`` call the model's ``unseen`` hook says no call could observe
@@ -112,8 +113,9 @@ def _drop_unobservable(entries: list[Entry], model: Model) -> list[Entry]:
     if model.unseen is not None and any(e.ret_pos is None for e in entries):
         unseen = model.unseen([e.call for e in entries])
         entries = [e for e in entries if e.ret_pos is not None or not unseen(e.call)]
-    if any(e.call.makes is ANY and not e.call.read_only for e in entries):
-        return entries
+    if any((c.makes is ANY) if not c.read_only else (c.needs is NOTHING and not c.free)
+           for c in (e.call for e in entries)):
+        return entries  # some call's legality or effect is not a fixed state: keep everything
     while True:
         needed = {e.call.needs for e in entries if e.call.needs is not NOTHING}
         kept = [e for e in entries
