@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -117,6 +118,7 @@ def stretched(draw: Any, model: str) -> History:
     return history_of([e for _, _, e in timed])
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), model=st.sampled_from(MODELS))
 def test_stretched_sequential_histories_are_valid(data: Any, model: str) -> None:
@@ -210,6 +212,7 @@ def oracle(history: History, model_name: str, **opts: Any) -> bool:
     return all(dfs(model.init(k), entries) for k, entries in by_key.items())
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), model=st.sampled_from(MODELS), nil_read_unknown=st.booleans())
 def test_small_histories_agree_with_brute_force(data: Any, model: str, nil_read_unknown: bool) -> None:
@@ -220,6 +223,7 @@ def test_small_histories_agree_with_brute_force(data: Any, model: str, nil_read_
     assert result.verdict is (Verdict.VALID if expected else Verdict.INVALID), (h.ops, result.anomalies)
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_independent_registers_agree_with_brute_force_per_key(data: Any) -> None:

@@ -76,6 +76,7 @@ edn_data = st.recursive(
     max_leaves=12)
 
 
+@pytest.mark.slow
 @given(edn_data)
 def test_dumps_then_loads_is_identity(v: Any) -> None:
     assert loads(dumps(v)) == v

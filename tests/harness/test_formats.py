@@ -169,6 +169,7 @@ def histories(draw: Any) -> list[Op]:
     return ops
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=histories())
 def test_edn_jsonl_edn_keeps_any_history(tmp_path: Path, ops: list[Op]) -> None:
