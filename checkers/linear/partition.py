@@ -71,9 +71,11 @@ def partition(history: History, model: Model) -> tuple[Partition, ...]:
         ok = comp is not None and comp.type == "ok"
         if not ok and comp is not None and comp.type == "fail":
             continue
+        iv = inv.value
         out = comp.value if ok else None  # type: ignore[union-attr]
-        try:
-            mk = (inv.f, _shallow(inv.value), _shallow(out), ok)
+        try:  # memo key: lists become tuples (one level; deeper lists stay unhashable)
+            mk = (inv.f, (list, *iv) if iv.__class__ is list else iv,
+                  (list, *out) if out.__class__ is list else out, ok)
             call = memo.get(mk)
         except TypeError:  # unhashable (nested) values: no memo
             mk, call = None, None
@@ -99,14 +101,6 @@ def partition(history: History, model: Model) -> tuple[Partition, ...]:
         kept = _drop_unobservable(entries, model)
         out.append(Partition(key=key, entries=tuple(kept), dropped=dropped[key] + len(entries) - len(kept)))
     return tuple(out)
-
-
-def _shallow(v: Any) -> Any:
-    """A memo key for a value: lists become tuples (one level; deeper lists stay unhashable)."""
-    if v.__class__ is list:
-        return (list, *v)
-    hash(v)
-    return v
 
 
 def _drop_unobservable(entries: list[Entry], model: Model) -> list[Entry]:

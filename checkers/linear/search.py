@@ -111,9 +111,11 @@ def searcher(entries: Sequence[Entry], model: Model, init: Hashable, *,
     # candidates when bit j is the first unlinearized ok op: all ops invoked before j returns
     cand_of = [0] * k
     acc, ci = 0, 0
+    invoked = [e.call_pos for e in entries]
+    invoked.append(rets[oks[-1]])  # a sentinel: nothing is invoked after the last return counts
     for j in range(k):
         r = rets[oks[j]]
-        while ci < n and entries[ci].call_pos < r:  # type: ignore[operator]
+        while invoked[ci] < r:  # type: ignore[operator]
             acc |= 1 << bit_of[ci]
             ci += 1
         cand_of[j] = acc
