@@ -37,7 +37,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Generator, Hashable, Literal, Sequence
 
-from checkers.linear.models import ANY, NOTHING, Illegal, Model
+from checkers.linear.models import ANY, NOTHING, Call, Illegal, Model
 from checkers.linear.partition import Entry
 
 __all__ = ["SearchResult", "search", "searcher"]
@@ -112,7 +112,7 @@ def searcher(entries: Sequence[Entry], model: Model, init: Hashable, *,
     cand_of = [0] * k
     acc, ci = 0, 0
     invoked = [e.call_pos for e in entries]
-    invoked.append(rets[oks[-1]])  # a sentinel: nothing is invoked after the last return counts
+    invoked.append(rets[oks[-1]])  # a sentinel that ends the scan after the last entry
     for j in range(k):
         r = rets[oks[j]]
         while invoked[ci] < r:  # type: ignore[operator]
@@ -175,7 +175,7 @@ def searcher(entries: Sequence[Entry], model: Model, init: Hashable, *,
             try:
                 yield n_cache
             except BudgetSpent as e:
-                return _stop("unknown", str(e), explored, n_cache, best, order, stuck=None)
+                return _stop("unknown", str(e), explored, n_cache, best, order, calls, stuck=None)
         L0 = L
         while True:  # legal reads among the candidates: take them all, without branching
             m = (~L & (L + 1)).bit_length() - 1
@@ -263,11 +263,17 @@ def searcher(entries: Sequence[Entry], model: Model, init: Hashable, *,
                 continue
             break
         else:
-            return _stop("invalid", None, explored, n_cache, best, order, stuck=order[best[4]])
+            return _stop("invalid", None, explored, n_cache, best, order, calls,
+                         stuck=order[best[4]])
 
 
 def _stop(outcome: Outcome, reason: str | None, explored: int, n_cache: int, best: list[Any],
-          order: list[int], *, stuck: int | None) -> SearchResult:
+          order: list[int], calls: list[Call], *, stuck: int | None) -> SearchResult:
+    """The result, with the linearization that leads to ``best``.
+
+    Each frame adds the op stepped into (never read-only: reads are not
+    branched on) and then the reads taken at once in the new state, in that order.
+    """
     chain = []
     f = best
     while f is not None:
@@ -278,10 +284,13 @@ def _stop(outcome: Outcome, reason: str | None, explored: int, n_cache: int, bes
     prev = 0
     for f in chain:
         new = f[0] & ~prev
+        bits = []
         while new:
             low = new & -new
             new ^= low
-            prefix.append((order[low.bit_length() - 1], f[1]))
+            bits.append(low.bit_length() - 1)
+        bits.sort(key=lambda b: calls[b].read_only)  # stable: the stepped op first
+        prefix.extend((order[b], f[1]) for b in bits)
         prev = f[0]
     return SearchResult(outcome=outcome, explored=explored, cache_entries=n_cache, reason=reason,
                         prefix=tuple(prefix), stuck=stuck)

@@ -83,3 +83,30 @@ def test_treating_nil_as_a_value_fails_exactly_the_89_knossos_good_files_with_ni
             failing.add(row["path"])
     assert len(with_nil) == 89
     assert failing == with_nil
+
+
+INVALID_ROWS = [r for r in ROWS if r["expected"] == "not-linearizable"]
+
+
+@pytest.mark.parametrize("row", INVALID_ROWS, ids=[r["path"] for r in INVALID_ROWS])
+def test_the_explained_prefix_is_a_legal_linearization(row: dict[str, str]) -> None:
+    """Replaying the prefix from the initial state gives each recorded state, in real-time order."""
+    from checkers.linear.models import Illegal
+    from checkers.linear.partition import partition
+    from checkers.linear.scheduler import check_partitions
+
+    checker = checker_for(row)
+    model = checker.model
+    out = check_partitions(partition(load_history(CORPUS / row["path"]), model), model)
+    assert out.verdict == "invalid" and out.invalid is not None
+    part, res = out.invalid
+    state = model.init(part.key)
+    for n, (i, recorded) in enumerate(res.prefix):
+        state = model.step(state, part.entries[i].call)
+        assert not isinstance(state, Illegal), (n, state.reason)
+        assert state == recorded
+        for j, _ in res.prefix[n + 1:]:  # nothing later in the prefix returned before i was invoked
+            later = part.entries[j]
+            assert later.ret_pos is None or later.ret_pos > part.entries[i].call_pos
+    stuck = part.entries[res.stuck]  # type: ignore[index]
+    assert stuck.ret_pos is not None and res.stuck not in {i for i, _ in res.prefix}
