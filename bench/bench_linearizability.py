@@ -63,6 +63,7 @@ def bench_corpus(corpus: Path, repeat: int) -> bool:
     load_s = time.perf_counter() - t0
     print(f"{'file':58} {'ops':>5} {'ours_ms':>9} {'cpu_ms':>8} {'porcupine_ms':>13} {'verdict':>9}  ok")
     total_ours = total_porc = total_cpu = 0.0
+    total_states = 0
     wrong: list[str] = []
     slowest = (0.0, "")
     for row, history in loaded:
@@ -76,6 +77,7 @@ def bench_corpus(corpus: Path, repeat: int) -> bool:
         ms = statistics.median(times) * 1000
         cpu_ms = statistics.median(cpu) * 1000
         total_cpu += cpu_ms
+        total_states += int(result.stats.get("states_explored", 0))
         porc = float(row["porcupine_ms"] or "nan")
         total_ours += ms
         total_porc += porc
@@ -93,6 +95,7 @@ def bench_corpus(corpus: Path, repeat: int) -> bool:
     print(f"machine load average now: {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
           f"(on {os.cpu_count()} CPUs; wall times inflate under load, CPU times less)")
     print(f"slowest file: {slowest[1]} {slowest[0]:.1f} ms (target < 1000 ms)")
+    print(f"configurations explored, all files: {total_states} (machine-independent)")
     print(f"loading all {len(rows)} files (EDN parse + pairing, not counted above): {load_s * 1000:.0f} ms")
     print(f"peak memory so far (max RSS): {peak_rss_mib():.0f} MiB (target < 1024 MiB)")
     return not wrong
