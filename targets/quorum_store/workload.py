@@ -43,6 +43,7 @@ __all__ = ["REGISTER", "RegisterOps", "keys_of", "read_fraction_of"]
 
 DEFAULT_KEYS = 5
 DEFAULT_READ_FRACTION = 0.5
+DEFAULT_HOT = 0.0
 
 
 def keys_of(options: Mapping[str, str]) -> list[int]:
@@ -56,16 +57,24 @@ def keys_of(options: Mapping[str, str]) -> list[int]:
     return list(range(n))
 
 
-def read_fraction_of(options: Mapping[str, str]) -> float:
-    raw = options.get("read_fraction", str(DEFAULT_READ_FRACTION))
+def _fraction(options: Mapping[str, str], name: str, default: float) -> float:
+    raw = options.get(name, str(default))
     try:
         x = float(raw)
     except ValueError:
         x = -1.0
     if not 0.0 <= x <= 1.0:
-        raise ValueError(f"option read_fraction must be a number in [0, 1] (not {raw!r}); "
-                         f"e.g. --option read_fraction=0.5")
+        raise ValueError(f"option {name} must be a number in [0, 1] (not {raw!r}); "
+                         f"e.g. --option {name}={default}")
     return x
+
+
+def read_fraction_of(options: Mapping[str, str]) -> float:
+    return _fraction(options, "read_fraction", DEFAULT_READ_FRACTION)
+
+
+def hot_of(options: Mapping[str, str]) -> float:
+    return _fraction(options, "hot", DEFAULT_HOT)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,12 +83,18 @@ class RegisterOps:
 
     keys: tuple[Any, ...]
     read_fraction: float
+    hot: float = 0.0  # share of ops on keys[0]; the rest uniform over the others
     next_value: int = 1
 
     def op(self, ctx: gen.Context) -> gen.OpResult:
         if not ctx.free:  # nobody idle: draw nothing from the rng
             return gen.PENDING, self
-        k = ctx.rng.choice(self.keys)
+        if len(self.keys) > 1 and self.hot > 0 and ctx.rng.random() < self.hot:
+            k = self.keys[0]
+        elif len(self.keys) > 1 and self.hot > 0:
+            k = self.keys[1 + ctx.rng.randrange(len(self.keys) - 1)]
+        else:
+            k = ctx.rng.choice(self.keys)
         if ctx.rng.random() < self.read_fraction:
             spec, nxt = gen.OpSpec(f="read", value=[k, None]), self
         else:
@@ -94,7 +109,8 @@ class RegisterOps:
 
 def register_generator(ctx: WorkloadContext) -> gen.Generator:
     """Endless random reads and writes over the keys; writes carry unique ints."""
-    return RegisterOps(keys=tuple(keys_of(ctx.options)), read_fraction=read_fraction_of(ctx.options))
+    return RegisterOps(keys=tuple(keys_of(ctx.options)), read_fraction=read_fraction_of(ctx.options),
+                       hot=hot_of(ctx.options))
 
 
 def register_final(ctx: WorkloadContext) -> gen.Generator:

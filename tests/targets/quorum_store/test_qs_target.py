@@ -14,7 +14,7 @@ from harness.registry import get_target
 from harness.target import NodeContext, WorkloadContext
 from targets.quorum_store import TARGET, node_command, ready
 from targets.quorum_store.server import parse_args
-from targets.quorum_store.workload import keys_of, read_fraction_of
+from targets.quorum_store.workload import hot_of, keys_of, read_fraction_of
 
 
 def ctx(**options: str) -> NodeContext:
@@ -101,6 +101,17 @@ def test_workload_options_change_keys_and_mix() -> None:
         keys_of({"keys": "zero"})
     with pytest.raises(ValueError, match="read_fraction"):
         read_fraction_of({"read_fraction": "1.5"})
+    with pytest.raises(ValueError, match="hot"):
+        hot_of({"hot": "-1"})
+
+
+def test_a_hot_key_takes_its_share_and_the_rest_spread_over_the_cold_keys() -> None:
+    w = TARGET.workload("register")
+    hist = gen.simulate(gen.limit(4000, w.generator(wctx(keys="50", hot="0.5"))),
+                        seed=3, concurrency=4, with_nemesis=False)
+    c = Counter(op.value[0] for op in hist if op.type == "invoke")
+    assert 0.45 < c[0] / 4000 < 0.55
+    assert set(c) == set(range(50))
 
 
 def test_the_final_generator_reads_each_key_once() -> None:
