@@ -113,3 +113,10 @@ def test_shipped_dockerfiles_parse() -> None:
     assert Path("harness/target.py") in files
     assert not any("__pycache__" in str(f) or f.suffix == ".pyc" for f in files)
     assert os.access(BASE_RECIPE.script, os.R_OK)
+
+
+def test_images_build_of_an_unknown_target_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+
+    assert main(["images", "build", "no-such-target"]) == 3
+    assert "unknown target 'no-such-target'" in capsys.readouterr().err
