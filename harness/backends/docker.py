@@ -48,6 +48,7 @@ import sys
 import tarfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Collection, Iterator
@@ -385,13 +386,18 @@ class DockerCluster:
     # ----------------------------------------------------------- open / close
 
     def _open(self) -> None:
+        if len(self.nodes) > 200:
+            raise ValueError(f"at most 200 nodes fit the run's /24 (not {len(self.nodes)})")
         subnet = self._create_network()
         hosts = list(subnet.hosts())
         for i, name in enumerate(self.nodes, start=1):
             self._nodes[name] = _Node(name=name, index=i, ip=str(hosts[9 + i]),
                                       container=f"{self.network_name}-{name}")
-        for n in self._nodes.values():
-            self._create_container(n)
+        # The engine takes about as long per container as per five in parallel;
+        # the pool is joined before this returns (also on error or Ctrl-C).
+        with ThreadPoolExecutor(max_workers=min(8, len(self.nodes)),
+                                thread_name_prefix="splitbrain-docker-open") as pool:
+            list(pool.map(self._create_container, self._nodes.values()))
         for n in self._nodes.values():  # boot every service, then wait for each
             with n.lock:
                 self._spawn(n)
@@ -416,10 +422,13 @@ class DockerCluster:
         with _deferred_interrupts():
             if any(n.created for n in self._nodes.values()):
                 attempt(self.collect_logs, Path(self.spec.run_dir) / "logs")
-            for n in self._nodes.values():
-                if n.created:
-                    attempt(self._api.remove_container, n.container, force=True, v=True)
-                    n.created = n.container_up = False
+            created = [n for n in self._nodes.values() if n.created]
+            with ThreadPoolExecutor(max_workers=max(1, min(8, len(created))),
+                                    thread_name_prefix="splitbrain-docker-close") as pool:
+                list(pool.map(lambda n: attempt(self._api.remove_container, n.container,
+                                                force=True, v=True), created))
+            for n in created:
+                n.created = n.container_up = False
             if self._network_id is not None:
                 attempt(self._api.remove_network, self._network_id)
             attempt(clean_leftovers, self.spec.run_id, self._client)
