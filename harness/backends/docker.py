@@ -166,6 +166,7 @@ class _Node:
         self.created = False
         self.container_up = False
         self.container_paused = False
+        self.rules_stale = False  # its namespace may not hold the rules ``_cut`` asks for
 
 
 class DockerCluster:
@@ -203,9 +204,7 @@ class DockerCluster:
         with n.lock:
             if not n.container_up:
                 self._start_container(n)
-            if n.container_paused:
-                self._api.unpause(n.container)
-                n.container_paused = False
+            self._unfreeze(n)
             if not self._service_alive(n):
                 self._spawn(n)
             self._wait_ready(n)
@@ -276,19 +275,13 @@ class DockerCluster:
         with self._net_lock:
             new = [link for link in dict.fromkeys(wanted) if link not in self._cut]
             self._cut.update(new)
-            rules = self._rules_for(new)
-            for name, args in rules.items():
-                n = self._nodes[name]
-                if n.container_up and not n.container_paused:
-                    self._iptables(n, args)
+            self._on_nodes({name: args for name, args in self._rules_for(new).items()})
 
     def heal(self) -> None:
         """Flush every node's INPUT rules."""
         with self._net_lock:
             self._cut.clear()
-            for n in self._nodes.values():
-                if n.container_up and not n.container_paused:
-                    self._iptables(n, [["-F", "INPUT"]])
+            self._on_nodes({name: [["-F", "INPUT"]] for name in self.nodes})
 
     def cut_links(self) -> frozenset[Link]:
         """The directed links cut right now."""
@@ -362,9 +355,8 @@ class DockerCluster:
     def resume_container(self, node: str) -> None:
         n = self._node(node)
         with n.lock:
-            if n.container_up and n.container_paused:
-                self._api.unpause(n.container)
-                n.container_paused = False
+            if n.container_up:
+                self._unfreeze(n)
 
     def container_name(self, node: str) -> str:
         """``splitbrain-<run_id>-<node>``."""
@@ -457,10 +449,8 @@ class DockerCluster:
     def _start_container(self, n: _Node) -> None:
         self._api.start(n.container)
         n.container_up, n.container_paused = True, False
-        with self._net_lock:  # a fresh namespace has no rules: put back those in force
-            rules = self._rules_for(sorted(self._cut)).get(n.name)
-            if rules:
-                self._iptables(n, rules)
+        n.rules_stale = True  # a fresh namespace has no rules: put back those in force
+        self._sync_rules(n)
 
     # ----------------------------------------------------------- processes
 
@@ -529,6 +519,7 @@ class DockerCluster:
         if n.container_paused:
             self._api.unpause(n.container)
             n.container_paused = False
+            self._sync_rules(n)
 
     def _exec(self, n: _Node, argv: list[str]) -> tuple[int, str]:
         ex = self._api.exec_create(n.container, argv)
@@ -547,3 +538,32 @@ class DockerCluster:
             raise EnvironmentError_(
                 f"{n.name}: iptables failed in its container (exit {code}: {out.strip()}); the "
                 f"container needs NET_ADMIN and a kernel with conntrack.")
+
+    def _on_nodes(self, rules: dict[str, list[list[str]]]) -> None:
+        """Apply ``rules`` per node, in parallel; hold ``_net_lock``.
+
+        A node whose container is down or frozen cannot run iptables now: it
+        is marked stale and gets the full rule set of ``_cut`` when it is
+        started or thawed (:meth:`_sync_rules`).
+        """
+        ready = []
+        for name, args in rules.items():
+            n = self._nodes[name]
+            if n.container_up and not n.container_paused and not n.rules_stale:
+                ready.append((n, args))
+            else:
+                n.rules_stale = True
+        if len(ready) == 1:
+            self._iptables(*ready[0])
+        elif ready:
+            with ThreadPoolExecutor(max_workers=min(8, len(ready)),
+                                    thread_name_prefix="splitbrain-docker-iptables") as pool:
+                list(pool.map(lambda na: self._iptables(*na), ready))
+
+    def _sync_rules(self, n: _Node) -> None:
+        """Make ``n``'s rules exactly those that ``_cut`` asks of it (after a restart or thaw)."""
+        with self._net_lock:
+            if not n.rules_stale:
+                return
+            self._iptables(n, [["-F", "INPUT"], *self._rules_for(sorted(self._cut)).get(n.name, [])])
+            n.rules_stale = False

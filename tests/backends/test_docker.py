@@ -264,6 +264,23 @@ def test_container_pause_and_resume(fresh: DockerCluster) -> None:
 
 @pytest.mark.docker
 @pytest.mark.slow
+def test_cut_and_heal_while_a_container_is_frozen_apply_on_thaw(fresh: DockerCluster) -> None:
+    c = fresh
+    c.pause_container("n1")
+    c.cut([("n3", "n1")])  # n1 cannot run iptables now
+    c.resume_container("n1")
+    assert not c.reachable("n3", "n1", timeout=0.5)
+    assert c.reachable("n2", "n1", timeout=1.0)
+    c.pause_container("n1")
+    c.heal()
+    c.resume_container("n1")
+    assert c.reachable("n3", "n1", timeout=1.0)
+    code, out = c.exec("n1", ["iptables", "-S", "INPUT"])
+    assert code == 0 and "DROP" not in out
+
+
+@pytest.mark.docker
+@pytest.mark.slow
 def test_container_kill_and_restart_keeps_address_data_and_cuts(fresh: DockerCluster) -> None:
     c = fresh
     key = uuid.uuid4().hex[:8]
