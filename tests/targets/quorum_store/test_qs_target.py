@@ -76,9 +76,10 @@ def wctx(**options: str) -> WorkloadContext:
     return WorkloadContext(nodes=("n1", "n2", "n3"), variant="seed", concurrency=4, options=options)
 
 
-def test_the_register_workload_writes_unique_values_on_a_few_keys_about_half_reads() -> None:
+def test_the_register_workload_writes_unique_values_about_half_reads() -> None:
     w = TARGET.workload("register")
-    hist = gen.simulate(gen.limit(2000, w.generator(wctx())), seed=7, concurrency=4, with_nemesis=False)
+    hist = gen.simulate(gen.limit(2000, w.generator(wctx(keys="5", hot="0"))), seed=7, concurrency=4,
+                        with_nemesis=False)
     invokes = [op for op in hist if op.type == "invoke"]
     assert len(invokes) == 2000
     assert {op.value[0] for op in invokes} == {0, 1, 2, 3, 4}
@@ -87,7 +88,8 @@ def test_the_register_workload_writes_unique_values_on_a_few_keys_about_half_rea
     assert len(set(writes)) == len(writes)                       # unique within the run
     assert all(op.value[1] is None for op in reads)
     assert 0.4 < len(reads) / len(invokes) < 0.6
-    again = gen.simulate(gen.limit(2000, w.generator(wctx())), seed=7, concurrency=4, with_nemesis=False)
+    again = gen.simulate(gen.limit(2000, w.generator(wctx(keys="5", hot="0"))), seed=7, concurrency=4,
+                         with_nemesis=False)
     assert [(o.f, o.value) for o in again] == [(o.f, o.value) for o in hist]   # same seed, same ops
 
 
@@ -105,8 +107,12 @@ def test_workload_options_change_keys_and_mix() -> None:
         hot_of({"hot": "-1"})
 
 
-def test_a_hot_key_takes_its_share_and_the_rest_spread_over_the_cold_keys() -> None:
+def test_by_default_one_hot_key_takes_most_ops_and_the_rest_spread_over_cold_keys() -> None:
     w = TARGET.workload("register")
+    hist = gen.simulate(gen.limit(4000, w.generator(wctx())), seed=3, concurrency=4, with_nemesis=False)
+    c = Counter(op.value[0] for op in hist if op.type == "invoke")
+    assert 0.75 < c[0] / 4000 < 0.85
+    assert set(c) <= set(range(100)) and len(c) > 90
     hist = gen.simulate(gen.limit(4000, w.generator(wctx(keys="50", hot="0.5"))),
                         seed=3, concurrency=4, with_nemesis=False)
     c = Counter(op.value[0] for op in hist if op.type == "invoke")
