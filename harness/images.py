@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from harness.target import Target
 
 __all__ = [
-    "BASE_RECIPE", "BaseRecipe", "ImageBuildError", "Progress", "PROJECT_ROOT", "base_tag",
+    "BASE_RECIPE", "BaseRecipe", "ImageBuildError", "Progress", "PROJECT_ROOT", "base_tag", "build_base",
     "context_files", "ensure_base_image", "ensure_target_image", "find_apt_mirror",
     "target_tag",
 ]
@@ -198,12 +198,15 @@ def ensure_base_image(client: "docker.DockerClient", *, force: bool = False,
     with _build_lock():
         if not force and _has_image(client, tag):
             return tag  # another process built it while we waited
-        _build_base(client, recipe, tag, progress)
+        build_base(client, recipe, tag, progress)
+        client.images.get(tag).tag(BASE_REPO, "latest")
+        progress(f"built {tag}")
     return tag
 
 
-def _build_base(client: "docker.DockerClient", recipe: BaseRecipe, tag: str,
-                progress: Progress) -> None:
+def build_base(client: "docker.DockerClient", recipe: BaseRecipe, tag: str,
+               progress: Progress = _quiet) -> None:
+    """debootstrap ``recipe`` and import it as ``tag``, unconditionally (no cache, no lock)."""
     if os.geteuid() != 0:
         raise ImageBuildError(
             "building the base image needs root (debootstrap creates device nodes and "
@@ -256,8 +259,6 @@ def _build_base(client: "docker.DockerClient", recipe: BaseRecipe, tag: str,
                 "ENV LANG=C.UTF-8",
                 f"LABEL {IMAGE_LABEL}=base",
             ])
-    client.images.get(tag).tag(BASE_REPO, "latest")
-    progress(f"built {tag}")
 
 
 def _unmount_under(root: Path) -> None:

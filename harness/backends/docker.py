@@ -73,6 +73,7 @@ DATA_DIR = "/var/lib/splitbrain/data"
 LOG_FILE = "/var/log/splitbrain/service.log"
 PID_FILE = "/run/splitbrain-service.pid"
 _LOG_TAIL_LINES = 20
+_PID_FILE_GRACE_S = 15.0  # how long a started service may take to write its pid file
 
 # $1.. = the node command; SB_DATA = data dir. Runs detached via `docker exec`.
 _SERVICE_SH = (
@@ -81,9 +82,10 @@ _SERVICE_SH = (
     f'echo $$ > {PID_FILE}; '
     'exec "$@" >> "$SB_LOG" 2>&1'
 )
-# Shell helpers shared by the signalling scripts: `p` = service pid, `gone` = true once it has exited.
+# Shell helpers shared by the signalling scripts: `p` = service pid, `gone` = true once it
+# has exited. Exit 2: no pid file (never started, or not yet); 3: the service has exited.
 _PID_SH = (
-    f'p=$(cat {PID_FILE} 2>/dev/null) || exit 3; '
+    f'p=$(cat {PID_FILE} 2>/dev/null) || exit 2; '
     'gone() { [ ! -e /proc/$p ] || grep -q "^State:.*[ZX]" /proc/$p/status 2>/dev/null; }; '
     'gone && exit 3; '
 )
@@ -242,7 +244,7 @@ class DockerCluster:
                 return
             self._unfreeze(n)
             code, out = self._signal(n, "KILL", wait_s=10.0)
-            if code not in (0, 3):
+            if code not in (0, 2, 3):
                 raise RuntimeError(f"{node}: kill -9 of the service did not complete "
                                    f"(exit {code}: {out.strip()})")
 
@@ -449,6 +451,7 @@ class DockerCluster:
     def _start_container(self, n: _Node) -> None:
         self._api.start(n.container)
         n.container_up, n.container_paused = True, False
+        self._exec(n, ["rm", "-f", PID_FILE])  # its pid may belong to another process now
         n.rules_stale = True  # a fresh namespace has no rules: put back those in force
         self._sync_rules(n)
 
@@ -479,8 +482,9 @@ class DockerCluster:
 
     def _wait_ready(self, n: _Node) -> None:
         addr = Address(host=n.ip, port=self.port)
-        deadline = time.monotonic() + self._ready_timeout
-        next_alive_check = time.monotonic() + 0.5
+        started = time.monotonic()
+        deadline = started + self._ready_timeout
+        next_alive_check = started + 0.5
         while True:
             try:
                 if self.spec.target.ready(addr):
@@ -490,7 +494,9 @@ class DockerCluster:
             now = time.monotonic()
             if now >= next_alive_check:
                 next_alive_check = now + 0.5
-                if not self._service_alive(n):
+                code, _ = self._exec(n, ["sh", "-c", _ALIVE_SH])
+                # 2 (no pid file yet): a loaded engine may take a while to run the detached exec
+                if code == 3 or (code == 2 and now - started > _PID_FILE_GRACE_S):
                     raise NodeStartError(
                         f"{n.name}: the service exited while starting; last lines of its log:\n"
                         f"{self._tail(n)}")
@@ -512,7 +518,7 @@ class DockerCluster:
         return code == 0
 
     def _signal(self, n: _Node, sig: str, *, wait_s: float = 0.0) -> tuple[int, str]:
-        """Send ``sig`` to the service; exit 0 done, 3 not running, 5 still there after ``wait_s``."""
+        """Send ``sig`` to the service; exit 0 done, 2 or 3 not running, 5 still there after ``wait_s``."""
         return self._exec(n, ["sh", "-c", _SIGNAL_SH, "sh", sig, str(int(wait_s * 10))])
 
     def _unfreeze(self, n: _Node) -> None:
