@@ -49,9 +49,9 @@ def timed(fn: Callable[[], object]) -> float:
 
 def row(label: str, samples: list[float]) -> None:
     if len(samples) == 1:
-        print(f"  {label:<34} {samples[0]:7.2f} s")
+        print(f"  {label:<38} {samples[0]:7.2f} s")
     else:
-        print(f"  {label:<34} median {statistics.median(samples):6.2f} s  "
+        print(f"  {label:<38} median {statistics.median(samples):6.2f} s  "
               f"min {min(samples):6.2f}  max {max(samples):6.2f}  (n={len(samples)})")
 
 
