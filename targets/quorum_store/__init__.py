@@ -11,7 +11,7 @@ request with its peers over the (faultable) network. Variants:
 
 Target options (``--option K=V``), passed to every node: ``w``, ``r`` (quorum
 sizes, default N//2+1), ``peer_timeout`` (seconds per peer request, default
-0.4); to the workload: ``keys``, ``hot``, ``read_fraction``
+0.3); to the workload: ``keys``, ``hot``, ``read_fraction``
 (see :mod:`targets.quorum_store.workload`).
 
 Importing this package needs only the standard library and ``harness``'s

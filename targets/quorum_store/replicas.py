@@ -5,7 +5,7 @@ The coordinator asks all replicas at once and waits for a number of answers
 harness's fault-injecting proxy, which may hang a connection as under packet
 loss, so:
 
-* every peer request has a short socket timeout (``peer_timeout_s``, ~0.4 s);
+* every peer request has a short socket timeout (``peer_timeout_s``, 0.3 s by default);
 * requests run in parallel on a thread pool; :meth:`Replicas.fetch` and
   :meth:`Replicas.store` return as soon as ``need`` replicas answered, or all
   of them answered or failed, or the deadline passed, whichever is first.
@@ -122,7 +122,7 @@ class Replicas:
     """Every replica of the cluster as seen from node ``me`` (see the module docstring)."""
 
     def __init__(self, *, me: str, local: Replica, peers: Mapping[str, tuple[str, int]],
-                 peer_timeout_s: float = 0.4, deadline_s: float = 0.5, max_workers: int = 128) -> None:
+                 peer_timeout_s: float = 0.3, deadline_s: float = 0.4, max_workers: int = 128) -> None:
         if me in peers:
             raise ValueError(f"node {me!r} is listed as its own peer")
         self.me = me

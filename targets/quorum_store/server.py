@@ -181,7 +181,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--peer", type=_peer, action="append", default=[], metavar="NAME=HOST:PORT")
     p.add_argument("--w", type=int, default=None, help="write quorum (default N//2+1)")
     p.add_argument("--r", type=int, default=None, help="read quorum (default N//2+1)")
-    p.add_argument("--peer-timeout", type=float, default=0.4, help="seconds per peer request (default 0.4)")
+    p.add_argument("--peer-timeout", type=float, default=0.3,
+                   help="seconds per peer request (default 0.3); a phase waits at most this + 0.1 s")
     args = p.parse_args(argv)
     peers = dict(args.peer)
     if len(peers) != len(args.peer):
