@@ -243,7 +243,12 @@ class DockerCluster:
             if not n.container_up:
                 return
             self._unfreeze(n)
-            code, out = self._signal(n, "KILL", wait_s=10.0)
+            # A process in uninterruptible sleep (an fsync on a loaded disk) dies only when
+            # the kernel call returns: keep waiting, re-sending, for up to 30 s in all.
+            for _ in range(3):
+                code, out = self._signal(n, "KILL", wait_s=10.0)
+                if code != 5:
+                    break
             if code not in (0, 2, 3):
                 raise RuntimeError(f"{node}: kill -9 of the service did not complete "
                                    f"(exit {code}: {out.strip()})")
