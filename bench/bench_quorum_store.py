@@ -72,34 +72,38 @@ def drive(cluster: object, nodes: tuple[str, ...], clients: int, seconds: float)
 
 def one_variant(variant: str, clients: int, seconds: float) -> None:
     nodes = tuple(f"n{i}" for i in range(1, 6))
-    run_dir = Path(tempfile.mkdtemp(prefix="splitbrain-bench-qs-"))
-    spec = ClusterSpec(target=TARGET, variant=variant, nodes=nodes, run_id=f"bench-qs-{variant}",
-                       run_dir=run_dir)
-    with open_cluster("local", spec) as cluster:
-        lat = drive(cluster, nodes, clients, seconds)
-        ok = len(lat["read"]) + len(lat["write"])
-        print(f"{variant:5} healthy  clients={clients} {ok / seconds:7.1f} ok ops/s  "
-              f"read p50={pct(lat['read'], .5) * 1e3:5.1f}ms p99={pct(lat['read'], .99) * 1e3:5.1f}ms  "
-              f"write p50={pct(lat['write'], .5) * 1e3:5.1f}ms p99={pct(lat['write'], .99) * 1e3:5.1f}ms  "
-              f"not-ok={len(lat['not-ok'])}")
-        cluster.cut([(a, b) for a in nodes for b in nodes if a != b and "n1" in (a, b)])  # type: ignore[attr-defined]
-        c = TARGET.client().open("n1", cluster.address("n1"))  # type: ignore[attr-defined]
-        try:
-            times: dict[str, list[float]] = {"read": [], "write": []}
-            outcomes: dict[str, set[str]] = {"read": set(), "write": set()}
-            for i in range(10):
-                for f, value in (("write", [0, -i - 1]), ("read", [0, None])):
-                    t0 = time.perf_counter()
-                    done = c.invoke(Op(index=0, type="invoke", process=0, f=f, value=value))
-                    times[f].append(time.perf_counter() - t0)
-                    outcomes[f].add(done.type)
-        finally:
-            c.close()
-            cluster.heal()  # type: ignore[attr-defined]
-        print(f"{variant:5} n1 cut off: write {statistics.mean(times['write']) * 1e3:6.1f}ms mean "
-              f"(max {max(times['write']) * 1e3:6.1f}ms) -> {sorted(outcomes['write'])}; "
-              f"read {statistics.mean(times['read']) * 1e3:6.1f}ms mean "
-              f"(max {max(times['read']) * 1e3:6.1f}ms) -> {sorted(outcomes['read'])}")
+    with tempfile.TemporaryDirectory(prefix="splitbrain-bench-qs-") as tmp:
+        spec = ClusterSpec(target=TARGET, variant=variant, nodes=nodes, run_id=f"bench-qs-{variant}",
+                           run_dir=Path(tmp))
+        with open_cluster("local", spec) as cluster:
+            _measure(cluster, nodes, variant, clients, seconds)
+
+
+def _measure(cluster: object, nodes: tuple[str, ...], variant: str, clients: int, seconds: float) -> None:
+    lat = drive(cluster, nodes, clients, seconds)
+    ok = len(lat["read"]) + len(lat["write"])
+    print(f"{variant:5} healthy  clients={clients} {ok / seconds:7.1f} ok ops/s  "
+          f"read p50={pct(lat['read'], .5) * 1e3:5.1f}ms p99={pct(lat['read'], .99) * 1e3:5.1f}ms  "
+          f"write p50={pct(lat['write'], .5) * 1e3:5.1f}ms p99={pct(lat['write'], .99) * 1e3:5.1f}ms  "
+          f"not-ok={len(lat['not-ok'])}")
+    cluster.cut([(a, b) for a in nodes for b in nodes if a != b and "n1" in (a, b)])  # type: ignore[attr-defined]
+    c = TARGET.client().open("n1", cluster.address("n1"))  # type: ignore[attr-defined]
+    try:
+        times: dict[str, list[float]] = {"read": [], "write": []}
+        outcomes: dict[str, set[str]] = {"read": set(), "write": set()}
+        for i in range(10):
+            for f, value in (("write", [0, -i - 1]), ("read", [0, None])):
+                t0 = time.perf_counter()
+                done = c.invoke(Op(index=0, type="invoke", process=0, f=f, value=value))
+                times[f].append(time.perf_counter() - t0)
+                outcomes[f].add(done.type)
+    finally:
+        c.close()
+        cluster.heal()  # type: ignore[attr-defined]
+    print(f"{variant:5} n1 cut off: write {statistics.mean(times['write']) * 1e3:6.1f}ms mean "
+          f"(max {max(times['write']) * 1e3:6.1f}ms) -> {sorted(outcomes['write'])}; "
+          f"read {statistics.mean(times['read']) * 1e3:6.1f}ms mean "
+          f"(max {max(times['read']) * 1e3:6.1f}ms) -> {sorted(outcomes['read'])}")
 
 
 def main() -> int:
