@@ -247,11 +247,17 @@ class Interpreter:
                         "its op stays open and later phases go on without it", p, w, self._drain_timeout_s)
         self._refresh_clients()
 
-    def run(self, g: Any) -> None:
-        """Interpret ``g`` until it is exhausted and every op it issued has completed."""
+    def run(self, g: Any, *, deadline_s: float | None = None) -> None:
+        """Interpret ``g`` until it is exhausted and every op it issued has completed.
+
+        ``deadline_s`` (seconds from now) is a watchdog: a generator still
+        offering ops past it is taken as exhausted, with a warning, so that a
+        generator bug can delay a run's end but never hang it.
+        """
         g = gen.lift(g)
         rec, done, poll = self.recorder, self._done, self._poll_s
         drain_deadline = time.monotonic() + self._drain_timeout_s
+        watchdog = None if deadline_s is None else time.monotonic() + deadline_s
         while True:  # completions that arrived between runs (abandoned workers) first
             try:
                 self._complete(None, done.get_nowait())
@@ -260,6 +266,11 @@ class Interpreter:
         while True:
             now = rec.now()
             ctx = self._ctx(now)
+            if g is not None and watchdog is not None and time.monotonic() > watchdog:
+                log.warning("the generator still offers ops %.0f s past its phase's deadline; "
+                            "ending the phase", deadline_s)
+                g = None
+                drain_deadline = time.monotonic() + self._drain_timeout_s
             if g is not None:
                 spec, nxt = g.op(ctx)
             else:
@@ -357,6 +368,10 @@ def stats_of(events: Sequence[Op], duration_s: float) -> dict[str, Any]:
             "ops_per_s": round(counts["invoke"] / duration_s, 1) if duration_s > 0 else None}
 
 
+_PHASE_GRACE_S = 60.0
+"""How long past its planned end a phase's generator may go on offering ops (watchdog)."""
+
+
 def execute(*, cluster: Cluster, target: Target, workload: Workload, wctx: WorkloadContext,
             recorder: Recorder, seed: int, time_limit_s: float, rate: float | None = None,
             nemesis: NemesisPlan | Any | None = None, ready_timeout_s: float = 60.0,
@@ -395,10 +410,10 @@ def execute(*, cluster: Cluster, target: Target, workload: Workload, wctx: Workl
             stack.callback(first.teardown)
         interp = stack.enter_context(Interpreter(recorder=recorder, clients=slots, nemesis=nem, rng=rng))
         phase("running")
-        interp.run(gen.phases(gen.any_of(*main)))
+        interp.run(gen.phases(gen.any_of(*main)), deadline_s=time_limit_s + _PHASE_GRACE_S)
         if final_heal is not None:
             phase("healing")
-            interp.run(gen.phases(gen.nemesis(final_heal)))
+            interp.run(gen.phases(gen.nemesis(final_heal)), deadline_s=_PHASE_GRACE_S)
         phase("waiting for recovery")
         not_ready = wait_ready(cluster, target, timeout_s=ready_timeout_s)
         if not_ready:
@@ -406,7 +421,7 @@ def execute(*, cluster: Cluster, target: Target, workload: Workload, wctx: Workl
                         ", ".join(not_ready), ready_timeout_s)
         if workload.final is not None:
             phase("final reads")
-            interp.run(gen.phases(gen.clients(workload.final(wctx))))
+            interp.run(gen.phases(gen.clients(workload.final(wctx))), deadline_s=_PHASE_GRACE_S)
     recorder.fsync()
     duration = time.monotonic() - t0
     events = tuple(recorder.events)

@@ -77,7 +77,7 @@ def parse_options(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
 
 def resolve(target_name: str, *, variant: str | None = None, backend: str = "local", nodes: int | None = None,
             workload: str | None = None, nemesis: str = "partition,kill", time_limit: float = 30.0,
-            concurrency: int = 10, rate: float | None = 100.0, nemesis_interval: float = 5.0,
+            concurrency: int = 10, rate: float | None = 100.0, nemesis_interval: float = 3.0,
             store: str | Path = "histories", options: Mapping[str, str] | None = None) -> RunRequest:
     """Check every setting before anything starts; ``ValueError`` says which is wrong and how."""
     from harness.backends import BACKENDS
@@ -224,7 +224,7 @@ def _write_report(run_dir: Path) -> Path | None:
 @click.option("--workload", default=None, help="Workload name [default: the target's].")
 @click.option("--nemesis", "nemesis_", default="partition,kill", show_default=True,
               help="Faults: comma-separated subset of partition,kill,pause; or none.")
-@click.option("--nemesis-interval", type=float, default=5.0, show_default=True,
+@click.option("--nemesis-interval", type=float, default=3.0, show_default=True,
               help="Mean seconds of quiet, and of fault, per nemesis episode.")
 @click.option("--time-limit", type=float, default=30.0, show_default=True, help="Seconds of workload.")
 @click.option("--concurrency", type=int, default=10, show_default=True, help="Client workers.")

@@ -267,3 +267,26 @@ def test_stats_count_open_invocations_as_info():
           Op(index=2, type="ok", process=0, f="r"), Op(index=3, type="info", process=NEMESIS, f="kill")]
     s = stats_of(ev, 2.0)
     assert (s["ops"], s["ok"], s["info"], s["nemesis_events"], s["ops_per_s"]) == (2, 1, 1, 1, 1.0)
+
+
+@dataclass(frozen=True)
+class _Receding:
+    """A buggy generator: every op it offers is always 1 s in the future."""
+
+    def op(self, ctx):
+        if not ctx.free:
+            return gen.PENDING, self
+        p = min(p for p in ctx.free if p != NEMESIS)
+        return OpSpec(f="read", process=p, time=ctx.time + 1_000_000_000), self
+
+    def update(self, ctx, event):
+        return self
+
+
+def test_the_watchdog_ends_a_phase_whose_generator_never_lets_go(recorder):
+    j = Journal()
+    t0 = time.monotonic()
+    with interp(recorder, j, n=2) as it:
+        it.run(gen.clients(_Receding()), deadline_s=0.5)
+    assert time.monotonic() - t0 < 30  # ended by the watchdog, not by the test timeout
+    assert j.invoked == []  # it never got to issue anything
