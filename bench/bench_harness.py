@@ -32,6 +32,7 @@ from harness.cluster import Address  # noqa: E402
 from harness.generators import Context, OpSpec  # noqa: E402
 from harness.history import Op, read_jsonl  # noqa: E402
 from harness.recorder import Recorder  # noqa: E402
+from harness.commands.run import RECORDER_HOLD  # noqa: E402
 from harness.runner import execute  # noqa: E402
 from harness.target import Target, Workload, WorkloadContext  # noqa: E402
 
@@ -70,7 +71,7 @@ def bench_runner(seconds: float, workers: int) -> None:
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "history.jsonl"
         cpu0 = time.process_time()
-        with Recorder(path) as rec:
+        with Recorder(path, hold=RECORDER_HOLD) as rec:
             out = execute(cluster=NullCluster(5), target=TARGET, workload=WORKLOAD,
                           wctx=WorkloadContext(nodes=NullCluster(5).nodes, variant="v", concurrency=workers),
                           recorder=rec, seed=1, time_limit_s=seconds)

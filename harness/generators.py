@@ -118,11 +118,28 @@ _DONE: OpResult = (None, None)
 @runtime_checkable
 class Generator(Protocol):
     def op(self, ctx: Context) -> OpResult:
-        """The next op (or PENDING, or None when exhausted) and the generator after it."""
+        """The next op (or PENDING, or None when exhausted) and the generator after it.
+
+        With an op, the generator after it must be a generator: one that has
+        nothing more returns :data:`EXHAUSTED`, never ``None`` (combinators keep
+        it and ask it again).
+        """
 
     def update(self, ctx: Context, event: Op) -> "Generator":
         """The generator after ``event`` (an invocation issued, or a completion)."""
 
+
+@dataclass(frozen=True, slots=True)
+class _Exhausted:
+    def op(self, ctx: Context) -> OpResult:
+        return _DONE
+
+    def update(self, ctx: Context, event: Op) -> "Generator":
+        return self
+
+
+EXHAUSTED: Generator = _Exhausted()
+"""The generator that has nothing more: what a generator becomes after its last op."""
 
 GenLike = "Generator | OpSpec | Sequence[Generator | OpSpec] | None"
 
@@ -167,7 +184,7 @@ class _Once:
 
     def op(self, ctx: Context) -> OpResult:
         s = _fill(self.spec, ctx)
-        return (s, self) if s is PENDING else (s, None)
+        return (s, self) if s is PENDING else (s, EXHAUSTED)
 
     def update(self, ctx: Context, event: Op) -> Generator:
         return self

@@ -103,6 +103,10 @@ class _ClientSlot:
                 log.warning("closing the client of %s failed: %s", self.node, _error_text(e))
 
 
+_Outcome = tuple[Op, str, Any, "str | None", Any]
+"""What a worker hands back: (invocation, completion type, value, node, error)."""
+
+
 class Interpreter:
     """Runs generators with ``len(clients)`` client workers and an optional nemesis worker.
 
@@ -169,7 +173,7 @@ class Interpreter:
                 log.warning("%s is still busy after %.0f s; leaving it behind", t.name, self._join_timeout_s)
 
     def _client_loop(self, w: int, slot: Any) -> None:
-        inbox, done, record = self._inbox[w], self._done, self.recorder.record
+        inbox, done = self._inbox[w], self._done
         node = slot.node
         while True:
             inv = inbox.get()
@@ -182,8 +186,7 @@ class Interpreter:
                 err = c.error
             except BaseException as e:  # noqa: BLE001 - even this must end the op
                 typ, value, err = "info", inv.value, _error_text(e)
-            ev = record(type=typ, process=inv.process, f=inv.f, value=value, node=node, error=err)
-            done.put((w, ev))
+            done.put((w, (inv, typ, value, node, err)))
 
     def _nemesis_loop(self, w: int) -> None:
         inbox, done = self._inbox[w], self._done
@@ -198,8 +201,7 @@ class Interpreter:
                 value, err = c.value, c.error
             except Exception as e:  # noqa: BLE001 - a broken nemesis is recorded, not fatal
                 value, err = inv.value, _error_text(e)
-            ev = self.recorder.record(type="info", process=NEMESIS, f=inv.f, value=value, error=err)
-            done.put((w, ev))
+            done.put((w, (inv, "info", value, None, err)))
 
     # -- the interpreter loop ---------------------------------------------------------
 
@@ -207,8 +209,19 @@ class Interpreter:
         return Context(time=now, free=frozenset(self._free), clients=self._clients,
                        nemesis=self._nemesis_in_scope, rng=self._rng)
 
-    def _complete(self, g: Generator | None, item: tuple[int, Op]) -> Generator | None:
-        w, ev = item
+    def _complete(self, g: Generator | None, item: tuple[int, _Outcome]) -> Generator | None:
+        """Record a worker's completion (in the interpreter thread) and update ``g`` with it.
+
+        Completions are recorded here, not by the workers, as in Jepsen's
+        interpreter: one writer keeps the journal's order and times consistent
+        and the recorder's lock uncontended (workers recording themselves made
+        every op wait for the lock behind a thread waiting for the GIL). An
+        event is stamped when it is taken from the queue: at most a little
+        later than the op really ended, which widens its interval and so can
+        never make a legal history look illegal.
+        """
+        w, (inv, typ, value, node, err) = item
+        ev = self.recorder.record(type=typ, process=inv.process, f=inv.f, value=value, node=node, error=err)
         self._busy.pop(w, None)
         rejoin = w in self._abandoned
         if rejoin:
@@ -280,8 +293,10 @@ class Interpreter:
                     g = None
                     drain_deadline = time.monotonic() + self._drain_timeout_s
                 if not self._outstanding:
+                    rec.flush()
                     return
                 try:
+                    rec.flush()
                     item = done.get(timeout=min(0.5, self._drain_timeout_s))
                 except queue.Empty:
                     if time.monotonic() >= drain_deadline:
@@ -292,15 +307,23 @@ class Interpreter:
             if spec is PENDING:
                 g = nxt
                 try:
+                    rec.flush()
                     item = done.get(timeout=poll)
                 except queue.Empty:
                     continue
                 g = self._complete(g, item)
+                while True:  # take every completion already there before asking g again
+                    try:
+                        item = done.get_nowait()
+                    except queue.Empty:
+                        break
+                    g = self._complete(g, item)
                 continue
             assert isinstance(spec, OpSpec)
             t = spec.time
             if t is not None and t > now:  # not yet: wait for it, or for a completion first
                 try:
+                    rec.flush()
                     item = done.get(timeout=min((t - now) / 1e9, 0.5))
                 except queue.Empty:
                     continue

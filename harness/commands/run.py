@@ -157,7 +157,7 @@ def perform_run(req: RunRequest, *, seed: int | None = None, progress: bool | No
             echo(f"  report: {report}")
         return RunResult(run_dir=run_dir, results=doc, exit_code=code)
 
-    recorder = Recorder(run_dir / "history.jsonl")
+    recorder = Recorder(run_dir / "history.jsonl", hold=RECORDER_HOLD)
     try:
         with ExitStack() as stack:
             stack.enter_context(recorder)
@@ -214,6 +214,10 @@ def _write_report(run_dir: Path) -> Path | None:
         log.warning("could not write %s/report.html: %s: %s", run_dir, type(e).__name__, e)
         click.echo(f"warning: report not written: {type(e).__name__}: {e}", err=True)
         return None
+
+
+RECORDER_HOLD = 64
+"""Events the recorder may hold while the runner is saturated (see ``Recorder``)."""
 
 
 @click.command("run")

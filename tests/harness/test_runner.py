@@ -136,7 +136,11 @@ def test_every_op_is_invoked_once_and_recorded_in_order(recorder):
 def test_info_gives_the_worker_a_fresh_process_and_the_op_stays_open(recorder):
     j = Journal()
     with interp(recorder, j, n=2) as it:
-        it.run(gen.clients(gen.seq([OpSpec(f="lost", process=0), gen.limit(6, gen.repeat(OpSpec(f="read")))])))
+        # phases: the reads start once "lost" has completed, so which processes
+        # exist then does not depend on thread timing; process 2 must be one
+        it.run(gen.phases(gen.clients(OpSpec(f="lost", process=0)),
+                          gen.clients(gen.seq([OpSpec(f="read", process=2),
+                                               gen.limit(6, gen.repeat(OpSpec(f="read")))]))))
     h = History.of(recorder.events)  # raises if a process invoked twice while open
     lost = [o for o in h.operations if o.f == "lost"]
     assert lost[0].process == 0 and lost[0].status == "info"
