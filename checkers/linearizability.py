@@ -94,7 +94,8 @@ class Linearizability:
             assert out.invalid is not None
             part, res = out.invalid
             return CheckResult(checker=self.name, verdict=Verdict.INVALID,
-                               anomalies=(explain(part, res, self.model),), stats=stats)
+                               anomalies=(explain(part, res, self.model, history=history,
+                                                  independent=self.independent),), stats=stats)
         if out.verdict == "unknown":
             return CheckResult(checker=self.name, verdict=Verdict.UNKNOWN, stats=stats,
                                error=f"linearizability search stopped: {out.reason}")

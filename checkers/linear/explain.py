@@ -13,6 +13,11 @@ the partition (key) found invalid:
 ``state``       the model state at the end of the prefix;
 ``reason``      what the model says when the op is tried in that state;
 ``concurrent``  the ops of the partition whose intervals overlap the op's.
+``writers``     (register models, when the op is a read) every operation of the
+                whole history, failed ones included, that wrote the value read:
+                a read of a value only a *failed* write wrote is the classic
+                sign of a write reported failed but applied; a value nobody
+                wrote points at corruption.
 
 Ops are given as ``{"process", "f", "value", "type", "invoke_index",
 "complete_index"}``; ``value`` is the history's (the result for ``ok`` ops).
@@ -28,8 +33,9 @@ from harness.edn import dumps
 from checkers.linear.models import Illegal, Model
 from checkers.linear.partition import Entry, Partition
 from checkers.linear.search import SearchResult
+from harness.history import History, Operation
 
-__all__ = ["PREFIX_LIMIT", "CONCURRENT_LIMIT", "explain", "op_data"]
+__all__ = ["PREFIX_LIMIT", "CONCURRENT_LIMIT", "explain", "op_data", "writers_of"]
 
 PREFIX_LIMIT = 200
 CONCURRENT_LIMIT = 50
@@ -65,8 +71,61 @@ def _brief(v: Any) -> str:
     return s if len(s) <= 60 else s[:57] + "..."
 
 
-def explain(part: Partition, result: SearchResult, model: Model) -> Anomaly:
-    """The anomaly for an ``"invalid"`` search result of ``part``."""
+def _writes(op: Operation, independent: bool) -> tuple[Any, Any] | None:
+    """``(key, value written)`` of a register write or cas, else None."""
+    v = op.invoke.value
+    if independent:
+        if not (isinstance(v, list) and len(v) == 2):
+            return None
+        key, v = v
+    else:
+        key = None
+    if op.f == "write":
+        return key, v
+    if op.f == "cas" and isinstance(v, list) and len(v) == 2:
+        return key, v[1]
+    return None
+
+
+def writers_of(stuck: Operation, history: History, *, independent: bool) -> list[dict[str, Any]] | None:
+    """The operations that wrote what ``stuck`` (a register read) returned; None if not a read."""
+    if stuck.f != "read" or stuck.status != "ok":
+        return None
+    got = stuck.value
+    key = None
+    if independent:
+        if not (isinstance(got, list) and len(got) == 2):
+            return None
+        key, got = got
+    if got is None:
+        return None
+    out = []
+    for o in history.operations:
+        w = _writes(o, independent)
+        if w is not None and w == (key, got):
+            out.append({"process": o.process, "f": o.f, "value": o.invoke.value, "type": o.status,
+                        "invoke_index": o.invoke.index, "complete_index": o.return_index})
+    return out
+
+
+def _writers_text(writers: list[dict[str, Any]], value: Any) -> str:
+    if not writers:
+        return f" No operation in the history wrote {_brief(value)}."
+    if all(w["type"] == "fail" for w in writers):
+        w = writers[0]
+        end = "" if w["complete_index"] is None else f"..{w['complete_index']}"
+        return (f" {_brief(value)} was written only by process {w['process']}'s {w['f']} "
+                f"(index {w['invoke_index']}{end}), which reported fail: a failed write was applied.")
+    return ""
+
+
+def explain(part: Partition, result: SearchResult, model: Model, *,
+            history: History | None = None, independent: bool = False) -> Anomaly:
+    """The anomaly for an ``"invalid"`` search result of ``part``.
+
+    With ``history`` (the whole one, ``fail`` ops included), a register read
+    also names the operations that wrote the value it returned (``writers``).
+    """
     assert result.stuck is not None
     entries = part.entries
     stuck = entries[result.stuck]
@@ -96,8 +155,17 @@ def explain(part: Partition, result: SearchResult, model: Model) -> Anomaly:
         "concurrent": [op_data(e, model) for e in concurrent[:CONCURRENT_LIMIT]],
         "concurrent_count": len(concurrent),
     }
+    writers = None
+    if history is not None and model.name in ("register", "cas-register"):
+        writers = writers_of(stuck.op, history, independent=independent)
+    if writers is not None:
+        data["writers"] = writers
+        got = stuck.op.value[1] if independent else stuck.op.value
+        summary += _writers_text(writers, got)
     ops = [stuck.op.invoke.index]
     if stuck.op.return_index is not None:
         ops.append(stuck.op.return_index)
     ops.extend(e.op.invoke.index for e in concurrent[:CONCURRENT_LIMIT])
+    if writers:
+        ops.extend(w["invoke_index"] for w in writers if w["type"] == "fail")
     return Anomaly(kind="nonlinearizable", summary=summary, ops=tuple(ops), data=data)

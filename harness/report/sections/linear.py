@@ -71,6 +71,7 @@ class ParsedLinear:
     prefix: tuple[LinStep, ...]
     concurrent: tuple[LinStep, ...]
     used: frozenset[str]
+    writers: tuple[LinStep, ...] | None = None  # who wrote the value a failing read returned
     prefix_length: int = 0
     concurrent_count: int = 0
     reason: Any = None
@@ -127,6 +128,9 @@ def parse_linear(data: Mapping[str, Any], ctx: SectionContext) -> ParsedLinear:
         counts[name] = v if ok else shown
         if ok:
             used.add(name)
+    writers = data.get("writers")
+    if isinstance(writers, list):
+        used.add("writers")
     extras: dict[str, Any] = {}
     for name in ("reason", "initial_state", "state"):
         if name in data and not isinstance(data[name], (dict, list)):
@@ -139,6 +143,7 @@ def parse_linear(data: Mapping[str, Any], ctx: SectionContext) -> ParsedLinear:
         prefix_length=counts["prefix_length"], concurrent_count=counts["concurrent_count"],
         reason=extras.get("reason"), initial_state=extras.get("initial_state", _NO_STATE),
         end_state=extras.get("state", _NO_STATE),
+        writers=tuple(_step(e, ctx) for e in writers) if isinstance(writers, list) else None,
     )
 
 
@@ -157,6 +162,7 @@ class LinearizabilitySection:
             failing=p.failing, prefix=shown_prefix, prefix_total=p.prefix_length,
             prefix_offset=p.prefix_length - len(shown_prefix),
             concurrent=p.concurrent[:MAX_TABLE_ROWS], concurrent_total=p.concurrent_count,
+            writers=None if p.writers is None else p.writers[:MAX_TABLE_ROWS],
             figure=figure, figure_prefix_cut=max(0, p.prefix_length - MAX_FIGURE_PREFIX),
             rest=ctx.generic_data(anomaly.data, skip=sorted(p.used)) if set(anomaly.data) - p.used else None,
             other_ops=ctx.ops_table(list(anomaly.ops)) if anomaly.ops and not (p.prefix or p.failing) else None,
