@@ -1,245 +1,20 @@
-"""Pure generators: what operations to issue, to whom and when (Jepsen's generator).
-
-A generator is an immutable value with two methods:
-
-``op(ctx) -> (spec, next_gen)``
-    ``spec`` is an :class:`OpSpec` with ``process`` and ``time`` filled in (the op
-    to issue, not before ``spec.time``), :data:`PENDING` (nothing can be issued
-    now; ask again after the next completion or a short wait), or ``None`` (the
-    generator is exhausted; ``next_gen`` is then ``None`` too).
-    Calling ``op`` does not consume anything: the interpreter may call it, throw
-    the answer away (a completion arrived first) and call it again. Only when
-    it issues ``spec`` does it continue with ``next_gen``.
-``update(ctx, event) -> next_gen``
-    told about every event the interpreter records (the invocation it issued,
-    and every completion), returns the generator to continue with.
-
-Nothing here reads a clock, sleeps, spawns a thread or draws randomness from
-anywhere but ``ctx.rng``, the interpreter's seeded ``random.Random``: the same
-seed and the same completions give the same operations. :func:`simulate`
-interprets a generator on a virtual clock without threads (Jepsen's
-``generator.test/simulate``), which is how generators are tested.
-
-Routing: an :class:`OpSpec` with ``process=None`` goes to any free client
-process of the context it is asked in; inside :func:`nemesis` it goes to the
-nemesis. ``process=NEMESIS`` targets the nemesis explicitly. The runner's
-top-level generator is ``phases(any_of(clients(...), nemesis(...)), final)``.
-
-Why immutable values rather than Python iterators: an interpreter must be able
-to ask "what next?" speculatively and to tell a generator what happened
-(``update``), and a frozen value can be kept, compared and replayed; an
-iterator cannot be un-advanced.
-"""
+"""Combinators: generators built from generators (sequence, mix, limits, routing, keys)."""
 
 from __future__ import annotations
 
-import heapq
-import random
-from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Protocol, Sequence, runtime_checkable
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Iterable, Sequence
 
+from harness.generators._core import (
+    _DONE, NS, PENDING, Context, Generator, OpResult, OpSpec, _Fn, _Once, _Sleep, lift,
+)
 from harness.history import NEMESIS, Op, Process
-
-__all__ = [
-    "PENDING", "Context", "Generator", "OpSpec", "Pending",
-    "any_of", "clients", "cycle", "each_process", "fn", "independent", "lift", "limit",
-    "map_ops", "mix", "nemesis", "once", "phases", "rate", "repeat", "seq", "simulate",
-    "sleep", "stagger", "synchronize", "time_limit",
-]
-
-NS = 1_000_000_000
-
-
-class Pending:
-    """The type of :data:`PENDING`: nothing can be issued right now."""
-
-    _instance: "Pending | None" = None
-
-    def __new__(cls) -> "Pending":
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "PENDING"
-
-
-PENDING = Pending()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OpSpec:
-    """An operation to issue.
-
-    ``process``  ``None``: any free process of the context (a client, or the
-                 nemesis inside :func:`nemesis`); an int: that client process;
-                 :data:`~harness.history.NEMESIS`: the nemesis.
-    ``time``     earliest issue time, ns since the run began; ``None`` = now.
-    """
-
-    f: str
-    value: Any = None
-    process: Process | None = None
-    time: int | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Context:
-    """What a generator may look at: the time, who is idle, and the rng.
-
-    ``time``     ns since the run began (virtual in :func:`simulate`).
-    ``free``     idle processes: client ints, and ``"nemesis"`` if the nemesis is idle.
-    ``clients``  every current client process in scope (one per worker; a worker
-                 whose op ended ``info`` continues as process + concurrency).
-    ``nemesis``  whether the nemesis is in scope.
-    ``rng``      the run's seeded random source; the only randomness allowed.
-    """
-
-    time: int
-    free: frozenset[Process]
-    clients: frozenset[int]
-    nemesis: bool
-    rng: random.Random
-
-    @property
-    def all_free(self) -> bool:
-        """Every process in scope is idle (no op of theirs is in flight)."""
-        return len(self.free) == len(self.clients) + (1 if self.nemesis else 0)
-
-    @property
-    def nemesis_free(self) -> bool:
-        return NEMESIS in self.free
-
-
-OpResult = tuple["OpSpec | Pending | None", "Generator | None"]
-_DONE: OpResult = (None, None)
-
-
-@runtime_checkable
-class Generator(Protocol):
-    def op(self, ctx: Context) -> OpResult:
-        """The next op (or PENDING, or None when exhausted) and the generator after it.
-
-        With an op, the generator after it must be a generator: one that has
-        nothing more returns :data:`EXHAUSTED`, never ``None`` (combinators keep
-        it and ask it again).
-        """
-
-    def update(self, ctx: Context, event: Op) -> "Generator":
-        """The generator after ``event`` (an invocation issued, or a completion)."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Exhausted:
-    def op(self, ctx: Context) -> OpResult:
-        return _DONE
-
-    def update(self, ctx: Context, event: Op) -> "Generator":
-        return self
-
-
-EXHAUSTED: Generator = _Exhausted()
-"""The generator that has nothing more: what a generator becomes after its last op."""
-
-GenLike = "Generator | OpSpec | Sequence[Generator | OpSpec] | None"
-
-
-def lift(g: Any) -> Generator | None:
-    """Turn an :class:`OpSpec` (one op) or a list/tuple (:func:`seq`) into a generator."""
-    if g is None or isinstance(g, Generator):
-        return g
-    if isinstance(g, OpSpec):
-        return _Once(spec=g)
-    if isinstance(g, (list, tuple)):
-        return seq(g)
-    raise TypeError(f"expected a generator, an OpSpec or a list of them (not {type(g).__name__}: {g!r})")
-
-
-def _fill(spec: OpSpec, ctx: Context) -> OpSpec | Pending:
-    """Give ``spec`` a free process and a time from ``ctx``, or PENDING if none is free."""
-    p = spec.process
-    if p is None:
-        if ctx.clients:
-            free = [q for q in ctx.free if q != NEMESIS]
-            if not free:
-                return PENDING
-            p = free[0] if len(free) == 1 else ctx.rng.choice(sorted(free))
-        elif ctx.nemesis and NEMESIS in ctx.free:
-            p = NEMESIS
-        else:
-            return PENDING
-    elif p not in ctx.free:
-        return PENDING
-    t = ctx.time if spec.time is None else spec.time
-    if p is spec.process and t is spec.time:
-        return spec
-    return OpSpec(f=spec.f, value=spec.value, process=p, time=t)
-
-
-# --- leaves ----------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class _Once:
-    spec: OpSpec
-
-    def op(self, ctx: Context) -> OpResult:
-        s = _fill(self.spec, ctx)
-        return (s, self) if s is PENDING else (s, EXHAUSTED)
-
-    def update(self, ctx: Context, event: Op) -> Generator:
-        return self
-
-
-def once(spec: OpSpec) -> Generator:
-    """Exactly one op."""
-    return _Once(spec)
-
-
-@dataclass(frozen=True, slots=True)
-class _Fn:
-    make: Callable[[random.Random], OpSpec | None]
-
-    def op(self, ctx: Context) -> OpResult:
-        if not ctx.free:  # nobody idle: do not draw from the rng for nothing
-            return PENDING, self
-        spec = self.make(ctx.rng)
-        if spec is None:
-            return _DONE
-        return _fill(spec, ctx), self
-
-    def update(self, ctx: Context, event: Op) -> Generator:
-        return self
-
-
-def fn(make: Callable[[random.Random], OpSpec | None]) -> Generator:
-    """Infinite: each op is ``make(rng)``; ``make`` returning ``None`` ends it."""
-    return _Fn(make)
 
 
 def repeat(spec: OpSpec, times: int | None = None) -> Generator:
     """The same op, forever or ``times`` times."""
     g = _Fn(lambda rng: spec)
     return g if times is None else limit(times, g)
-
-
-@dataclass(frozen=True, slots=True)
-class _Sleep:
-    dt_ns: int
-    until: int | None = None
-
-    def op(self, ctx: Context) -> OpResult:
-        until = ctx.time + self.dt_ns if self.until is None else self.until
-        if ctx.time >= until:
-            return _DONE
-        return PENDING, (self if until == self.until else _Sleep(self.dt_ns, until))
-
-    def update(self, ctx: Context, event: Op) -> Generator:
-        return self
-
-
-def sleep(seconds: float) -> Generator:
-    """Issue nothing for ``seconds`` from the first time it is asked, then end."""
-    return _Sleep(int(seconds * NS))
 
 
 # --- sequencing --------------------------------------------------------------
@@ -443,7 +218,6 @@ class _Any:
         best: OpSpec | None = None
         best_i = -1
         best_next: Generator | None = None
-        pending = False
         changed = False
         alive: list[Generator] = []
         for g in gens:
@@ -454,7 +228,6 @@ class _Any:
             if spec is PENDING:
                 # Adopting a PENDING answer's state consumes no op (a sleep's
                 # deadline, a time limit's cutoff) and must not be lost.
-                pending = True
                 changed = changed or nxt is not g
                 alive.append(nxt)  # type: ignore[arg-type]
                 continue
@@ -699,116 +472,3 @@ def _update_all(gens: tuple[Generator, ...], ctx: Context, event: Op) -> tuple[G
 
 # Generators whose ``update`` always returns themselves: wrappers skip telling them.
 _INERT: frozenset[type] = frozenset({_Once, _Fn, _Sleep, _Synchronize})
-
-
-# --- simulation --------------------------------------------------------------
-
-CompleteFn = Callable[[Op, random.Random], "tuple[str, Any]"]
-
-
-def _perfect(op: Op, rng: random.Random) -> tuple[str, Any]:
-    return "ok", op.value
-
-
-@dataclass(slots=True)
-class _Sim:
-    """Mutable state of one :func:`simulate` run (local to that call)."""
-
-    concurrency: int
-    worker_process: list[Process]
-    free: set[Process] = field(default_factory=set)
-    in_flight: list[tuple[int, int, int, Op]] = field(default_factory=list)  # (time, seq, worker, invoke)
-    history: list[Op] = field(default_factory=list)
-
-
-def simulate(gen: Any, *, seed: int, concurrency: int, latency_ns: int | Callable[[random.Random], int] = 1_000_000,
-             complete: CompleteFn = _perfect, with_nemesis: bool = True,
-             max_events: int = 1_000_000, tick_ns: int = 1_000_000) -> list[Op]:
-    """Interpret ``gen`` on a virtual clock, without threads; return the history.
-
-    ``concurrency`` client workers (processes ``0..concurrency-1``) and, with
-    ``with_nemesis``, the nemesis. Every op takes ``latency_ns`` (an int, or a
-    function of the rng) and ends as ``complete(invoke, rng)`` says (default:
-    ``ok`` with the invocation's value). A client op ending ``info`` moves its
-    worker to process + ``concurrency``; nemesis events are recorded as two
-    ``info`` events, as the runner does. With nothing in flight and the
-    generator PENDING, the clock advances by ``tick_ns``.
-    """
-    rng = random.Random(seed)
-    g = lift(gen)
-    st = _Sim(concurrency=concurrency, worker_process=list(range(concurrency)))
-    st.free = set(range(concurrency))
-    if with_nemesis:
-        st.free.add(NEMESIS)
-    now = 0
-    seq_no = 0
-
-    def ctx() -> Context:
-        clients_ = frozenset(p for p in st.worker_process if p != NEMESIS)
-        return Context(time=now, free=frozenset(st.free), clients=clients_,  # type: ignore[arg-type]
-                       nemesis=with_nemesis, rng=rng)
-
-    def record(**kw: Any) -> Op:
-        ev = Op(index=len(st.history), **kw)
-        st.history.append(ev)
-        if len(st.history) > max_events:
-            raise RuntimeError(f"simulate: more than {max_events} events; is the generator infinite? "
-                               "Wrap it in limit() or time_limit().")
-        return ev
-
-    def finish_one() -> None:
-        nonlocal now, g
-        t, _, worker, inv = heapq.heappop(st.in_flight)
-        now = max(now, t)
-        if inv.process == NEMESIS:
-            ev = record(type="info", process=NEMESIS, f=inv.f, value=inv.value, time=now)
-            st.free.add(NEMESIS)
-        else:
-            typ, value = complete(inv, rng)
-            ev = record(type=typ, process=inv.process, f=inv.f, value=value, time=now)
-            p = inv.process
-            if typ == "info":
-                p = p + concurrency  # type: ignore[operator]
-                st.worker_process[worker] = p
-            st.free.add(p)
-        if g is not None:
-            g = g.update(ctx(), ev)
-
-    idle_ticks = 0
-    while True:
-        spec, nxt = g.op(ctx()) if g is not None else _DONE
-        if spec is None:
-            g = None
-            if not st.in_flight:
-                break
-            finish_one()
-            continue
-        if spec is PENDING:
-            g = nxt
-            if st.in_flight:
-                finish_one()
-            else:
-                idle_ticks += 1
-                if idle_ticks > max_events:
-                    raise RuntimeError("simulate: generator PENDING for ever with nothing in flight")
-                now += tick_ns
-            continue
-        idle_ticks = 0
-        assert isinstance(spec, OpSpec)
-        if st.in_flight and st.in_flight[0][0] <= spec.time:  # type: ignore[operator]
-            finish_one()  # a completion comes first; ask again
-            continue
-        now = max(now, spec.time)  # type: ignore[type-var]
-        p = spec.process
-        st.free.discard(p)
-        if p == NEMESIS:
-            worker = -1
-            inv = record(type="info", process=NEMESIS, f=spec.f, value=spec.value, time=now)
-        else:
-            worker = st.worker_process.index(p)
-            inv = record(type="invoke", process=p, f=spec.f, value=spec.value, time=now)  # type: ignore[arg-type]
-        lat = latency_ns(rng) if callable(latency_ns) else latency_ns
-        seq_no += 1
-        heapq.heappush(st.in_flight, (now + lat, seq_no, worker, inv))
-        g = nxt.update(ctx(), inv) if nxt is not None else None
-    return st.history
