@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import io
 import ipaddress
-import signal
 import sys
 import tarfile
 import threading
@@ -57,6 +56,7 @@ from harness.backends.docker_engine import clean_leftovers, connect, run_labels
 from harness.backends.docker_network import (
     create_run_network, cut_rules, iptables_script, probe_argv, probe_passed,
 )
+from harness.backends._interrupts import deferred_interrupts
 from harness.cluster import Address, ClusterSpec, EnvironmentError_, Link
 from harness.target import NodeContext
 
@@ -138,22 +138,6 @@ def open_docker_cluster(spec: ClusterSpec, *, ready_timeout: float = 60.0,
             cluster._close()
     finally:
         client.close()
-
-
-@contextmanager
-def _deferred_interrupts() -> Iterator[None]:
-    """Hold Ctrl-C back until the block is done (main thread only), then raise it."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    got: list[int] = []
-    old = signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
-        if got and old is not signal.SIG_IGN:
-            raise KeyboardInterrupt
 
 
 class _Node:
@@ -418,7 +402,7 @@ class DockerCluster:
             except Exception as e:
                 errors.append(e)
 
-        with _deferred_interrupts():
+        with deferred_interrupts():
             if any(n.created for n in self._nodes.values()):
                 attempt(self.collect_logs, Path(self.spec.run_dir) / "logs")
             created = [n for n in self._nodes.values() if n.created]

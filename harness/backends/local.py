@@ -50,6 +50,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Collection, Iterator
 
+from harness.backends._interrupts import deferred_interrupts
 from harness.backends.proxy import ProxyHub
 from harness.cluster import Address, ClusterSpec, EnvironmentError_, Link
 from harness.leftovers import DIR_PREFIX, RunRecord, group_members, sweep
@@ -85,26 +86,6 @@ def open_local_cluster(spec: ClusterSpec, *, ready_timeout: float = 30.0,
         yield cluster
     finally:
         cluster._close()
-
-
-@contextmanager
-def _deferred_interrupts() -> Iterator[None]:
-    """Hold Ctrl-C back until the block is done (main thread only), then raise it.
-
-    Used where an interrupt would leak a resource: between spawning a process
-    and recording it, and during cleanup.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    got: list[int] = []
-    old = signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
-        if got and old is not signal.SIG_IGN:
-            raise KeyboardInterrupt
 
 
 class _Node:
@@ -258,7 +239,7 @@ class LocalCluster:
 
     def _open(self, state_dir: Path | None) -> None:
         spec = self.spec
-        with _deferred_interrupts():
+        with deferred_interrupts():
             self._record = RunRecord(spec.run_id, directory=state_dir)
             safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in spec.run_id)
             self._root = Path(tempfile.mkdtemp(prefix=f"{DIR_PREFIX}{safe}-"))
@@ -296,7 +277,7 @@ class LocalCluster:
             except Exception as e:
                 errors.append(e)
 
-        with _deferred_interrupts():
+        with deferred_interrupts():
             with self._probes_lock:
                 self._closed = True
             attempt(self._stop_all)
@@ -358,7 +339,7 @@ class LocalCluster:
             log.write(f"=== splitbrain: starting {n.name} at {time.strftime('%Y-%m-%dT%H:%M:%S')}: "
                       f"{' '.join(argv)}\n".encode())
             log.flush()
-            with _deferred_interrupts():
+            with deferred_interrupts():
                 try:
                     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
                                             stderr=subprocess.STDOUT, cwd=n.data_dir.parent,
