@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import csv
 import random
 import resource
 import statistics
@@ -36,28 +35,14 @@ from checkers.api import Verdict  # noqa: E402
 from checkers.linearizability import Linearizability  # noqa: E402
 from harness.formats import load_history, write_history  # noqa: E402
 from harness.history import History, Op  # noqa: E402
-
-EXPECTED = {"linearizable": Verdict.VALID, "not-linearizable": Verdict.INVALID, "unknown": Verdict.UNKNOWN}
-
-
-def checker_for(row: dict[str, str]) -> Linearizability:
-    """The options ``shared/corpus/README.md`` prescribes for a row."""
-    kw: dict[str, Any] = {"model": row["model"]}
-    if row["model"] == "cas-register":
-        knossos = row["source"] == "knossos"
-        kw.update(init=0 if knossos else None, nil_read_unknown=knossos)
-    elif row["model"] == "multi-register":
-        kw.update(init={"x": 0, "y": 0}, nil_read_unknown=True)
-    return Linearizability(**kw, timeout_s=60)
-
+from tests.support.corpus import EXPECTED, checker_for, manifest_rows  # noqa: E402
 
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def bench_corpus(corpus: Path, repeat: int) -> bool:
-    with (corpus / "MANIFEST.tsv").open(encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh, delimiter="\t"))
+    rows = manifest_rows(corpus)
     t0 = time.perf_counter()
     loaded = [(row, load_history(corpus / row["path"])) for row in rows]
     load_s = time.perf_counter() - t0

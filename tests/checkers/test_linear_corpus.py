@@ -9,37 +9,14 @@ start as "".
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-from typing import Any
-
 import pytest
 
 from checkers.api import Verdict
 from checkers.linearizability import Linearizability
 from harness.formats import load_history
+from tests.support.corpus import CORPUS, EXPECTED, checker_for, manifest_rows
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
-if not CORPUS.is_dir():
-    CORPUS = Path("/work/shared/corpus")
-
-ROWS: list[dict[str, str]] = []
-if (CORPUS / "MANIFEST.tsv").is_file():
-    with (CORPUS / "MANIFEST.tsv").open(encoding="utf-8") as fh:
-        ROWS = list(csv.DictReader(fh, delimiter="\t"))
-
-EXPECTED = {"linearizable": Verdict.VALID, "not-linearizable": Verdict.INVALID, "unknown": Verdict.UNKNOWN}
-
-
-def checker_for(row: dict[str, str]) -> Linearizability:
-    """The checker options the corpus README prescribes for a row."""
-    kw: dict[str, Any] = {"model": row["model"]}
-    if row["model"] == "cas-register":
-        knossos = row["source"] == "knossos"
-        kw.update(init=0 if knossos else None, nil_read_unknown=knossos)
-    elif row["model"] == "multi-register":
-        kw.update(init={"x": 0, "y": 0}, nil_read_unknown=True)
-    return Linearizability(**kw, timeout_s=60)
+ROWS = manifest_rows()
 
 
 def test_corpus_is_there() -> None:
