@@ -89,29 +89,23 @@ def clean_leftovers(run_id: str | None = None, client: "docker.DockerClient | No
             return True  # belt and braces: the filter already required the label
         return run_id is None and not include_live and _owner_alive(labels)
 
+    # containers first: a network or volume in use by one cannot be removed
+    kinds = (
+        ("container", lambda: client.containers.list(all=True, filters={"label": label}),
+         lambda c: c.labels, {"force": True, "v": True}),
+        ("network", lambda: client.networks.list(filters={"label": label}),
+         lambda n: n.attrs.get("Labels"), {}),
+        ("volume", lambda: client.volumes.list(filters={"label": label}),
+         lambda v: v.attrs.get("Labels"), {"force": True}),
+    )
     removed: list[str] = []
-    for c in client.containers.list(all=True, filters={"label": label}):
-        if spare(c.labels):
-            continue
-        try:
-            c.remove(force=True, v=True)
-            removed.append(f"container {c.name}")
-        except docker.errors.NotFound:
-            pass
-    for n in client.networks.list(filters={"label": label}):
-        if spare(n.attrs.get("Labels")):
-            continue
-        try:
-            n.remove()
-            removed.append(f"network {n.name}")
-        except docker.errors.NotFound:
-            pass
-    for v in client.volumes.list(filters={"label": label}):
-        if spare(v.attrs.get("Labels")):
-            continue
-        try:
-            v.remove(force=True)
-            removed.append(f"volume {v.name}")
-        except docker.errors.NotFound:
-            pass
+    for kind, listed, labels_of, remove_kw in kinds:
+        for r in listed():
+            if spare(labels_of(r)):
+                continue
+            try:
+                r.remove(**remove_kw)
+                removed.append(f"{kind} {r.name}")
+            except docker.errors.NotFound:
+                pass
     return removed
