@@ -71,15 +71,19 @@ def _brief(v: Any) -> str:
     return s if len(s) <= 60 else s[:57] + "..."
 
 
+def _split(v: Any, independent: bool) -> tuple[Any, Any] | None:
+    """``(key, value)`` of an independent tuple, ``(None, v)`` otherwise; None if malformed."""
+    if not independent:
+        return None, v
+    return (v[0], v[1]) if isinstance(v, list) and len(v) == 2 else None
+
+
 def _writes(op: Operation, independent: bool) -> tuple[Any, Any] | None:
     """``(key, value written)`` of a register write or cas, else None."""
-    v = op.invoke.value
-    if independent:
-        if not (isinstance(v, list) and len(v) == 2):
-            return None
-        key, v = v
-    else:
-        key = None
+    kv = _split(op.invoke.value, independent)
+    if kv is None:
+        return None
+    key, v = kv
     if op.f == "write":
         return key, v
     if op.f == "cas" and isinstance(v, list) and len(v) == 2:
@@ -91,12 +95,10 @@ def writers_of(stuck: Operation, history: History, *, independent: bool) -> list
     """The operations that wrote what ``stuck`` (a register read) returned; None if not a read."""
     if stuck.f != "read" or stuck.status != "ok":
         return None
-    got = stuck.value
-    key = None
-    if independent:
-        if not (isinstance(got, list) and len(got) == 2):
-            return None
-        key, got = got
+    kv = _split(stuck.value, independent)
+    if kv is None:
+        return None
+    key, got = kv
     if got is None:
         return None
     out = []
