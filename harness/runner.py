@@ -244,6 +244,23 @@ class Interpreter:
             return g
         return g.update(self._ctx(self.recorder.now()), ev)
 
+    def _wait(self, timeout_s: float) -> tuple[int, _Outcome] | None:
+        """The next completion within ``timeout_s``, or None; held events are written first."""
+        self.recorder.flush()
+        try:
+            return self._done.get(timeout=timeout_s)
+        except queue.Empty:
+            return None
+
+    def _take_ready(self, g: Generator | None) -> Generator | None:
+        """Complete every op whose completion is already queued; ``g`` updated with each."""
+        while True:
+            try:
+                item = self._done.get_nowait()
+            except queue.Empty:
+                return g
+            g = self._complete(g, item)
+
     def _refresh_clients(self) -> None:
         self._clients = frozenset(p for w, p in enumerate(self._proc_of)  # type: ignore[misc]
                                   if w not in self._abandoned)
@@ -268,14 +285,10 @@ class Interpreter:
         generator bug can delay a run's end but never hang it.
         """
         g = gen.lift(g)
-        rec, done, poll = self.recorder, self._done, self._poll_s
+        rec, poll = self.recorder, self._poll_s
         drain_deadline = time.monotonic() + self._drain_timeout_s
         watchdog = None if deadline_s is None else time.monotonic() + deadline_s
-        while True:  # completions that arrived between runs (abandoned workers) first
-            try:
-                self._complete(None, done.get_nowait())
-            except queue.Empty:
-                break
+        self._take_ready(None)  # completions that arrived between runs (abandoned workers) first
         while True:
             now = rec.now()
             ctx = self._ctx(now)
@@ -295,10 +308,8 @@ class Interpreter:
                 if not self._outstanding:
                     rec.flush()
                     return
-                try:
-                    rec.flush()
-                    item = done.get(timeout=min(0.5, self._drain_timeout_s))
-                except queue.Empty:
+                item = self._wait(min(0.5, self._drain_timeout_s))
+                if item is None:
                     if time.monotonic() >= drain_deadline:
                         self._abandon_busy()
                     continue
@@ -306,28 +317,16 @@ class Interpreter:
                 continue
             if spec is PENDING:
                 g = nxt
-                try:
-                    rec.flush()
-                    item = done.get(timeout=poll)
-                except queue.Empty:
-                    continue
-                g = self._complete(g, item)
-                while True:  # take every completion already there before asking g again
-                    try:
-                        item = done.get_nowait()
-                    except queue.Empty:
-                        break
-                    g = self._complete(g, item)
+                item = self._wait(poll)
+                if item is not None:  # it, and every completion already there, before asking g again
+                    g = self._take_ready(self._complete(g, item))
                 continue
             assert isinstance(spec, OpSpec)
             t = spec.time
             if t is not None and t > now:  # not yet: wait for it, or for a completion first
-                try:
-                    rec.flush()
-                    item = done.get(timeout=min((t - now) / 1e9, 0.5))
-                except queue.Empty:
-                    continue
-                g = self._complete(g, item)
+                item = self._wait(min((t - now) / 1e9, 0.5))
+                if item is not None:
+                    g = self._complete(g, item)
                 continue
             p = spec.process
             w = self._worker_of[p]  # type: ignore[index]
