@@ -30,7 +30,8 @@ import ipaddress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Collection, Mapping
 
-from harness.cluster import EnvironmentError_, Link
+from harness.backends.netfilter import cut_rules, iptables_script, probe_argv, probe_passed
+from harness.cluster import EnvironmentError_
 
 if TYPE_CHECKING:
     import docker
@@ -43,13 +44,6 @@ __all__ = [
 SUBNET_POOLS = tuple(ipaddress.ip_network(n) for n in
                      ("10.213.0.0/16", "172.29.0.0/16", "192.168.128.0/17"))
 
-_PROBE_PY = (
-    "import socket,sys\n"
-    "s=socket.socket(); s.settimeout(float(sys.argv[3]))\n"
-    "try:\n s.connect((sys.argv[1], int(sys.argv[2]))); print('open')\n"
-    "except ConnectionRefusedError: print('refused')\n"
-    "except OSError as e: print('dropped', e)\n"
-)
 
 
 def used_networks(api: "docker.APIClient") -> list[ipaddress.IPv4Network]:
@@ -115,27 +109,3 @@ def create_run_network(api: "docker.APIClient", name: str, *, labels: Mapping[st
         f"no free /24 left in {', '.join(map(str, SUBNET_POOLS))} for the run's network "
         f"(host routes or Docker networks cover them): remove unused Docker "
         f"networks (`splitbrain clean`, `docker network prune`).")
-
-
-def cut_rules(links: Collection[Link], ip_of: Mapping[str, str]) -> dict[str, list[list[str]]]:
-    """iptables argument lists, per node, that cut ``links`` (see the module docstring)."""
-    rules: dict[str, list[list[str]]] = {}
-    for src, dst in links:
-        rules.setdefault(dst, []).append(
-            ["-A", "INPUT", "-s", ip_of[src], "-m", "conntrack", "--ctdir", "ORIGINAL", "-j", "DROP"])
-        rules.setdefault(src, []).append(
-            ["-A", "INPUT", "-s", ip_of[dst], "-m", "conntrack", "--ctdir", "REPLY", "-j", "DROP"])
-    return rules
-
-
-def iptables_script(rules: list[list[str]]) -> str:
-    """One ``sh -c`` script applying ``rules`` in order, stopping at the first failure."""
-    return " && ".join("iptables -w " + " ".join(r) for r in rules)
-
-
-def probe_argv(host: str, port: int, timeout: float) -> list[str]:
-    return ["python3", "-c", _PROBE_PY, host, str(port), str(timeout)]
-
-
-def probe_passed(exit_code: int, output: str) -> bool:
-    return exit_code == 0 and output.split()[:1] in (["open"], ["refused"])

@@ -10,11 +10,9 @@ holding ``<node>/data/`` (the node's ``data_dir``, kept across kill/start) and
 ``<node>/node.log`` (its stdout and stderr, appended to on every start). Each
 node listens on a fixed free port of 127.0.0.1, the same after a restart.
 
-Processes. A node is ``spec.target.node_command(ctx)`` started with
-``start_new_session=True``: it leads its own process group, which is what
-``kill``/``stop``/``pause``/``resume`` signal, so a node's children are hit
-too, and a Ctrl-C in the terminal (sent to the harness's foreground group)
-does not reach the nodes before the harness has decided what to do.
+Processes. A node is ``spec.target.node_command(ctx)`` started as its own
+process group (:class:`~harness.backends.processes.NodeProcess`, shared with the
+netns backend), which is what ``kill``/``stop``/``pause``/``resume`` signal.
 
 Links. For every ordered pair ``(src, dst)`` a :class:`~harness.backends.proxy.ProxyHub`
 listener forwards to ``dst``; ``ctx.peers[dst]`` of node ``src`` is that
@@ -39,35 +37,24 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
-import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Collection, Iterator
 
 from harness.backends._interrupts import deferred_interrupts
+from harness.backends.processes import NodeDownError, NodeProcess, NodeStartError, stop_all
 from harness.backends.proxy import ProxyHub
-from harness.cluster import Address, ClusterSpec, EnvironmentError_, Link
-from harness.leftovers import DIR_PREFIX, RunRecord, group_members, sweep
+from harness.cluster import Address, ClusterSpec, Link
+from harness.leftovers import DIR_PREFIX, RunRecord, sweep
 from harness.target import NodeContext
 
 __all__ = ["LocalCluster", "NodeDownError", "NodeStartError", "open_local_cluster"]
 
 HOST = "127.0.0.1"
-_LOG_TAIL_LINES = 20
-
-
-class NodeStartError(EnvironmentError_):
-    """A node exited, or did not become ready in time, while being started."""
-
-
-class NodeDownError(RuntimeError):
-    """An operation needs a running node (e.g. pause) and the node is not running."""
 
 
 @contextmanager
@@ -91,14 +78,16 @@ def open_local_cluster(spec: ClusterSpec, *, ready_timeout: float = 30.0,
 class _Node:
     """Mutable per-node state; every change happens under ``lock``."""
 
-    def __init__(self, *, name: str, index: int, port: int, root: Path) -> None:
+    def __init__(self, *, name: str, index: int, port: int, root: Path, record: RunRecord,
+                 run_id: str, stop_grace: float) -> None:
         self.name = name
         self.index = index
         self.port = port
         self.data_dir = root / name / "data"
         self.log_path = root / name / "node.log"
         self.lock = threading.RLock()
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.process = NodeProcess(name=name, log_path=self.log_path, record=record,
+                                   label=f"{run_id}/{name}", stop_grace=stop_grace)
         self.data_dir.mkdir(parents=True)
 
 
@@ -130,13 +119,15 @@ class LocalCluster:
         """Start ``node`` (no-op if running) and wait until ``target.ready`` says yes."""
         n = self._node(node)
         with n.lock:
-            if n.proc is None or n.proc.poll() is not None:
+            if not n.process.running():
                 self._spawn(n)
             self._wait_ready(n)
 
     def stop(self, node: str) -> None:
         """SIGTERM ``node``'s group (resumed first if paused), SIGKILL after the grace period."""
-        self._end(self._node(node), graceful=True)
+        n = self._node(node)
+        with n.lock:
+            n.process.end(graceful=True)
 
     def address(self, node: str) -> Address:
         return Address(host=HOST, port=self._node(node).port)
@@ -144,27 +135,26 @@ class LocalCluster:
     def alive(self, node: str) -> bool:
         n = self._node(node)
         with n.lock:
-            return n.proc is not None and n.proc.poll() is None
+            return n.process.running()
 
     # --------------------------------------------------------- optional abilities
 
     def kill(self, node: str) -> None:
         """SIGKILL ``node``'s whole process group; returns once none of it is left."""
-        self._end(self._node(node), graceful=False)
+        n = self._node(node)
+        with n.lock:
+            n.process.end(graceful=False)
 
     def pause(self, node: str) -> None:
         n = self._node(node)
         with n.lock:
-            if n.proc is None or n.proc.poll() is not None:
-                raise NodeDownError(f"cannot pause {node}: it is not running (start it first)")
-            self._signal_group(n, signal.SIGSTOP)
+            n.process.pause()
 
     def resume(self, node: str) -> None:
         """SIGCONT ``node``'s group; a no-op when it is not running."""
         n = self._node(node)
         with n.lock:
-            if n.proc is not None and n.proc.poll() is None:
-                self._signal_group(n, signal.SIGCONT)
+            n.process.resume()
 
     def cut(self, links: Collection[Link]) -> None:
         links = [tuple(link) for link in links]
@@ -230,7 +220,7 @@ class LocalCluster:
         """The pid (= process group id) of ``node``'s service, or None when not running."""
         n = self._node(node)
         with n.lock:
-            return n.proc.pid if n.proc is not None and n.proc.poll() is None else None
+            return n.process.pid()
 
     def log_path(self, node: str) -> Path:
         return self._node(node).log_path
@@ -253,7 +243,9 @@ class LocalCluster:
                 s.bind((HOST, 0))
                 ports.append(s.getsockname()[1])
             for i, (name, port) in enumerate(zip(self.nodes, ports), start=1):
-                self._nodes[name] = _Node(name=name, index=i, port=port, root=self._root)
+                self._nodes[name] = _Node(name=name, index=i, port=port, root=self._root,
+                                          record=self._record, run_id=spec.run_id,
+                                          stop_grace=self._stop_grace)
             self._hub = ProxyHub(name=f"splitbrain-proxy-{spec.run_id}")
             for src in self.nodes:
                 for dst in self.nodes:
@@ -301,14 +293,8 @@ class LocalCluster:
 
     def _stop_all(self) -> None:
         # Every node, not only those running now: a start racing with close
-        # holds the node's lock, and _end waits for it, then removes what it made.
-        for n in self._nodes.values():
-            with n.lock:
-                self._signal_group(n, signal.SIGTERM)
-                self._signal_group(n, signal.SIGCONT)
-        deadline = time.monotonic() + self._stop_grace
-        for n in self._nodes.values():
-            self._end(n, graceful=False, wait_first=max(0.0, deadline - time.monotonic()))
+        # holds the node's lock, and ending waits for it, then removes what it made.
+        stop_all([(n.lock, n.process) for n in self._nodes.values()], grace=self._stop_grace)
 
     # ----------------------------------------------------------- processes
 
@@ -334,92 +320,10 @@ class LocalCluster:
         if self._closed:
             raise RuntimeError(f"cannot start {n.name}: the cluster is closed")
         argv = list(self.spec.target.node_command(self._context(n)))
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        with open(n.log_path, "ab") as log:
-            log.write(f"=== splitbrain: starting {n.name} at {time.strftime('%Y-%m-%dT%H:%M:%S')}: "
-                      f"{' '.join(argv)}\n".encode())
-            log.flush()
-            with deferred_interrupts():
-                try:
-                    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                                            stderr=subprocess.STDOUT, cwd=n.data_dir.parent,
-                                            env=env, start_new_session=True, close_fds=True)
-                except OSError as e:
-                    raise NodeStartError(f"cannot start node {n.name} of target "
-                                         f"{self.spec.target.name!r}: {e} (command: {argv!r}); "
-                                         f"check the target's node_command") from e
-                n.proc = proc
-                assert self._record is not None
-                self._record.add_process(proc.pid, label=f"{self.spec.run_id}/{n.name}")
+        n.process.spawn(argv, cwd=n.data_dir.parent, env=dict(os.environ, PYTHONUNBUFFERED="1"),
+                        what=f"target {self.spec.target.name!r}")
 
     def _wait_ready(self, n: _Node) -> None:
-        assert n.proc is not None
         addr = Address(host=HOST, port=n.port)
-        deadline = time.monotonic() + self._ready_timeout
-        delay = 0.02
-        while True:
-            if self._closed:
-                raise NodeStartError(f"node {n.name}: start abandoned, the cluster is closing")
-            code = n.proc.poll()
-            if code is not None:
-                raise NodeStartError(
-                    f"node {n.name} exited with code {code} before it was ready; last lines of "
-                    f"{n.log_path}:\n{self._tail(n)}")
-            try:
-                if self.spec.target.ready(addr):
-                    return
-            except Exception:
-                pass  # not ready yet; a target's probe should not raise, but be lenient
-            if time.monotonic() > deadline:
-                raise NodeStartError(
-                    f"node {n.name} did not become ready at {addr} within {self._ready_timeout:g} s; "
-                    f"last lines of {n.log_path}:\n{self._tail(n)}")
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.2)
-
-    def _tail(self, n: _Node) -> str:
-        try:
-            lines = n.log_path.read_text(errors="replace").splitlines()
-        except OSError:
-            return "  (no log)"
-        return "\n".join(f"  {line}" for line in lines[-_LOG_TAIL_LINES:]) or "  (empty log)"
-
-    def _signal_group(self, n: _Node, sig: int) -> None:
-        if n.proc is None:
-            return
-        try:
-            os.killpg(n.proc.pid, sig)
-        except ProcessLookupError:
-            pass
-
-    def _end(self, n: _Node, *, graceful: bool, wait_first: float = 0.0) -> None:
-        """Make ``n``'s process group disappear; return when it has.
-
-        ``graceful``: SIGTERM (+SIGCONT) and wait ``stop_grace``; otherwise wait
-        ``wait_first`` (an earlier SIGTERM's grace). Then SIGKILL the group.
-        """
-        with n.lock:
-            proc = n.proc
-            if proc is None:
-                return
-            if graceful:
-                self._signal_group(n, signal.SIGTERM)
-                self._signal_group(n, signal.SIGCONT)
-                wait_first = self._stop_grace
-            if wait_first > 0:
-                try:
-                    proc.wait(wait_first)
-                except subprocess.TimeoutExpired:
-                    pass
-            self._signal_group(n, signal.SIGKILL)
-            proc.wait()
-            deadline = time.monotonic() + 5.0
-            while group_members(proc.pid):  # children of the node, reparented but in its group
-                if time.monotonic() > deadline:
-                    raise EnvironmentError_(f"node {n.name}: processes of group {proc.pid} survived "
-                                            f"SIGKILL; run `splitbrain clean` or kill them by hand")
-                self._signal_group(n, signal.SIGKILL)
-                time.sleep(0.02)
-            n.proc = None
-            assert self._record is not None
-            self._record.remove_process(proc.pid)
+        n.process.wait_ready(lambda: bool(self.spec.target.ready(addr)), timeout=self._ready_timeout,
+                             closing=lambda: self._closed, where=str(addr))

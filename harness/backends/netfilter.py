@@ -1,0 +1,159 @@
+"""Netfilter rules for backends whose nodes have their own network namespace (netns, Docker).
+
+One piece of code builds every iptables rule a backend puts into a node's
+namespace, so that a cut means the same on every backend that does it with
+the kernel, and the traffic counters are read the same way.
+
+The cut. A directed link ``(src, dst)`` is the TCP connections ``src`` opens
+to ``dst``, as through the local backend's proxies. Cutting it adds, in
+``dst``'s namespace, a DROP of packets from ``src`` in conntrack's ORIGINAL
+direction (the SYNs and the requests) and, in ``src``'s, a DROP of packets
+from ``dst`` in the REPLY direction (the answers). DROP, not REJECT: a connect
+or a request in flight hangs until its timeout, as under a real partition.
+Connections ``dst`` opens to ``src`` are not touched, so asymmetric grudges
+(a majorities ring) behave as the grudge says. Only node addresses are
+matched, on every port and protocol: the harness's own clients, coming from
+the bridge's gateway, are never cut.
+
+Probes. The harness's link probe connects from inside ``src`` from a source
+port in :data:`PROBE_PORTS` (above Linux's default ephemeral range, 32768-60999,
+so a node's own connections never use it). Every rule that counts skips those
+ports, so the counters measure only what the nodes themselves send.
+
+Counters (:func:`parse_counters`). With ``chains=True`` the rules live in two
+chains of their own, jumped to from INPUT: ``SBN-ACCT`` counts, per source node,
+every packet a node receives from another (the traffic of link ``src -> dst`` as
+``dst`` sees it); ``SBN-CUT`` holds the DROP rules, each labelled with its link
+by a comment, so that the packets a cut dropped can be read before a heal
+flushes them. The Docker backend keeps its rules directly in INPUT
+(``chains=False``), which it flushes to heal.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Collection, Iterable, Mapping
+
+from harness.cluster import Link
+
+__all__ = [
+    "ACCT", "CUT", "LinkCounters", "PROBE_PORTS", "accounting_rules", "chain_setup_rules", "cut_rules",
+    "iptables_script", "merge_counters", "parse_counters", "probe_argv", "probe_passed",
+]
+
+ACCT = "SBN-ACCT"
+CUT = "SBN-CUT"
+PROBE_PORTS = (61000, 65535)
+_PROBE_MATCH = ["-p", "tcp", "-m", "multiport", "--ports", f"{PROBE_PORTS[0]}:{PROBE_PORTS[1]}"]
+
+_PROBE_PY = (
+    "import random,socket,sys\n"
+    "s=socket.socket(); s.settimeout(float(sys.argv[3]))\n"
+    "for _ in range(50):\n"
+    " try: s.bind(('', random.randint(%d, %d))); break\n"
+    " except OSError: pass\n"
+    "try:\n s.connect((sys.argv[1], int(sys.argv[2]))); print('open')\n"
+    "except ConnectionRefusedError: print('refused')\n"
+    "except OSError as e: print('dropped', e)\n"
+) % PROBE_PORTS
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkCounters:
+    """What one directed link carried: packets and bytes ``src`` sent ``dst``, and packets a cut dropped."""
+
+    packets: int = 0
+    bytes: int = 0
+    dropped: int = 0
+
+    def __add__(self, other: "LinkCounters") -> "LinkCounters":
+        return LinkCounters(packets=self.packets + other.packets, bytes=self.bytes + other.bytes,
+                            dropped=self.dropped + other.dropped)
+
+    def to_json(self) -> dict[str, int]:
+        return {"packets": self.packets, "bytes": self.bytes, "dropped": self.dropped}
+
+
+def _tag(kind: str, src: str, dst: str) -> list[str]:
+    return ["-m", "comment", "--comment", f"sbn:{kind}:{src}:{dst}"]
+
+
+def cut_rules(links: Collection[Link], ip_of: Mapping[str, str], *,
+              chains: bool = False) -> dict[str, list[list[str]]]:
+    """iptables argument lists, per node, that cut ``links`` (see the module docstring).
+
+    ``chains``: append to ``SBN-CUT`` with counting labels (netns) instead of INPUT (Docker).
+    """
+    rules: dict[str, list[list[str]]] = {}
+    chain = CUT if chains else "INPUT"
+    for src, dst in links:
+        orig = ["-s", ip_of[src], "-m", "conntrack", "--ctdir", "ORIGINAL", "-j", "DROP"]
+        reply = ["-s", ip_of[dst], "-m", "conntrack", "--ctdir", "REPLY", "-j", "DROP"]
+        if chains:  # probes first, uncounted as link traffic; then the nodes' own packets, labelled
+            rules.setdefault(dst, []).extend([["-A", chain, *_PROBE_MATCH, *orig],
+                                              ["-A", chain, *_tag("drop", src, dst), *orig]])
+            rules.setdefault(src, []).extend([["-A", chain, *_PROBE_MATCH, *reply],
+                                              ["-A", chain, *_tag("drop", src, dst), *reply]])
+        else:
+            rules.setdefault(dst, []).append(["-A", chain, *orig])
+            rules.setdefault(src, []).append(["-A", chain, *reply])
+    return rules
+
+
+def chain_setup_rules() -> list[list[str]]:
+    """Create ``SBN-ACCT`` and ``SBN-CUT`` and jump to both from INPUT (cut first, so drops are not counted twice)."""
+    return [["-N", ACCT], ["-N", CUT], ["-A", "INPUT", "-j", CUT], ["-A", "INPUT", "-j", ACCT]]
+
+
+def accounting_rules(node: str, ip_of: Mapping[str, str]) -> list[list[str]]:
+    """Rules in ``node``'s namespace counting what every other node sends it (probes skipped)."""
+    rules = [["-A", ACCT, *_PROBE_MATCH, "-j", "RETURN"]]
+    for src, ip in ip_of.items():
+        if src != node:
+            rules.append(["-A", ACCT, "-s", ip, *_tag("acct", src, node)])
+    return rules
+
+
+_LINE = re.compile(r"^\s*(\d+)\s+(\d+)\s.*/\* sbn:(acct|drop):([^:\s]+):([^:\s]+) \*/")
+
+
+def parse_counters(listing: str) -> dict[Link, LinkCounters]:
+    """Counters per link from ``iptables -L <chain> -n -v -x`` output of the labelled chains."""
+    out: dict[Link, LinkCounters] = {}
+    for line in listing.splitlines():
+        m = _LINE.match(line)
+        if not m:
+            continue
+        pkts, nbytes, kind, src, dst = int(m[1]), int(m[2]), m[3], m[4], m[5]
+        add = (LinkCounters(packets=pkts, bytes=nbytes) if kind == "acct"
+               else LinkCounters(dropped=pkts))
+        out[(src, dst)] = out.get((src, dst), LinkCounters()) + add
+    return out
+
+
+def merge_counters(parts: Iterable[Mapping[Link, LinkCounters]]) -> dict[Link, LinkCounters]:
+    out: dict[Link, LinkCounters] = {}
+    for part in parts:
+        for link, c in part.items():
+            out[link] = out.get(link, LinkCounters()) + c
+    return out
+
+
+def iptables_script(rules: list[list[str]]) -> str:
+    """One ``sh -c`` script applying ``rules`` in order, stopping at the first failure."""
+    return " && ".join("iptables -w " + " ".join(_quote(a) for a in r) for r in rules)
+
+
+def _quote(arg: str) -> str:
+    return arg if re.fullmatch(r"[\w.,:/=+@%-]+", arg) else "'" + arg.replace("'", "'\"'\"'") + "'"
+
+
+def probe_argv(host: str, port: int, timeout: float, *, python: str = "python3") -> list[str]:
+    """A TCP connect to ``host:port`` from a probe source port; prints open, refused or dropped."""
+    return [python, "-c", _PROBE_PY, host, str(port), str(timeout)]
+
+
+def probe_passed(exit_code: int, output: str) -> bool:
+    """A connection, or a refusal (service down), means the packets got through; a timeout means dropped."""
+    return exit_code == 0 and output.split()[:1] in (["open"], ["refused"])
