@@ -7,6 +7,14 @@ user's own system means writing one :class:`Target` and registering it
 
 Built-in targets live in ``targets/<name>/`` and expose ``TARGET``; third-party
 ones register through the ``splitbrain.targets`` entry point group.
+
+Roles (Jepsen's ``role`` namespace). A target whose nodes are not all alike (a
+coordinator and participants; an orchestrator and services) declares
+``roles``: each :class:`Role` has a count and, where it differs from the
+target's, its own node command, readiness probe, link probe and ports. A target
+that declares none has one implicit role, :data:`DEFAULT_ROLE`, made of its own
+fields, so every single-role target works unchanged. Node names and the
+per-node context every backend gives a node come from :mod:`harness.nodes`.
 """
 
 from __future__ import annotations
@@ -21,7 +29,10 @@ if TYPE_CHECKING:
     from checkers.api import Checker
     from harness.client import Client
 
-__all__ = ["NodeContext", "Target", "Workload", "WorkloadContext"]
+__all__ = ["DEFAULT_ROLE", "NodeContext", "Role", "Target", "Workload", "WorkloadContext"]
+
+DEFAULT_ROLE = "node"
+"""The role name of every node of a target that declares no roles."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -32,10 +43,20 @@ class NodeContext:
     ``peers``    how this node reaches each other node. On the local backend each
                  is the address of a fault-injecting proxy for the directed link
                  ``name -> peer``; in containers, the peer's own address.
+    ``ports``    this node's named ports (``Target.ports``' names), all bound on
+                 ``listen.host``; ``listen.port`` is ``ports["client"]``.
+    ``peer_ports`` peer name -> port name -> the address this node must use for
+                 that peer's port so that cuts apply (local: a proxy per link and
+                 port; netns and Docker: the peer's own IP and port).
+                 ``peers[p]`` is ``peer_ports[p]["peer"]`` when the target
+                 declares a ``peer`` port, else ``peer_ports[p]["client"]``.
     ``data_dir`` directory for durable state; survives kill and restart.
     ``python``   interpreter to run Python services with (``sys.executable``
                  locally, ``python3`` inside a container).
     ``options``  target-specific settings (from ``--option K=V``).
+    ``role``     this node's role (:data:`DEFAULT_ROLE` for a single-role target).
+    ``roles``    every node (this one included) -> its role; :meth:`with_role`
+                 lists a role's nodes, e.g. a participant finding its coordinator.
     """
 
     name: str
@@ -47,6 +68,14 @@ class NodeContext:
     data_dir: str
     python: str
     options: Mapping[str, str] = field(default_factory=dict)
+    ports: Mapping[str, int] = field(default_factory=dict)
+    peer_ports: Mapping[str, Mapping[str, Address]] = field(default_factory=dict)
+    role: str = DEFAULT_ROLE
+    roles: Mapping[str, str] = field(default_factory=dict)
+
+    def with_role(self, role: str) -> tuple[str, ...]:
+        """The nodes of ``role``, in cluster order (``()`` for a role nobody has)."""
+        return tuple(n for n in self.nodes if self.roles.get(n, DEFAULT_ROLE) == role)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,16 +105,64 @@ class Workload:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Role:
+    """One kind of node of a target: how many, and what differs from the target's defaults.
+
+    ``name``          the role's name, also the fault selector (``--nemesis kill:NAME``)
+                      and the node names (:func:`harness.nodes.node_names`).
+    ``count``         how many nodes have this role (at least 1).
+    ``node_command``  argv for a node of this role; None: the target's ``node_command``.
+    ``ready``         readiness probe of this role's nodes; None: the target's ``ready``.
+    ``link_probe``    probe of a link to a node of this role; None: the target's.
+    ``ports``         named ports of this role's nodes; None: the target's ``ports``.
+    ``clients``       whether the harness's client workers are bound to this role's
+                      nodes (False for, e.g., participants only a coordinator talks to).
+    """
+
+    name: str
+    count: int = 1
+    node_command: Callable[[NodeContext], list[str]] | None = None
+    ready: Callable[[Address], bool] | None = None
+    link_probe: Callable[[Address], bool] | None = None
+    ports: Mapping[str, int] | None = None
+    clients: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.name or not all(c.isalnum() or c in "-_" for c in self.name) or self.name[-1].isdigit():
+            raise ValueError(f"role name {self.name!r}: use letters, digits, '-' or '_', not ending "
+                             f"in a digit (node names are the role name plus a number)")
+        if self.count < 1:
+            raise ValueError(f"role {self.name!r}: count must be at least 1 (not {self.count})")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Target:
     """A system under test.
 
     ``node_command``  argv that runs one node's service in the foreground, logging
                       to stdout/stderr (the backend captures it as the node log).
-    ``ready``         probes a node's service once: True when it serves requests.
+    ``ready``         probes a node's service once: True when it serves requests
+                      (used at start and after the heal; never as the link probe).
+    ``link_probe``    probes a link once, sent to the address a peer uses: True when
+                      the request got through and was answered, whatever the
+                      cluster's health (etcd's ``/health`` needs a quorum, so it
+                      cannot tell a cut link from a minority node). None: the
+                      backend's IP-level probe where it has one (namespace,
+                      Docker), else ``ready`` (local proxies).
     ``client``        a fresh, unopened client (``Client.open`` binds it to a node).
     ``variants``      name -> one line on what the variant is.
+    ``ports``         named ports of a node -> preferred number (0: the backend picks);
+                      ``client`` is where the harness's clients and ``ready`` go,
+                      ``peer`` (if declared) what other nodes use. See
+                      :mod:`harness.ports`.
     ``source_dir``    the target's folder; the Docker backend builds
-                      ``source_dir/Dockerfile`` from the project root.
+                      ``source_dir/Dockerfile``.
+    ``build_context`` the folder the Docker build context is taken from (the
+                      Dockerfile's ``COPY`` paths are relative to it). None: the
+                      splitbrain project root, which built-in targets need (they
+                      copy ``harness/``); an outside target sets its own folder.
+    ``roles``         the node roles; empty: one implicit role :data:`DEFAULT_ROLE`
+                      of ``default_nodes`` nodes made of the fields above.
     """
 
     name: str
@@ -100,6 +177,15 @@ class Target:
     default_nodes: int = 5
     source_dir: Path | None = None
     options: Mapping[str, str] = field(default_factory=dict)
+    ports: Mapping[str, int] = field(default_factory=lambda: {"client": 0})
+    link_probe: Callable[[Address], bool] | None = None
+    build_context: Path | None = None
+    roles: tuple[Role, ...] = ()
+
+    def __post_init__(self) -> None:
+        names = [r.name for r in self.roles]
+        if len(set(names)) != len(names):
+            raise ValueError(f"target {self.name!r}: role names must be distinct (got {names})")
 
     def workload(self, name: str | None) -> Workload:
         name = name or self.default_workload

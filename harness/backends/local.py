@@ -8,19 +8,25 @@ root, no Docker and no network namespaces, which is why it is the default.
 Layout. The run gets one temporary directory ``$TMPDIR/splitbrain-<run_id>-*/``
 holding ``<node>/data/`` (the node's ``data_dir``, kept across kill/start) and
 ``<node>/node.log`` (its stdout and stderr, appended to on every start). Each
-node listens on a fixed free port of 127.0.0.1, the same after a restart.
+node listens on a fixed free port of 127.0.0.1 per named port of the target
+(``Target.ports``; :mod:`harness.ports`), the same after a restart.
 
 Processes. A node is ``spec.target.node_command(ctx)`` started as its own
 process group (:class:`~harness.backends.processes.NodeProcess`, shared with the
 netns backend), which is what ``kill``/``stop``/``pause``/``resume`` signal.
 
-Links. For every ordered pair ``(src, dst)`` a :class:`~harness.backends.proxy.ProxyHub`
-listener forwards to ``dst``; ``ctx.peers[dst]`` of node ``src`` is that
-listener. ``cut`` stops forwarding on a directed link in both directions of
+Links. For every ordered pair ``(src, dst)`` and every named port of ``dst``
+a :class:`~harness.backends.proxy.ProxyHub` listener forwards to that port;
+``ctx.peer_ports[dst][name]`` of node ``src`` is that listener, and
+``ctx.peers[dst]`` the one of ``dst``'s peer port. A node that reaches its
+peers any other way (an address it was not given, one it learnt from a peer)
+bypasses the proxies and no cut can reach it: :meth:`LocalCluster.traffic`
+then shows links that carried nothing, and the run says so. ``cut`` stops forwarding on a directed link in both directions of
 its TCP connections (see :mod:`harness.backends.proxy` for the exact
 semantics and why), ``heal`` restores every link, and ``reachable`` probes a
-link by running ``spec.target.ready`` against the link's listener: an actual
-request through the proxy, answered by ``dst``'s service.
+link by running ``spec.target.ready`` against a probe listener of the link (cut
+with it, but not counted in :meth:`LocalCluster.traffic`): an actual request
+through the proxy, answered by ``dst``'s service.
 
 Cleanup is a feature. Leaving the ``with`` block by return, exception or
 Ctrl-C stops every node's process group (SIGTERM, SIGKILL after a grace
@@ -46,10 +52,13 @@ from pathlib import Path
 from typing import Collection, Iterator
 
 from harness.backends._interrupts import deferred_interrupts
+from harness.backends.netfilter import LinkCounters
 from harness.backends.processes import NodeDownError, NodeProcess, NodeStartError, stop_all
 from harness.backends.proxy import ProxyHub
+from harness.ports import CLIENT, declared, peers_of
 from harness.cluster import Address, ClusterSpec, Link
 from harness.leftovers import DIR_PREFIX, RunRecord, sweep
+from harness.nodes import command_of, layout, link_probe_of, node_context, ready_of
 from harness.target import NodeContext
 
 __all__ = ["LocalCluster", "NodeDownError", "NodeStartError", "open_local_cluster"]
@@ -78,11 +87,12 @@ def open_local_cluster(spec: ClusterSpec, *, ready_timeout: float = 30.0,
 class _Node:
     """Mutable per-node state; every change happens under ``lock``."""
 
-    def __init__(self, *, name: str, index: int, port: int, root: Path, record: RunRecord,
+    def __init__(self, *, name: str, index: int, ports: dict[str, int], root: Path, record: RunRecord,
                  run_id: str, stop_grace: float) -> None:
         self.name = name
         self.index = index
-        self.port = port
+        self.ports = ports
+        self.port = ports[CLIENT]
         self.data_dir = root / name / "data"
         self.log_path = root / name / "node.log"
         self.lock = threading.RLock()
@@ -98,8 +108,7 @@ class LocalCluster:
     """
 
     def __init__(self, spec: ClusterSpec, *, ready_timeout: float, stop_grace: float) -> None:
-        if len(set(spec.nodes)) != len(spec.nodes) or not spec.nodes:
-            raise ValueError(f"node names must be distinct and non-empty (not {spec.nodes!r})")
+        self._layout = {s.name: s for s in layout(spec.target, spec.nodes)}  # names and roles checked
         self.spec = spec
         self.nodes: tuple[str, ...] = tuple(spec.nodes)
         self._ready_timeout = ready_timeout
@@ -108,7 +117,8 @@ class LocalCluster:
         self._record: RunRecord | None = None
         self._hub: ProxyHub | None = None
         self._nodes: dict[str, _Node] = {}
-        self._peers: dict[Link, Address] = {}
+        self._peers: dict[Link, Address] = {}  # the probe listener of each link (client port)
+        self._peer_ports: dict[Link, dict[str, Address]] = {}
         self._probes: list[threading.Thread] = []
         self._probes_lock = threading.Lock()
         self._closed = False
@@ -182,10 +192,12 @@ class LocalCluster:
         except KeyError:
             raise ValueError(f"no link {src}->{dst} among nodes {', '.join(self.nodes)}") from None
         answer: list[bool] = []
+        role = self._layout[dst].role  # a proxy carries bytes, not packets: a request must answer
+        probe_fn = link_probe_of(role, self.spec.target) or ready_of(role, self.spec.target)
 
         def probe() -> None:
             try:
-                answer.append(bool(self.spec.target.ready(addr)))
+                answer.append(bool(probe_fn(addr)))
             except Exception:
                 answer.append(False)
 
@@ -212,9 +224,17 @@ class LocalCluster:
 
     # -------------------------------------------------------------- extras
 
-    def peer_address(self, src: str, dst: str) -> Address:
-        """The proxy listener node ``src`` uses to reach ``dst``."""
-        return self._peers[(src, dst)]
+    def peer_address(self, src: str, dst: str, port_name: str = CLIENT) -> Address:
+        """The proxy listener node ``src`` uses to reach ``dst``'s port ``port_name``."""
+        return self._peer_ports[(src, dst)][port_name]
+
+    def port_address(self, node: str, port_name: str) -> Address:
+        """Where the harness reaches ``node``'s named port directly (not through a proxy)."""
+        return Address(host=HOST, port=self._node(node).ports[port_name])
+
+    def traffic(self) -> dict[Link, LinkCounters]:
+        """What the nodes sent on each link through the proxies so far (probes not counted)."""
+        return self._require_hub().counters()
 
     def pid(self, node: str) -> int | None:
         """The pid (= process group id) of ``node``'s service, or None when not running."""
@@ -237,21 +257,28 @@ class LocalCluster:
         with ExitStack() as reserved:
             # Hold every node's port until the proxies have bound theirs, so
             # that no proxy listener can take a node's port.
-            ports = []
-            for _ in self.nodes:
-                s = reserved.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-                s.bind((HOST, 0))
-                ports.append(s.getsockname()[1])
-            for i, (name, port) in enumerate(zip(self.nodes, ports), start=1):
-                self._nodes[name] = _Node(name=name, index=i, port=port, root=self._root,
+            names = list(declared(spec.target.ports))
+            for i, name in enumerate(self.nodes, start=1):
+                ports = {}
+                for port_name in names:
+                    s = reserved.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+                    s.bind((HOST, 0))
+                    ports[port_name] = s.getsockname()[1]
+                self._nodes[name] = _Node(name=name, index=i, ports=ports, root=self._root,
                                           record=self._record, run_id=spec.run_id,
                                           stop_grace=self._stop_grace)
             self._hub = ProxyHub(name=f"splitbrain-proxy-{spec.run_id}")
             for src in self.nodes:
                 for dst in self.nodes:
-                    if src != dst:
-                        self._peers[(src, dst)] = self._hub.add_link(
-                            (src, dst), Address(host=HOST, port=self._nodes[dst].port))
+                    if src == dst:
+                        continue
+                    d = self._nodes[dst]
+                    self._peer_ports[(src, dst)] = {
+                        port_name: self._hub.add_link((src, dst), Address(host=HOST, port=number),
+                                                      port_name=port_name)
+                        for port_name, number in d.ports.items()}
+                    self._peers[(src, dst)] = self._hub.add_link(
+                        (src, dst), Address(host=HOST, port=d.port), port_name=CLIENT, counted=False)
         for n in self._nodes.values():  # boot in parallel, then wait for each
             with n.lock:
                 self._spawn(n)
@@ -310,20 +337,21 @@ class LocalCluster:
         return self._hub
 
     def _context(self, n: _Node) -> NodeContext:
-        return NodeContext(
-            name=n.name, index=n.index, nodes=self.nodes, variant=self.spec.variant,
-            listen=Address(host=HOST, port=n.port),
-            peers={dst: addr for (src, dst), addr in self._peers.items() if src == n.name},
-            data_dir=str(n.data_dir), python=sys.executable, options=dict(self.spec.options))
+        peer_ports = {dst: dict(by_name) for (src, dst), by_name in self._peer_ports.items()
+                      if src == n.name}
+        return node_context(self.spec, self._layout[n.name], listen=Address(host=HOST, port=n.port),
+                            ports=n.ports, peer_ports=peer_ports,
+                            data_dir=str(n.data_dir), python=sys.executable)
 
     def _spawn(self, n: _Node) -> None:
         if self._closed:
             raise RuntimeError(f"cannot start {n.name}: the cluster is closed")
-        argv = list(self.spec.target.node_command(self._context(n)))
+        argv = list(command_of(self._layout[n.name].role, self.spec.target)(self._context(n)))
         n.process.spawn(argv, cwd=n.data_dir.parent, env=dict(os.environ, PYTHONUNBUFFERED="1"),
                         what=f"target {self.spec.target.name!r}")
 
     def _wait_ready(self, n: _Node) -> None:
         addr = Address(host=HOST, port=n.port)
-        n.process.wait_ready(lambda: bool(self.spec.target.ready(addr)), timeout=self._ready_timeout,
+        ready = ready_of(self._layout[n.name].role, self.spec.target)
+        n.process.wait_ready(lambda: bool(ready(addr)), timeout=self._ready_timeout,
                              closing=lambda: self._closed, where=str(addr))

@@ -32,6 +32,14 @@ listener and connection; cut/heal/add/close run *in* that thread (queued, with
 a wake-up socket) and the caller waits for them, so when :meth:`cut` returns
 the cut is in effect for every connection. The thread is owned by the hub and
 joined by :meth:`close`.
+
+Counters (:meth:`ProxyHub.counters`). Per directed link, the hub counts what it
+forwarded (``packets`` = reads passed on, ``bytes``, both directions of the
+link's connections) and what a cut dropped (``dropped`` = reads discarded plus
+connections accepted while cut). A listener added with ``counted=False`` (the
+harness's own link probe) is cut like the others but counts nothing, so the
+counters measure only the nodes' traffic. A link may have one listener per
+named port of ``dst`` (``port_name``); cuts apply to the link, all ports.
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ import threading
 from concurrent.futures import Future
 from typing import Callable, Collection, TypeVar
 
+from harness.backends.netfilter import LinkCounters
 from harness.cluster import Address, Link
 
 __all__ = ["ProxyHub"]
@@ -57,11 +66,12 @@ _MAX_PENDING = 4 * _CHUNK  # stop reading a side while this much waits for the o
 class _Pipe:
     """One proxied connection: ``down`` from src, ``up`` to dst."""
 
-    __slots__ = ("link", "down", "up", "connecting", "stalled", "to_up", "to_down",
+    __slots__ = ("link", "counted", "down", "up", "connecting", "stalled", "to_up", "to_down",
                  "down_eof", "up_eof", "up_shut", "down_shut")
 
-    def __init__(self, link: Link, down: socket.socket) -> None:
+    def __init__(self, link: Link, down: socket.socket, counted: bool = True) -> None:
         self.link = link
+        self.counted = counted
         self.down: socket.socket | None = down
         self.up: socket.socket | None = None
         self.connecting = False
@@ -90,7 +100,8 @@ class ProxyHub:
         self._commands: collections.deque[tuple[Callable[[], object], Future[object]]] = collections.deque()
         self._lock = threading.Lock()  # guards _commands and _closed
         self._closed = False
-        self._listeners: dict[Link, tuple[socket.socket, Address]] = {}
+        self._listeners: dict[tuple, tuple[socket.socket, Address, Link, bool]] = {}
+        self._counts: dict[Link, list[int]] = {}  # link -> [packets, bytes, dropped]
         self._pipes: set[_Pipe] = set()
         self._cut: set[Link] = set()
         self._events: dict[socket.socket, int] = {}
@@ -105,26 +116,31 @@ class ProxyHub:
 
     # ----------------------------------------------------------------- public API
 
-    def add_link(self, link: Link, upstream: Address, *, host: str = "127.0.0.1") -> Address:
-        """Listen for ``link`` on a free port of ``host``; forward to ``upstream``."""
+    def add_link(self, link: Link, upstream: Address, *, host: str = "127.0.0.1",
+                 port_name: str | None = None, counted: bool = True) -> Address:
+        """Listen for ``link`` (to ``dst``'s port ``port_name``) on a free port of ``host``; forward to ``upstream``."""
+        key = _key(link, port_name, counted)
+
         def do() -> Address:
-            if link in self._listeners:
-                raise ValueError(f"link {link[0]}->{link[1]} already has a proxy")
+            if key in self._listeners:
+                raise ValueError(f"link {link[0]}->{link[1]} already has a proxy"
+                                 + (f" for port {port_name!r}" if port_name else ""))
             ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             ls.bind((host, 0))
             ls.listen(512)
             ls.setblocking(False)
             addr = Address(host=host, port=ls.getsockname()[1])
-            self._listeners[link] = (ls, upstream)
-            self._sel.register(ls, selectors.EVENT_READ, link)
+            self._listeners[key] = (ls, upstream, tuple(link), counted)  # type: ignore[assignment]
+            self._counts.setdefault(tuple(link), [0, 0, 0])  # type: ignore[arg-type]
+            self._sel.register(ls, selectors.EVENT_READ, key)
             return addr
         return self._call(do)
 
-    def address(self, link: Link) -> Address:
-        """The listener address of ``link``."""
+    def address(self, link: Link, port_name: str | None = None, *, counted: bool = True) -> Address:
+        """The listener address of ``link`` (for ``port_name``)."""
         def do() -> Address:
-            ls, _ = self._listeners[link]
+            ls = self._listeners[_key(link, port_name, counted)][0]
             host, port = ls.getsockname()[:2]
             return Address(host=host, port=port)
         return self._call(do)
@@ -134,7 +150,7 @@ class ProxyHub:
         links = set(links)
 
         def do() -> None:
-            unknown = links - self._listeners.keys()
+            unknown = links - {v[2] for v in self._listeners.values()}
             if unknown:
                 names = ", ".join(f"{s}->{d}" for s, d in sorted(unknown))
                 raise ValueError(f"no proxy for link(s) {names}; links are (src, dst) node pairs")
@@ -156,6 +172,11 @@ class ProxyHub:
     def cut_links(self) -> frozenset[Link]:
         """The links cut right now."""
         return self._call(lambda: frozenset(self._cut))
+
+    def counters(self) -> dict[Link, LinkCounters]:
+        """What each link carried and dropped so far (see the module docstring)."""
+        return self._call(lambda: {link: LinkCounters(packets=c[0], bytes=c[1], dropped=c[2])
+                                   for link, c in self._counts.items()})
 
     def connection_count(self) -> int:
         """Open proxied connections (for tests and diagnostics)."""
@@ -226,7 +247,7 @@ class ProxyHub:
     def _shutdown(self) -> None:
         for pipe in list(self._pipes):
             self._close_pipe(pipe)
-        for ls, _ in self._listeners.values():
+        for ls, *_ in self._listeners.values():
             ls.close()
         self._listeners.clear()
         with self._lock:
@@ -241,8 +262,8 @@ class ProxyHub:
 
     # ------------------------------------------------------------- connections
 
-    def _accept(self, ls: socket.socket, link: Link) -> None:
-        _, upstream = self._listeners[link]
+    def _accept(self, ls: socket.socket, key: tuple) -> None:
+        _, upstream, link, counted = self._listeners[key]
         for _ in range(64):
             try:
                 down, _addr = ls.accept()
@@ -252,10 +273,11 @@ class ProxyHub:
                 return
             down.setblocking(False)
             down.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            pipe = _Pipe(link, down)
+            pipe = _Pipe(link, down, counted)
             self._pipes.add(pipe)
             if link in self._cut:
                 pipe.stalled = True  # the SYN never reaches dst: no upstream at all
+                self._count(pipe, dropped=1)
             else:
                 up = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 up.setblocking(False)
@@ -304,7 +326,10 @@ class ProxyHub:
                 pipe.up_eof = True
             else:
                 pipe.down_eof = True
-        elif not buf:
+            self._pass_eof(pipe)
+            return
+        self._count(pipe, packets=1, nbytes=len(data))
+        if not buf:
             try:
                 sent = dst.send(data)
             except (BlockingIOError, InterruptedError):
@@ -341,7 +366,7 @@ class ProxyHub:
         """On a cut link: read and drop; a side that closes is closed alone."""
         try:
             while sock.recv(_CHUNK):
-                pass
+                self._count(pipe, dropped=1)
             gone = True  # EOF
         except (BlockingIOError, InterruptedError):
             gone = False
@@ -351,6 +376,13 @@ class ProxyHub:
             self._close_side(pipe, up=sock is pipe.up)
             if pipe.up is None and pipe.down is None:
                 self._pipes.discard(pipe)
+
+    def _count(self, pipe: _Pipe, *, packets: int = 0, nbytes: int = 0, dropped: int = 0) -> None:
+        if pipe.counted:
+            c = self._counts[pipe.link]
+            c[0] += packets
+            c[1] += nbytes
+            c[2] += dropped
 
     # ------------------------------------------------------- selector bookkeeping
 
@@ -420,3 +452,11 @@ class ProxyHub:
             except OSError:
                 pass
         self._close_pipe(pipe)
+
+
+def _key(link: Link, port_name: str | None, counted: bool) -> tuple:
+    """A listener's key: the link, plus the port name and "uncounted" when given (a tuple: the selector tells listeners by it)."""
+    link = tuple(link)  # type: ignore[assignment]
+    if port_name is None and counted:
+        return link
+    return (link, port_name, counted)
