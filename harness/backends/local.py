@@ -58,7 +58,7 @@ from harness.backends.proxy import ProxyHub
 from harness.ports import CLIENT, declared, peers_of
 from harness.cluster import Address, ClusterSpec, Link
 from harness.leftovers import DIR_PREFIX, RunRecord, sweep
-from harness.nodes import command_of, layout, link_probe_of, node_context, ready_of
+from harness.nodes import command_of, layout, link_probe_of, node_context, ports_of, ready_of
 from harness.target import NodeContext
 
 __all__ = ["LocalCluster", "NodeDownError", "NodeStartError", "open_local_cluster"]
@@ -257,10 +257,9 @@ class LocalCluster:
         with ExitStack() as reserved:
             # Hold every node's port until the proxies have bound theirs, so
             # that no proxy listener can take a node's port.
-            names = list(declared(spec.target.ports))
             for i, name in enumerate(self.nodes, start=1):
                 ports = {}
-                for port_name in names:
+                for port_name in declared(ports_of(self._layout[name].role, spec.target)):
                     s = reserved.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
                     s.bind((HOST, 0))
                     ports[port_name] = s.getsockname()[1]
