@@ -22,6 +22,14 @@ The final generator resumes paused nodes, restarts dead ones and heals every
 partition, in that order (a heal is verified by probes, which need live nodes).
 It sends these whatever the schedule did, since the run may have been cut short
 in the middle of a fault.
+
+The time limit: with ``time_limit_s`` (the run's ``--time-limit``) the schedule
+knows when the main phase ends, counted like :func:`harness.generators.time_limit`
+from the moment it is first asked. A fault starts only while at least
+``0.5 * interval_s`` (the shortest hold ever drawn) remains, and its hold is cut
+to end at the limit; so no fault begins after the limit or is held for a few
+milliseconds before the final heal. The draws are unchanged, so a seed's faults
+are the same whatever the limit, up to where it cuts them.
 """
 
 from __future__ import annotations
@@ -127,6 +135,7 @@ class _Episodes:
     ``until``     end of the current quiet or hold period, once it has begun.
     ``plan``      the current episode, once drawn.
     ``awaiting``  nemesis events still expected for the op in flight (2, 1, 0).
+    ``limit_ns``  the time limit (``None``: endless); ``end`` its cutoff, once first asked.
     """
 
     faults: tuple[str, ...]
@@ -139,6 +148,8 @@ class _Episodes:
     until: int | None = None
     plan: _Plan | None = None
     awaiting: int = 0
+    limit_ns: int | None = None
+    end: int | None = None
 
     def _plan(self, ctx: Context) -> _Plan:
         rng = ctx.rng if self.seed is None else random.Random(f"splitbrain-nemesis:{self.seed}:{self.episode}")
@@ -149,6 +160,10 @@ class _Episodes:
         if self.awaiting:
             return gen.PENDING, self
         g = self
+        if g.limit_ns is not None and g.end is None:
+            g = replace(g, end=ctx.time + g.limit_ns)
+        if g.end is not None and g.phase == "quiet" and g.until is None and ctx.time >= g.end:
+            return None, g  # past the limit before the next episode began
         if g.plan is None:
             g = replace(g, plan=g._plan(ctx))
         plan = g.plan
@@ -156,9 +171,13 @@ class _Episodes:
         if g.phase in ("quiet", "hold"):
             until = g.until if g.until is not None else ctx.time + (
                 plan.quiet_ns if g.phase == "quiet" else plan.hold_ns)
+            if g.end is not None and g.phase == "hold":
+                until = min(until, g.end)
             if ctx.time < until:
                 return gen.PENDING, (g if until == g.until else replace(g, until=until))
             spec = plan.start if g.phase == "quiet" else plan.stop
+            if g.end is not None and g.phase == "quiet" and g.end - ctx.time < self.interval_ns // 2:
+                return None, g  # too little time left to hold a fault: none starts
             if NEMESIS not in ctx.free:
                 return gen.PENDING, replace(g, until=until)
             nxt = replace(g, phase="fault" if g.phase == "quiet" else "heal", until=None, awaiting=2)
@@ -177,11 +196,13 @@ class _Episodes:
 
 
 def schedule(faults: Sequence[str], *, nodes: Sequence[str], interval_s: float,
-             seed: int | None = None, partitions: Sequence[str] | None = None) -> Generator:
-    """The endless fault/quiet schedule for ``faults`` (names from :data:`FAULTS`), routed to the nemesis.
+             seed: int | None = None, partitions: Sequence[str] | None = None,
+             time_limit_s: float | None = None) -> Generator:
+    """The fault/quiet schedule for ``faults`` (names from :data:`FAULTS`), routed to the nemesis.
 
-    Bound it with the run's time limit. ``partitions`` restricts the grudge
-    kinds (default: every kind the node count allows).
+    Endless unless ``time_limit_s`` is given (see the module docstring); bound
+    it with the run's time limit either way. ``partitions`` restricts the
+    grudge kinds (default: every kind the node count allows).
     """
     faults = parse_faults(faults)
     if not faults:
@@ -189,8 +210,9 @@ def schedule(faults: Sequence[str], *, nodes: Sequence[str], interval_s: float,
     if interval_s <= 0:
         raise ValueError(f"the nemesis interval must be > 0 s (not {interval_s!r})")
     kinds = _partition_kinds(nodes, partitions) if "partition" in faults else ()
+    limit = None if time_limit_s is None else int(time_limit_s * NS)
     return gen.nemesis(_Episodes(faults=faults, nodes=tuple(nodes), partitions=kinds,
-                                 interval_ns=int(interval_s * NS), seed=seed))
+                                 interval_ns=int(interval_s * NS), seed=seed, limit_ns=limit))
 
 
 def _partition_kinds(nodes: Sequence[str], partitions: Sequence[str] | None) -> tuple[str, ...]:
@@ -220,7 +242,8 @@ def final_generator(faults: Sequence[str]) -> Generator:
 
 def package(faults: str | Collection[str], *, nodes: Sequence[str], interval_s: float = 3.0,
             seed: int | None = None, partitions: Sequence[str] | None = None,
-            probe_timeout_s: float = 1.0, verify_s: float = 5.0) -> NemesisPackage:
+            probe_timeout_s: float = 1.0, verify_s: float = 5.0,
+            time_limit_s: float | None = None) -> NemesisPackage:
     """Bundle the nemesis, schedule and final heal for ``faults``.
 
     ``faults``: names from :data:`FAULTS` (or ``"partition,kill"``, or ``none``).
@@ -229,6 +252,7 @@ def package(faults: str | Collection[str], *, nodes: Sequence[str], interval_s: 
     store's seed variant, 5 s caught it in 5-8 runs of 10, 3 s in 10 of 10).
     ``nodes``: the cluster's node names. ``seed``: the run's seed (see the module
     docstring). ``probe_timeout_s``/``verify_s``: see :class:`PartitionNemesis`.
+    ``time_limit_s``: the run's time limit; no fault starts too close to it.
     Raises ``ValueError`` with what is wrong (unknown fault, too few nodes).
     """
     names = parse_faults(faults)
@@ -245,6 +269,7 @@ def package(faults: str | Collection[str], *, nodes: Sequence[str], interval_s: 
         parts.append(PauseNemesis(seed=s))
     return NemesisPackage(
         nemesis=Validate(Compose(parts)),
-        generator=schedule(names, nodes=nodes, interval_s=interval_s, seed=seed, partitions=partitions),
+        generator=schedule(names, nodes=nodes, interval_s=interval_s, seed=seed, partitions=partitions,
+                           time_limit_s=time_limit_s),
         final_generator=final_generator(names),
         faults=names)

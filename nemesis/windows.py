@@ -64,6 +64,16 @@ class FaultWindow:
     start_index: int
     end_index: int | None = None
 
+    def describe(self) -> str:
+        """The fault in a few words: ``partition n1 n2 | n3 n4 n5``, ``kill n2 n4``.
+
+        A partition is shown as its sides (the grudge's summary), not as the
+        list of nodes that lost a link, which is usually every node.
+        """
+        d = self.detail if isinstance(self.detail, dict) else {}
+        what = str(d.get("summary") or "") if self.kind == "partition" else ""
+        return f"{self.kind} {what or ' '.join(self.nodes)}".rstrip()
+
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "start_ns": self.start_ns, "end_ns": self.end_ns,
                 "detail": self.detail, "nodes": list(self.nodes),

@@ -145,7 +145,8 @@ def perform_run(req: RunRequest, *, seed: int | None = None, progress: bool | No
                            options=req.options)
     spec = ClusterSpec(target=target, variant=req.variant, nodes=req.nodes, run_id=run_id,
                        run_dir=run_dir, options=req.options)
-    pkg = package(req.faults, nodes=req.nodes, interval_s=req.nemesis_interval_s, seed=seed)
+    pkg = package(req.faults, nodes=req.nodes, interval_s=req.nemesis_interval_s, seed=seed,
+                  time_limit_s=req.time_limit_s)
 
     def finish(status: str, code: int, *, check: CheckResult | None = None, stats: Any = None,
                faults: Any = None, error: str | None = None) -> RunResult:

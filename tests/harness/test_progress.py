@@ -22,19 +22,42 @@ def _recorder(tmp_path):
     return rec
 
 
-def test_plain_lines_at_phase_changes_show_counts_and_faults_in_effect(tmp_path):
+def test_plain_lines_at_phase_changes_and_faults_show_counts_and_faults_in_effect(tmp_path):
     buf = io.StringIO()
     with _recorder(tmp_path) as rec:
         with Progress(rec, time_limit_s=30, console=Console(file=buf, force_terminal=False, width=200),
-                      plain_every_s=0) as p:
+                      plain_every_s=0, poll_s=0) as p:
             p.phase("running")
-        rec.record(type="info", process=NEMESIS, f="start", value={"nodes": ["n2"]})
-        rec.record(type="info", process=NEMESIS, f="start", value={"nodes": ["n2"]})
-        assert "faults: none" in Progress(rec, time_limit_s=30, console=Console(file=io.StringIO())).line()
+            rec.record(type="info", process=NEMESIS, f="start", value={"nodes": ["n2"]})
+            rec.record(type="info", process=NEMESIS, f="start", value={"nodes": ["n2"]})
+            p.poll()
+            p.poll()  # nothing new: no line
+        # after the heal the count stays: "faults: 1", never "none" beside the verdict's "1 fault(s)"
+        assert "faults: 1 (none in effect)" in Progress(rec, time_limit_s=30,
+                                                        console=Console(file=io.StringIO())).line()
     lines = buf.getvalue().splitlines()
-    assert len(lines) == 2
-    assert "running: 2 ops (ok 1, fail 0, info 1); faults: kill [n2]" in lines[0]
-    assert "/ 30s] done:" in lines[1]
+    assert len(lines) == 4, lines
+    assert "fault in effect: kill n2" in lines[0]
+    assert "running: 2 ops (ok 1, fail 0, info 1); faults: 1 (in effect: kill n2)" in lines[1]
+    assert "fault healed: kill n2" in lines[2]
+    assert "/ 30s] done:" in lines[3] and "faults: 1 (none in effect)" in lines[3]
+
+
+def test_a_partition_shows_as_its_sides_and_stays_in_effect_until_its_heal_is_verified(tmp_path):
+    cut = {"kind": "halves", "summary": "n1 n2 | n3 n4 n5", "links": [["n1", "n3"], ["n3", "n1"]],
+           "verified": True}
+    with Recorder(tmp_path / "h.jsonl") as rec:
+        p = Progress(rec, time_limit_s=10, console=Console(file=io.StringIO()), live=False)
+        assert p.line().endswith("faults: none")
+        rec.record(type="info", process=NEMESIS, f="start-partition", value={"kind": "halves"})
+        rec.record(type="info", process=NEMESIS, f="start-partition", value=cut)
+        p.phase("final reads")
+        assert p.line().endswith("final reads: 0 ops (ok 0, fail 0, info 0); "
+                                 "faults: 1 (in effect: partition n1 n2 | n3 n4 n5)")
+        rec.record(type="info", process=NEMESIS, f="stop-partition")
+        rec.record(type="info", process=NEMESIS, f="stop-partition", value={"verified": False},
+                   error="links still cut")
+        assert "in effect: partition n1 n2 | n3 n4 n5" in p.line()  # an unverified heal heals nothing
 
 
 def test_live_panel_renders_phase_ops_and_faults(tmp_path):
@@ -45,4 +68,4 @@ def test_live_panel_renders_phase_ops_and_faults(tmp_path):
         con.print(p)
         text = con.export_text()
     assert "qs/seed seed 1" in text and "healing" in text and "/ 10 s" in text
-    assert "ok 1" in text and "info 1" in text and "kill [n2]" in text
+    assert "ok 1" in text and "info 1" in text and "in effect: kill n2" in text

@@ -131,3 +131,22 @@ def test_final_generator_heals_everything_wherever_the_schedule_stopped(
         assert all(op.error is None for op in d.history)
         assert all(w.end_ns is not None for w in fault_windows(d.history))
         assert [op.f for op in d.history[-6:]][::2] == ["resume", "start", "stop-partition"]
+
+
+def test_with_the_time_limit_no_fault_starts_late_and_every_hold_ends_by_the_limit() -> None:
+    """A fault near the end would start (be confirmed) after the limit and last milliseconds."""
+    limit, late = 10.0, 0
+    for seed in range(30):
+        mk = lambda lim: package("partition,kill,pause", nodes=FIVE, interval_s=3, seed=seed,
+                                 time_limit_s=lim).generator
+        h = _sim(mk(limit), seed=seed, seconds=limit)
+        starts = [op.time for op in h if op.process == NEMESIS and op.f in HEAL]
+        assert all(t <= (limit - 1.5) * NS + 20_000_000 for t in starts), seed  # + one event's latency
+        for w in fault_windows(h):
+            assert w.end_ns is None or w.end_ns <= limit * NS, (seed, w)
+        # the same seed without the limit: the same faults as far as both go, and some start late
+        free = _sim(mk(None), seed=seed, seconds=limit)
+        assert _nem(h) == _nem(free)[:len(_nem(h))]
+        late += any(op.time > (limit - 1.5) * NS + 20_000_000 for op in free
+                    if op.process == NEMESIS and op.f in HEAL)
+    assert late > 0  # the case the limit is there for does occur
