@@ -58,6 +58,7 @@ from harness.backends.docker_network import (
 )
 from harness.backends._interrupts import deferred_interrupts
 from harness.cluster import Address, ClusterSpec, EnvironmentError_, Link
+from harness.nodes import command_of, layout, node_context, ready_of
 from harness.target import NodeContext
 
 if TYPE_CHECKING:
@@ -163,8 +164,7 @@ class DockerCluster:
 
     def __init__(self, client: "docker.DockerClient", spec: ClusterSpec, *, image: str,
                  port: int, ready_timeout: float, stop_grace: float) -> None:
-        if len(set(spec.nodes)) != len(spec.nodes) or not spec.nodes:
-            raise ValueError(f"node names must be distinct and non-empty (not {spec.nodes!r})")
+        self._layout = {s.name: s for s in layout(spec.target, spec.nodes)}  # names and roles checked
         self.spec = spec
         self.nodes: tuple[str, ...] = tuple(spec.nodes)
         self.image = image
@@ -453,15 +453,14 @@ class DockerCluster:
             raise ValueError(f"unknown node {node!r}; expected one of {', '.join(self.nodes)}") from None
 
     def _context(self, n: _Node) -> NodeContext:
-        return NodeContext(
-            name=n.name, index=n.index, nodes=self.nodes, variant=self.spec.variant,
-            listen=Address(host=n.ip, port=self.port),
+        return node_context(
+            self.spec, self._layout[n.name], listen=Address(host=n.ip, port=self.port),
             peers={m.name: Address(host=m.ip, port=self.port)
                    for m in self._nodes.values() if m.name != n.name},
-            data_dir=DATA_DIR, python="python3", options=dict(self.spec.options))
+            data_dir=DATA_DIR, python="python3")
 
     def _spawn(self, n: _Node) -> None:
-        argv = [str(a) for a in self.spec.target.node_command(self._context(n))]
+        argv = [str(a) for a in command_of(self._layout[n.name].role, self.spec.target)(self._context(n))]
         self._exec(n, ["rm", "-f", PID_FILE])
         env = {"PYTHONPATH": PROJECT_DIR, "PYTHONUNBUFFERED": "1",
                "SB_DATA": DATA_DIR, "SB_LOG": LOG_FILE}
@@ -473,10 +472,11 @@ class DockerCluster:
         addr = Address(host=n.ip, port=self.port)
         started = time.monotonic()
         deadline = started + self._ready_timeout
+        ready = ready_of(self._layout[n.name].role, self.spec.target)
         next_alive_check = started + 0.5
         while True:
             try:
-                if self.spec.target.ready(addr):
+                if ready(addr):
                     return
             except Exception:
                 pass
