@@ -9,10 +9,18 @@ Layout (``--store DIR``, default ``./histories``)::
         report.html     written by harness.report, when present
     DIR/<target>/latest -> the newest run folder of that target
 
-``results.json`` is written twice: at the start with ``"valid": "unknown"`` and
+``results.json`` is written at the start with ``"valid": "unknown"`` and
 ``"status": "running"`` (so a run killed mid-way can still be re-checked: the
-target, workload and options are on disk), and again when the run ends. Both
-writes are atomic (temporary file, then rename).
+target, workload and options are on disk), again at each phase (``"phase"``),
+and a last time when the run ends, whatever ends it: ``done``, ``interrupted``
+(with ``"signal"``), ``environment-error``, ``harness-error``, or ``killed``
+(written by ``splitbrain clean`` or the run's watchdog when the harness itself
+died: :func:`mark_killed`). Every write is atomic (temporary file, then rename).
+
+A full disk must not keep the last write from happening: while a run is going
+its folder holds a reserve file (:func:`reserve_space`), released when the
+final ``results.json`` does not fit otherwise; failing that, a short document
+is written in place of the old one (:func:`write_results`).
 
 :func:`recheck_run` re-reads a stored history, rebuilds the workload's checker
 from ``results.json`` and checks again; it rewrites nothing unless asked.
@@ -21,10 +29,12 @@ from ``results.json`` and checks again; it rewrites nothing unless asked.
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import json
 import os
 import secrets
 import shlex
+import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -35,13 +45,18 @@ from checkers.api import CheckResult, Verdict, check_safe
 from harness.history import HistoryError, read_jsonl
 
 __all__ = [
-    "DEFAULT_STORE", "RunInfo", "RunStoreError", "checkers_json", "new_run_dir", "read_results",
-    "recheck_run", "replay_command", "results_document", "verdict_text", "write_results",
+    "DEFAULT_STORE", "RunInfo", "RunStoreError", "checkers_json", "disk_full", "mark_killed", "new_run_dir",
+    "read_results", "recheck_run", "replay_command", "reserve_space", "results_document", "verdict_text",
+    "write_results",
 ]
 
 DEFAULT_STORE = Path("histories")
 HISTORY = "history.jsonl"
 RESULTS = "results.json"
+RESERVE = ".space-reserve"
+RESERVE_BYTES = 256 * 1024
+"""Room kept for the final ``results.json`` while a run goes on (its history may fill the disk)."""
+_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 class RunStoreError(ValueError):
@@ -107,9 +122,49 @@ def new_run_dir(store: str | Path, target: str, *, now: _dt.datetime | None = No
         (path / "logs").mkdir()
         _point_latest(base, run_id)
     except OSError as e:
+        if "path" in locals():
+            shutil.rmtree(path, ignore_errors=True)  # half made: nothing of it must stay
+        if e.errno in _FULL:
+            raise  # a full disk is the environment's failure (exit 4), not the user's input
         raise RunStoreError(f"{base}: cannot create a run folder: {e.strerror}; "
                             f"check the permissions or pass another --store") from None
     return run_id, path
+
+
+def disk_full(e: BaseException | None) -> OSError | None:
+    """The ENOSPC/EDQUOT error behind ``e`` (``e`` itself or its causes), or None."""
+    seen = 0
+    while e is not None and seen < 20:
+        if isinstance(e, OSError) and e.errno in _FULL:
+            return e
+        e = e.__cause__ or e.__context__
+        seen += 1
+    return None
+
+
+def reserve_space(run_dir: str | Path, nbytes: int = RESERVE_BYTES) -> Path | None:
+    """Set ``nbytes`` aside in ``run_dir`` for the final ``results.json``; None if the disk has not even that."""
+    path = Path(run_dir) / RESERVE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            try:
+                os.posix_fallocate(fd, 0, nbytes)
+            except OSError as e:
+                if e.errno in _FULL:
+                    raise
+                os.write(fd, b"\0" * nbytes)  # a file system without fallocate: real blocks then
+        finally:
+            os.close(fd)
+    except OSError:
+        path.unlink(missing_ok=True)
+        return None
+    return path
+
+
+def release_space(run_dir: str | Path) -> None:
+    """Remove the reserve (at the end of a run, or to make room for the last write)."""
+    (Path(run_dir) / RESERVE).unlink(missing_ok=True)
 
 
 def _point_latest(base: Path, run_id: str) -> None:
@@ -118,9 +173,40 @@ def _point_latest(base: Path, run_id: str) -> None:
     os.replace(tmp, base / "latest")
 
 
-def write_results(run_dir: str | Path, results: Mapping[str, Any]) -> Path:
-    """Write ``results.json`` atomically."""
+def write_results(run_dir: str | Path, results: Mapping[str, Any], *, final: bool = False) -> Path:
+    """Write ``results.json`` atomically.
+
+    ``final``: this is the run's last word, so a full disk must not stop it:
+    the reserve is released and the write tried again; if it still does not
+    fit, the old file is overwritten in place by the document without its
+    ``checkers`` and ``faults`` (it frees its own blocks first), which says so.
+    The ``OSError`` of a write that could not be done at all propagates.
+    """
     run_dir = Path(run_dir)
+    if not final:
+        return _write_atomic(run_dir, results)
+    try:
+        return _write_atomic(run_dir, results)
+    except OSError as e:
+        if e.errno not in _FULL:
+            raise
+    release_space(run_dir)
+    try:
+        return _write_atomic(run_dir, results)
+    except OSError as e:
+        if e.errno not in _FULL:
+            raise
+    short = {k: v for k, v in results.items() if k not in ("checkers", "faults")}
+    short["checkers"], short["faults"] = {}, []
+    short["truncated"] = "the disk was full: checker results and fault windows were left out"
+    data = (json.dumps(short, indent=1, ensure_ascii=False, default=repr) + "\n").encode("utf-8")
+    with open(run_dir / RESULTS, "r+b" if (run_dir / RESULTS).exists() else "wb") as fh:
+        fh.truncate(0)
+        fh.write(data)
+    return run_dir / RESULTS
+
+
+def _write_atomic(run_dir: Path, results: Mapping[str, Any]) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=".results-", suffix=".tmp", dir=run_dir)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -160,8 +246,13 @@ def checkers_json(result: CheckResult) -> dict[str, Any]:
 
 def results_document(info: RunInfo, *, status: str, check: CheckResult | None = None,
                      stats: Mapping[str, Any] | None = None, faults: list[dict[str, Any]] | None = None,
-                     error: str | None = None) -> dict[str, Any]:
-    """``results.json`` per docs/DESIGN.md (plus ``status``, ``options``, ``error``)."""
+                     error: str | None = None, phase: str | None = None,
+                     signal: str | None = None) -> dict[str, Any]:
+    """``results.json`` per docs/DESIGN.md (plus ``status``, ``options``, ``error``, ``phase``, ``signal``).
+
+    ``phase``: the phase the run was in (while running, or when it was
+    stopped); ``signal``: the name of the signal that stopped it.
+    """
     doc: dict[str, Any] = {
         "valid": check.verdict.to_json() if check is not None else "unknown",
         "status": status,
@@ -174,9 +265,46 @@ def results_document(info: RunInfo, *, status: str, check: CheckResult | None = 
         "stats": dict(stats or {}),
         "faults": list(faults or []),
     }
+    if phase is not None:
+        doc["phase"] = phase
+    if signal is not None:
+        doc["signal"] = signal
     if error is not None:
         doc["error"] = error
     return doc
+
+
+def mark_killed(run_dir: str | Path) -> bool:
+    """Finish the ``results.json`` of a run whose harness died (SIGKILL, OOM killer); True if changed.
+
+    Only a run still ``"running"`` is touched: it becomes ``"killed"``, with
+    the stats and fault windows of the history as far as it was written (a
+    torn last line is dropped) and an error saying so, so that ``splitbrain
+    check RUN_DIR`` and ``splitbrain report`` describe the same unfinished run.
+    """
+    from harness.runner import stats_of
+    from nemesis import fault_windows
+
+    run_dir = Path(run_dir)
+    try:
+        results = read_results(run_dir)
+    except RunStoreError:
+        return False
+    if results.get("status") != "running":
+        return False
+    try:
+        events = list(read_jsonl(run_dir / HISTORY, tolerate_torn_tail=True).events)
+    except (HistoryError, OSError):
+        events = []
+    duration = max((e.time for e in events), default=0) / 1e9
+    phase = results.get("phase") or "the run"
+    new = dict(results, status="killed", valid="unknown", checkers={},
+               stats=stats_of(events, duration), faults=[w.to_json() for w in fault_windows(events)],
+               error=f"the harness was killed (SIGKILL or the OOM killer) during {phase}; the history holds "
+                     f"every event written until then; check it with: splitbrain check {run_dir}")
+    write_results(run_dir, new, final=True)
+    release_space(run_dir)
+    return True
 
 
 def verdict_text(results: Mapping[str, Any], run_dir: str | Path, *, max_anomalies: int = 5) -> str:
@@ -188,7 +316,10 @@ def verdict_text(results: Mapping[str, Any], run_dir: str | Path, *, max_anomali
     if status in ("environment-error", "harness-error"):
         word = "ERROR: the run could not be completed"
     elif status == "interrupted":
-        word = "INTERRUPTED"
+        stopped = f"INTERRUPTED ({results.get('signal') or 'signal'}) during {results.get('phase') or 'the run'}"
+        word = stopped if v is Verdict.UNKNOWN else f"{stopped}; the verdict stands: {word}"
+    elif status == "killed":
+        word = f"KILLED: the harness died during {results.get('phase') or 'the run'}"
     lines = [f"{word}  ({results.get('target')}/{results.get('variant')}, "
              f"workload {results.get('workload')}, nemesis {','.join(results.get('nemesis') or []) or 'none'})"]
     st = results.get("stats") or {}
@@ -202,7 +333,9 @@ def verdict_text(results: Mapping[str, Any], run_dir: str | Path, *, max_anomali
         extra = f", {len(anomalies)} anomal{'y' if len(anomalies) == 1 else 'ies'}" if anomalies else ""
         lines.append(f"  {name}: {rv}{extra}" + (f" ({r['error']})" if r.get("error") else ""))
         for a in anomalies[:max_anomalies]:
-            lines.append(f"    - {a.get('kind')}: {a.get('summary')}")
+            from harness.anomaly_text import anomaly_lines
+            first, *rest = anomaly_lines(a, detail=False)
+            lines += [f"    - {first}"] + [f"    {x}" for x in rest]
         if len(anomalies) > max_anomalies:
             lines.append(f"    ... and {len(anomalies) - max_anomalies} more (see the report)")
     if results.get("error"):

@@ -18,27 +18,46 @@ the partition (key) found invalid:
                 a read of a value only a *failed* write wrote is the classic
                 sign of a write reported failed but applied; a value nobody
                 wrote points at corruption.
+``witness``     the cause, first: a minimal set of the key's operations that is
+                still not linearizable (:mod:`checkers.linear.witness`), in
+                real-time order, each with a ``role``; the failed writes a read
+                returned are listed with them (``type`` ``fail``).
+``witness_minimal``  True when removing any one of them was tried and made the
+                rest linearizable; False when the reduction's time ran out.
+``cause``       ``{"pattern", "label", "text"}`` (:mod:`checkers.linear.causes`):
+                the pattern's name and prose that argues from real time.
+``witness_note`` (instead of the three above) why no witness is given.
+``search``      the search's own sentence: the op, the prefix, the state.
 
-Ops are given as ``{"process", "f", "value", "type", "invoke_index",
-"complete_index"}``; ``value`` is the history's (the result for ``ok`` ops).
-The summary is one sentence naming all of that briefly.
+Ops are given as ``{"process", "node", "f", "value", "invoke_value", "type",
+"error", "invoke_index", "complete_index", "invoke_s", "complete_s", "call"}``;
+``value`` is the history's (the result for ``ok`` ops); times are seconds since
+the run began (``None`` where the history has none).
+The summary leads with the cause ("key 8: stale read: write 878 (p19 via n5)
+completed at ...") when a witness was found, else it is the search's sentence.
 """
 
 from __future__ import annotations
 
-from typing import Any, Hashable
+import time
+from typing import Any, Callable, Hashable
 
 from checkers.api import Anomaly
-from harness.edn import dumps
+from checkers.linear.causes import classify
 from checkers.linear.models import Illegal, Model
 from checkers.linear.partition import Entry, Partition
 from checkers.linear.search import SearchResult
+from checkers.linear.witness import minimal_witness
 from harness.history import History, Operation
+from harness.notation import value_text
 
-__all__ = ["PREFIX_LIMIT", "CONCURRENT_LIMIT", "explain", "op_data", "writers_of"]
+__all__ = ["PREFIX_LIMIT", "CONCURRENT_LIMIT", "WITNESS_BUDGET_S", "explain", "op_data", "operation_data",
+           "writers_of"]
 
 PREFIX_LIMIT = 200
 CONCURRENT_LIMIT = 50
+WITNESS_BUDGET_S = 3.0
+"""Time the witness reduction may take before the prefix explanation is all there is."""
 
 
 def _json(v: Any) -> Any:
@@ -49,12 +68,23 @@ def _json(v: Any) -> Any:
     return v
 
 
-def op_data(e: Entry, model: Model) -> dict[str, Any]:
-    """One entry as plain data, with the model's one-line description."""
-    o = e.op
-    return {"process": o.process, "f": o.f, "value": o.value, "type": o.status,
+def _s(ns: int | None) -> float | None:
+    return None if ns is None else round(ns / 1e9, 6)
+
+
+def operation_data(o: Operation) -> dict[str, Any]:
+    """One history operation as plain data: who, where, when, what, how it ended."""
+    c = o.completion
+    return {"process": o.process, "node": o.invoke.node or (c.node if c is not None else None),
+            "f": o.f, "value": o.value, "invoke_value": o.invoke.value, "type": o.status,
+            "error": None if c is None else c.error,
             "invoke_index": o.invoke.index, "complete_index": o.return_index,
-            "call": model.describe_call(e.call)}
+            "invoke_s": _s(o.invoke.time), "complete_s": None if c is None else _s(c.time)}
+
+
+def op_data(e: Entry, model: Model) -> dict[str, Any]:
+    """One entry as plain data (:func:`operation_data`), with the model's one-line description."""
+    return {**operation_data(e.op), "call": model.describe_call(e.call)}
 
 
 def _short(e: Entry) -> str:
@@ -63,12 +93,7 @@ def _short(e: Entry) -> str:
     return f"process {o.process} {o.f} {_brief(o.value)} (index {o.invoke.index}{end})"
 
 
-def _brief(v: Any) -> str:
-    try:
-        s = dumps(v)
-    except ValueError:
-        s = repr(v)
-    return s if len(s) <= 60 else s[:57] + "..."
+_brief = value_text
 
 
 def _split(v: Any, independent: bool) -> tuple[Any, Any] | None:
@@ -105,8 +130,7 @@ def writers_of(stuck: Operation, history: History, *, independent: bool) -> list
     for o in history.operations:
         w = _writes(o, independent)
         if w is not None and w == (key, got):
-            out.append({"process": o.process, "f": o.f, "value": o.invoke.value, "type": o.status,
-                        "invoke_index": o.invoke.index, "complete_index": o.return_index})
+            out.append({**operation_data(o), "value": o.invoke.value})
     return out
 
 
@@ -122,11 +146,15 @@ def _writers_text(writers: list[dict[str, Any]], value: Any) -> str:
 
 
 def explain(part: Partition, result: SearchResult, model: Model, *,
-            history: History | None = None, independent: bool = False) -> Anomaly:
+            history: History | None = None, independent: bool = False,
+            witness_budget_s: float = WITNESS_BUDGET_S,
+            clock: Callable[[], float] = time.monotonic) -> Anomaly:
     """The anomaly for an ``"invalid"`` search result of ``part``.
 
     With ``history`` (the whole one, ``fail`` ops included), a register read
-    also names the operations that wrote the value it returned (``writers``).
+    also names the operations that wrote the value it returned (``writers``),
+    and the cause can name failed writes. The witness reduction gets
+    ``witness_budget_s`` seconds of ``clock``.
     """
     assert result.stuck is not None
     entries = part.entries
@@ -160,6 +188,7 @@ def explain(part: Partition, result: SearchResult, model: Model, *,
     writers = None
     if history is not None and model.name in ("register", "cas-register"):
         writers = writers_of(stuck.op, history, independent=independent)
+    data["search"] = summary
     if writers is not None:
         data["writers"] = writers
         got = stuck.op.value[1] if independent else stuck.op.value
@@ -167,7 +196,24 @@ def explain(part: Partition, result: SearchResult, model: Model, *,
     ops = [stuck.op.invoke.index]
     if stuck.op.return_index is not None:
         ops.append(stuck.op.return_index)
+    wit = minimal_witness(entries, model, init, stuck=result.stuck, budget_s=witness_budget_s, clock=clock)
+    if wit is None:
+        data["witness_note"] = (f"no witness smaller than the key's {len(entries)} operations was found "
+                                f"within {witness_budget_s:g} s; the search's prefix explains the verdict")
+    else:
+        cause = classify(wit.entries, entries, model, init, key=part.key, history=history, stuck=stuck,
+                         minimal=wit.minimal)
+        shown = [(e.op, op_data(e, model)) for e in wit.entries]
+        shown += [(o, {**operation_data(o), "call": model.describe_call(c)}) for o, c in cause.failed]
+        shown.sort(key=lambda od: od[0].invoke.index)
+        data["witness"] = [{**d, "role": cause.roles.get(o.invoke.index, "")} for o, d in shown]
+        data["witness_minimal"] = wit.minimal
+        if wit.note:
+            data["witness_note"] = wit.note
+        data["cause"] = {"pattern": cause.pattern, "label": cause.label, "text": cause.text}
+        summary = f"{where}{cause.label}: {cause.text}"
+        ops.extend(i for o, _ in shown for i in (o.invoke.index, o.return_index) if i is not None)
     ops.extend(e.op.invoke.index for e in concurrent[:CONCURRENT_LIMIT])
     if writers:
         ops.extend(w["invoke_index"] for w in writers if w["type"] == "fail")
-    return Anomaly(kind="nonlinearizable", summary=summary, ops=tuple(ops), data=data)
+    return Anomaly(kind="nonlinearizable", summary=summary, ops=tuple(dict.fromkeys(ops)), data=data)

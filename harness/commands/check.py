@@ -109,7 +109,9 @@ def _print_summary(path: Path, model: str, result: Any, ops: int, elapsed: Any,
     if anomaly is None:
         return
     d = anomaly["data"]
-    click.echo(f"  {anomaly['summary']}")
+    from harness.anomaly_text import anomaly_lines
+    for line in anomaly_lines(anomaly):
+        click.echo(f"  {line}")
     if "prefix" in d:
         shown = d["prefix"][-10:]
         click.echo(f"  last {len(shown)} of the {d['prefix_length']} ops linearized (state after each):")
