@@ -1,5 +1,7 @@
 """Cluster backends, by name. ``open_cluster`` is the one way to get a cluster.
 
+``netns``   plain processes, each in its own network namespace, iptables faults (the
+            default where user namespaces work; else it falls back to ``local``).
 ``local``   plain processes on 127.0.0.1, links through fault-injecting proxies.
 ``docker``  one container per node on a private bridge network, iptables faults.
 ``ssh``     real hosts over SSH (paramiko).
@@ -16,6 +18,7 @@ from harness.cluster import ClusterSpec
 __all__ = ["BACKENDS", "open_cluster"]
 
 BACKENDS: dict[str, str] = {
+    "netns": "harness.backends.netns:open_netns_cluster",
     "local": "harness.backends.local:open_local_cluster",
     "docker": "harness.backends.docker:open_docker_cluster",
     "ssh": "harness.backends.ssh:open_ssh_cluster",

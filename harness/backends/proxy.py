@@ -117,18 +117,26 @@ class ProxyHub:
     # ----------------------------------------------------------------- public API
 
     def add_link(self, link: Link, upstream: Address, *, host: str = "127.0.0.1",
-                 port_name: str | None = None, counted: bool = True) -> Address:
-        """Listen for ``link`` (to ``dst``'s port ``port_name``) on a free port of ``host``; forward to ``upstream``."""
+                 port_name: str | None = None, counted: bool = True,
+                 listener: socket.socket | None = None) -> Address:
+        """Listen for ``link`` (to ``dst``'s port ``port_name``) on a free port of ``host``; forward to ``upstream``.
+
+        ``listener``: a bound, listening socket to serve instead (the hub owns it
+        from then on); the netns backend's client relay gets its sockets so.
+        """
         key = _key(link, port_name, counted)
 
         def do() -> Address:
             if key in self._listeners:
                 raise ValueError(f"link {link[0]}->{link[1]} already has a proxy"
                                  + (f" for port {port_name!r}" if port_name else ""))
-            ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            ls.bind((host, 0))
-            ls.listen(512)
+            if listener is not None:
+                ls = listener
+            else:
+                ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                ls.bind((host, 0))
+                ls.listen(512)
             ls.setblocking(False)
             addr = Address(host=host, port=ls.getsockname()[1])
             self._listeners[key] = (ls, upstream, tuple(link), counted)  # type: ignore[assignment]
