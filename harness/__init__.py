@@ -9,9 +9,9 @@ Everything else is private to its module; ``tests/test_exports.py`` pins this li
 from harness.client import Client, Completion
 from harness.cluster import Address
 from harness.history import NEMESIS, History, HistoryError, Op, Operation
-from harness.target import NodeContext, Target, Workload, WorkloadContext
+from harness.target import NodeContext, Role, Target, Workload, WorkloadContext
 
 __all__ = [
     "NEMESIS", "Address", "Client", "Completion", "History", "HistoryError", "NodeContext", "Op",
-    "Operation", "Target", "Workload", "WorkloadContext",
+    "Operation", "Role", "Target", "Workload", "WorkloadContext",
 ]

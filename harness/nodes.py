@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NodeSpec", "client_nodes", "command_of", "layout", "link_probe_of", "node_context",
-    "node_names", "node_names_of_role", "ports_of", "ready_of", "role_map", "roles_of",
+    "node_names", "node_names_of_role", "ports_of", "ready_of", "role_map", "role_of", "roles_of",
 ]
 
 
@@ -100,6 +100,14 @@ def node_names_of_role(role: Role) -> tuple[str, ...]:
 def role_map(target: Target, nodes: Sequence[str]) -> dict[str, str]:
     """Node -> role name, in cluster order."""
     return {s.name: s.role.name for s in layout(target, nodes)}
+
+
+def role_of(target: Target, nodes: Sequence[str], node: str) -> Role:
+    """The role of ``node`` among ``nodes``; ``ValueError`` for a node not among them."""
+    for s in layout(target, nodes):
+        if s.name == node:
+            return s.role
+    raise ValueError(f"unknown node {node!r}; expected one of {', '.join(nodes)}")
 
 
 def client_nodes(target: Target, nodes: Sequence[str]) -> tuple[str, ...]:

@@ -36,11 +36,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
 from harness import generators as gen
-from harness.client import Client, Completion
+from harness.client import Client, Completion, open_client
 from harness.cluster import Cluster
 from harness.generators import PENDING, Context, Generator, OpSpec
 from harness.history import NEMESIS, Op, Process
 from harness.recorder import Recorder
+from harness.nodes import client_nodes, ready_of, role_of
 from harness.target import Target, Workload, WorkloadContext
 
 __all__ = ["Interpreter", "Nemesis", "NemesisPlan", "RunOutcome", "execute", "wait_ready"]
@@ -76,16 +77,19 @@ def _error_text(e: BaseException) -> str:
 class _ClientSlot:
     """One client worker's client, reopened after an exception."""
 
-    def __init__(self, factory: Callable[[], Client], node: str, cluster: Cluster) -> None:
+    def __init__(self, factory: Callable[[], Client], node: str, cluster: Cluster,
+                 context: WorkloadContext) -> None:
         self.node = node
         self._factory = factory
         self._cluster = cluster
-        self.client: Client | None = factory().open(node, cluster.address(node))
+        self._context = context
+        self.client: Client | None = open_client(factory(), node, cluster.address(node), context)
 
     def invoke(self, op: Op) -> Completion:
         if self.client is None:
             try:
-                self.client = self._factory().open(self.node, self._cluster.address(self.node))
+                self.client = open_client(self._factory(), self.node, self._cluster.address(self.node),
+                                          self._context)
             except Exception as e:  # noqa: BLE001 - the node may be down; the op is unknown
                 return Completion(type="info", error=f"client unavailable: {_error_text(e)}")
         try:
@@ -369,7 +373,7 @@ def wait_ready(cluster: Cluster, target: Target, *, timeout_s: float) -> tuple[s
 
 def _probe(target: Target, cluster: Cluster, node: str) -> bool:
     try:
-        return bool(target.ready(cluster.address(node)))
+        return bool(ready_of(role_of(target, cluster.nodes, node), target)(cluster.address(node)))
     except Exception:  # noqa: BLE001 - a probe that raises is a node not ready
         return False
 
@@ -415,7 +419,7 @@ def execute(*, cluster: Cluster, target: Target, workload: Workload, wctx: Workl
         main.append(gen.nemesis(gen.time_limit(time_limit_s, nemesis.generator)))
         final_heal = nemesis.final_generator
     t0 = time.monotonic()
-    nodes = tuple(cluster.nodes)
+    nodes = client_nodes(target, cluster.nodes)  # every node, unless a role takes no clients
     with ExitStack() as stack:
         nem: Nemesis | None = None
         if nemesis is not None:
@@ -423,7 +427,7 @@ def execute(*, cluster: Cluster, target: Target, workload: Workload, wctx: Workl
             stack.callback(nem.teardown)
         slots: list[_ClientSlot] = []
         for i in range(wctx.concurrency):
-            slot = _ClientSlot(target.client, nodes[i % len(nodes)], cluster)
+            slot = _ClientSlot(target.client, nodes[i % len(nodes)], cluster, wctx)
             slots.append(slot)
             stack.callback(slot.close)
         if slots and slots[0].client is not None:

@@ -10,7 +10,7 @@ from checkers import api
 def test_harness_exports() -> None:
     assert sorted(harness.__all__) == [
         "Address", "Client", "Completion", "History", "HistoryError", "NEMESIS", "NodeContext", "Op",
-        "Operation", "Target", "Workload", "WorkloadContext",
+        "Operation", "Role", "Target", "Workload", "WorkloadContext",
     ]
     for name in harness.__all__:
         assert getattr(harness, name) is not None

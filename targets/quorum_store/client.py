@@ -25,8 +25,10 @@ an anomaly, and it keeps the checker from carrying an open read for the rest
 of the history. A write that may have reached a replica is ``info``: it may
 take effect at any later time, or never.
 
-One keep-alive connection per client, timeout ~1.5 s; it is dropped and made
-afresh after any error, so a restarted node is picked up by the next op.
+One keep-alive connection per client, timeout ~1.5 s (``--option
+client_timeout=S``, read from the workload context the client is opened with);
+it is dropped and made afresh after any error, so a restarted node is picked up
+by the next op.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from typing import Any
 from harness.client import Completion
 from harness.cluster import Address
 from harness.history import Op
+from harness.target import WorkloadContext
 
 __all__ = ["QuorumStoreClient"]
 
@@ -54,8 +57,19 @@ class QuorumStoreClient:
         self.address = address
         self._conn: http.client.HTTPConnection | None = None
 
-    def open(self, node: str, address: Address) -> "QuorumStoreClient":
-        return QuorumStoreClient(timeout_s=self.timeout_s, node=node, address=address)
+    def open(self, node: str, address: Address,
+             context: WorkloadContext | None = None) -> "QuorumStoreClient":
+        """A client bound to ``node``; ``context.options["client_timeout"]`` overrides the timeout."""
+        timeout_s = self.timeout_s
+        if context is not None and "client_timeout" in context.options:
+            raw = context.options["client_timeout"]
+            try:
+                timeout_s = float(raw)
+            except ValueError:
+                raise ValueError(f"--option client_timeout={raw}: expected seconds, e.g. 1.5") from None
+            if timeout_s <= 0:
+                raise ValueError(f"--option client_timeout={raw}: must be > 0 seconds")
+        return QuorumStoreClient(timeout_s=timeout_s, node=node, address=address)
 
     def setup(self) -> None:
         pass

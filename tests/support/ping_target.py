@@ -56,7 +56,7 @@ class PingClient:
     def __init__(self, address: Address | None = None) -> None:
         self.address = address
 
-    def open(self, node: str, address: Address) -> "PingClient":
+    def open(self, node: str, address: Address, context: object = None) -> "PingClient":
         return PingClient(address)
 
     def setup(self) -> None:

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from harness.client import Client
+from harness.client import Client, open_client
 from harness.cluster import Address
 from harness.history import Op
+from harness.target import WorkloadContext
 from targets.quorum_store.client import QuorumStoreClient
 
 
@@ -53,6 +54,19 @@ def test_a_hung_node_makes_a_write_info_and_a_read_fail(black_hole: Any) -> None
     r = c.invoke(invoke("read", [0, None]))
     assert r.type == "fail"
     c.close()
+
+
+def test_the_timeout_comes_from_the_workload_context(black_hole: Any) -> None:
+    import time
+    ctx = WorkloadContext(nodes=("n1",), variant="seed", concurrency=1, options={"client_timeout": "0.2"})
+    c = open_client(QuorumStoreClient(timeout_s=5.0), "n1", black_hole.address, ctx)
+    t0 = time.monotonic()
+    w = c.invoke(invoke("write", [0, 1]))
+    assert w.type == "info" and w.error == "timeout" and time.monotonic() - t0 < 2.0
+    c.close()
+    bad = WorkloadContext(nodes=("n1",), variant="seed", concurrency=1, options={"client_timeout": "soon"})
+    with pytest.raises(ValueError, match="client_timeout=soon"):
+        open_client(QuorumStoreClient(), "n1", black_hole.address, bad)
 
 
 @pytest.mark.slow
