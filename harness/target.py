@@ -163,6 +163,9 @@ class Target:
                       copy ``harness/``); an outside target sets its own folder.
     ``roles``         the node roles; empty: one implicit role :data:`DEFAULT_ROLE`
                       of ``default_nodes`` nodes made of the fields above.
+    ``options``       option name -> one line on what it sets: every ``--option K=V``
+                      the target, its client and workloads read. ``splitbrain run``
+                      refuses any other K (a typo must not pass silently).
     """
 
     name: str

@@ -4,7 +4,10 @@
             default where user namespaces work; else it falls back to ``local``).
 ``local``   plain processes on 127.0.0.1, links through fault-injecting proxies.
 ``docker``  one container per node on a private bridge network, iptables faults.
-``ssh``     real hosts over SSH (paramiko).
+
+A backend is one entry in :data:`BACKENDS` (name -> ``"module:function"``,
+imported on first use); only backends that exist are listed, since the CLI
+offers every name here.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ BACKENDS: dict[str, str] = {
     "netns": "harness.backends.netns:open_netns_cluster",
     "local": "harness.backends.local:open_local_cluster",
     "docker": "harness.backends.docker:open_docker_cluster",
-    "ssh": "harness.backends.ssh:open_ssh_cluster",
 }
 
 

@@ -100,6 +100,11 @@ def resolve(target_name: str, *, variant: str | None = None, backend: str = "loc
         raise ValueError(f"--rate must be >= 0 ops/s (0 = as fast as possible; not {rate:g})")
     if nemesis_interval <= 0:
         raise ValueError(f"--nemesis-interval must be > 0 seconds (not {nemesis_interval:g})")
+    unknown = sorted(set(options or {}) - set(target.options))
+    if unknown:
+        known = ", ".join(sorted(target.options)) or "none"
+        raise ValueError(f"unknown --option {', '.join(unknown)} for {target.name}; it knows: {known} "
+                         f"(see `splitbrain targets`)")
     faults = parse_faults(nemesis)
     node_names = tuple(f"n{i}" for i in range(1, n + 1))
     package(faults, nodes=node_names, interval_s=nemesis_interval, seed=0)  # too few nodes for a fault?
@@ -221,10 +226,13 @@ RECORDER_HOLD = 64
 """Events the recorder may hold while the runner is saturated (see ``Recorder``)."""
 
 
+from harness.backends import BACKENDS  # noqa: E402 - light (names only), for --backend's help
+
 @click.command("run")
 @click.argument("target_name", metavar="TARGET")
 @click.option("--variant", default=None, help="Target variant (see `splitbrain targets`).")
-@click.option("--backend", default="local", show_default=True, help="local, docker or ssh.")
+@click.option("--backend", default="local", show_default=True,
+              help="Where the nodes run: " + ", ".join(sorted(BACKENDS)) + ".")
 @click.option("--nodes", type=int, default=None, help="Number of nodes [default: the target's].")
 @click.option("--workload", default=None, help="Workload name [default: the target's].")
 @click.option("--nemesis", "nemesis_", default="partition,kill", show_default=True,
@@ -303,4 +311,6 @@ def targets() -> int:
             click.echo(f"  --variant {v}{mark}: {t.variants[v]}")
         wls = ", ".join(f"{w}{' (default)' if w == t.default_workload else ''}" for w in sorted(t.workloads))
         click.echo(f"  workloads: {wls or 'none'}; default nodes: {t.default_nodes}")
+        for k in sorted(t.options):
+            click.echo(f"  --option {k}=...: {t.options[k]}")
     return 0

@@ -1,4 +1,8 @@
-"""The quorum store target: the design guide's QuorumStore (§4.4), and ABD.
+"""The quorum store target: the bundled guide's quorum replication design, and ABD.
+
+The guide's ``QuorumStore`` (its section 4.4, "quorum replication"): N
+replicas, a write succeeds once W of them acknowledge it, a read asks R and
+keeps the newest value, last write wins by wall-clock timestamp.
 
 N replicas, each an HTTP service (:mod:`targets.quorum_store.server`) keeping
 key -> (value, version) durably in SQLite; any node coordinates a client's
@@ -63,9 +67,10 @@ def ready(address: Address) -> bool:
 
 TARGET = Target(
     name="quorum-store",
-    description="N-replica key-value store over HTTP + SQLite with W/R quorums (design guide §4.4)",
+    description="N-replica key-value store over HTTP + SQLite: the quorum replication design of the bundled "
+                "distributed-architecture guide (N replicas, W/R quorums, last write wins by wall clock)",
     variants={
-        "seed": "the guide's QuorumStore as written: wall-clock versions, W acks else fail, "
+        "seed": "the guide's quorum store as written: wall-clock versions, W acks else fail, "
                 "unconditional replica stores, async read repair (not linearizable)",
         "abd": "multi-writer ABD: quorum version query, (counter+1, node) versions, "
                "read write-back (linearizable)",
@@ -78,4 +83,13 @@ TARGET = Target(
     default_workload="register",
     default_nodes=5,
     source_dir=Path(__file__).parent,
+    options={
+        "w": "write quorum: acks a write needs (default N//2+1)",
+        "r": "read quorum: replies a read needs (default N//2+1)",
+        "peer_timeout": "seconds a coordinator waits for each peer (default 0.3)",
+        "client_timeout": "seconds a client waits for its node (default 1.5)",
+        "keys": "how many keys the workload uses (default 100)",
+        "hot": "fraction of ops on the first key (default 0.8)",
+        "read_fraction": "fraction of ops that are reads (default 0.5)",
+    },
 )

@@ -34,6 +34,7 @@ def test_targets_lists_targets_variants_and_workloads(capsys):
     (["quorum-store", "--nemesis", "partition", "--nodes", "1"], "no partition"),
     (["quorum-store", "--nodes", "0"], "--nodes must be at least 1"),
     (["quorum-store", "--option", "keys"], "expected KEY=VALUE"),
+    (["quorum-store", "--option", "foo=bar"], "unknown --option foo for quorum-store; it knows: client_timeout"),
     (["quorum-store", "--time-limit", "0"], "--time-limit must be > 0"),
     (["quorum-store", "--backend", "cloud"], "unknown backend 'cloud'"),
     (["quorum-store", "--repeat", "0"], "--repeat must be at least 1"),
@@ -45,7 +46,10 @@ def test_usage_errors_exit_3_with_the_reason_and_create_no_run_folder(tmp_path, 
 
 
 @pytest.mark.slow  # writes a report: about a second
-def test_an_unavailable_backend_exits_4_and_still_writes_the_run_folder(tmp_path, capsys):
+def test_an_unavailable_backend_exits_4_and_still_writes_the_run_folder(tmp_path, capsys, monkeypatch):
+    from harness.backends import BACKENDS
+
+    monkeypatch.setitem(BACKENDS, "ssh", "harness.backends.ssh:open_ssh_cluster")  # registered, not built
     code = main(["run", "quorum-store", "--backend", "ssh", "--nemesis", "none", "--seed", "1",
                  "--store", str(tmp_path)])
     out = capsys.readouterr().out
