@@ -31,8 +31,10 @@ temporary directory on the host.
 Links. ``cut``, ``heal`` and the counters are iptables rules inside the nodes'
 namespaces, built by :mod:`harness.backends.netfilter` (the Docker backend's
 rules): any port, any protocol. ``reachable(src, dst)`` is a TCP connect from
-inside ``src`` to ``dst``'s IP on its peer port, the path the nodes' own
-traffic takes: only a timeout means the link is cut. :meth:`NetnsCluster.traffic`
+inside ``src`` to ``dst``'s IP on its peer port (``peer`` if ``dst``'s role
+declares one, else ``client``), the path the nodes' own traffic takes: only a
+timeout means the link is cut. A target's declared ``link_probe`` is not used
+here: it runs in the harness, off that path. :meth:`NetnsCluster.traffic`
 reads what each link carried (packets and bytes ``dst`` received from ``src``)
 and what cuts dropped of the nodes' own packets (probes are not counted).
 
@@ -75,7 +77,8 @@ from harness.backends.netfilter import (
 from harness.backends.processes import NodeDownError, NodeProcess, NodeStartError, stop_all
 from harness.cluster import Address, ClusterSpec, EnvironmentError_, Link
 from harness.leftovers import DIR_PREFIX, RunRecord, sweep
-from harness.ports import CLIENT, fixed_ports, peer_port_name, peers_of
+from harness.nodes import NodeSpec, command_of, layout, node_context, ports_of, ready_of
+from harness.ports import CLIENT, fixed_ports, peer_port_name
 from harness.target import NodeContext
 
 __all__ = ["NetnsCluster", "NodeDownError", "NodeStartError", "available", "open_netns_cluster"]
@@ -143,10 +146,13 @@ def _say(line: str) -> None:
 class _Node:
     """Mutable per-node state; every change happens under ``lock``."""
 
-    def __init__(self, *, name: str, index: int, ip: str, root: Path, record: RunRecord,
-                 run_id: str, stop_grace: float) -> None:
-        self.name = name
-        self.index = index
+    def __init__(self, *, spec: NodeSpec, ports: dict[str, int], peer_port: str, ip: str, root: Path,
+                 record: RunRecord, run_id: str, stop_grace: float) -> None:
+        self.spec = spec
+        self.name = name = spec.name
+        self.index = spec.index
+        self.ports = ports
+        self.peer_port = peer_port  # what other nodes use to reach this one
         self.ip = ip
         self.anchor = 0
         self.data_dir = root / name / "data"
@@ -162,14 +168,11 @@ class NetnsCluster:
     """Nodes as process groups in their own network namespaces. Get one from :func:`open_netns_cluster`."""
 
     def __init__(self, spec: ClusterSpec, *, ready_timeout: float, stop_grace: float) -> None:
-        if len(set(spec.nodes)) != len(spec.nodes) or not spec.nodes:
-            raise ValueError(f"node names must be distinct and non-empty (not {spec.nodes!r})")
         if len(spec.nodes) > 200:
             raise ValueError(f"at most 200 nodes fit the run's /24 (not {len(spec.nodes)})")
         self.spec = spec
         self.nodes: tuple[str, ...] = tuple(spec.nodes)
-        self.ports = fixed_ports(spec.target.ports)
-        self.peer_port = peer_port_name(spec.target.ports)
+        self._layout = {s.name: s for s in layout(spec.target, spec.nodes)}
         self._ready_timeout = ready_timeout
         self._stop_grace = stop_grace
         self._root: Path | None = None
@@ -249,7 +252,7 @@ class NetnsCluster:
         if src == dst:
             raise ValueError(f"no link {src}->{dst}: a link joins two distinct nodes")
         s, d = self._node(src), self._node(dst)
-        code, out = self.exec(s.name, probe_argv(d.ip, self.ports[self.peer_port], timeout,
+        code, out = self.exec(s.name, probe_argv(d.ip, d.ports[d.peer_port], timeout,
                                                  python=sys.executable), timeout=timeout + 10)
         return probe_passed(code, out)
 
@@ -313,9 +316,11 @@ class NetnsCluster:
             safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in spec.run_id)
             self._root = Path(tempfile.mkdtemp(prefix=f"{DIR_PREFIX}{safe}-"))
             self._record.add_dir(self._root)
-        for i, name in enumerate(self.nodes, start=1):
-            self._nodes[name] = _Node(name=name, index=i, ip=str(hosts[9 + i]), root=self._root,
-                                      record=self._record, run_id=spec.run_id,
+        for name, ns in self._layout.items():
+            declared_ports = ports_of(ns.role, spec.target)
+            self._nodes[name] = _Node(spec=ns, ports=fixed_ports(declared_ports),
+                                      peer_port=peer_port_name(declared_ports), ip=str(hosts[9 + ns.index]),
+                                      root=self._root, record=self._record, run_id=spec.run_id,
                                       stop_grace=self._stop_grace)
         self._start_holder()
         ips = self._ips()
@@ -333,7 +338,7 @@ class NetnsCluster:
         relays = []
         try:
             for n in self._nodes.values():
-                for port_name, number in self.ports.items():
+                for port_name, number in n.ports.items():
                     ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                     listeners.append(ls)
                     ls.bind((HOST, 0))
@@ -427,27 +432,25 @@ class NetnsCluster:
         return {name: n.ip for name, n in self._nodes.items()}
 
     def _context(self, n: _Node) -> NodeContext:
-        peer_ports = {m.name: {p: Address(host=m.ip, port=num) for p, num in self.ports.items()}
+        peer_ports = {m.name: {p: Address(host=m.ip, port=num) for p, num in m.ports.items()}
                       for m in self._nodes.values() if m.name != n.name}
-        return NodeContext(
-            name=n.name, index=n.index, nodes=self.nodes, variant=self.spec.variant,
-            listen=Address(host=n.ip, port=self.ports[CLIENT]),
-            peers=peers_of(peer_ports, self.spec.target.ports), ports=dict(self.ports),
-            peer_ports=peer_ports, data_dir=str(n.data_dir), python=sys.executable,
-            options=dict(self.spec.options))
+        return node_context(self.spec, n.spec, listen=Address(host=n.ip, port=n.ports[CLIENT]),
+                            ports=dict(n.ports), peer_ports=peer_ports, data_dir=str(n.data_dir),
+                            python=sys.executable)
 
     def _spawn(self, n: _Node) -> None:
         if self._closed:
             raise RuntimeError(f"cannot start {n.name}: the cluster is closed")
-        argv = [str(a) for a in self.spec.target.node_command(self._context(n))]
+        argv = [str(a) for a in command_of(n.spec.role, self.spec.target)(self._context(n))]
         n.process.spawn(self.ns_argv(n.name, argv), cwd=n.data_dir.parent,
                         env=dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=_pythonpath()),
                         what=f"target {self.spec.target.name!r}")
 
     def _wait_ready(self, n: _Node) -> None:
         addr = n.relays[CLIENT]
-        n.process.wait_ready(lambda: bool(self.spec.target.ready(addr)), timeout=self._ready_timeout,
-                             closing=lambda: self._closed, where=f"{n.ip}:{self.ports[CLIENT]} (relay {addr})")
+        ready = ready_of(n.spec.role, self.spec.target)
+        n.process.wait_ready(lambda: bool(ready(addr)), timeout=self._ready_timeout,
+                             closing=lambda: self._closed, where=f"{n.ip}:{n.ports[CLIENT]} (relay {addr})")
 
     # ----------------------------------------------------------- iptables
 
