@@ -16,6 +16,10 @@ its partitions exactly:
 ``bridge``           two halves that only hear each other through one node in the
                      middle, which hears and is heard by everyone.
 
+One more is aimed rather than drawn: :func:`isolate` cuts a given group (a
+role's nodes, see :mod:`nemesis.aim`) off from every other node, e.g. the
+orchestrator from every service.
+
 Grudges travel inside nemesis ops as JSON (:meth:`Grudge.to_json`,
 :meth:`Grudge.from_json`): the generator draws the grudge with the run's rng,
 the first ``start-partition`` event records exactly what will be cut, and the
@@ -31,7 +35,7 @@ from typing import Any, Callable, Mapping, Sequence
 from harness.cluster import Link
 
 __all__ = [
-    "GRUDGE_KINDS", "Grudge", "bridge", "complete", "halves", "make_grudge",
+    "GRUDGE_KINDS", "Grudge", "bridge", "complete", "halves", "isolate", "make_grudge",
     "majorities_ring", "one",
 ]
 
@@ -133,6 +137,23 @@ def one(nodes: Sequence[str], rng: random.Random) -> Grudge:
     lone = rng.choice(list(nodes))
     rest = [n for n in nodes if n != lone]
     return complete("one", nodes, [[lone], rest])
+
+
+def isolate(nodes: Sequence[str], group: Sequence[str], *, label: str | None = None) -> Grudge:
+    """``group`` cut off from every other node, both ways; nodes inside ``group`` still hear each other.
+
+    ``label`` names the group in the summary (e.g. its role): ``"orchestrator | orders
+    inventory payment"``. ``ValueError`` if the group is empty, names unknown
+    nodes, or holds every node (nothing would be cut).
+    """
+    group = sorted(dict.fromkeys(group))
+    unknown = sorted(set(group) - set(nodes))
+    if not group or unknown or len(group) == len(set(nodes)):
+        raise ValueError(f"cannot isolate {group or 'no nodes'} among {list(nodes)}: the group must "
+                         f"be a non-empty, proper subset of the nodes")
+    rest = [n for n in nodes if n not in group]
+    name = f"{label} ({' '.join(group)})" if label and group != [label] else " ".join(group)
+    return complete("isolate", nodes, [group, rest], summary=f"{name} | {' '.join(rest)}")
 
 
 def majorities_ring(nodes: Sequence[str], rng: random.Random) -> Grudge:

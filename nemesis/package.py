@@ -36,13 +36,14 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, replace
-from typing import Any, Collection, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 from harness import generators as gen
 from harness.generators import Context, Generator, OpResult, OpSpec
 from harness.history import NEMESIS, Op
 from nemesis.core import Compose, Nemesis, Noop, Validate
-from nemesis.grudge import GRUDGE_KINDS, make_grudge
+from nemesis import aim
+from nemesis.grudge import GRUDGE_KINDS, isolate, make_grudge
 from nemesis.partition import START, STOP, PartitionNemesis
 from nemesis.process import KillNemesis, PauseNemesis, pick_targets
 
@@ -84,10 +85,10 @@ def parse_faults(text: str | Collection[str]) -> tuple[str, ...]:
         if len(names) > 1:
             raise ValueError(f"--nemesis none cannot be combined with other faults (got {names})")
         return ()
-    unknown = sorted(set(names) - set(FAULTS))
+    unknown = sorted(n for n in set(names) if aim.split(n)[0] not in FAULTS)
     if unknown:
         raise ValueError(f"unknown fault(s) {unknown}; expected a comma-separated subset of "
-                         f"{list(FAULTS)}, or none")
+                         f"{list(FAULTS)}, each optionally aimed at a role (kill:coordinator), or none")
     return tuple(sorted(set(names)))
 
 
@@ -104,21 +105,29 @@ class _Plan:
 
 
 def _draw(rng: random.Random, *, faults: Sequence[str], nodes: Sequence[str],
-          partitions: Sequence[str], interval_ns: int) -> _Plan:
-    """Draw an episode; the order of draws is part of the seed's meaning (do not reorder)."""
+          partitions: Sequence[str], interval_ns: int, roles: Mapping[str, str] | None = None) -> _Plan:
+    """Draw an episode; the order of draws is part of the seed's meaning (do not reorder).
+
+    An aimed fault (``kill:ROLE``; :mod:`nemesis.aim`) draws among its role's nodes.
+    """
     quiet = int(interval_ns * rng.uniform(0.5, 1.5))
-    fault = rng.choice(list(faults))
-    if fault == "partition":
+    fault, role = aim.split(rng.choice(list(faults)))
+    aimed = tuple(nodes) if role is None else aim.members(roles or aim.default_roles(nodes), role)
+    if fault == "partition" and role is not None:
+        grudge = isolate(nodes, aimed, label=role)
+        start = OpSpec(f=START, value={"kind": "isolate", "grudge": grudge.to_json()})
+        stop = OpSpec(f=STOP, value=None)
+    elif fault == "partition":
         kind = rng.choice(list(partitions))
         grudge = make_grudge(kind, nodes, rng)
         start = OpSpec(f=START, value={"kind": kind, "grudge": grudge.to_json()})
         stop = OpSpec(f=STOP, value=None)
     elif fault == "kill":
-        targets = pick_targets(nodes, rng)
+        targets = pick_targets(aimed, rng)
         start = OpSpec(f="kill", value={"nodes": targets})
         stop = OpSpec(f="start", value={"nodes": targets})
     elif fault == "pause":
-        targets = pick_targets(nodes, rng)
+        targets = pick_targets(aimed, rng)
         start = OpSpec(f="pause", value={"nodes": targets})
         stop = OpSpec(f="resume", value={"nodes": targets})
     else:  # parse_faults keeps this out
@@ -143,6 +152,7 @@ class _Episodes:
     partitions: tuple[str, ...]
     interval_ns: int
     seed: int | None
+    roles: Mapping[str, str] | None = None
     episode: int = 0
     phase: str = "quiet"
     until: int | None = None
@@ -154,7 +164,7 @@ class _Episodes:
     def _plan(self, ctx: Context) -> _Plan:
         rng = ctx.rng if self.seed is None else random.Random(f"splitbrain-nemesis:{self.seed}:{self.episode}")
         return _draw(rng, faults=self.faults, nodes=self.nodes, partitions=self.partitions,
-                     interval_ns=self.interval_ns)
+                     interval_ns=self.interval_ns, roles=self.roles)
 
     def op(self, ctx: Context) -> OpResult:
         if self.awaiting:
@@ -197,22 +207,26 @@ class _Episodes:
 
 def schedule(faults: Sequence[str], *, nodes: Sequence[str], interval_s: float,
              seed: int | None = None, partitions: Sequence[str] | None = None,
-             time_limit_s: float | None = None) -> Generator:
+             time_limit_s: float | None = None, roles: Mapping[str, str] | None = None) -> Generator:
     """The fault/quiet schedule for ``faults`` (names from :data:`FAULTS`), routed to the nemesis.
 
     Endless unless ``time_limit_s`` is given (see the module docstring); bound
     it with the run's time limit either way. ``partitions`` restricts the
-    grudge kinds (default: every kind the node count allows).
+    grudge kinds (default: every kind the node count allows). ``roles``: node
+    -> role, for faults aimed at a role (default: every node in one role).
     """
     faults = parse_faults(faults)
     if not faults:
         return gen.seq(())
+    roles = dict(roles) if roles is not None else aim.default_roles(nodes)
+    aim.check_aims(faults, roles)
     if interval_s <= 0:
         raise ValueError(f"the nemesis interval must be > 0 s (not {interval_s!r})")
     kinds = _partition_kinds(nodes, partitions) if "partition" in faults else ()
     limit = None if time_limit_s is None else int(time_limit_s * NS)
     return gen.nemesis(_Episodes(faults=faults, nodes=tuple(nodes), partitions=kinds,
-                                 interval_ns=int(interval_s * NS), seed=seed, limit_ns=limit))
+                                 interval_ns=int(interval_s * NS), seed=seed, limit_ns=limit,
+                                 roles=roles))
 
 
 def _partition_kinds(nodes: Sequence[str], partitions: Sequence[str] | None) -> tuple[str, ...]:
@@ -229,7 +243,7 @@ def _partition_kinds(nodes: Sequence[str], partitions: Sequence[str] | None) -> 
 
 def final_generator(faults: Sequence[str]) -> Generator:
     """Resume every paused node, restart every dead one, heal every partition."""
-    faults = parse_faults(faults)
+    faults = aim.kinds(parse_faults(faults))
     specs: list[Any] = []
     if "pause" in faults:
         specs.append(OpSpec(f="resume", value="all", process=NEMESIS))
@@ -243,7 +257,7 @@ def final_generator(faults: Sequence[str]) -> Generator:
 def package(faults: str | Collection[str], *, nodes: Sequence[str], interval_s: float = 3.0,
             seed: int | None = None, partitions: Sequence[str] | None = None,
             probe_timeout_s: float = 1.0, verify_s: float = 5.0,
-            time_limit_s: float | None = None) -> NemesisPackage:
+            time_limit_s: float | None = None, roles: Mapping[str, str] | None = None) -> NemesisPackage:
     """Bundle the nemesis, schedule and final heal for ``faults``.
 
     ``faults``: names from :data:`FAULTS` (or ``"partition,kill"``, or ``none``).
@@ -253,6 +267,8 @@ def package(faults: str | Collection[str], *, nodes: Sequence[str], interval_s: 
     ``nodes``: the cluster's node names. ``seed``: the run's seed (see the module
     docstring). ``probe_timeout_s``/``verify_s``: see :class:`PartitionNemesis`.
     ``time_limit_s``: the run's time limit; no fault starts too close to it.
+    ``roles``: node -> role (:func:`harness.nodes.role_map`), for aimed faults
+    such as ``kill:coordinator`` (:mod:`nemesis.aim`).
     Raises ``ValueError`` with what is wrong (unknown fault, too few nodes).
     """
     names = parse_faults(faults)
@@ -261,15 +277,16 @@ def package(faults: str | Collection[str], *, nodes: Sequence[str], interval_s: 
                               final_generator=gen.seq(()), faults=())
     s = 0 if seed is None else seed
     parts: list[Nemesis] = []
-    if "partition" in names:
+    kinds = aim.kinds(names)
+    if "partition" in kinds:
         parts.append(PartitionNemesis(probe_timeout_s=probe_timeout_s, verify_s=verify_s, seed=s))
-    if "kill" in names:
+    if "kill" in kinds:
         parts.append(KillNemesis(seed=s))
-    if "pause" in names:
+    if "pause" in kinds:
         parts.append(PauseNemesis(seed=s))
     return NemesisPackage(
         nemesis=Validate(Compose(parts)),
         generator=schedule(names, nodes=nodes, interval_s=interval_s, seed=seed, partitions=partitions,
-                           time_limit_s=time_limit_s),
+                           time_limit_s=time_limit_s, roles=roles),
         final_generator=final_generator(names),
         faults=names)
