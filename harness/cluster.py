@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Address", "Cluster", "ClusterSpec", "EnvironmentError_", "Killable", "Link",
-    "LogSource", "Partitionable", "Pausable",
+    "LogSource", "PacketFault", "PacketShapeable", "Partitionable", "Pausable", "TrafficCounters",
 ]
 
 
@@ -131,3 +131,42 @@ class Partitionable(Protocol):
 class LogSource(Protocol):
     def collect_logs(self, dest: Path) -> list[Path]:
         """Copy every node's log into ``dest`` (one file per node); return the paths."""
+
+
+@runtime_checkable
+class TrafficCounters(Protocol):
+    """What each directed link carried, from the backend (iptables or proxy counters).
+
+    ``traffic()`` maps each link ``(src, dst)`` to an object with ``packets``,
+    ``bytes`` and ``dropped`` (what cuts dropped of the nodes' own traffic) and
+    ``to_json()``; the harness's probes are never counted. Backends name their
+    source in a ``traffic_source`` attribute (``"iptables"``, ``"proxy"``).
+    """
+
+    def traffic(self) -> Mapping[Link, object]:
+        """Counters since the cluster was opened."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PacketFault:
+    """How packets a node sends to its peers are mistreated (Jepsen's ``net/shape!`` behaviours).
+
+    ``delay_ms`` (+ ``jitter_ms``, uniform) is added to every packet; ``loss``,
+    ``duplicate`` and ``reorder`` are fractions in [0, 1] of packets dropped,
+    sent twice, and sent at once ahead of delayed ones.
+    """
+
+    delay_ms: float = 0.0
+    jitter_ms: float = 0.0
+    loss: float = 0.0
+    duplicate: float = 0.0
+    reorder: float = 0.0
+
+
+@runtime_checkable
+class PacketShapeable(Protocol):
+    def shape(self, nodes: Collection[str], fault: PacketFault) -> None:
+        """Apply ``fault`` to the packets ``nodes`` send to other nodes (replacing any earlier shape)."""
+
+    def unshape(self) -> None:
+        """Remove every packet fault."""

@@ -327,6 +327,9 @@ def verdict_text(results: Mapping[str, Any], run_dir: str | Path, *, max_anomali
         lines.append(f"  ops {st.get('ops', 0)}: ok {st.get('ok', 0)}, fail {st.get('fail', 0)}, "
                      f"info {st.get('info', 0)}; {len(results.get('faults') or [])} fault(s); "
                      f"{st.get('duration_s', '?')} s")
+    traffic = st.get("traffic") if isinstance(st.get("traffic"), dict) else {}
+    if traffic.get("warning"):
+        lines.append(f"  WARNING: {traffic['warning']}")
     for name, r in (results.get("checkers") or {}).items():
         rv = Verdict.from_json(r.get("valid")).value
         anomalies = r.get("anomalies") or []

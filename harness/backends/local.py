@@ -107,6 +107,8 @@ class LocalCluster:
     Get one from :func:`open_local_cluster`; do not construct it directly.
     """
 
+    traffic_source = "proxy"
+
     def __init__(self, spec: ClusterSpec, *, ready_timeout: float, stop_grace: float) -> None:
         self._layout = {s.name: s for s in layout(spec.target, spec.nodes)}  # names and roles checked
         self.spec = spec

@@ -167,6 +167,8 @@ class _Node:
 class NetnsCluster:
     """Nodes as process groups in their own network namespaces. Get one from :func:`open_netns_cluster`."""
 
+    traffic_source = "iptables"
+
     def __init__(self, spec: ClusterSpec, *, ready_timeout: float, stop_grace: float) -> None:
         if len(spec.nodes) > 200:
             raise ValueError(f"at most 200 nodes fit the run's /24 (not {len(spec.nodes)})")

@@ -75,7 +75,7 @@ def parse_options(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
     return out
 
 
-def resolve(target_name: str, *, variant: str | None = None, backend: str = "local", nodes: int | None = None,
+def resolve(target_name: str, *, variant: str | None = None, backend: str = "netns", nodes: int | None = None,
             workload: str | None = None, nemesis: str = "partition,kill", time_limit: float = 30.0,
             concurrency: int = 10, rate: float | None = 100.0, nemesis_interval: float = 3.0,
             store: str | Path = "histories", options: Mapping[str, str] | None = None) -> RunRequest:
@@ -174,6 +174,9 @@ def perform_run(req: RunRequest, *, seed: int | None = None, progress: bool | No
             outcome = execute(cluster=cluster, target=target, workload=workload, wctx=wctx, recorder=recorder,
                               seed=seed, time_limit_s=req.time_limit_s, rate=req.rate, nemesis=pkg,
                               on_phase=prog.phase)
+            from nemesis.effect import traffic_record  # counters are read before the cluster closes
+
+            traffic = traffic_record(cluster, outcome.events)
     except KeyboardInterrupt:
         events = list(recorder.events)
         res = finish("interrupted", EXIT_INTERRUPTED, stats=stats_of(events, 0.0),
@@ -202,6 +205,8 @@ def perform_run(req: RunRequest, *, seed: int | None = None, progress: bool | No
     stats = dict(outcome.stats)
     if outcome.not_ready:
         stats["not_ready_after_heal"] = list(outcome.not_ready)
+    if traffic is not None:
+        stats["traffic"] = traffic  # per-link counters; a warning when cuts changed nothing
     return finish("done", check.verdict.exit_code, check=check, stats=stats,
                   faults=[w.to_json() for w in fault_windows(outcome.events)])
 
@@ -231,7 +236,7 @@ from harness.backends import BACKENDS  # noqa: E402 - light (names only), for --
 @click.command("run")
 @click.argument("target_name", metavar="TARGET")
 @click.option("--variant", default=None, help="Target variant (see `splitbrain targets`).")
-@click.option("--backend", default="local", show_default=True,
+@click.option("--backend", default="netns", show_default=True,
               help="Where the nodes run: " + ", ".join(sorted(BACKENDS)) + ".")
 @click.option("--nodes", type=int, default=None, help="Number of nodes [default: the target's].")
 @click.option("--workload", default=None, help="Workload name [default: the target's].")

@@ -163,7 +163,11 @@ def _facts(results: Mapping[str, Any]) -> list[tuple[str, str]]:
     out = [(label, show(results[k])) for label, k in names if k in results]
     stats = results.get("stats")
     if isinstance(stats, Mapping) and stats:
-        out.append(("operations", ", ".join(f"{k} {_short(v, 40)}" for k, v in stats.items())))
+        out.append(("operations", ", ".join(f"{k} {_short(v, 40)}" for k, v in stats.items()
+                                            if k != "traffic")))
+        if isinstance(traffic := stats.get("traffic"), Mapping):  # nemesis.effect's record
+            out.append(("faults on the nodes' traffic", str(traffic.get("warning") or traffic.get("error") or
+                        f"cuts dropped the nodes' own packets ({traffic.get('source')} counters)")))
     return out
 
 
