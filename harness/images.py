@@ -8,8 +8,9 @@ filesystem is ``docker import``-ed as ``splitbrain/base:<recipe hash>`` and
 tagged ``splitbrain/base:latest``. The recipe hash covers the suite, the package
 list and the script, so an unchanged recipe is never rebuilt (about 45 s cold).
 
-Each target's image is built from ``<target.source_dir>/Dockerfile`` with the
-project root as build context, ``--build-arg BASE=splitbrain/base:<hash>``. The
+Each target's image is built from ``<target.source_dir>/Dockerfile`` with
+``target.build_context`` as build context (default: the project root holding the
+Dockerfile; splitbrain's own for built-in targets), ``--build-arg BASE=splitbrain/base:<hash>``. The
 Dockerfile starts with ``ARG BASE=python:3.11-slim`` / ``FROM ${BASE}``, so a
 user with a registry builds the same file from a public image. The context sent
 to the engine holds only the paths the Dockerfile ``COPY``s (no ``.git``, no
@@ -338,8 +339,16 @@ def _dockerfile(target: "Target") -> Path:
     return Path(target.source_dir).resolve() / "Dockerfile"
 
 
-def _context_root(dockerfile: Path) -> Path:
-    """The project root holding ``dockerfile``: ours, or the nearest parent with a pyproject."""
+def _context_root(target: "Target", dockerfile: Path) -> Path:
+    """The build context: ``target.build_context`` if set, else the project root holding
+    ``dockerfile`` (ours, or the nearest parent with a pyproject)."""
+    if target.build_context is not None:
+        root = Path(target.build_context).resolve()
+        if not root.is_dir() or not dockerfile.is_relative_to(root):
+            raise ImageBuildError(
+                f"target {target.name!r}: build_context {root} must be a folder holding its "
+                f"Dockerfile ({dockerfile}); set build_context to that folder or a parent of it.")
+        return root
     if dockerfile.is_relative_to(PROJECT_ROOT):
         return PROJECT_ROOT
     for parent in dockerfile.parents:
@@ -354,7 +363,7 @@ def target_tag(target: "Target", base: str) -> str:
     ``base`` identifies the base image (its id, as :func:`ensure_target_image` passes).
     """
     dockerfile = _dockerfile(target)
-    root = _context_root(dockerfile)
+    root = _context_root(target, dockerfile)
     h = hashlib.sha256()
     h.update(base.encode() + b"\0")
     h.update(str(dockerfile.relative_to(root)).encode() + b"\0" + dockerfile.read_bytes())
@@ -391,7 +400,7 @@ def ensure_target_image(client: "docker.DockerClient", target: "Target", *, base
         if not force and _has_image(client, tag):
             return tag
         dockerfile = _dockerfile(target)
-        root = _context_root(dockerfile)
+        root = _context_root(target, dockerfile)
         progress(f"building {tag} from {dockerfile.relative_to(root)}")
         tail: list[str] = []
         for chunk in client.api.build(
