@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "clean": "harness.commands.clean:clean",
     "images": "harness.commands.images:images",
     "report": "harness.commands.report:report",
+    "suite": "harness.commands.suite:suite",
 }
 
 
