@@ -6,14 +6,19 @@ SIGKILL (or by the OOM killer) leaves node processes running and temporary
 directories on disk. So, while a run is up, it keeps a record file::
 
     <state dir>/runs/<run_id>.json
-    {"run_id": ..., "harness": {"pid": ..., "start": ...},
+    {"run_id": ..., "host": ..., "harness": {"pid": ..., "start": ...}, "run_dir": ...,
      "processes": [{"pid": ..., "pgid": ..., "start": ..., "label": ...}],
      "dirs": ["/tmp/splitbrain-..."]}
 
-and deletes it at a clean close. :func:`sweep` (run by ``splitbrain clean``
-and at the start of every local run) handles each record whose harness is no
-longer alive: it kills the recorded process groups and removes the recorded
-directories, then deletes the record.
+and deletes it at a clean close. :func:`sweep` (run by ``splitbrain clean``,
+by the run's watchdog when its harness dies, and at the start of every local
+run) handles each record whose harness is provably gone: it kills the
+recorded process groups, saves the node logs (``<dir>/<node>/node.log``) into
+the run folder's ``logs/``, removes the recorded directories, marks the run's
+``results.json`` as ``"killed"``, then deletes the record.
+
+A record made on another host (a state dir in a shared home) says nothing
+this host can check, so it is left alone unless ``force``.
 
 Safety: a pid may have been reused since it was recorded, so a process is
 only killed when its start time (``/proc/<pid>/stat`` field 22, clock ticks
@@ -32,6 +37,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -91,12 +97,14 @@ class Removed:
     """One thing :func:`sweep` removed (or failed to), for printing."""
 
     run_id: str
-    kind: str  # "process group" | "directory" | "record"
+    kind: str  # "process group" | "directory" | "record" | "logs" | "results"
     what: str
     ok: bool = True
+    verb: str = "removed"  # "saved", "marked", "left" (not provably ours to remove)
 
     def __str__(self) -> str:
-        verb = "removed" if self.ok else "could not remove"
+        base = {"removed": "remove", "saved": "save", "marked": "mark"}.get(self.verb, self.verb)
+        verb = self.verb if self.ok else f"could not {base}"
         return f"{self.run_id}: {verb} {self.kind} {self.what}"
 
 
@@ -107,15 +115,17 @@ class RunRecord:
     discarded is found by :func:`sweep` once this process is dead.
     """
 
-    def __init__(self, run_id: str, *, directory: Path | None = None) -> None:
+    def __init__(self, run_id: str, *, directory: Path | None = None, run_dir: Path | None = None) -> None:
+        """``run_dir``: the run folder, where ``sweep`` saves the node logs of a dead harness."""
         self.run_id = run_id
         runs = state_dir(directory) / "runs"
         runs.mkdir(parents=True, exist_ok=True)
         self.path = runs / f"{_safe(run_id)}.json"
         self._lock = threading.Lock()
         me = os.getpid()
-        self._data: dict = {"run_id": run_id,
+        self._data: dict = {"run_id": run_id, "host": socket.gethostname(),
                             "harness": {"pid": me, "start": process_start(me)},
+                            "run_dir": None if run_dir is None else str(Path(run_dir).resolve()),
                             "processes": [], "dirs": []}
         self._write()
 
@@ -197,8 +207,11 @@ def kill_group(pgid: int, recorded_start: int | None, *, timeout: float = 5.0) -
     return True
 
 
-def sweep(directory: Path | None = None) -> list[Removed]:
-    """Remove the leftovers of every recorded run whose harness is dead."""
+def sweep(directory: Path | None = None, *, run_id: str | None = None, force: bool = False) -> list[Removed]:
+    """Remove the leftovers of every recorded run whose harness is dead (only ``run_id``'s, if given).
+
+    ``force``: also records made on another host, whose harness cannot be checked from here.
+    """
     runs = state_dir(directory) / "runs"
     if not runs.is_dir():
         return []
@@ -208,27 +221,73 @@ def sweep(directory: Path | None = None) -> list[Removed]:
             rec = json.loads(path.read_text())
         except (OSError, ValueError):
             continue  # being written, or not ours; a later sweep looks again
-        if not isinstance(rec, dict) or _harness_alive(rec):
+        if not isinstance(rec, dict) or (run_id is not None and rec.get("run_id") != run_id):
             continue
-        run_id = str(rec.get("run_id", path.stem))
-        all_ok = True
-        for p in rec.get("processes", []):
-            pgid = int(p.get("pgid", p["pid"]))
-            had = bool(group_members(pgid))
-            ok = kill_group(pgid, p.get("start"))
-            all_ok &= ok
-            if had or not ok:
-                removed.append(Removed(run_id=run_id, kind="process group",
-                                       what=f"{pgid} ({p.get('label', '?')})", ok=ok))
-        for d in rec.get("dirs", []):
-            dp = Path(d)
-            if not dp.name.startswith(DIR_PREFIX) or not dp.exists():
-                continue
-            shutil.rmtree(dp, ignore_errors=True)
-            ok = not dp.exists()
-            all_ok &= ok
-            removed.append(Removed(run_id=run_id, kind="directory", what=str(dp), ok=ok))
-        if all_ok:
-            path.unlink(missing_ok=True)
-            removed.append(Removed(run_id=run_id, kind="record", what=str(path)))
+        host = rec.get("host")
+        if host not in (None, socket.gethostname()) and not force:
+            removed.append(Removed(run_id=str(rec.get("run_id", path.stem)), kind="record",
+                                   what=f"{path} (made on host {host}; --force removes it)", verb="left"))
+            continue
+        if _harness_alive(rec):
+            continue
+        removed += _sweep_one(path, rec)
     return removed
+
+
+def _sweep_one(path: Path, rec: dict) -> list[Removed]:
+    """Kill, save logs, remove dirs, mark the run killed, drop the record (see the module docstring)."""
+    removed: list[Removed] = []
+    run_id = str(rec.get("run_id", path.stem))
+    run_dir = Path(rec["run_dir"]) if isinstance(rec.get("run_dir"), str) else None
+    all_ok = True
+    for p in rec.get("processes", []):
+        pgid = int(p.get("pgid", p["pid"]))
+        had = bool(group_members(pgid))
+        ok = kill_group(pgid, p.get("start"))
+        all_ok &= ok
+        if had or not ok:
+            removed.append(Removed(run_id=run_id, kind="process group",
+                                   what=f"{pgid} ({p.get('label', '?')})", ok=ok))
+    for d in rec.get("dirs", []):
+        dp = Path(d)
+        if not dp.name.startswith(DIR_PREFIX) or not dp.exists():
+            continue
+        if all_ok and run_dir is not None:
+            removed += _save_logs(run_id, dp, run_dir)
+        shutil.rmtree(dp, ignore_errors=True)
+        ok = not dp.exists()
+        all_ok &= ok
+        removed.append(Removed(run_id=run_id, kind="directory", what=str(dp), ok=ok))
+    if run_dir is not None and run_dir.is_dir():
+        removed += _mark_killed(run_id, run_dir)
+    if all_ok:
+        path.unlink(missing_ok=True)
+        removed.append(Removed(run_id=run_id, kind="record", what=str(path)))
+    return removed
+
+
+def _save_logs(run_id: str, root: Path, run_dir: Path) -> list[Removed]:
+    """Copy ``root/<node>/node.log`` to ``run_dir/logs/<node>.log`` (what a clean close does)."""
+    logs = sorted(root.glob("*/node.log"))
+    if not logs or not run_dir.is_dir():
+        return []
+    dest = run_dir / "logs"
+    try:
+        dest.mkdir(exist_ok=True)
+        for log in logs:
+            shutil.copyfile(log, dest / f"{log.parent.name}.log")
+    except OSError as e:
+        return [Removed(run_id=run_id, kind="logs", what=f"to {dest}: {e.strerror}", ok=False, verb="saved")]
+    return [Removed(run_id=run_id, kind="logs", what=f"of {len(logs)} node(s) to {dest}", verb="saved")]
+
+
+def _mark_killed(run_id: str, run_dir: Path) -> list[Removed]:
+    from harness.store import mark_killed
+
+    try:
+        changed = mark_killed(run_dir)
+    except OSError as e:
+        return [Removed(run_id=run_id, kind="results", what=f"{run_dir}: {e.strerror}", ok=False,
+                        verb="marked")]
+    return [Removed(run_id=run_id, kind="results", what=f"{run_dir / 'results.json'} as killed",
+                    verb="marked")] if changed else []

@@ -108,8 +108,11 @@ class Recorder:
     def _write_held(self) -> None:
         data = "".join(self._held).encode("utf-8")
         self._held.clear()
-        while data:  # a regular file takes it all at once; a short write must not lose the rest
-            data = data[os.write(self._fd, data):]
+        try:
+            while data:  # a regular file takes it all at once; a short write must not lose the rest
+                data = data[os.write(self._fd, data):]
+        except OSError as e:  # a full disk above all: name the file, so the message can say which disk
+            raise OSError(e.errno, e.strerror, str(self.path)) from e
 
     def flush(self) -> None:
         """Write every held event to the OS (cheap when none is held)."""
@@ -138,6 +141,7 @@ class Recorder:
                 self._write_held()
                 os.fsync(self._fd)
             finally:
+                self._held.clear()
                 os.close(self._fd)
 
     def __enter__(self) -> "Recorder":

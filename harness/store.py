@@ -42,10 +42,12 @@ from pathlib import Path
 from typing import Any, Mapping, TextIO
 
 from checkers.api import CheckResult, Verdict, check_safe
+from checkers.success import RequireSuccess
 from harness.history import HistoryError, read_jsonl
 
 __all__ = [
-    "DEFAULT_STORE", "RunInfo", "RunStoreError", "checkers_json", "disk_full", "mark_killed", "new_run_dir",
+    "DEFAULT_STORE", "RunInfo", "RunStoreError", "checkers_json", "disk_full", "during", "mark_killed",
+    "new_run_dir",
     "read_results", "recheck_run", "replay_command", "reserve_space", "results_document", "verdict_text",
     "write_results",
 ]
@@ -274,6 +276,16 @@ def results_document(info: RunInfo, *, status: str, check: CheckResult | None = 
     return doc
 
 
+_PHASES = {"starting": "the start", "running": "the workload", "healing": "the heal",
+           "waiting for recovery": "the wait for recovery", "final reads": "the final reads",
+           "checking": "the check", "writing report": "the report"}
+
+
+def during(phase: str | None) -> str:
+    """``"the final reads"`` for the phase ``"final reads"``: how messages name the phase a run was in."""
+    return _PHASES.get(phase or "", phase or "the run")
+
+
 def mark_killed(run_dir: str | Path) -> bool:
     """Finish the ``results.json`` of a run whose harness died (SIGKILL, OOM killer); True if changed.
 
@@ -293,11 +305,11 @@ def mark_killed(run_dir: str | Path) -> bool:
     if results.get("status") != "running":
         return False
     try:
-        events = list(read_jsonl(run_dir / HISTORY, tolerate_torn_tail=True).events)
+        events = list(read_jsonl(run_dir / HISTORY, tolerate_torn_tail=True).ops)
     except (HistoryError, OSError):
         events = []
     duration = max((e.time for e in events), default=0) / 1e9
-    phase = results.get("phase") or "the run"
+    phase = during(results.get("phase"))
     new = dict(results, status="killed", valid="unknown", checkers={},
                stats=stats_of(events, duration), faults=[w.to_json() for w in fault_windows(events)],
                error=f"the harness was killed (SIGKILL or the OOM killer) during {phase}; the history holds "
@@ -316,10 +328,10 @@ def verdict_text(results: Mapping[str, Any], run_dir: str | Path, *, max_anomali
     if status in ("environment-error", "harness-error"):
         word = "ERROR: the run could not be completed"
     elif status == "interrupted":
-        stopped = f"INTERRUPTED ({results.get('signal') or 'signal'}) during {results.get('phase') or 'the run'}"
+        stopped = f"INTERRUPTED ({results.get('signal') or 'signal'}) during {during(results.get('phase'))}"
         word = stopped if v is Verdict.UNKNOWN else f"{stopped}; the verdict stands: {word}"
     elif status == "killed":
-        word = f"KILLED: the harness died during {results.get('phase') or 'the run'}"
+        word = f"KILLED: the harness died during {during(results.get('phase'))}"
     lines = [f"{word}  ({results.get('target')}/{results.get('variant')}, "
              f"workload {results.get('workload')}, nemesis {','.join(results.get('nemesis') or []) or 'none'})"]
     st = results.get("stats") or {}
@@ -367,7 +379,7 @@ def recheck_run(run_dir: str | Path, json_output: bool = False, *, write: bool =
     except (RunStoreError, HistoryError) as e:
         print(f"error: {e}", file=err)
         return 3
-    result = check_safe(checker, history)
+    result = check_safe(RequireSuccess(checker=checker), history)  # as the run itself did
     new = dict(results)
     new["valid"] = result.verdict.to_json()
     new["checkers"] = checkers_json(result)

@@ -220,7 +220,11 @@ class LocalCluster:
         for name, n in self._nodes.items():
             if n.log_path.exists():
                 target = dest / f"{name}.log"
-                shutil.copyfile(n.log_path, target)
+                try:
+                    shutil.copyfile(n.log_path, target)
+                except OSError:
+                    target.unlink(missing_ok=True)  # no half-copied log (a full disk)
+                    raise
                 out.append(target)
         return out
 
@@ -252,7 +256,7 @@ class LocalCluster:
     def _open(self, state_dir: Path | None) -> None:
         spec = self.spec
         with deferred_interrupts():
-            self._record = RunRecord(spec.run_id, directory=state_dir)
+            self._record = RunRecord(spec.run_id, directory=state_dir, run_dir=spec.run_dir)
             safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in spec.run_id)
             self._root = Path(tempfile.mkdtemp(prefix=f"{DIR_PREFIX}{safe}-"))
             self._record.add_dir(self._root)
@@ -307,14 +311,16 @@ class LocalCluster:
                 probes, self._probes = self._probes, []
             for t in probes:
                 t.join(10.0)
+            left = len(errors)  # stop and proxy failures: the record must stay for `clean`
             if self._nodes:
-                attempt(self.collect_logs, Path(self.spec.run_dir) / "logs")
+                attempt(self.collect_logs, Path(self.spec.run_dir) / "logs")  # a full disk, say
             if self._root is not None:
                 shutil.rmtree(self._root, ignore_errors=True)
                 if self._root.exists():
+                    left += 1
                     errors.append(OSError(f"{self._root}: could not remove the run's temporary "
                                           f"directory; remove it by hand or run `splitbrain clean`"))
-            if self._record is not None and not errors:
+            if self._record is not None and not left:
                 self._record.discard()
         if errors:
             raise errors[0]

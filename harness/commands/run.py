@@ -8,8 +8,22 @@ for recovery, do the final reads, check the history, and write the run folder
 not valid ends with its seed and the exact command that replays it.
 
 Exit codes: 0 valid, 1 anomalies found, 2 unknown, 3 usage or input error,
-4 environment or harness failure (the message says what to do), 130 Ctrl-C
-(the run folder keeps the history recorded so far).
+4 environment or harness failure, a full disk included (the message says what
+to do), 128 + the signal's number when a signal stopped the run: 130 SIGINT
+(Ctrl-C), 143 SIGTERM, 129 SIGHUP (the run folder keeps the history recorded
+so far; ``results.json`` says ``"status": "interrupted"``, the ``"signal"``
+and the ``"phase"`` it came in).
+
+How a run ends. Every way (its end, SIGINT, SIGTERM, SIGHUP, an exception, a
+full disk, a second signal while stopping) takes the same path: the cluster
+unwinds (nodes stopped, faults and containers removed, node logs copied),
+then ``results.json`` is written a last time (the run's real ``duration_s``,
+what stopped it and when), the verdict printed, the report written. A signal
+during the check leaves the verdict ``unknown`` and says the history is
+complete; one during the report keeps the verdict, says the report is
+missing, and exits with the signal's code. The run's watchdog
+(:mod:`harness.watchdog`) does the same cleanup if the harness itself is
+SIGKILLed. Signal handling: :mod:`harness.backends._interrupts`.
 
 ``--repeat K`` performs K runs with seeds ``seed, seed+1, ...`` and says how
 many found anomalies; ``--junit FILE`` writes one JUnit suite per run.
@@ -36,6 +50,7 @@ __all__ = ["RunResult", "perform_run", "run", "targets"]
 log = logging.getLogger(__name__)
 
 EXIT_USAGE, EXIT_ENV, EXIT_INTERRUPTED = 3, 4, 130
+"""EXIT_INTERRUPTED is SIGINT's code; any signal's is 128 + its number (``exit_code_for``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,8 +121,10 @@ def resolve(target_name: str, *, variant: str | None = None, backend: str = "net
         raise ValueError(f"unknown --option {', '.join(unknown)} for {target.name}; it knows: {known} "
                          f"(see `splitbrain targets`)")
     faults = parse_faults(nemesis)
-    node_names = tuple(f"n{i}" for i in range(1, n + 1))
-    package(faults, nodes=node_names, interval_s=nemesis_interval, seed=0)  # too few nodes for a fault?
+    from harness.nodes import node_names as names_of, role_map
+    node_names = names_of(target, nodes)  # n1..nN, or named by role (harness.nodes)
+    package(faults, nodes=node_names, roles=role_map(target, node_names),  # too few nodes? unknown role?
+            interval_s=nemesis_interval, seed=0)
     return RunRequest(target=target, variant=v, workload_name=wl, backend=backend,
                       nodes=node_names, faults=faults,
                       time_limit_s=float(time_limit), concurrency=concurrency,
@@ -119,100 +136,312 @@ def perform_run(req: RunRequest, *, seed: int | None = None, progress: bool | No
                 echo: Any = click.echo) -> RunResult:
     """One whole run (see the module docstring). Never raises for a failed run: see ``exit_code``.
 
-    ``KeyboardInterrupt`` is turned into exit code 130 after the run folder is
-    written; ``progress`` None = live display when stdout is a terminal.
+    Whatever ends the run (its end, a signal, an exception, a full disk) goes
+    through one shutdown path (:class:`_Run`): the cluster unwinds, then
+    ``results.json`` is written a last time saying what happened, the verdict
+    is printed and the report written. ``progress`` None = live display when
+    stdout is a terminal.
     """
-    from checkers.api import CheckResult, Verdict, check_safe
     from harness import store as st
-    from harness.backends import open_cluster
-    from harness.cluster import ClusterSpec, EnvironmentError_
-    from harness.history import History
-    from harness.progress import Progress
-    from harness.recorder import Recorder
-    from harness.runner import execute, stats_of
-    from harness.target import WorkloadContext
-    from nemesis import fault_windows, package
+    from harness.backends._interrupts import stop_signals
 
     seed = random.SystemRandom().randrange(2**31) if seed is None else seed
     target = req.target
     workload = target.workload(req.workload_name)
-    run_id, run_dir = st.new_run_dir(req.store, target.name)
+    try:
+        run_id, run_dir = st.new_run_dir(req.store, target.name)
+    except OSError as e:  # new_run_dir lets only a full disk through
+        msg = _disk_full_sentence(e, req.store)
+        _say(echo, msg)
+        return RunResult(run_dir=Path(req.store), exit_code=EXIT_ENV,
+                         results={"status": "environment-error", "valid": "unknown", "error": msg})
     info = st.RunInfo(run_id=run_id, target=target.name, variant=req.variant, backend=req.backend,
                       workload=workload.name, nodes=req.nodes, nemesis=req.faults,
                       time_limit_s=req.time_limit_s, concurrency=req.concurrency, seed=seed, rate=req.rate,
                       nemesis_interval_s=req.nemesis_interval_s, options=req.options,
                       started_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
-    st.write_results(run_dir, st.results_document(info, status="running"))
-    echo(f"splitbrain: {target.name}/{req.variant} on {req.backend}, {len(req.nodes)} nodes, "
-         f"nemesis {','.join(req.faults) or 'none'}, {req.time_limit_s:g} s, seed {seed}")
-    echo(f"run folder: {run_dir}")
-    wctx = WorkloadContext(nodes=req.nodes, variant=req.variant, concurrency=req.concurrency,
-                           options=req.options)
-    spec = ClusterSpec(target=target, variant=req.variant, nodes=req.nodes, run_id=run_id,
-                       run_dir=run_dir, options=req.options)
-    pkg = package(req.faults, nodes=req.nodes, interval_s=req.nemesis_interval_s, seed=seed,
-                  time_limit_s=req.time_limit_s)
+    with stop_signals() as stop:
+        return _Run(req, info, run_dir, stop=stop, echo=echo, progress=progress).perform()
 
-    def finish(status: str, code: int, *, check: CheckResult | None = None, stats: Any = None,
-               faults: Any = None, error: str | None = None) -> RunResult:
-        doc = st.results_document(info, status=status, check=check, stats=stats, faults=faults, error=error)
-        st.write_results(run_dir, doc)
-        report = _write_report(run_dir)
-        echo(st.verdict_text(doc, run_dir))
-        if report is not None:
-            echo(f"  report: {report}")
-        return RunResult(run_dir=run_dir, results=doc, exit_code=code)
 
-    recorder = Recorder(run_dir / "history.jsonl", hold=RECORDER_HOLD)
+PHASE_CHECK, PHASE_REPORT, PHASE_START = "checking", "writing report", "starting"
+
+HOLD_PHASE_ENV, HOLD_DIR_ENV = "SPLITBRAIN_TEST_HOLD_PHASE", "SPLITBRAIN_TEST_HOLD_DIR"
+"""TEST-ONLY hooks (tests/harness/test_signals.py): never set them outside the test suite.
+
+With ``SPLITBRAIN_TEST_HOLD_PHASE=<phase>`` (a name the run publishes as
+``"phase"``: ``running``, ``healing``, ``final reads``, ``checking``,
+``writing report``...) and ``SPLITBRAIN_TEST_HOLD_DIR=<dir>``, the run stops
+at the start of that phase, writes ``<dir>/held`` and waits (up to 60 s) for
+``<dir>/release`` or a signal, so that a test can deliver a signal in a phase
+that otherwise lasts milliseconds. The run is in that phase's real state
+(nodes up, faults in effect); the wait is only a pause of the main thread.
+"""
+
+
+def _test_hold(phase: str) -> None:
+    """See :data:`HOLD_PHASE_ENV` (test-only)."""
+    import os
+    import time
+
+    if os.environ.get(HOLD_PHASE_ENV) != phase or not os.environ.get(HOLD_DIR_ENV):
+        return
+    where = Path(os.environ[HOLD_DIR_ENV])
+    (where / "held").write_text(phase, encoding="utf-8")
+    deadline = time.monotonic() + 60.0
+    while time.monotonic() < deadline and not (where / "release").exists():
+        time.sleep(0.02)
+
+
+def _say(echo: Any, line: str) -> None:
     try:
+        echo(f"splitbrain: {line}", err=True)
+    except TypeError:  # an echo that takes no err=
+        echo(f"splitbrain: {line}")
+
+
+def _disk_full_sentence(e: OSError, where: Any) -> str:
+    return (f"the disk is full ({e.strerror or 'no space left'} writing {e.filename or where}): the run "
+            f"was stopped and its nodes removed; free some space or pass --store on another disk, "
+            f"then run again")
+
+
+class _Run:
+    """One run's life, and its one shutdown path.
+
+    :meth:`perform` runs the phases; whatever ends them, :meth:`_end` turns
+    it into a final ``results.json`` (``status``, ``phase``, ``signal``,
+    ``error``, stats with the real ``duration_s``), and :meth:`_finish`
+    writes it, prints the verdict and writes the report. The first stop
+    signal raises :class:`~harness.backends._interrupts.Interrupted` (the
+    cluster then unwinds); from the moment the run is stopping, more signals
+    are only noted. Writing ``results.json`` and printing the verdict hold
+    signals back (a record half-written is worse than a second's wait);
+    the report, which can take a while, may be interrupted: the verdict then
+    stands, the status says ``interrupted`` and the exit code the signal.
+    """
+
+    def __init__(self, req: RunRequest, info: Any, run_dir: Path, *, stop: Any, echo: Any,
+                 progress: bool | None) -> None:
+        self.req, self.info, self.run_dir = req, info, run_dir
+        self.stop, self.echo, self.progress = stop, echo, progress
+        self.phase = PHASE_START
+        self.recorder: Any = None
+
+    # -- phases -----------------------------------------------------------------
+
+    def enter(self, phase: str, *, publish: bool = True) -> None:
+        """Start ``phase``: published in ``results.json`` (so a watcher, or a killed run, can tell)."""
+        from harness import store as st
+
+        self.phase = phase
+        if publish:
+            st.write_results(self.run_dir, st.results_document(self.info, status="running", phase=phase))
+        _test_hold(phase)
+
+    def perform(self) -> RunResult:
+        from harness import store as st
+        from harness.watchdog import watchdog
+
+        outcome: Any = None
+        with watchdog(run_id=self.info.run_id, run_dir=self.run_dir, backend=self.req.backend):
+            try:
+                st.reserve_space(self.run_dir)
+                self.enter(PHASE_START)
+                self.echo(f"splitbrain: {self.info.target}/{self.req.variant} on {self.req.backend}, "
+                          f"{len(self.req.nodes)} nodes, nemesis {','.join(self.req.faults) or 'none'}, "
+                          f"{self.req.time_limit_s:g} s, seed {self.info.seed}")
+                self.echo(f"run folder: {self.run_dir}")
+                outcome = self._execute()
+                self.enter(PHASE_CHECK)
+                check = self._check(outcome)
+            except BaseException as e:  # noqa: BLE001 - every way out is turned into a final record
+                if not isinstance(e, (Exception, KeyboardInterrupt)):
+                    raise  # SystemExit, GeneratorExit: not ours to describe
+                return self._end(e, outcome)
+            stats = dict(outcome.stats)
+            if outcome.not_ready:
+                stats["not_ready_after_heal"] = list(outcome.not_ready)
+            if getattr(self, "traffic", None) is not None:
+                stats["traffic"] = self.traffic  # per-link counters; a warning when cuts changed nothing
+            return self._finish(st.results_document(self.info, status="done", check=check, stats=stats,
+                                                    faults=self._faults(outcome.events)),
+                                check.verdict.exit_code)
+
+    def _execute(self) -> Any:
+        from harness.backends import open_cluster
+        from harness.cluster import ClusterSpec
+        from harness.progress import Progress
+        from harness.recorder import Recorder
+        from harness.runner import execute
+        from harness.target import WorkloadContext
+        from nemesis import package
+
+        req, info = self.req, self.info
+        workload = req.target.workload(req.workload_name)
+        wctx = WorkloadContext(nodes=req.nodes, variant=req.variant, concurrency=req.concurrency,
+                               options=req.options)
+        spec = ClusterSpec(target=req.target, variant=req.variant, nodes=req.nodes, run_id=info.run_id,
+                           run_dir=self.run_dir, options=req.options)
+        from harness.nodes import role_map
+        pkg = package(req.faults, nodes=req.nodes, roles=role_map(req.target, req.nodes),
+                      interval_s=req.nemesis_interval_s, seed=info.seed, time_limit_s=req.time_limit_s)
+        self.recorder = recorder = Recorder(self.run_dir / "history.jsonl", hold=RECORDER_HOLD)
         with ExitStack() as stack:
             stack.enter_context(recorder)
             cluster = stack.enter_context(open_cluster(req.backend, spec))
             prog = stack.enter_context(Progress(recorder, time_limit_s=req.time_limit_s,
-                                                title=f"{target.name}/{req.variant} seed {seed}",
-                                                live=progress))
-            outcome = execute(cluster=cluster, target=target, workload=workload, wctx=wctx, recorder=recorder,
-                              seed=seed, time_limit_s=req.time_limit_s, rate=req.rate, nemesis=pkg,
-                              on_phase=prog.phase)
+                                                title=f"{info.target}/{req.variant} seed {info.seed}",
+                                                live=self.progress))
+
+            def on_phase(name: str) -> None:
+                prog.phase(name)
+                self.enter(name)
+
+            outcome = execute(cluster=cluster, target=req.target, workload=workload, wctx=wctx,
+                              recorder=recorder, seed=info.seed, time_limit_s=req.time_limit_s,
+                              rate=req.rate, nemesis=pkg, on_phase=on_phase)
             from nemesis.effect import traffic_record  # counters are read before the cluster closes
 
-            traffic = traffic_record(cluster, outcome.events)
-    except KeyboardInterrupt:
-        events = list(recorder.events)
-        res = finish("interrupted", EXIT_INTERRUPTED, stats=stats_of(events, 0.0),
-                     faults=[w.to_json() for w in fault_windows(events)],
-                     error="interrupted (Ctrl-C); the history holds every event recorded until then; "
-                           f"check it with: splitbrain check {run_dir}")
-        return res
-    except EnvironmentError_ as e:
-        return finish("environment-error", EXIT_ENV, error=str(e))
-    except ImportError as e:
-        return finish("environment-error", EXIT_ENV,
-                      error=f"backend {req.backend!r} is not available: {e}; try --backend local")
-    except Exception as e:  # noqa: BLE001 - a harness bug must still leave a readable run folder
-        (run_dir / "harness-error.txt").write_text(traceback.format_exc(), encoding="utf-8")
-        return finish("harness-error", EXIT_ENV,
-                      error=f"harness failure: {type(e).__name__}: {e} (traceback in "
-                            f"{run_dir / 'harness-error.txt'})")
-    history = History.of(outcome.events, source=run_dir / "history.jsonl")
-    try:
-        checker = workload.checker(wctx)
-    except Exception as e:  # noqa: BLE001 - the history is safe on disk; say why it is unchecked
-        check = CheckResult(checker=workload.name, verdict=Verdict.UNKNOWN,
-                            error=f"cannot build the {workload.name!r} checker: {type(e).__name__}: {e}")
-    else:
-        check = check_safe(checker, history)
-    stats = dict(outcome.stats)
-    if outcome.not_ready:
-        stats["not_ready_after_heal"] = list(outcome.not_ready)
-    if traffic is not None:
-        stats["traffic"] = traffic  # per-link counters; a warning when cuts changed nothing
-    return finish("done", check.verdict.exit_code, check=check, stats=stats,
-                  faults=[w.to_json() for w in fault_windows(outcome.events)])
+            self.traffic = traffic_record(cluster, outcome.events)
+            return outcome
+
+    def _check(self, outcome: Any) -> Any:
+        from checkers.api import CheckResult, Verdict, check_safe
+        from checkers.success import RequireSuccess
+        from harness.history import History
+        from harness.target import WorkloadContext
+
+        req = self.req
+        workload = req.target.workload(req.workload_name)
+        wctx = WorkloadContext(nodes=req.nodes, variant=req.variant, concurrency=req.concurrency,
+                               options=req.options)
+        history = History.of(outcome.events, source=self.run_dir / "history.jsonl")
+        try:
+            checker = workload.checker(wctx)
+        except Exception as e:  # noqa: BLE001 - the history is safe on disk; say why it is unchecked
+            return CheckResult(checker=workload.name, verdict=Verdict.UNKNOWN,
+                               error=f"cannot build the {workload.name!r} checker: {type(e).__name__}: {e}")
+        return check_safe(RequireSuccess(checker=checker), history)  # nothing ok: unknown, not valid
+
+    # -- the one way out ----------------------------------------------------------
+
+    def _faults(self, events: Any) -> list[dict[str, Any]]:
+        from nemesis import fault_windows
+
+        return [w.to_json() for w in fault_windows(events)]
+
+    def _end(self, e: BaseException, outcome: Any) -> RunResult:
+        """The final record of a run that did not get to its verdict (or whose report was cut short)."""
+        from harness import store as st
+        from harness.backends._interrupts import Interrupted, exit_code_for, signal_name
+        from harness.cluster import EnvironmentError_
+        from harness.runner import stats_of
+        import signal as _signal
+
+        self.stop.begin_stopping()
+        events = list(outcome.events) if outcome is not None else (
+            list(self.recorder.events) if self.recorder is not None else [])
+        if outcome is not None:
+            stats: Any = dict(outcome.stats)
+        else:
+            duration = self.recorder.now() / 1e9 if self.recorder is not None else 0.0
+            stats = stats_of(events, duration)
+        doc = dict(status="environment-error", stats=stats, faults=self._faults(events), phase=self.phase)
+        full = st.disk_full(e)
+        if isinstance(e, KeyboardInterrupt):
+            signum = e.signum if isinstance(e, Interrupted) else int(_signal.SIGINT)
+            name = signal_name(signum)
+            state = ("the history is complete" if outcome is not None
+                     else "the history holds every event recorded until then")
+            doc.update(status="interrupted", signal=name,
+                       error=f"interrupted ({name}) during {st.during(self.phase)}; {state}; check it with: "
+                             f"splitbrain check {self.run_dir}")
+            code = exit_code_for(signum)
+        elif full is not None:  # no room for a report either
+            doc["error"] = _disk_full_sentence(full, self.run_dir)
+            _say(self.echo, doc["error"])
+            return self._finish(st.results_document(self.info, **doc), EXIT_ENV, report=False)
+        elif isinstance(e, EnvironmentError_):
+            doc["error"], code = str(e), EXIT_ENV
+        elif isinstance(e, ImportError):
+            doc["error"] = f"backend {self.req.backend!r} is not available: {e}; try --backend local"
+            code = EXIT_ENV
+        else:  # a harness bug must still leave a readable run folder
+            where = self.run_dir / "harness-error.txt"
+            try:
+                where.write_text("".join(traceback.format_exception(e)), encoding="utf-8")
+                also = f" (traceback in {where})"
+            except OSError:
+                where.unlink(missing_ok=True)
+                also = ""
+            doc.update(status="harness-error", error=f"harness failure: {type(e).__name__}: {e}{also}")
+            code = EXIT_ENV
+        return self._finish(st.results_document(self.info, **doc), code)
+
+    def _finish(self, doc: dict[str, Any], code: int, *, report: bool = True) -> RunResult:
+        """Write the final ``results.json``, print the verdict, write the report (unless ``report=False``)."""
+        from harness import store as st
+        from harness.backends._interrupts import Interrupted, deferred_interrupts
+
+        written: Path | None = None
+        try:
+            with deferred_interrupts():  # a signal now is delivered after the record and the verdict
+                try:
+                    st.write_results(self.run_dir, doc, final=True)
+                except OSError as e:
+                    _say(self.echo, f"{self.run_dir / 'results.json'} could not be written: {e.strerror}")
+                    doc = dict(doc, status="environment-error",
+                               error=f"results.json could not be written ({e.strerror}); "
+                                     f"{doc.get('error') or 'the run itself ended'}")
+                    code, report = EXIT_ENV, False
+                st.release_space(self.run_dir)
+                self.echo(st.verdict_text(doc, self.run_dir))
+            if report:
+                self.enter(PHASE_REPORT, publish=False)
+                written = _write_report(self.run_dir)
+        except Interrupted as e:
+            return self._report_cut_short(doc, f"interrupted ({e.name})", e.exit_code, signal=e.name)
+        except OSError as e:  # only a full disk gets out of _write_report
+            msg = _disk_full_sentence(e, self.run_dir)
+            _say(self.echo, msg)
+            return self._report_cut_short(doc, msg, EXIT_ENV, status="environment-error")
+        finally:
+            self.stop.begin_stopping()
+        if written is not None:
+            self.echo(f"  report: {written}")
+        return RunResult(run_dir=self.run_dir, results=doc, exit_code=code)
+
+    def _report_cut_short(self, doc: dict[str, Any], why: str, code: int, *, status: str = "interrupted",
+                          signal: str | None = None) -> RunResult:
+        """The verdict stands; the record says the report was not written and why."""
+        from harness import store as st
+        from harness.backends._interrupts import deferred_interrupts
+
+        new = dict(doc, status=status, phase=PHASE_REPORT,
+                   error=f"{why} while writing the report; the verdict stands; write the report with: "
+                         f"splitbrain report {self.run_dir}")
+        if signal is not None:
+            new["signal"] = signal
+        with deferred_interrupts():
+            try:
+                st.write_results(self.run_dir, new, final=True)
+            except OSError as e:
+                _say(self.echo, f"{self.run_dir / 'results.json'} could not be updated: {e.strerror}")
+            st.release_space(self.run_dir)
+            (self.run_dir / "report.html").unlink(missing_ok=True)
+            self.echo(f"  report not written: {new['error']}")
+        return RunResult(run_dir=self.run_dir, results=new, exit_code=code)
 
 
 def _write_report(run_dir: Path) -> Path | None:
-    """Write the run's report.html and refresh the store's index.html; never raises."""
+    """Write the run's report.html and refresh the store's index.html.
+
+    Raises only a full disk's ``OSError`` (and interrupts); any other failure
+    is a warning, never a lost verdict.
+    """
+    from harness.store import disk_full
+
     try:
         from harness.report import write_index, write_report
     except ImportError:
@@ -222,6 +451,8 @@ def _write_report(run_dir: Path) -> Path | None:
         write_index(run_dir.parent.parent)
         return path
     except Exception as e:  # noqa: BLE001 - a report failure must not lose the verdict
+        if (full := disk_full(e)) is not None:
+            raise full from None
         log.warning("could not write %s/report.html: %s: %s", run_dir, type(e).__name__, e)
         click.echo(f"warning: report not written: {type(e).__name__}: {e}", err=True)
         return None
@@ -279,7 +510,7 @@ def run(target_name: str, variant: str | None, backend: str, nodes: int | None, 
                 click.echo(f"--- run {i + 1} of {repeat} ---")
             r = perform_run(req, seed=first + i)
             results.append(r)
-            if r.exit_code in (EXIT_ENV, EXIT_INTERRUPTED):
+            if r.exit_code == EXIT_ENV or r.exit_code >= 128:
                 break
     except RunStoreError as e:
         raise click.ClickException(str(e)) from None
@@ -293,7 +524,7 @@ def run(target_name: str, variant: str | None, backend: str, nodes: int | None, 
         bad = sum(1 for c in codes if c == 1)
         click.echo(f"{bad} of {len(results)} run(s) found anomalies; "
                    f"{sum(1 for c in codes if c == 2)} unknown")
-    for special in (EXIT_INTERRUPTED, EXIT_ENV, 1, 2):
+    for special in (*sorted(c for c in codes if c >= 128), EXIT_ENV, 1, 2):
         if special in codes:
             return special
     return 0
