@@ -10,10 +10,12 @@ searching them in parallel goroutines); a finished valid partition leaves the
 rotation and frees its cache, and the first invalid one stops all the others.
 
 Budgets hold for the whole check: at ``deadline``, when the live caches
-together exceed ``max_cache`` entries, or when their estimated size exceeds
-``max_cache_bytes`` (:func:`entry_bytes` per entry: an entry holds a bit set
-as long as the partition), the remaining searches stop, and the verdict is
-``"unknown"`` unless a partition was already shown invalid.
+together exceed ``max_cache`` entries, or when the searches' estimated
+memory (their :class:`~checkers.linear.search.Usage`: cache entries, model
+states and frontiers) plus ``fixed_bytes`` (what the check holds besides,
+e.g. the partitions' entries) exceeds ``max_cache_bytes``, the remaining
+searches stop, and the verdict is ``"unknown"`` unless a partition was
+already shown invalid.
 """
 
 from __future__ import annotations
@@ -24,18 +26,9 @@ from typing import Generator, Literal, Sequence
 
 from checkers.linear.models import Model
 from checkers.linear.partition import Partition
-from checkers.linear.search import BudgetSpent, SearchResult, searcher
+from checkers.linear.search import BudgetSpent, SearchResult, Usage, searcher
 
-__all__ = ["Outcome", "check_partitions", "entry_bytes"]
-
-
-def entry_bytes(n_entries: int) -> int:
-    """Estimated bytes of one cache entry in a partition of ``n_entries`` ops.
-
-    A key tuple, the dict slot, the list of info masks and two ints of
-    ``n_entries`` bits (measured with tracemalloc: about 200 bytes plus the bits).
-    """
-    return 200 + n_entries // 4
+__all__ = ["Outcome", "check_partitions"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,15 +44,15 @@ class Outcome:
 
 def check_partitions(parts: Sequence[Partition], model: Model, *, deadline: float | None = None,
                      max_cache: int | None = None, max_cache_bytes: int | None = None,
-                     slice_: int = 1024) -> Outcome:
+                     fixed_bytes: int = 0, slice_: int = 1024) -> Outcome:
     """Search ``parts`` in turns; see the module docstring."""
-    active: list[tuple[Partition, Generator[int, None, SearchResult], list[int]]] = [
-        (p, searcher(p.entries, model, model.init(p.key), slice_=slice_), [0]) for p in parts]
+    active: list[tuple[Partition, Generator[Usage, None, SearchResult], list[Usage]]] = [
+        (p, searcher(p.entries, model, model.init(p.key), slice_=slice_), [Usage(0, 0)]) for p in parts]
     explored = 0
     cache_peak = 0
     unknown: str | None = None
     while active:
-        still: list[tuple[Partition, Generator[int, None, SearchResult], list[int]]] = []
+        still: list[tuple[Partition, Generator[Usage, None, SearchResult], list[Usage]]] = []
         for i, (part, run, size) in enumerate(active):
             try:
                 size[0] = next(run)
@@ -76,7 +69,7 @@ def check_partitions(parts: Sequence[Partition], model: Model, *, deadline: floa
             if res.outcome == "unknown":
                 unknown = res.reason
         active = still
-        live = sum(s[0] for _, _, s in active)
+        live = sum(s[0].entries for _, _, s in active)
         cache_peak = max(cache_peak, live)
         reason = None
         if deadline is not None and time.monotonic() > deadline:
@@ -84,8 +77,9 @@ def check_partitions(parts: Sequence[Partition], model: Model, *, deadline: floa
         elif max_cache is not None and live > max_cache:
             reason = f"cache bound of {max_cache} entries reached"
         elif max_cache_bytes is not None and \
-                sum(s[0] * entry_bytes(len(p.entries)) for p, _, s in active) > max_cache_bytes:
-            reason = f"memory bound of {max_cache_bytes // 2**20} MiB for the search cache reached"
+                fixed_bytes + sum(s[0].bytes for _, _, s in active) > max_cache_bytes:
+            reason = (f"memory bound of {max_cache_bytes // 2**20} MiB reached "
+                      f"(search cache, model states and the operations searched)")
         if reason is not None:
             for _, run, _ in active:
                 try:

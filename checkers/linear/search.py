@@ -1,14 +1,39 @@
 """The search: Wing & Gong's linearization search with Lowe's cache, for one partition.
 
-A configuration is (L, s): the set L of operations linearized so far, as the
-bits of a Python ``int``, and the model state s after them. Bits ``0..K-1`` are
-the ``ok`` operations in order of their completion; bits ``K..`` the
-indeterminate (``info``) ones in order of invocation. Let m be the ``ok``
-operation not in L that completes first (the lowest zero bit). Every
-operation not in L invoked before m completed may come next (the candidates);
-nothing invoked later may, until m is linearized. The history is linearizable
-iff some sequence of such steps linearizes every ``ok`` operation; ``info``
-operations may be linearized after their invocation or never.
+**Segments.** A partition's ``ok`` operations fall into segments separated by
+quiescent points: instants at which no ``ok`` operation is pending (every
+``ok`` op invoked before the instant has returned). Every linearization
+respects such a point: all ``ok`` ops before it come first. A configuration
+at a point is a model state and the ``info`` ops still open (invoked, not
+linearized); what follows depends on nothing else. So the search goes segment
+by segment, and its memory follows the widest window of concurrency, not the
+length: bit sets span one segment and its open ``info`` ops, and a segment's
+cache lives only while the search is inside it.
+
+Two drivers share one segment search (:func:`_segment`):
+
+* **lazy** (first): depth first over segments, like the unsplit search: a
+  segment's search yields the configurations at its end one at a time, the
+  next segment starts from the first, and it is resumed for the next only
+  when everything after it fails. It keeps the last ``depth`` segments
+  resumable; an older one is dropped, its configuration committed. If the
+  search ever needs a dropped segment again, or proves the partition
+  invalid, the exact driver decides instead;
+* **exact**: breadth first: the *frontier* of every configuration reachable
+  at a point (reduced by dominance) is carried to the next segment, whose
+  search starts from each. Memory is the frontier and one segment's cache;
+  the time is that of exploring every reachable configuration.
+
+**Within a segment** a configuration is (L, s): the set L of the segment's
+operations linearized so far, as the bits of a Python ``int``, and the model
+state s after them. Bits ``0..K-1`` are the segment's ``ok`` operations in
+order of completion; bits ``K..`` its ``info`` ones (those still open from the
+frontier, then those invoked in the segment; a set bit means linearized or
+not open). Let m be the ``ok`` operation not in L that completes first (the
+lowest zero bit). Every operation not in L invoked before m completed may
+come next (the candidates); nothing invoked later may, until m is
+linearized. ``info`` operations may be linearized after their invocation or
+never.
 
 Depth-first search over configurations, each visited once (the cache), with
 these cuts, each sound (nothing that could lead to a linearization is skipped):
@@ -20,27 +45,35 @@ these cuts, each sound (nothing that could lead to a linearization is skipped):
   the candidates);
 * dominance: (L, s) is skipped when the cache holds (L', s) with the same ``ok``
   part and a subset of L's ``info`` part (fewer ``info`` ops taken is never worse);
-* if m ``needs`` a state other than s and no candidate ``makes`` that state,
-  the configuration is dead: m can never become legal here.
+  the same holds at a point between segments;
+* if m, or the next op that ``needs`` a state, or the next segment's first
+  such op, needs a state other than s and no op that may come before it
+  ``makes`` that state, the configuration is dead.
 
-Budgets: ``deadline`` (``time.monotonic()`` value) and ``max_cache`` (entries)
-stop the search with outcome ``"unknown"`` instead of a hang or an OOM kill;
-:func:`searcher` runs the search in slices so that a caller can interleave
-partitions and enforce one budget over all of them.
-The deepest configuration reached is kept (as a chain of frames) to explain
-an ``"invalid"`` outcome.
+Budgets: ``deadline`` (``time.monotonic()`` value), ``max_cache`` (entries)
+and ``max_bytes`` (estimated bytes of the caches, frontier and model states
+held: :func:`entry_bytes` per entry plus ``sys.getsizeof`` of each state
+stored) stop the search with outcome ``"unknown"`` instead of a hang or an
+OOM kill; :func:`searcher` runs the search in slices so that a caller can
+interleave partitions and enforce one budget over all of them.
+The deepest configuration reached in the segment that fails is kept (as a
+chain of frames) to explain an ``"invalid"`` outcome; the linearization
+before it is kept as entry numbers only, and the states along it are
+recomputed when it is reported.
 """
 
 from __future__ import annotations
 
+import sys
 import time
+from array import array
 from dataclasses import dataclass
-from typing import Any, Generator, Hashable, Literal, Sequence
+from typing import Any, Generator, Hashable, Literal, NamedTuple, Sequence
 
-from checkers.linear.models import ANY, NOTHING, Call, Illegal, Model
+from checkers.linear.models import ANY, NOTHING, Illegal, Model
 from checkers.linear.partition import Entry
 
-__all__ = ["SearchResult", "search", "searcher"]
+__all__ = ["BudgetSpent", "SearchResult", "Usage", "entry_bytes", "search", "searcher", "segments"]
 
 Outcome = Literal["valid", "invalid", "unknown"]
 
@@ -62,61 +95,371 @@ class SearchResult:
     stuck: int | None = None
 
 
-def search(entries: Sequence[Entry], model: Model, init: Hashable, *,
-           deadline: float | None = None, max_cache: int | None = None) -> SearchResult:
-    """Decide whether ``entries`` (one partition) are linearizable from ``init``."""
-    run = searcher(entries, model, init)
-    try:
-        while True:
-            n_cache = next(run)
-            if deadline is not None and time.monotonic() > deadline:
-                return run.throw(BudgetSpent("time budget spent"))
-            if max_cache is not None and n_cache > max_cache:
-                return run.throw(BudgetSpent(f"cache bound of {max_cache} entries reached"))
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
+class Usage(NamedTuple):
+    """What a :func:`searcher` holds now: cache entries and their estimated bytes."""
+
+    entries: int
+    bytes: int
 
 
-_NO_INFO = (0,)  # the cache value when a partition has no info ops
+def entry_bytes(width: int) -> int:
+    """Estimated bytes of one cache entry in a segment of ``width`` bits.
+
+    A key tuple, the dict slot, the list of info masks and two ints of
+    ``width`` bits (measured with tracemalloc: about 200 bytes plus the bits);
+    the model state is counted apart.
+    """
+    return 200 + width // 4
 
 
 class BudgetSpent(Exception):
     """Thrown into a :func:`searcher` to stop it with outcome ``"unknown"``."""
 
 
+def search(entries: Sequence[Entry], model: Model, init: Hashable, *,
+           deadline: float | None = None, max_cache: int | None = None,
+           max_bytes: int | None = None) -> SearchResult:
+    """Decide whether ``entries`` (one partition) are linearizable from ``init``."""
+    run = searcher(entries, model, init)
+    try:
+        while True:
+            use = next(run)
+            if deadline is not None and time.monotonic() > deadline:
+                return run.throw(BudgetSpent("time budget spent"))
+            if max_cache is not None and use.entries > max_cache:
+                return run.throw(BudgetSpent(f"cache bound of {max_cache} entries reached"))
+            if max_bytes is not None and use.bytes > max_bytes:
+                return run.throw(BudgetSpent(f"memory bound of {max_bytes // 2**20} MiB reached"))
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+def segments(entries: Sequence[Entry]) -> list[tuple[list[int], list[int]]]:
+    """Split at quiescent points: per segment, its ``ok`` entries (by completion) and new ``info`` ones.
+
+    ``entries`` come in invocation order. An ``info`` entry belongs to the
+    segment during which it was invoked, or to the next one when invoked
+    between two; ``info`` entries invoked after the last ``ok`` one are left
+    out (nothing needs them).
+    """
+    out: list[tuple[list[int], list[int]]] = []
+    oks: list[int] = []
+    infos: list[int] = []
+    last = -1
+    for i, e in enumerate(entries):
+        if oks and e.call_pos > last:
+            if len(oks) > 1:
+                oks.sort(key=lambda j: entries[j].ret_pos)  # type: ignore[arg-type,return-value]
+            out.append((oks, infos))
+            oks, infos = [], []
+        r = e.ret_pos
+        if r is None:
+            infos.append(i)
+        else:
+            oks.append(i)
+            if r > last:
+                last = r
+    if oks:
+        if len(oks) > 1:
+            oks.sort(key=lambda j: entries[j].ret_pos)  # type: ignore[arg-type,return-value]
+        out.append((oks, infos))
+    return out
+
+
+class _Config(NamedTuple):
+    """A configuration at a point between segments: its state and the open info entries.
+
+    ``path`` is how it was reached from the configuration the segment's search
+    started from: (that configuration's path, the segment's entries in
+    linearization order); None for a configuration that follows the
+    committed prefix directly.
+    """
+
+    state: Hashable
+    open: tuple[int, ...]
+    path: Any
+
+
+class _Stuck(NamedTuple):
+    """A segment no configuration got through: where its deepest attempt stopped."""
+
+    start: Any             # the path of the configuration that attempt started from
+    part: tuple[int, ...]  # the segment's entries it linearized
+    stuck: int             # the entry that could not follow
+    cache_entries: int
+
+
+LAZY_DEPTH = 64
+"""Segments the lazy driver keeps resumable (see the module docstring)."""
+
+_NO_INFO = (0,)  # the cache value when a segment has no info ops
+
+
 def searcher(entries: Sequence[Entry], model: Model, init: Hashable, *,
-             slice_: int = 1024) -> Generator[int, None, SearchResult]:
-    """:func:`search` as a generator: yields its cache size every ``slice_`` configurations.
+             slice_: int = 1024) -> Generator[Usage, None, SearchResult]:
+    """:func:`search` as a generator: yields its :class:`Usage` every ``slice_`` configurations.
 
     The caller enforces budgets by throwing :class:`BudgetSpent` in, which
     returns an ``"unknown"`` result; several partitions can so be searched in
     turns, and the first invalid one found ends the check.
     """
-    n = len(entries)
-    rets = [e.ret_pos for e in entries]
-    oks = sorted((i for i in range(n) if rets[i] is not None), key=rets.__getitem__)
-    infos = [i for i in range(n) if rets[i] is None]  # entries come in invocation order
-    order = oks + infos                      # bit b <-> entries[order[b]]
+    segs = segments(entries)
+    count = [0, slice_]  # configurations explored, when to yield next
+    got = yield from _lazy(entries, model, init, segs, count, slice_)
+    if got is None:
+        got = yield from _exact(entries, model, init, segs, count, slice_)
+    return got
+
+
+def _lazy(entries: Sequence[Entry], model: Model, init: Hashable, segs: list[tuple[list[int], list[int]]],
+          count: list[int], slice_: int) -> Generator[Usage, None, SearchResult | None]:
+    """The lazy driver: a valid or unknown result, or None for the exact driver to decide."""
+    step = model.step
+    n = len(segs)
+    # a level: [segment, its search, entries of the end it gave, single ops after it, usage, ends tried]
+    levels: list[list[Any]] = []
+    done = array("q")
+    cfg = _Config(init, (), None)
+    si = 0
+    while True:
+        while si < n:  # forward from cfg
+            oks, new = segs[si]
+            if len(oks) == 1 and not new and not cfg.open:  # one op alone in its window
+                s2 = step(cfg.state, entries[oks[0]].call)
+                count[0] += 1
+                if count[0] >= count[1]:
+                    count[1] += slice_
+                    try:
+                        yield _usage(levels)
+                    except BudgetSpent as e:
+                        return _unknown(e, count, levels)
+                if s2.__class__ is Illegal:
+                    break
+                (levels[-1][3] if levels else done).append(oks[0])
+                cfg = _Config(s2, (), None)
+                si += 1
+                continue
+            usage = [0, 0]
+            run = _segment(entries, model, oks, new, [cfg], count, slice_,
+                           None if si + 1 == n else _ahead(entries, segs[si + 1]), usage)
+            levels.append([si, run, (), array("q"), usage, {}])
+            if len(levels) > LAZY_DEPTH:
+                old = levels.pop(0)
+                old[1].close()  # it cannot be resumed: if the search needs it, the exact driver decides
+                done.extend(old[2])
+                done.extend(old[3])
+            break
+        else:
+            return SearchResult(outcome="valid", explored=count[0], cache_entries=0)
+        while levels:  # the next configuration after the top segment, backtracking as needed
+            top = levels[-1]
+            try:
+                v = next(top[1])
+            except StopIteration:
+                levels.pop()
+                continue
+            if v is None:
+                try:
+                    yield _usage(levels)
+                except BudgetSpent as e:
+                    return _unknown(e, count, levels)
+                continue
+            if _dominated(top[5], v):
+                continue
+            top[2] = v.path[1]
+            top[3] = array("q")
+            cfg = v._replace(path=None)
+            si = top[0] + 1
+            break
+        else:  # invalid, or a dropped segment would be needed again
+            return None
+
+
+def _usage(levels: list[list[Any]]) -> Usage:
+    return Usage(sum(lv[4][0] for lv in levels), sum(lv[4][1] for lv in levels))
+
+
+def _unknown(e: BudgetSpent, count: list[int], levels: list[list[Any]]) -> SearchResult:
+    for lv in levels:
+        lv[1].close()
+    return SearchResult(outcome="unknown", explored=count[0], cache_entries=_usage(levels).entries,
+                        reason=str(e))
+
+
+def _dominated(tried: dict[Hashable, list[frozenset[int]]], cfg: _Config) -> bool:
+    """Was a configuration with this state and at least these open ops tried already? (Records it if not.)"""
+    seen = tried.get(cfg.state)
+    mine = frozenset(cfg.open)
+    if seen is None:
+        tried[cfg.state] = [mine]
+        return False
+    if any(mine <= x for x in seen):
+        return True
+    seen.append(mine)
+    return False
+
+
+def _exact(entries: Sequence[Entry], model: Model, init: Hashable, segs: list[tuple[list[int], list[int]]],
+           count: list[int], slice_: int) -> Generator[Usage, None, SearchResult]:
+    """The exact driver (see the module docstring)."""
+    step = model.step
+    n = len(segs)
+    done = array("q")  # the committed prefix, as entry numbers in linearization order
+    frontier = [_Config(init, (), None)]
+    held = 0  # bytes held by the frontier
+    for si, (oks, new) in enumerate(segs):
+        if len(oks) == 1 and not new and len(frontier) == 1 and not frontier[0].open:
+            s2 = step(frontier[0].state, entries[oks[0]].call)
+            if s2.__class__ is not Illegal:  # one op alone in its window, from one state
+                done.append(oks[0])
+                frontier = [_Config(s2, (), None)]
+                count[0] += 1
+                if count[0] >= count[1]:
+                    count[1] += slice_
+                    try:
+                        yield Usage(1, sys.getsizeof(s2))
+                    except BudgetSpent as e:
+                        return SearchResult(outcome="unknown", explored=count[0], cache_entries=1,
+                                            reason=str(e))
+                continue
+        last = si == n - 1
+        ahead = None if last else _ahead(entries, segs[si + 1])
+        while True:
+            usage = [0, held]
+            run = _segment(entries, model, oks, new, frontier, count, slice_, ahead, usage)
+            ends: dict[Hashable, list[_Config]] = {}
+            while True:
+                try:
+                    v = next(run)
+                except StopIteration as stop:
+                    stuck: _Stuck | None = stop.value
+                    break
+                if v is None:
+                    try:
+                        yield Usage(usage[0] + len(frontier), usage[1])
+                    except BudgetSpent as e:
+                        run.close()
+                        return SearchResult(outcome="unknown", explored=count[0], cache_entries=usage[0],
+                                            reason=str(e))
+                    continue
+                if last:
+                    run.close()
+                    return SearchResult(outcome="valid", explored=count[0], cache_entries=usage[0])
+                ends.setdefault(v.state, []).append(v)
+            if ends or ahead is None:
+                break
+            ahead = None  # search it again without looking ahead: the next segment then shows what fails
+        if not ends:
+            assert stuck is not None
+            order = array("q", done)
+            _commit(order, stuck.start)
+            order.extend(stuck.part)
+            return SearchResult(outcome="invalid", explored=count[0], cache_entries=stuck.cache_entries,
+                                prefix=tuple(_replay(entries, step, init, order)), stuck=stuck.stuck)
+        frontier = []
+        held = 0
+        for found in ends.values():
+            found.sort(key=lambda c: -len(c.open))
+            kept: list[frozenset[int]] = []
+            for c in found:
+                mine = frozenset(c.open)
+                if any(mine <= x for x in kept):
+                    continue  # an end in this state with at least these ops open: no worse
+                kept.append(mine)
+                frontier.append(c)
+                held += sys.getsizeof(c.state) + 100 + 8 * len(c.open)
+        if len(frontier) == 1:
+            _commit(done, frontier[0].path)
+            frontier = [frontier[0]._replace(path=None)]
+    return SearchResult(outcome="valid", explored=count[0], cache_entries=0)
+
+
+def _commit(done: array, path: Any) -> None:
+    """Append a configuration's path (a chain of segment parts) to ``done``."""
+    parts = []
+    while path is not None:
+        parts.append(path[1])
+        path = path[0]
+    for p in reversed(parts):
+        done.extend(p)
+
+
+def _replay(entries: Sequence[Entry], step: Any, init: Hashable,
+            order: Sequence[int]) -> list[tuple[int, Hashable]]:
+    """The linearization ``order`` with the state after each op (the ops are legal in turn)."""
+    out = []
+    s = init
+    for i in order:
+        s = step(s, entries[i].call)
+        out.append((i, s))
+    return out
+
+
+def _ahead(entries: Sequence[Entry], seg: tuple[list[int], list[int]]) -> Any:
+    """What the next segment's first op with a fixed ``needs`` asks of the state at the point.
+
+    (the state it needs, the fixed states made by ops of that segment that may
+    precede it, whether one of those makes :data:`ANY`); None when no op there
+    needs a fixed state.
+    """
+    oks, new = seg
+    for i in oks:
+        need = entries[i].call.needs
+        if need is not NOTHING:
+            r = entries[i].ret_pos
+            break
+    else:
+        return None
+    fixed = set()
+    any_ = False
+    for j in (*oks, *new):
+        e = entries[j]
+        c = e.call
+        if e.call_pos < r and not c.read_only:  # type: ignore[operator]
+            if c.makes is ANY:
+                any_ = True
+            else:
+                fixed.add(c.makes)
+    return need, fixed, any_
+
+
+def _segment(entries: Sequence[Entry], model: Model, oks: list[int], new: list[int],
+             frontier: list[_Config], count: list[int], slice_: int, ahead: Any,
+             usage: list[int]) -> Generator[_Config | None, None, _Stuck | None]:
+    """Search one segment from every configuration of ``frontier``.
+
+    Yields each configuration reached at the segment's end, and None every
+    ``slice_`` configurations explored (``count`` is [explored, when to
+    yield next]; ``usage`` is kept at [cache entries, estimated bytes]).
+    Returns, when exhausted, a :class:`_Stuck` if no configuration got
+    through. ``ahead`` (see :func:`_ahead`) prunes configurations from which
+    the next segment's first read can no longer see what it saw.
+    """
+    carried = sorted({i for c in frontier for i in c.open})
+    order = oks + carried + new               # bit b <-> entries[order[b]]
     k = len(oks)
-    if k == 0:
-        return SearchResult(outcome="valid", explored=0, cache_entries=0)
     okmask = (1 << k) - 1
-    has_info = k < n
+    has_info = k < len(order)
     calls = [entries[i].call for i in order]
     step = model.step
-    bit_of = [0] * n
-    for b, i in enumerate(order):
-        bit_of[i] = b
+    width = len(order)
+    per_entry = entry_bytes(width)
 
     # candidates when bit j is the first unlinearized ok op: all ops invoked before j returns
     cand_of = [0] * k
-    acc, ci = 0, 0
-    invoked = [e.call_pos for e in entries]
-    invoked.append(rets[oks[-1]])  # a sentinel that ends the scan after the last entry
+    acc = ((1 << len(carried)) - 1) << k
+    inv = sorted(range(k), key=oks.__getitem__) if k > 1 else [0]
+    seq = [(entries[oks[b]].call_pos, b) for b in inv]
+    if new:
+        base = k + len(carried)
+        seq += [(entries[i].call_pos, base + t) for t, i in enumerate(new)]
+        seq.sort()
+    seq.append((entries[oks[-1]].ret_pos, -1))  # a sentinel that ends the scan
+    ci = 0
     for j in range(k):
-        r = rets[oks[j]]
-        while invoked[ci] < r:  # type: ignore[operator]
-            acc |= 1 << bit_of[ci]
+        r = entries[oks[j]].ret_pos
+        while seq[ci][0] < r:  # type: ignore[operator]
+            acc |= 1 << seq[ci][1]
             ci += 1
         cand_of[j] = acc
     ro_mask = needs_mask = fixed_mask = any_maker = 0
@@ -158,130 +501,188 @@ def searcher(entries: Sequence[Entry], model: Model, init: Hashable, *,
                 return True
         return False
 
+    ahead_ok = None
+    if ahead is not None:
+        a_need, a_fixed, a_any = ahead
+        full = (1 << width) - 1
+        a_grown = grows is None or any(grows(x, a_need) for x in a_fixed)
+
+        def ahead_ok(L: int, s: Hashable) -> bool:
+            """Can the state ``a_need`` still be made before the next segment's first read?"""
+            if a_need == s or a_need in a_fixed:
+                return True
+            rest = full & ~L
+            if makers.get(a_need, 0) & rest:
+                return True
+            if not (a_any or any_maker & rest):
+                return False
+            if a_grown or grows(s, a_need):  # type: ignore[misc]
+                return True
+            fixed = rest & fixed_mask
+            while fixed:
+                low = fixed & -fixed
+                fixed ^= low
+                if grows(calls[low.bit_length() - 1].makes, a_need):  # type: ignore[misc]
+                    return True
+            return False
+
     cache: dict[tuple[int, Hashable], Any] = {}  # (ok part of L, s) -> info parts seen
     n_cache = 0
-    explored = 0
-    next_yield = slice_
-    # a frame: [L, s, todo, parent frame, the op that cannot follow if todo runs out]
-    best: list[Any] = [0, init, 0, None, 0]
+    held = usage[1]  # bytes: the frontier's, then each state stored in the cache
+    n_ends = 0
+    best: list[Any] = []
     best_depth = -1
-    L, s, parent = 0, init, None
-    stack: list[list[Any]] = []
-    while True:
-        # entering configuration (L, s), not seen before
-        explored += 1
-        if explored == next_yield:
-            next_yield += slice_
-            try:
-                yield n_cache
-            except BudgetSpent as e:
-                return _stop("unknown", str(e), explored, n_cache, best, order, calls, stuck=None)
-        L0 = L
-        while True:  # legal reads among the candidates: take them all, without branching
-            m = (~L & (L + 1)).bit_length() - 1
-            if m >= k:
-                return SearchResult(outcome="valid", explored=explored, cache_entries=n_cache)
-            cand = cand_of[m] & ~L
-            ro = cand & ro_mask
-            if not ro:
-                break
-            L1 = L
-            while ro:
-                low = ro & -ro
-                ro ^= low
-                if step(s, calls[low.bit_length() - 1]).__class__ is not Illegal:
-                    L |= low
-            if L == L1:
-                break
-        todo = cand & ~ro_mask  # the reads left are illegal in s
-        blocked = m
-        need = needs[m]
-        pending = needs_mask & ~L
-        r = (pending & -pending).bit_length() - 1  # the next op that needs a state (-1: none)
-        if need is not NOTHING and need != s and not reachable(m, L, s):
-            todo = 0  # m needs a state no op that may come before it can make: dead end
-        elif r > m and needs[r] != s and not reachable(r, L, s):
-            todo, blocked = 0, r  # so does the next op that needs a state
-        elif L != L0:
-            seen = cache.get((L & okmask, s))
-            info = L >> k
-            if not has_info:
-                if seen is None:
-                    cache[(L, s)] = _NO_INFO
-                    n_cache += 1
-                else:
-                    todo = 0
-            elif seen is None:
-                cache[(L & okmask, s)] = [info]
-                n_cache += 1
-            elif any(x & ~info == 0 for x in seen):
+    position = {i: b for b, i in enumerate(carried, k)}
+    starts = []
+    for cfg in frontier:
+        open_ = set(cfg.open)
+        L0 = 0
+        for i in carried:
+            if i not in open_:
+                L0 |= 1 << position[i]
+        starts.append((L0, cfg))
+    for L0, cfg in starts:
+        L, s, parent = L0, cfg.state, (L0, cfg)
+        seen = cache.get((0, s))
+        if seen is None:
+            cache[(0, s)] = [L >> k] if has_info else _NO_INFO
+        elif not has_info or any(x & ~L == 0 for x in seen):
+            continue  # a start in this state with at least these info ops open: no worse
+        else:
+            seen.append(L >> k)
+        n_cache += 1
+        stack: list[list[Any]] = []
+        while True:
+            # entering configuration (L, s), not seen before
+            count[0] += 1
+            if count[0] >= count[1]:
+                count[1] += slice_
+                usage[0], usage[1] = n_cache, n_cache * per_entry + held
+                yield None
+            L_in = L
+            while True:  # legal reads among the candidates: take them all, without branching
+                m = (~L & (L + 1)).bit_length() - 1
+                if m >= k:
+                    break
+                cand = cand_of[m] & ~L
+                ro = cand & ro_mask
+                if not ro:
+                    break
+                L1 = L
+                while ro:
+                    low = ro & -ro
+                    ro ^= low
+                    if step(s, calls[low.bit_length() - 1]).__class__ is not Illegal:
+                        L |= low
+                if L == L1:
+                    break
+            if m >= k:  # every ok op of the segment linearized: a configuration at its end
+                frame = [L, s, 0, parent, 0]
+                if ahead_ok is None or ahead_ok(L, s):  # else the next segment's first read is out of reach
+                    n_ends += 1
+                    usage[0], usage[1] = n_cache, n_cache * per_entry + held
+                    yield _Config(s, tuple(order[b] for b in range(k, width) if not L >> b & 1),
+                                  (_start_of(frame)[1].path, _path(frame, order, calls)))
                 todo = 0
             else:
-                seen.append(info)
-                n_cache += 1
-        frame = [L, s, todo, parent, blocked]
-        depth = (L & okmask).bit_count()
-        if depth > best_depth:
-            best, best_depth = frame, depth
-        stack.append(frame)
-        # find the next configuration to enter, backtracking as needed
-        while stack:
-            top = stack[-1]
-            todo = top[2]
-            tL, ts = top[0], top[1]
-            while todo:
-                low = todo & -todo
-                todo ^= low
-                s2 = step(ts, calls[low.bit_length() - 1])
-                if s2.__class__ is Illegal:
-                    continue
-                L2 = tL | low
-                if not has_info:
-                    key = (L2, s2)
-                    if key in cache:
+                todo = cand & ~ro_mask  # the reads left are illegal in s
+                blocked = m
+                need = needs[m]
+                pending = needs_mask & ~L
+                r = (pending & -pending).bit_length() - 1  # the next op that needs a state (-1: none)
+                if need is not NOTHING and need != s and not reachable(m, L, s):
+                    todo = 0  # m needs a state no op that may come before it can make: dead end
+                elif r > m and needs[r] != s and not reachable(r, L, s):
+                    todo, blocked = 0, r  # so does the next op that needs a state
+                elif ahead_ok is not None and not ahead_ok(L, s):
+                    todo = 0  # so does the next segment's first read
+                elif L != L_in:
+                    seen = cache.get((L & okmask, s))
+                    info = L >> k
+                    if not has_info:
+                        if seen is None:
+                            cache[(L, s)] = _NO_INFO
+                            n_cache += 1
+                        else:
+                            todo = 0
+                    elif seen is None:
+                        cache[(L & okmask, s)] = [info]
+                        n_cache += 1
+                    elif any(x & ~info == 0 for x in seen):
+                        todo = 0
+                    else:
+                        seen.append(info)
+                        n_cache += 1
+                frame = [L, s, todo, parent, blocked]
+                depth = (L & okmask).bit_count()
+                if depth > best_depth:
+                    best, best_depth = frame, depth
+            stack.append(frame)
+            # find the next configuration to enter, backtracking as needed
+            while stack:
+                top = stack[-1]
+                todo = top[2]
+                tL, ts = top[0], top[1]
+                while todo:
+                    low = todo & -todo
+                    todo ^= low
+                    s2 = step(ts, calls[low.bit_length() - 1])
+                    if s2.__class__ is Illegal:
                         continue
-                    cache[key] = _NO_INFO
+                    L2 = tL | low
+                    if not has_info:
+                        key = (L2, s2)
+                        if key in cache:
+                            continue
+                        cache[key] = _NO_INFO
+                    else:
+                        key = (L2 & okmask, s2)
+                        seen = cache.get(key)
+                        info2 = L2 >> k
+                        if seen is None:
+                            cache[key] = [info2]
+                        elif any(x & ~info2 == 0 for x in seen):
+                            continue
+                        else:
+                            seen.append(info2)
                     n_cache += 1
+                    held += sys.getsizeof(s2)
                     top[2] = todo
                     L, s, parent = L2, s2, top
                     break
-                key = (L2 & okmask, s2)
-                seen = cache.get(key)
-                info2 = L2 >> k
-                if seen is None:
-                    cache[key] = [info2]
-                elif any(x & ~info2 == 0 for x in seen):
-                    continue
                 else:
-                    seen.append(info2)
-                n_cache += 1
-                top[2] = todo
-                L, s, parent = L2, s2, top
+                    stack.pop()
+                    continue
                 break
             else:
-                stack.pop()
-                continue
-            break
-        else:
-            return _stop("invalid", None, explored, n_cache, best, order, calls,
-                         stuck=order[best[4]])
+                break  # this start is exhausted
+    usage[0], usage[1] = n_cache, n_cache * per_entry + held
+    if n_ends or not best:
+        return None
+    return _Stuck(start=_start_of(best)[1].path, part=_path(best, order, calls), stuck=order[best[4]],
+                  cache_entries=n_cache)
 
 
-def _stop(outcome: Outcome, reason: str | None, explored: int, n_cache: int, best: list[Any],
-          order: list[int], calls: list[Call], *, stuck: int | None) -> SearchResult:
-    """The result, with the linearization that leads to ``best``.
+def _start_of(frame: list[Any]) -> tuple[int, _Config]:
+    while frame[3].__class__ is list:
+        frame = frame[3]
+    return frame[3]  # type: ignore[no-any-return]
+
+
+def _path(frame: list[Any], order: list[int], calls: list[Any]) -> tuple[int, ...]:
+    """The segment's entries linearized on the way to ``frame``, in order.
 
     Each frame adds the op stepped into (never read-only: reads are not
     branched on) and then the reads taken at once in the new state, in that order.
     """
     chain = []
-    f = best
-    while f is not None:
+    f = frame
+    while f.__class__ is list:
         chain.append(f)
         f = f[3]
+    prev = f[0]  # the start's L: info ops not open there
     chain.reverse()
-    prefix: list[tuple[int, Hashable]] = []
-    prev = 0
+    out: list[int] = []
     for f in chain:
         new = f[0] & ~prev
         bits = []
@@ -290,7 +691,6 @@ def _stop(outcome: Outcome, reason: str | None, explored: int, n_cache: int, bes
             new ^= low
             bits.append(low.bit_length() - 1)
         bits.sort(key=lambda b: calls[b].read_only)  # stable: the stepped op first
-        prefix.extend((order[b], f[1]) for b in bits)
+        out.extend(order[b] for b in bits)
         prev = f[0]
-    return SearchResult(outcome=outcome, explored=explored, cache_entries=n_cache, reason=reason,
-                        prefix=tuple(prefix), stuck=stuck)
+    return tuple(out)
