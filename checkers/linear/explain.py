@@ -26,7 +26,9 @@ the partition (key) found invalid:
                 rest linearizable; False when the reduction's time ran out.
 ``cause``       ``{"pattern", "label", "text"}`` (:mod:`checkers.linear.causes`):
                 the pattern's name and prose that argues from real time.
-``witness_note`` (instead of the three above) why no witness is given.
+``around``      the key's other operations overlapping the witness in time
+                (the first ``CONCURRENT_LIMIT``; ``around_count`` says how many).
+``witness_note`` (instead of the above) why no witness is given.
 ``search``      the search's own sentence: the op, the prefix, the state.
 
 Ops are given as ``{"process", "node", "f", "value", "invoke_value", "type",
@@ -145,6 +147,16 @@ def _writers_text(writers: list[dict[str, Any]], value: Any) -> str:
     return ""
 
 
+def _around(witness: tuple[Entry, ...], entries: tuple[Entry, ...]) -> list[Entry]:
+    """The key's other operations whose intervals overlap the witness's span (for the chart)."""
+    lo = min(e.call_pos for e in witness)
+    ends = [e.ret_pos for e in witness]
+    hi = None if None in ends else max(ends)  # type: ignore[type-var]
+    mine = {id(e) for e in witness}
+    return [e for e in entries if id(e) not in mine and (hi is None or e.call_pos < hi)
+            and (e.ret_pos is None or e.ret_pos > lo)]
+
+
 def explain(part: Partition, result: SearchResult, model: Model, *,
             history: History | None = None, independent: bool = False,
             witness_budget_s: float = WITNESS_BUDGET_S,
@@ -211,6 +223,9 @@ def explain(part: Partition, result: SearchResult, model: Model, *,
         if wit.note:
             data["witness_note"] = wit.note
         data["cause"] = {"pattern": cause.pattern, "label": cause.label, "text": cause.text}
+        around = _around(wit.entries, entries)
+        data["around"] = [op_data(e, model) for e in around[:CONCURRENT_LIMIT]]
+        data["around_count"] = len(around)
         summary = f"{where}{cause.label}: {cause.text}"
         ops.extend(i for o, _ in shown for i in (o.invoke.index, o.return_index) if i is not None)
     ops.extend(e.op.invoke.index for e in concurrent[:CONCURRENT_LIMIT])

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from harness.history import History, Operation
+from harness.notation import value_text
 from harness.report.embed import plot_text
 from harness.report.faults import FaultWindow
 
@@ -211,7 +212,7 @@ def timeline_figure(history: History, windows: Sequence[FaultWindow], axis: Axis
             ys += [lane[o.process], lane[o.process], None]
             mx.append(axis.x(s))
             my.append(lane[o.process])
-            cd.append([o.invoke.index, plot_text(o.f, limit=40), plot_text(o.value, limit=60)])
+            cd.append([o.invoke.index, plot_text(o.f, limit=40), plot_text(value_text(o.value), limit=60)])
         if not mx:
             continue
         color = STATUS_COLORS[status]

@@ -18,7 +18,7 @@ from typing import Any
 
 from harness.history import History
 
-__all__ = ["FaultWindow", "fault_windows"]
+__all__ = ["FaultWindow", "fault_text", "fault_windows"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,6 +34,31 @@ class FaultWindow:
     start_index: int
     end_index: int | None
     detail: Any = None
+
+
+def fault_text(detail: Any) -> str:
+    """What a fault did, for people: ``n1 n2 | n3 n4 n5 (halves)``, ``n3 n5``; never raw JSON.
+
+    Partitions carry the grudge's ``summary`` (its sides) and ``kind``; kills
+    and pauses the ``nodes`` hit; anything else is written in the values'
+    notation (:func:`harness.notation.value_text`).
+    """
+    from harness.notation import value_text
+
+    if detail is None:
+        return ""
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, dict):
+        if isinstance(detail.get("summary"), str):
+            kind = detail.get("kind")
+            return detail["summary"] + (f" ({kind})" if isinstance(kind, str) and kind else "")
+        nodes = detail.get("nodes", detail.get("killed", detail.get("paused")))
+        if isinstance(nodes, list) and all(isinstance(n, str) for n in nodes):
+            return " ".join(nodes) or "no node"
+    if isinstance(detail, list) and all(isinstance(n, str) for n in detail):
+        return " ".join(detail)
+    return value_text(detail, 120)
 
 
 def fault_windows(history: History, *, timed: bool | None = None) -> tuple[FaultWindow, ...]:

@@ -2,7 +2,7 @@
 
 The store layout is ``<store_root>/<target>/<run>/results.json``
 (``docs/DESIGN.md``, run store). Each row gives the target, variant, seed,
-verdict, start time and a relative link to the run's report (or its
+nemesis, duration, operations, verdict, start time and a relative link to the run's report (or its
 results.json when no report was written yet), newest first; the store's
 ``latest`` symlinks are not listed twice. Run folders with
 an unreadable results.json are listed as such rather than hidden.
@@ -37,6 +37,10 @@ class IndexRow:
     link: str
     has_report: bool
     problem: str | None = None
+    nemesis: str = ""
+    duration_s: str = ""
+    ops: str = ""
+    status: str = ""
 
 
 def _row(store_root: Path, results_path: Path) -> IndexRow:
@@ -55,9 +59,16 @@ def _row(store_root: Path, results_path: Path) -> IndexRow:
     checkers = d.get("checkers", {})
     n = sum(len(c.get("anomalies", ()) or ()) for c in checkers.values() if isinstance(c, dict)) \
         if isinstance(checkers, dict) else 0
+    stats = d.get("stats") if isinstance(d.get("stats"), dict) else {}
+    nemesis = d.get("nemesis")
+    nemesis = " ".join(str(x) for x in nemesis) if isinstance(nemesis, list) else str(nemesis or "")
+    status = str(d.get("status") or "")
     return IndexRow(**base, variant=str(d.get("variant", "") or ""), seed=str(d.get("seed", "") or ""),
                     verdict=verdict_name(d.get("valid")), started_at=str(d.get("started_at", "") or ""),
-                    anomalies=n)
+                    anomalies=n, nemesis=nemesis or "none",
+                    duration_s="" if stats.get("duration_s") is None else str(stats["duration_s"]),
+                    ops="" if stats.get("ops") is None else str(stats["ops"]),
+                    status="" if status in ("done", "") else status)
 
 
 def scan_runs(store_root: str | Path) -> list[IndexRow]:

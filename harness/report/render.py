@@ -24,10 +24,11 @@ import jinja2
 from markupsafe import Markup
 
 from checkers.api import Anomaly
+from harness.notation import value_text
 from harness.report.charts import (Axis, axis_for, latency_figure, mark_anomalies, op_span, throughput_figure,
                                    timeline_figure)
 from harness.report.embed import plot_div
-from harness.report.faults import FaultWindow, fault_windows
+from harness.report.faults import FaultWindow, fault_text, fault_windows
 from harness.report.rundata import RunData, load_run, write_text_atomic
 from harness.report.sections import DEFAULT_SECTIONS, GENERIC, Section, SectionContext, section_for
 
@@ -61,6 +62,8 @@ def make_env() -> jinja2.Environment:
     env.filters["short"] = _short
     env.filters["pretty"] = _pretty
     env.filters["clip"] = lambda s: _short(s, 2000)
+    env.filters["value"] = lambda v: value_text(v, 80)
+    env.filters["fault"] = fault_text
     return env
 
 
@@ -72,6 +75,10 @@ class _CheckerRow:
     error: str | None
     stats: tuple[tuple[str, Any], ...]
     children: tuple["_ChildRow", ...]
+
+    @property
+    def figures(self) -> str:
+        return figures_text(dict(self.stats))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -151,6 +158,22 @@ def _checker_rows(results: Mapping[str, Any]) -> list[_CheckerRow]:
     return rows
 
 
+_FIGURES = (  # (stats key, how to say it): the figures a checker or a run reports, in words
+    ("ops", "{} ops"), ("ok", "{} ok"), ("fail", "{} failed"), ("info", "{} indeterminate"),
+    ("keys", "{} keys"), ("searched", "{} searched"), ("dropped", "{} dropped before the search"),
+    ("states_explored", "{} states explored"), ("cache_peak", "cache peak {}"),
+    ("nemesis_events", "{} nemesis events"), ("duration_s", "{} s"), ("elapsed_s", "checked in {} s"),
+    ("ops_per_s", "{} ops/s"), ("model", "model {}"))
+
+
+def figures_text(stats: Mapping[str, Any], *, skip: tuple[str, ...] = ()) -> str:
+    """A checker's or a run's figures as a phrase ("1732 ops, 100 keys, checked in 0.015 s"), not ``k=v`` pairs."""
+    known = dict(_FIGURES)
+    parts = [known[k].format(_short(stats[k], 40)) for k, _ in _FIGURES if stats.get(k) is not None]
+    parts += [f"{k.replace('_', ' ')} {_short(v, 40)}" for k, v in stats.items() if k not in known and k not in skip]
+    return ", ".join(parts)
+
+
 def _facts(results: Mapping[str, Any]) -> list[tuple[str, str]]:
     def show(v: Any) -> str:
         if isinstance(v, list):
@@ -163,8 +186,7 @@ def _facts(results: Mapping[str, Any]) -> list[tuple[str, str]]:
     out = [(label, show(results[k])) for label, k in names if k in results]
     stats = results.get("stats")
     if isinstance(stats, Mapping) and stats:
-        out.append(("operations", ", ".join(f"{k} {_short(v, 40)}" for k, v in stats.items()
-                                            if k != "traffic")))
+        out.append(("operations", figures_text(stats, skip=("traffic",))))
         if isinstance(traffic := stats.get("traffic"), Mapping):  # nemesis.effect's record
             out.append(("faults on the nodes' traffic", str(traffic.get("warning") or traffic.get("error") or
                         f"cuts dropped the nodes' own packets ({traffic.get('source')} counters)")))
@@ -208,7 +230,10 @@ def render_report(run: RunData, *, sections: Mapping[str, Section] | None = None
     for n, (name, a) in enumerate(all_anomalies[:MAX_ANOMALIES], start=1):
         body, err = _render_section(section_for(a.kind, registry), a, ctx)
         span = _anomaly_span(a, ctx)
-        if span is not None:
+        first = ctx.operation(a.ops[0]) if a.ops else None  # the failing op: checkers name it first
+        if first is not None:
+            marks.append((f"anomaly {n}", op_span(ctx.axis, first)[0]))
+        elif span is not None:
             marks.append((f"anomaly {n}", span[0]))
         blocks.append(_AnomalyBlock(checker=name, kind=a.kind, summary=a.summary, body=body, render_error=err,
                                     when=_when(span, ctx), number=n))

@@ -131,8 +131,12 @@ def test_the_real_linearizability_checkers_anomaly_is_explained(tmp_path: Path) 
     data = anomaly["data"]
     html, page = render(run)
     assert page.kinds == ["nonlinearizable"]
-    section = html[html.index('data-kind="nonlinearizable"'):html.index('id="faults"')]
-    assert f"Why: {data['reason']}" in section
+    section = html[html.index('data-kind="nonlinearizable"'):html.index('id="run"')]
+    # the cause first: the witness (the read of 7, never written) and its prose; the search's account folded
+    assert data["cause"]["pattern"] == "never-written" and "value never written: the read (p1)" in section
+    assert "Witness: 1 operation, in real-time order" in section
+    assert section.index("Witness:") < section.index('<details class="search">')
+    assert data["search"] in section and f"Why: {data['reason']}" not in section  # said once, in the search's words
     assert f"Longest linearizable prefix ({data['prefix_length']} operations, in linearization order)" in section
     assert "initial state" in section
     assert f"<code>{data['op']['call'].replace('>', '&gt;')}</code>" in section
@@ -140,8 +144,9 @@ def test_the_real_linearizability_checkers_anomaly_is_explained(tmp_path: Path) 
     assert "Other details" not in section  # every field of the checker's data understood
     lin = next(f for f in page.figures if any(t.get("name") == "breaks linearizability" for t in f["data"]))
     drawn = {t["name"] for t in lin["data"] if t.get("mode") == "lines"}
-    assert {"linearizable prefix", "breaks linearizability"} <= drawn
-    assert ("concurrent with the failing op" in drawn) == bool(data["concurrent"])
+    assert "breaks linearizability" in drawn  # the witness chart: the read, and the key's ops around it
+    assert ("the key's other operations then" in drawn) == bool(data["around"])
+    assert [s["x0"] for s in lin["layout"]["shapes"] if s["type"] == "line"] == [pytest.approx(0.021)]
 
 
 def test_the_linear_section_accepts_other_data_layouts(tmp_path: Path) -> None:

@@ -52,6 +52,8 @@ class OpRow:
     start_s: float | None
     latency_ms: float | None
     node: str | None
+    end_s: float | None = None
+    line: int | None = None  # the invocation's line in history.jsonl, when known
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,8 +91,18 @@ class SectionContext:
             error=o.completion.error if o.completion is not None else None,
             start_s=None if t0 is None else round(t0 / 1e9, 6),
             latency_ms=None if (t0 is None or t1 is None) else round((t1 - t0) / 1e6, 3),
-            node=o.invoke.node,
+            node=o.invoke.node or (o.completion.node if o.completion is not None else None),
+            end_s=None if t1 is None else round(t1 / 1e9, 6), line=self.line_of(o.invoke.index),
         )
+
+    def line_of(self, event_index: int) -> int | None:
+        """The history file line of the event with this index, if the history was read from a file."""
+        h = self.history
+        if h is None or h.lines is None:
+            return None
+        if len(h.ops) > event_index >= 0 and h.ops[event_index].index == event_index:
+            return h.lines[event_index]
+        return None
 
     def template(self, name: str, **values: Any) -> Markup:
         """Render a template from ``harness/report/templates`` (autoescaped)."""

@@ -1,10 +1,18 @@
-"""The linearizability section: the failing key's operations on a timeline.
+"""The linearizability section: the cause first (the witness), the search's prefix folded below.
 
-In the spirit of Porcupine's visualisation: one lane per process, a bar per
-operation from invocation to completion; the longest linearizable prefix is
-numbered in its linearization order (hover shows the model state after each
-step), the operation that no order can add is red, and the operations
-concurrent with it are orange. Tables below give the same facts as text.
+When the checker found a minimal witness (:mod:`checkers.linear.witness`;
+``data["witness"]``, ``data["cause"]``, ``data["around"]``) the page's summary
+line already carries the cause in prose; this section adds the witness as a
+table (role, process, node, times, result, error; each op linked to its
+history line and its node's log) and a chart of the witness with the key's
+operations around it, one lane per process, every bar at least
+:data:`MIN_BAR` of the chart wide, the fault windows overlapping it (only
+those) and a dashed line at the failing operation. The search's own account
+(the longest linearizable prefix, numbered, with the model state after each
+step; the failing op; the ops concurrent with it) follows folded in a
+``<details>``. Without a witness that account is the explanation: open, with
+the Porcupine-like chart of the prefix's end, the failing op and its
+concurrent ops.
 
 The checker's ``data`` layout is :mod:`checkers.linear.explain`'s (``key``,
 ``op``, ``prefix`` of ``{"op", "state"}``, ``prefix_length``, ``state``,
@@ -26,9 +34,10 @@ from markupsafe import Markup
 
 from checkers.api import Anomaly
 from harness.history import Operation
-from harness.report.charts import STATUS_COLORS, fault_shapes, op_span
+from harness.notation import value_text
+from harness.report.charts import STATUS_COLORS, fault_shapes, mark_anomalies, op_span
 from harness.report.embed import plot_div, plot_text
-from harness.report.sections.base import SectionContext
+from harness.report.sections.base import OpRow, SectionContext
 
 __all__ = ["LinearizabilitySection", "LinStep", "parse_linear"]
 
@@ -42,6 +51,12 @@ MAX_FIGURE_PREFIX = 60
 MAX_TABLE_ROWS = 200
 FOCUS_PREFIX = 20
 """The chart opens zoomed on the last prefix ops, the failing op and its concurrent ops."""
+MIN_BAR = 0.012
+"""The narrowest bar, as a share of the chart's time span: a 1 ms read stays visible in a 2 s view."""
+WITNESS_FIELDS = ("witness", "witness_minimal", "witness_note", "cause", "around", "around_count", "search")
+WITNESS_COLOR = "#1565c0"
+FAILING_COLOR = "#b71c1c"
+AROUND_COLOR = "#9e9e9e"
 _NO_STATE = object()
 
 
@@ -147,26 +162,135 @@ def parse_linear(data: Mapping[str, Any], ctx: SectionContext) -> ParsedLinear:
     )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WitnessRow:
+    """One witness operation: its table row (``None`` if not in the history), role, and whether it failed."""
+
+    raw: Any
+    op: Operation | None
+    row: OpRow | None
+    role: str
+    failing: bool
+
+
+def _witness(data: Mapping[str, Any], ctx: SectionContext, failing: Any) -> list[WitnessRow]:
+    out = []
+    for w in data.get("witness") or ():
+        op = ctx.operation(_ref_index(w))
+        role = w.get("role", "") if isinstance(w, Mapping) else ""
+        out.append(WitnessRow(raw=w, op=op, row=None if op is None else ctx.row(op), role=str(role or ""),
+                              failing=op is not None and failing is not None and op is failing))
+    return out
+
+
+def _rows(steps: Sequence[LinStep], ctx: SectionContext) -> list[tuple[LinStep, OpRow | None]]:
+    return [(s, None if s.op is None else ctx.row(s.op)) for s in steps]
+
+
+def _hover(o: Operation, extra: str = "") -> str:
+    res = f" → {plot_text(value_text(o.value), limit=50)}" if o.status == "ok" and o.f == "read" else ""
+    node = f" via {plot_text(o.invoke.node)}" if o.invoke.node else ""
+    return (f"op {o.invoke.index}: p{plot_text(o.process)}{node} {plot_text(o.f, limit=30)} "
+            f"{plot_text(value_text(o.invoke.value), limit=50)}{res} ({o.status}){extra}")
+
+
 class LinearizabilitySection:
-    """Porcupine-like timeline plus prefix / failing / concurrent tables."""
+    """Witness table and chart first; the search's prefix, failing and concurrent ops folded."""
 
     def render(self, anomaly: Anomaly, ctx: SectionContext) -> Markup:
-        p = parse_linear(anomaly.data, ctx)
-        figure = self._figure(p, ctx)
+        data = anomaly.data
+        p = parse_linear(data, ctx)
+        failing = p.failing.op if p.failing is not None else None
+        witness = _witness(data, ctx, failing)
+        used = set(p.used) | {n for n in WITNESS_FIELDS if n in data}
+        around_raw = data.get("around") if isinstance(data.get("around"), list) else []
+        around = [o for o in (ctx.operation(_ref_index(r)) for r in around_raw) if o is not None]
+        if witness:
+            figure = self._witness_figure(witness, around, failing, ctx)
+        else:
+            figure = self._figure(p, ctx)
         shown_prefix = p.prefix[-MAX_TABLE_ROWS:]
+        search = data.get("search") if isinstance(data.get("search"), str) else None
         return ctx.template(
             "_linear.html.j2",
-            key=p.key, has_key=any(n in anomaly.data for n in KEY_FIELDS), reason=p.reason,
+            key=p.key, has_key=any(n in data for n in KEY_FIELDS), reason=p.reason,
             initial_state=p.initial_state, has_initial=p.initial_state is not _NO_STATE,
             end_state=p.end_state, has_end=p.end_state is not _NO_STATE,
-            failing=p.failing, prefix=shown_prefix, prefix_total=p.prefix_length,
+            failing=None if p.failing is None else _rows([p.failing], ctx)[0],
+            prefix=_rows(shown_prefix, ctx), prefix_total=p.prefix_length,
             prefix_offset=p.prefix_length - len(shown_prefix),
-            concurrent=p.concurrent[:MAX_TABLE_ROWS], concurrent_total=p.concurrent_count,
-            writers=None if p.writers is None else p.writers[:MAX_TABLE_ROWS],
-            figure=figure, figure_prefix_cut=max(0, p.prefix_length - MAX_FIGURE_PREFIX),
-            rest=ctx.generic_data(anomaly.data, skip=sorted(p.used)) if set(anomaly.data) - p.used else None,
+            concurrent=_rows(p.concurrent[:MAX_TABLE_ROWS], ctx), concurrent_total=p.concurrent_count,
+            writers=None if p.writers is None else _rows(p.writers[:MAX_TABLE_ROWS], ctx),
+            witness=witness, minimal=bool(data.get("witness_minimal")),
+            witness_note=data.get("witness_note"), around_total=data.get("around_count", len(around)),
+            search=search if search != anomaly.summary else None,
+            figure=figure, figure_prefix_cut=max(0, p.prefix_length - MAX_FIGURE_PREFIX), min_bar=MIN_BAR,
+            rest=ctx.generic_data(data, skip=sorted(used)) if set(data) - used else None,
             other_ops=ctx.ops_table(list(anomaly.ops)) if anomaly.ops and not (p.prefix or p.failing) else None,
         )
+
+    def _witness_figure(self, witness: Sequence[WitnessRow], around: Sequence[Operation],
+                        failing: Operation | None, ctx: SectionContext) -> Markup | None:
+        """The witness (blue, with roles; the failing op red) and the key's ops around it (grey)."""
+        axis = ctx.axis
+        mine = [w for w in witness if w.op is not None]
+        if not mine:
+            return None
+        spans = [op_span(axis, w.op) for w in mine]  # type: ignore[arg-type]
+        done = [e for (s, e), w in zip(spans, mine) if w.op.completion is not None]  # type: ignore[union-attr]
+        lo = min(s for s, _ in spans)
+        hi = max(done + [s for s, _ in spans])
+        span = max(hi - lo, 1)
+        pad = span * 0.15
+        view_lo, view_hi = lo - pad, hi + pad
+        min_w = span * MIN_BAR
+        groups: list[tuple[str, str, int, list[tuple[Operation, str]]]] = [
+            ("the key's other operations then", AROUND_COLOR, 8, [(o, "") for o in around]),
+            ("witness", WITNESS_COLOR, 14, [(w.op, w.role) for w in mine if not w.failing]),  # type: ignore[misc]
+            ("breaks linearizability", FAILING_COLOR, 16, [(w.op, f"✗ {w.role}".strip()) for w in mine
+                                                           if w.failing]),  # type: ignore[misc]
+        ]
+        traces: list[dict[str, Any]] = []
+        lanes: set[Any] = set()
+        for name, color, width, ops in groups:
+            xs: list[float | None] = []
+            ys: list[str | None] = []
+            mx: list[float] = []
+            my: list[str] = []
+            text: list[str] = []
+            hover: list[str] = []
+            for o, label in ops:
+                s, e = op_span(axis, o)
+                e = max(e, s + min_w) if o.completion is not None else max(e, view_hi)
+                lane = f"p{o.process}"
+                lanes.add(o.process)
+                xs += [axis.x(int(s)), axis.x(int(e)), None]
+                ys += [lane, lane, None]
+                mid = (max(s, view_lo) + min(e, view_hi)) / 2
+                mx.append(axis.x(int(mid)))
+                my.append(lane)
+                text.append(plot_text(label, limit=40))
+                hover.append(_hover(o, f"<br>{plot_text(label)}" if label else ""))
+            if not mx:
+                continue
+            traces.append({"type": "scatter", "mode": "lines", "x": xs, "y": ys, "name": name, "legendgroup": name,
+                           "line": {"color": color, "width": width}, "hoverinfo": "skip"})
+            traces.append({"type": "scatter", "mode": "text", "x": mx, "y": my, "text": text,
+                           "textposition": "top center", "hovertext": hover, "hoverinfo": "text",
+                           "legendgroup": name, "showlegend": False, "textfont": {"size": 11, "color": "#212121"}})
+        cats = [f"p{q}" for q in sorted(lanes, key=lambda q: (isinstance(q, str), q))]
+        windows = [w for w in ctx.windows if w.start <= view_hi and (w.end is None or w.end >= view_lo)]
+        figure = {"data": traces, "layout": {
+            "margin": {"l": 60, "r": 20, "t": 40, "b": 45},
+            "xaxis": {"title": {"text": axis.title}, "zeroline": False,
+                      "range": [axis.x(int(view_lo)), axis.x(int(view_hi))]},
+            "yaxis": {"title": {"text": "process"}, "type": "category", "categoryorder": "array",
+                      "categoryarray": cats},
+            "shapes": fault_shapes(windows, axis), "legend": {"orientation": "h", "y": 1.2},
+            "hovermode": "closest"}}
+        if failing is not None:
+            mark_anomalies(figure, [("failing op", op_span(axis, failing)[0])], axis)
+        return plot_div(figure, height=min(520, 170 + 40 * len(cats)), css_class="sb-linear")
 
     def _figure(self, p: ParsedLinear, ctx: SectionContext) -> Markup | None:
         axis = ctx.axis
@@ -203,7 +327,8 @@ class LinearizabilitySection:
                 my.append(lane)
                 text.append(label)
                 h = (f"{label} op {step.op.invoke.index}: {plot_text(step.op.f, limit=30)} "
-                     f"{plot_text(step.op.invoke.value, limit=50)} → {plot_text(step.op.value, limit=50)}"
+                     f"{plot_text(value_text(step.op.invoke.value), limit=50)} → "
+                     f"{plot_text(value_text(step.op.value), limit=50)}"
                      f" ({step.op.status})")
                 if step.has_state:
                     h += f"<br>model state after: {plot_text(step.state, limit=80)}"
