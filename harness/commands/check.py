@@ -7,8 +7,21 @@ By default a readable summary is printed; ``--json`` prints one object
 ``{"valid": true|false|"unknown", "model", "ops", "elapsed_s", "anomaly"}``
 (and ``"error"`` when unknown).
 
-Exit codes: 0 valid, 1 invalid, 2 unknown, 3 usage or input error (bad file,
-bad value, unknown model, engine not installed).
+A run folder whose run never finished (``results.json`` status ``running``:
+the harness was killed; ``interrupted``; ``killed``) is re-checked as far as it
+was recorded and said to be unfinished, with its op counts: an anomaly in the
+recorded part is still an anomaly (exit 1), but a recorded part without one
+proves nothing about the rest, so the verdict is unknown (exit 2), as
+``splitbrain report`` says.
+
+``--model register`` (or ``cas-register``) on a history whose every value is a
+``[key value]`` pair is most likely a multi-key history: when such a check
+fails, the command says to add ``--independent`` (exit 3) rather than report a
+nonlinearizable first op.
+
+Exit codes: 0 valid, 1 invalid, 2 unknown (a budget ran out, or an unfinished
+run), 3 usage or input error (bad file, bad value, unknown model, engine not
+installed).
 """
 
 from __future__ import annotations
@@ -62,10 +75,14 @@ def _plain(v: Any) -> Any:
 @click.option("--knossos-cmd", default=None, help="Command that runs Knossos's CLI (default: knossos).")
 def check(history: Path, model: str | None, init: str | None, nil_read_unknown: bool, independent: bool,
           timeout_s: float | None, json_output: bool, engine: str, knossos_cmd: str | None) -> int:
-    """Check HISTORY (.jsonl, .edn or a run folder) for linearizability."""
+    """Check HISTORY (.jsonl, .edn or a run folder) for linearizability.
+
+    \b
+    Exit codes: 0 valid, 1 invalid, 2 unknown (budget ran out, or the run
+    never finished), 3 usage or input error.
+    """
     if history.is_dir():
-        from harness.store import recheck_run
-        return recheck_run(history, json_output=json_output)
+        return _recheck_dir(history, json_output)
     if model is None:
         raise click.UsageError("--model is required for a history file; choose one of " + ", ".join(MODELS))
     init_value = None if init is None else parse_value(init)
@@ -83,6 +100,12 @@ def check(history: Path, model: str | None, init: str | None, nil_read_unknown: 
         result = checker.check(h)
     except (HistoryError, EngineUnavailable, ValueError) as e:
         raise click.ClickException(str(e)) from None
+    if (result.verdict.value == "invalid" and not independent and model in _KEYED_MODELS
+            and _keyed_values(h)):
+        raise click.UsageError(
+            f"every value in {history} is a [key value] pair, so it is most likely a history of "
+            f"several keys; check each key alone with --independent (checked as one {model}, "
+            f"it is not linearizable from its first op)")
 
     anomaly = result.anomalies[0].to_json() if result.anomalies else None
     ops = result.stats.get("ops", len(h.operations))
@@ -121,3 +144,78 @@ def _print_summary(path: Path, model: str, result: Any, ops: int, elapsed: Any,
         click.echo(f"  ops concurrent with it ({d['concurrent_count']}):")
         for o in d["concurrent"][:10]:
             click.echo(f"    [{o['invoke_index']}] process {o['process']} {o['type']}: {o['call']}")
+
+
+_KEYED_MODELS = ("register", "cas-register")
+
+
+def _keyed_values(h: Any) -> bool:
+    """Whether every value of every client operation is a ``[key value]`` pair (independent keys)."""
+    seen = False
+    for op in h.operations:
+        for v in (op.invoke.value, op.value):
+            if v is None:
+                continue
+            if not (isinstance(v, (list, tuple)) and len(v) == 2):
+                return False
+            seen = True
+    return seen
+
+
+_UNFINISHED = {
+    "running": "never finished: results.json still says running (its harness was killed, "
+               "e.g. by SIGKILL or the OOM killer, or it is still running)",
+    "interrupted": "was interrupted (Ctrl-C or SIGTERM) before it finished",
+    "killed": "was killed before it finished",
+}
+
+
+def _recheck_dir(run_dir: Path, json_output: bool) -> int:
+    """Re-check a run folder (harness.store.recheck_run); say so when the run never finished."""
+    import io
+
+    from harness.history import HistoryError, read_jsonl
+    from harness.runner import stats_of
+    from harness.store import RunStoreError, read_results, recheck_run
+
+    try:
+        status = read_results(run_dir).get("status", "done")
+    except RunStoreError as e:
+        click.echo(f"error: {e}", err=True)
+        return 3
+    if status in ("done", "environment-error", "harness-error"):
+        return recheck_run(run_dir, json_output=json_output)
+    buf = io.StringIO()
+    code = recheck_run(run_dir, json_output=True, out=buf)
+    if code == 3:
+        return 3
+    doc = json.loads(buf.getvalue())
+    try:
+        stats = stats_of(read_jsonl(run_dir / "history.jsonl", tolerate_torn_tail=True).ops, 0.0)
+    except (OSError, HistoryError) as e:
+        click.echo(f"error: {run_dir}: {e}", err=True)
+        return 3
+    why = _UNFINISHED.get(status, f"did not finish (status {status!r})")
+    recorded = doc["valid"]
+    verdict = "invalid" if recorded is False else "unknown"
+    counts = {k: stats[k] for k in ("ops", "ok", "fail", "info")}
+    if json_output:
+        click.echo(json.dumps({"valid": "unknown" if verdict == "unknown" else False, "finished": False,
+                               "status": status, "recorded_valid": recorded, **counts,
+                               "run_dir": str(run_dir), "checkers": doc["checkers"]}, indent=2, default=repr))
+        return 2 if verdict == "unknown" else 1
+    click.echo(f"{'INVALID: anomalies found' if verdict == 'invalid' else 'UNKNOWN'}: the run {why}")
+    click.echo(f"  ops {counts['ops']} recorded: ok {counts['ok']}, fail {counts['fail']}, info {counts['info']} "
+               f"(an op still open counts as info)")
+    for name, r in (doc.get("checkers") or {}).items():
+        anomalies = r.get("anomalies") or []
+        said = {True: "valid", False: "invalid"}.get(r.get("valid"), "unknown")
+        click.echo(f"  {name} on the recorded part: {said}" + (f", {len(anomalies)} anomal"
+                                                               f"{'y' if len(anomalies) == 1 else 'ies'}"
+                                                               if anomalies else ""))
+        for a in anomalies[:5]:
+            click.echo(f"    - {a.get('kind')}: {a.get('summary')}")
+    if verdict == "unknown":
+        click.echo("  no anomaly in what was recorded; that says nothing about what was not: verdict unknown")
+    click.echo(f"  run folder: {run_dir}")
+    return 2 if verdict == "unknown" else 1
