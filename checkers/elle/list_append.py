@@ -1,0 +1,260 @@
+"""Elle's list-append workload: ``[append k v]`` and ``[r k list]`` micro-ops.
+
+Every appended value is unique per key, so a read of a list names the writer
+of each element and reveals the order of its prefix. The version order of a
+key is its longest read; every other read must be a prefix of it
+(``incompatible-order`` otherwise). From that order (Kingsbury and Alvaro,
+"Elle", VLDB 2020, section 4):
+
+``ww``  the writer of element i precedes the writer of element i+1;
+``wr``  a transaction's first read of a key (its *external* read, before any
+        append of its own) follows the writer of the last element it saw;
+``rw``  that reader precedes the writer of the element that came next.
+
+Found without a cycle:
+
+``duplicate-elements``  a read holds the same element twice;
+``never-written``       a read holds an element no transaction appended;
+``incompatible-order``  two reads of a key that no single order explains;
+``G1a``                 a committed read holds an element of an aborted (failed) transaction;
+``G1b``                 a read ends at an append that its writer followed with another append to that key;
+``dirty-update``        a committed append follows an aborted one in a key's order;
+``internal``            a read disagrees with the transaction's own earlier read and appends.
+
+Appending the same value to a key twice is bad input (a
+:class:`~harness.history.HistoryError` at that op's line), as is a read that
+is not a list.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from checkers.api import Anomaly, CheckResult
+from checkers.elle.analysis import check_txns
+from checkers.elle.explain import EdgeExplainer, show, show_key, txn_data
+from checkers.elle.graph import RW, WR, WW, GraphBuilder
+from checkers.elle.models import DEFAULT_MODEL
+from checkers.elle.txn import Parsed, Txn, bad_input
+from harness.history import History
+
+__all__ = ["ListAppend"]
+
+
+class ListAppend:
+    """The list-append checker: ``check(history)`` against ``models`` (default strict-serializable)."""
+
+    name: str
+    fs = ("append", "r")
+
+    def __init__(self, *, models: Sequence[str] = (DEFAULT_MODEL,), timeout_s: float | None = None,
+                 name: str = "list-append"):
+        self.models = tuple(models)
+        self.timeout_s = timeout_s
+        self.name = name
+        self._history: History | None = None
+
+    def check(self, history: History) -> CheckResult:
+        self._history = history
+        try:
+            return check_txns(history, self, models=self.models, timeout_s=self.timeout_s, name=self.name)
+        finally:
+            self._history = None
+
+    # --- the workload -------------------------------------------------------
+
+    def analyze(self, parsed: Parsed, g: GraphBuilder) -> tuple[dict[str, list[Anomaly]], EdgeExplainer]:
+        h = self._history
+        assert h is not None
+        txns = parsed.txns
+        found: dict[str, list[Anomaly]] = {}
+
+        def note(kind: str, summary: str, ts: Sequence[Txn], **data: Any) -> None:
+            found.setdefault(kind, []).append(Anomaly(
+                kind=kind, summary=summary, ops=tuple(t.op.invoke.index for t in ts),
+                data={**data, "txns": [txn_data(t) for t in ts]}))
+
+        writer: dict[Any, dict[Any, Txn]] = {}        # key -> element -> (ok/info) appender
+        failed: dict[Any, dict[Any, Txn]] = {}        # key -> element -> failed appender
+        intermediate: set[tuple[Any, Any]] = set()    # (key, element) its writer appended after
+        for group, table in ((txns, writer), (parsed.failed, failed)):
+            for t in group:
+                last: dict[Any, Any] = {}
+                for f, k, v in t.mops:
+                    if f != "append":
+                        continue
+                    wk = table.get(k)
+                    if wk is None:
+                        wk = table[k] = {}
+                    other = wk.get(v)
+                    if other is None and table is failed:
+                        other = writer.get(k, {}).get(v)
+                    if other is not None:
+                        raise bad_input(h, t.op, f"element {show(v)} appended to key {show_key(k)} twice "
+                                                 f"(also by the op at index {other.op.invoke.index}); "
+                                                 f"list-append needs unique elements per key")
+                    wk[v] = t
+                    if k in last:
+                        intermediate.add((k, last[k]))
+                    last[k] = v
+
+        longest: dict[Any, list[Any]] = {}
+        longest_by: dict[Any, Txn] = {}
+        reads: list[tuple[Txn, Any, list[Any], bool]] = []   # (txn, key, list, external?)
+        for t in txns:
+            if t.status != "ok":
+                continue
+            state: dict[Any, tuple[bool, list[Any]]] = {}   # key -> (whole list known?, list or own suffix)
+            for f, k, v in t.mops:
+                if f == "append":
+                    known, lst = state.get(k, (False, []))
+                    state[k] = (known, lst + [v])
+                    continue
+                if v is None:
+                    v = []
+                elif type(v) is not list:
+                    raise bad_input(h, t.op, f"a list-append read of key {show_key(k)} must return a list, "
+                                             f"got {show(v)}")
+                prior = state.get(k)
+                reads.append((t, k, v, prior is None))
+                if prior is not None:
+                    known, lst = prior
+                    if (known and v != lst) or (not known and v[len(v) - len(lst):] != lst):
+                        note("internal", f"internal: {_name(t)} read key {show_key(k)} = {show(v)}, but its "
+                                         f"own earlier ops imply {'' if known else 'a list ending in '}"
+                                         f"{show(lst)}", [t], key=k, value=v, expected=lst,
+                             expected_suffix_only=not known)
+                state[k] = (True, v)
+                if len(v) != len(set(v)):
+                    dups = sorted({show(x) for x in v if v.count(x) > 1})
+                    note("duplicate-elements", f"duplicate-elements: {_name(t)} read key {show_key(k)} = "
+                                               f"{show(v)}, which holds {', '.join(dups)} more than once",
+                         [t], key=k, value=v)
+                lo = longest.get(k)
+                if lo is None or len(v) > len(lo):
+                    longest[k] = v
+                    longest_by[k] = t
+
+        # Version orders; reads that are not a prefix of their key's order.
+        compatible: list[tuple[Txn, Any, list[Any]]] = []
+        for t, k, v, ext in reads:
+            order = longest[k]
+            if v is not order and order[:len(v)] != v:
+                other = longest_by[k]
+                note("incompatible-order", f"incompatible-order: key {show_key(k)} was read as {show(v)} by "
+                                           f"{_name(t)} and as {show(order)} by {_name(other)}; neither is "
+                                           f"a prefix of the other", [t, other], key=k, values=[v, order])
+                self._check_elements(k, v, writer, failed, t, note)
+            elif ext:
+                compatible.append((t, k, v))
+        for k, order in longest.items():
+            self._check_elements(k, order, writer, failed, longest_by[k], note)
+        self._dirty_updates(longest, writer, failed, note)
+
+        # Dependency edges.
+        for k, order in longest.items():
+            wk = writer.get(k, {})
+            prev = wk.get(order[0]) if order else None
+            for i in range(1, len(order)):
+                cur = wk.get(order[i])
+                if prev is not None and cur is not None:
+                    g.add(prev.node, cur.node, WW)
+                prev = cur
+        for t, k, v in compatible:
+            wk = writer.get(k, {})
+            order = longest[k]
+            if v:
+                w = wk.get(v[-1])
+                if w is not None:
+                    g.add(w.node, t.node, WR)
+                    if (k, v[-1]) in intermediate and w is not t:
+                        note("G1b", f"G1b: {_name(t)} read key {show_key(k)} = {show(v)}, ending at "
+                                    f"{_name(w)}'s append of {show(v[-1])}, which {_name(w)} followed "
+                                    f"with another append to {show_key(k)}: an intermediate version",
+                             [t, w], key=k, value=v, element=v[-1])
+            if len(v) < len(order):
+                w = wk.get(order[len(v)])
+                if w is not None:
+                    g.add(t.node, w.node, RW)
+        return found, self._explainer(longest, writer)
+
+    @staticmethod
+    def _check_elements(k: Any, lst: list[Any], writer: dict[Any, dict[Any, Txn]],
+                        failed: dict[Any, dict[Any, Txn]], reader: Txn, note: Any) -> None:
+        wk, fk = writer.get(k, {}), failed.get(k, {})
+        for x in lst:
+            if x in wk:
+                continue
+            f = fk.get(x)
+            if f is not None:
+                note("G1a", f"G1a: {_name(reader)} read key {show_key(k)} = {show(lst)}, which holds "
+                            f"{show(x)}, appended by {_name(f)}, a transaction that failed (aborted read)",
+                     [reader, f], key=k, value=lst, element=x)
+            else:
+                note("never-written", f"never-written: {_name(reader)} read key {show_key(k)} = {show(lst)}, "
+                                      f"which holds {show(x)}, an element no transaction appended",
+                     [reader], key=k, value=lst, element=x)
+
+    @staticmethod
+    def _dirty_updates(longest: dict[Any, list[Any]], writer: dict[Any, dict[Any, Txn]],
+                       failed: dict[Any, dict[Any, Txn]], note: Any) -> None:
+        for k, fk in failed.items():
+            order = longest.get(k)
+            if not order:
+                continue
+            wk = writer.get(k, {})
+            aborted = None
+            for x in order:
+                if x in fk and aborted is None:
+                    aborted = x
+                elif aborted is not None and x in wk:
+                    a, c = fk[aborted], wk[x]
+                    note("dirty-update", f"dirty-update: key {show_key(k)} reads {show(order)}: {_name(c)}'s "
+                                         f"append of {show(x)} came after {show(aborted)}, appended by "
+                                         f"{_name(a)}, which failed", [c, a], key=k, value=order,
+                         aborted_element=aborted, element=x)
+                    break
+
+    @staticmethod
+    def _explainer(longest: dict[Any, list[Any]], writer: dict[Any, dict[Any, Txn]]) -> EdgeExplainer:
+        def ext_reads(t: Txn) -> list[tuple[Any, list[Any]]]:
+            seen: set[Any] = set()
+            out = []
+            for f, k, v in t.mops:
+                if k not in seen and f == "r":
+                    out.append((k, v or []))
+                seen.add(k)
+            return out
+
+        def explain(a: Txn, b: Txn, kind: int, names: dict[int, str]) -> dict[str, Any]:
+            A, B = names[a.node], names[b.node]
+            if kind == WW:
+                for f, k, v in a.mops:
+                    order = longest.get(k, [])
+                    if f == "append" and v in order:
+                        i = order.index(v)
+                        if i + 1 < len(order) and writer[k].get(order[i + 1]) is b:
+                            return {"key": k, "value": v, "value'": order[i + 1],
+                                    "why": f"{B} appended {show(order[i + 1])} after {A} appended {show(v)} "
+                                           f"to {show_key(k)}"}
+            if kind == WR:
+                for k, v in ext_reads(b):
+                    if v and writer.get(k, {}).get(v[-1]) is a:
+                        return {"key": k, "value": v[-1], "read": v,
+                                "why": f"{B} observed {A}'s append of {show(v[-1])} to key {show_key(k)}"}
+            if kind == RW:
+                for k, v in ext_reads(a):
+                    order = longest.get(k, [])
+                    if len(v) < len(order) and writer[k].get(order[len(v)]) is b:
+                        nxt = order[len(v)]
+                        seen = f"{show(v)}" if v else "the empty (initial) state"
+                        return {"key": k, "read": v, "value'": nxt,
+                                "why": f"{A} read key {show_key(k)} as {seen}, without {B}'s append of "
+                                       f"{show(nxt)}, which came next"}
+            return {"why": f"{A} precedes {B} (no reason recorded)"}
+
+        return explain
+
+
+def _name(t: Txn) -> str:
+    return f"the transaction at index {t.op.invoke.index} (process {t.op.process})"

@@ -1,0 +1,128 @@
+"""Transactions as the Elle checkers see them: micro-ops, status, order.
+
+A transaction is a client operation whose value is a list of micro-ops
+``[f, key, value]`` (Jepsen's ``:txn`` ops; EDN keywords arrive as strings).
+Its status follows Jepsen: ``ok`` committed, and its reads are the values in
+the completion; ``info`` (or never completed) may or may not have committed,
+and its reads are unknown, so only its writes are used; ``fail`` did not
+commit, and its writes are kept only to recognise aborted reads (G1a).
+
+:func:`parse` validates every micro-op against the workload's functions and
+raises :class:`~harness.history.HistoryError` naming the file line of the
+first bad one; :func:`order_edges` adds process and real-time edges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from checkers.elle.graph import PROCESS, REALTIME, GraphBuilder
+from harness.history import History, HistoryError, Operation
+
+__all__ = ["Txn", "Parsed", "parse", "order_edges", "bad_input"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Txn:
+    """One transaction.
+
+    ``node``    its node in the dependency graph (ok and info ones), or -1 (fail).
+    ``status``  ``"ok"``, ``"info"`` or ``"fail"``.
+    ``mops``    its micro-ops ``[f, key, value]``: the completion's for ``ok``,
+                the invocation's otherwise (reads then carry no value).
+    ``op``      the history's operation, for explanations.
+    """
+
+    node: int
+    status: str
+    mops: Sequence[Sequence[Any]]
+    op: Operation
+
+    @property
+    def process(self) -> Any:
+        return self.op.process
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Parsed:
+    """The transactions of a history: ``txns`` indexed by node, then the failed ones."""
+
+    txns: list[Txn]
+    failed: list[Txn]
+
+
+def bad_input(history: History, op: Operation, message: str) -> HistoryError:
+    """A :class:`HistoryError` at the file line of ``op``'s completion (or invocation)."""
+    ev = op.completion if op.completion is not None and op.completion.type == "ok" else op.invoke
+    return HistoryError(f"{message} (op index {ev.index}, process {op.process})",
+                        file=history.source, line=history.line_of(ev))
+
+
+def parse(history: History, fs: Sequence[str], *, workload: str) -> Parsed:
+    """Transactions of ``history``, each micro-op checked to be ``[f, key, value]`` with ``f`` in ``fs``.
+
+    Operations whose ``f`` is not ``txn`` are ignored (Elle does the same).
+    """
+    allowed = frozenset(fs)
+    txns: list[Txn] = []
+    failed: list[Txn] = []
+    for op in history.operations:
+        if op.invoke.f != "txn":
+            continue
+        status = op.status
+        value = op.completion.value if status == "ok" else op.invoke.value
+        if type(value) is not list:
+            raise bad_input(history, op, f"a {workload} transaction's value must be a list of "
+                                         f"[f key value] micro-ops, got {value!r}")
+        for m in value:
+            if type(m) is not list or len(m) != 3 or m[0] not in allowed:
+                raise bad_input(history, op, f"bad micro-op {m!r} for {workload}: expected "
+                                             f"[f key value] with f one of {sorted(allowed)}")
+            k = m[1]
+            if isinstance(k, (list, dict)):
+                raise bad_input(history, op, f"micro-op key {k!r} must be a scalar")
+        if status == "fail":
+            failed.append(Txn(node=-1, status="fail", mops=value, op=op))
+        else:
+            txns.append(Txn(node=len(txns), status=status, mops=value, op=op))
+    return Parsed(txns=txns, failed=failed)
+
+
+def order_edges(txns: Sequence[Txn], b: GraphBuilder, *, process: bool, realtime: bool) -> None:
+    """Add process-order and real-time edges between ``txns`` to ``b``.
+
+    Process: each ``ok`` transaction precedes every later one of its process
+    (an ``info`` one may still be running, so nothing follows from it).
+    Real time: T1 < T2 when T1 completed ``ok`` before T2 was invoked. Instead
+    of one edge per such pair, every ``ok`` completion becomes a time point;
+    points are chained in history order, T1 links to its own point, and each
+    invocation is linked from the last point before it. T1 reaches T2 through
+    points exactly when T1 completed before T2 began.
+    """
+    if process:
+        last_ok: dict[Any, int] = {}
+        for t in txns:
+            p = t.op.process
+            prev = last_ok.get(p)
+            if prev is not None:
+                b.add(prev, t.node, PROCESS)
+            if t.status == "ok":
+                last_ok[p] = t.node
+    if not realtime:
+        return
+    comps = sorted((t.op.completion.index, t.node) for t in txns if t.status == "ok")  # type: ignore[union-attr]
+    invs = [(t.op.invoke.index, t.node) for t in txns]
+    invs.sort()
+    first = b.add_nodes(len(comps))
+    j, last_point, nc = 0, -1, len(comps)
+    for ii, node in invs:
+        while j < nc and comps[j][0] < ii:
+            point = first + j
+            b.add(comps[j][1], point, REALTIME)
+            if last_point >= 0:
+                b.add(last_point, point, REALTIME)
+            last_point = point
+            j += 1
+        if last_point >= 0:
+            b.add(last_point, node, REALTIME)
