@@ -50,7 +50,28 @@ class _LazyGroup(click.Group):
             return _missing
 
 
-@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def _version() -> str:
+    """The installed distribution's version, else the source tree's ``pyproject.toml``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("splitbrain")
+    except PackageNotFoundError:
+        import tomllib
+        from pathlib import Path
+
+        try:
+            with open(Path(__file__).resolve().parent.parent / "pyproject.toml", "rb") as f:
+                return str(tomllib.load(f)["project"]["version"]) + " (source tree, not installed)"
+        except (OSError, KeyError, ValueError):
+            return "unknown (not installed: python3 -m pip install -e .)"
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog="Exit codes, for every command: 0 valid, 1 anomaly found (invalid), 2 unknown "
+                    "(a budget ran out), 3 usage or input error, 4 environment or harness failure; "
+                    "each command's --help says which it uses.")
+@click.version_option(_version(), "--version", prog_name="splitbrain", message="%(prog)s %(version)s")
 def cli() -> None:
     """splitbrain: Jepsen-style consistency testing and fault injection."""
 

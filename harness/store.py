@@ -85,6 +85,11 @@ class RunInfo:
     started_at: str = ""
 
 
+SEED_FIXES = ("the seed fixes the op mix and the fault schedule, not the timing: "
+              "the same command may record other ops and find other anomalies, or none")
+"""What ``--seed`` does and does not reproduce; in ``results.json`` (``seed_fixes``) and the verdict text."""
+
+
 def replay_command(info: RunInfo) -> str:
     """The exact ``splitbrain run`` command line that repeats ``info`` (every setting explicit)."""
     argv = ["splitbrain", "run", info.target, "--variant", info.variant, "--backend", info.backend,
@@ -262,7 +267,8 @@ def results_document(info: RunInfo, *, status: str, check: CheckResult | None = 
         "backend": info.backend, "workload": info.workload, "nodes": list(info.nodes),
         "nemesis": list(info.nemesis), "nemesis_interval_s": info.nemesis_interval_s,
         "time_limit_s": info.time_limit_s, "concurrency": info.concurrency, "rate": info.rate,
-        "options": dict(info.options), "command": replay_command(info), "started_at": info.started_at,
+        "options": dict(info.options), "command": replay_command(info), "seed_fixes": SEED_FIXES,
+        "started_at": info.started_at,
         "checkers": checkers_json(check) if check is not None else {},
         "stats": dict(stats or {}),
         "faults": list(faults or []),
@@ -357,7 +363,7 @@ def verdict_text(results: Mapping[str, Any], run_dir: str | Path, *, max_anomali
         lines.append(f"  error: {results['error']}")
     lines.append(f"  run folder: {run_dir}")
     if v is not Verdict.VALID:
-        lines.append(f"  seed {results.get('seed')}; replay with:")
+        lines.append(f"  seed {results.get('seed')} ({SEED_FIXES}); run it again with:")
         lines.append(f"    {results.get('command')}")
     return "\n".join(lines)
 

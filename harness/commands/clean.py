@@ -34,20 +34,25 @@ __all__ = ["clean"]
                    "$XDG_STATE_HOME/splitbrain or ~/.local/state/splitbrain).")
 @click.option("--no-docker", is_flag=True, help="Do not look for Docker leftovers.")
 def clean(state: Path | None, no_docker: bool) -> int:
-    """Remove processes, directories and containers left by crashed runs."""
+    """Remove processes, directories and containers left by crashed runs.
+
+    \b
+    Exit codes: 0 everything found was removed (or nothing was found),
+    4 something could not be removed (the line says what).
+    """
     failed = False
     removed = sweep(state)
     for r in removed:
         click.echo(str(r))
         failed |= not r.ok
     n_local = sum(1 for r in removed if r.kind != "record")
+    docker_part = ""  # --no-docker: Docker was not looked at, so nothing is said of it
     if not no_docker:
         ok, n_docker = _clean_docker()
         failed |= not ok
-    else:
-        n_docker = 0
+        docker_part = f" and {n_docker} Docker leftover(s)"
     click.echo(f"clean: removed {n_local} local leftover(s) (records in {state_dir(state) / 'runs'})"
-               f" and {n_docker} Docker leftover(s)")
+               + docker_part)
     return EXIT_ENV if failed else EXIT_VALID
 
 

@@ -23,14 +23,23 @@ __all__ = ["images"]
 
 @click.group()
 def images() -> None:
-    """Build and list the images of the Docker backend (no registry needed)."""
+    """Build and list the images of the Docker backend (no registry needed).
+
+    \b
+    Exit codes: 0 done, 3 unknown target, 4 no engine or the build failed
+    (the message says what to do).
+    """
 
 
 @images.command()
 @click.option("--force", is_flag=True, help="Rebuild even when an image with the same content exists.")
 @click.argument("targets", nargs=-1)
 def build(force: bool, targets: tuple[str, ...]) -> int:
-    """Build the base image, then the image of each TARGET (default: every target with a Dockerfile)."""
+    """Build the base image, then the image of each TARGET (default: every target with a Dockerfile).
+
+    \b
+    Exit codes: 0 built, 3 unknown target, 4 no engine or the build failed.
+    """
     from harness.backends.docker_engine import connect
     from harness.images import ImageBuildError, ensure_base_image, ensure_target_image
     from harness.registry import all_targets, get_target
@@ -64,7 +73,11 @@ def build(force: bool, targets: tuple[str, ...]) -> int:
 
 @images.command(name="list")
 def list_() -> int:
-    """List splitbrain's images in the engine."""
+    """List splitbrain's images in the engine.
+
+    \b
+    Exit codes: 0 listed, 4 no engine reachable.
+    """
     from harness.backends.docker_engine import connect
     from harness.images import IMAGE_LABEL
 

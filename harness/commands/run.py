@@ -479,7 +479,8 @@ from harness.backends import BACKENDS  # noqa: E402 - light (names only), for --
 @click.option("--concurrency", type=int, default=10, show_default=True, help="Client workers.")
 @click.option("--rate", type=float, default=100.0, show_default=True,
               help="Client ops per second in total (0 = as fast as possible).")
-@click.option("--seed", type=int, default=None, help="Seed for the op and fault schedule [default: random].")
+@click.option("--seed", type=int, default=None, help="Seed: fixes the op mix and the fault schedule, not the timing, "
+                   "so a rerun may find other anomalies [default: random].")
 @click.option("--store", default="histories", show_default=True, type=click.Path(file_okay=False),
               help="Folder holding run folders.")
 @click.option("--option", "option_pairs", multiple=True, metavar="K=V",
@@ -491,7 +492,13 @@ from harness.backends import BACKENDS  # noqa: E402 - light (names only), for --
 def run(target_name: str, variant: str | None, backend: str, nodes: int | None, workload: str | None,
         nemesis_: str, nemesis_interval: float, time_limit: float, concurrency: int, rate: float,
         seed: int | None, store: str, option_pairs: tuple[str, ...], repeat: int, junit: str | None) -> int:
-    """Test TARGET under faults; write a run folder; exit 0 valid, 1 anomalies, 2 unknown."""
+    """Test TARGET under faults; write a run folder with the verdict and a report.
+
+    \b
+    Exit codes: 0 valid, 1 anomalies found, 2 unknown, 3 usage or input
+    error, 4 environment or harness failure (the message says what to do),
+    128 + N when signal N stopped the run (130 Ctrl-C, 143 SIGTERM).
+    """
     try:
         req = resolve(target_name, variant=variant, backend=backend, nodes=nodes, workload=workload,
                       nemesis=nemesis_, time_limit=time_limit, concurrency=concurrency, rate=rate,
@@ -532,7 +539,7 @@ def run(target_name: str, variant: str | None, backend: str, nodes: int | None, 
 
 @click.command("targets")
 def targets() -> int:
-    """List targets, their variants and workloads."""
+    """List targets, their variants, workloads and options (exit 0)."""
     from harness.registry import all_targets
 
     found = all_targets()
