@@ -27,6 +27,15 @@ every packet a node receives from another (the traffic of link ``src -> dst`` as
 by a comment, so that the packets a cut dropped can be read before a heal
 flushes them. The Docker backend keeps its rules directly in INPUT
 (``chains=False``), which it flushes to heal.
+
+Packet faults (:func:`packet_rules`). What a shaped node sends to the other
+nodes (not to the harness's relay) goes through ``SBN-PKT`` (filter OUTPUT) and
+``SBN-DUP`` (mangle OUTPUT): loss is a ``statistic`` DROP, duplication a
+``statistic`` TEE to the destination itself (a second copy on the wire), and
+delay and reordering an NFQUEUE served by
+:mod:`harness.backends.nfqueue_delay`, for kernels without ``sch_netem``.
+Every rule is labelled, so its counter says how many packets it hit. Probe
+packets are shaped too: the packet nemesis measures them.
 """
 
 from __future__ import annotations
@@ -38,12 +47,16 @@ from typing import Collection, Iterable, Mapping
 from harness.cluster import Link
 
 __all__ = [
-    "ACCT", "CUT", "LinkCounters", "PROBE_PORTS", "accounting_rules", "chain_setup_rules", "cut_rules",
-    "iptables_script", "merge_counters", "parse_counters", "probe_argv", "probe_passed",
+    "ACCT", "CUT", "DUP", "LinkCounters", "PKT", "PROBE_PORTS", "QUEUE", "accounting_rules",
+    "chain_setup_rules", "cut_rules", "iptables_script", "measure_argv", "merge_counters", "packet_rules",
+    "parse_counters", "parse_hits", "probe_argv", "probe_passed", "unshape_rules",
 ]
 
 ACCT = "SBN-ACCT"
 CUT = "SBN-CUT"
+PKT = "SBN-PKT"
+DUP = "SBN-DUP"
+QUEUE = 7
 PROBE_PORTS = (61000, 65535)
 _PROBE_MATCH = ["-p", "tcp", "-m", "multiport", "--ports", f"{PROBE_PORTS[0]}:{PROBE_PORTS[1]}"]
 
@@ -102,8 +115,47 @@ def cut_rules(links: Collection[Link], ip_of: Mapping[str, str], *,
 
 
 def chain_setup_rules() -> list[list[str]]:
-    """Create ``SBN-ACCT`` and ``SBN-CUT`` and jump to both from INPUT (cut first, so drops are not counted twice)."""
-    return [["-N", ACCT], ["-N", CUT], ["-A", "INPUT", "-j", CUT], ["-A", "INPUT", "-j", ACCT]]
+    """Create the labelled chains and jump to them (cut before accounting, so drops are not counted twice)."""
+    return [["-N", ACCT], ["-N", CUT], ["-A", "INPUT", "-j", CUT], ["-A", "INPUT", "-j", ACCT],
+            ["-N", PKT], ["-A", "OUTPUT", "-j", PKT],
+            ["-t", "mangle", "-N", DUP], ["-t", "mangle", "-A", "OUTPUT", "-j", DUP]]
+
+
+def packet_rules(node: str, ip_of: Mapping[str, str], *, loss: float, duplicate: float,
+                 queue: bool) -> list[list[str]]:
+    """Rules shaping what ``node`` sends every other node (see the module docstring)."""
+    rules: list[list[str]] = []
+    for peer, ip in ip_of.items():
+        if peer == node:
+            continue
+        if duplicate > 0:
+            rules.append(["-t", "mangle", "-A", DUP, "-d", ip, "-m", "statistic", "--mode", "random",
+                          "--probability", f"{duplicate:.4f}", *_tag("dup", node, peer),
+                          "-j", "TEE", "--gateway", ip])
+        if loss > 0:
+            rules.append(["-A", PKT, "-d", ip, "-m", "statistic", "--mode", "random",
+                          "--probability", f"{loss:.4f}", *_tag("loss", node, peer), "-j", "DROP"])
+        if queue:
+            rules.append(["-A", PKT, "-d", ip, *_tag("delay", node, peer),
+                          "-j", "NFQUEUE", "--queue-num", str(QUEUE), "--queue-bypass"])
+    return rules
+
+
+def unshape_rules() -> list[list[str]]:
+    return [["-F", PKT], ["-t", "mangle", "-F", DUP]]
+
+
+_HIT = re.compile(r"^\s*(\d+)\s+\d+\s.*/\* sbn:(loss|dup|delay):([^:\s]+):([^:\s]+) \*/")
+
+
+def parse_hits(listing: str) -> dict[str, int]:
+    """Packets hit per packet-fault kind (``loss``, ``dup``, ``delay``) in an ``iptables -L -v -x`` listing."""
+    out: dict[str, int] = {}
+    for line in listing.splitlines():
+        m = _HIT.match(line)
+        if m:
+            out[m[2]] = out.get(m[2], 0) + int(m[1])
+    return out
 
 
 def accounting_rules(node: str, ip_of: Mapping[str, str]) -> list[list[str]]:
@@ -147,6 +199,29 @@ def iptables_script(rules: list[list[str]]) -> str:
 
 def _quote(arg: str) -> str:
     return arg if re.fullmatch(r"[\w.,:/=+@%-]+", arg) else "'" + arg.replace("'", "'\"'\"'") + "'"
+
+
+_MEASURE_PY = (
+    "import json,random,socket,sys,time\n"
+    "host,port,n,t=sys.argv[1],int(sys.argv[2]),int(sys.argv[3]),float(sys.argv[4])\n"
+    "rtts=[];lost=0\n"
+    "for _ in range(n):\n"
+    " s=socket.socket(); s.settimeout(t)\n"
+    " for _ in range(50):\n"
+    "  try: s.bind(('', random.randint(%d, %d))); break\n"
+    "  except OSError: pass\n"
+    " t0=time.monotonic()\n"
+    " try: s.connect((host,port)); rtts.append((time.monotonic()-t0)*1000)\n"
+    " except ConnectionRefusedError: rtts.append((time.monotonic()-t0)*1000)\n"
+    " except OSError: lost+=1\n"
+    " s.close()\n"
+    "print(json.dumps({'rtt_ms':rtts,'lost':lost,'sent':n}))\n"
+) % PROBE_PORTS
+
+
+def measure_argv(host: str, port: int, count: int, timeout: float, *, python: str = "python3") -> list[str]:
+    """``count`` TCP connects to ``host:port`` from probe ports; prints JSON ``{rtt_ms, lost, sent}``."""
+    return [python, "-c", _MEASURE_PY, host, str(port), str(count), str(timeout)]
 
 
 def probe_argv(host: str, port: int, timeout: float, *, python: str = "python3") -> list[str]:

@@ -71,11 +71,12 @@ from typing import Any, Callable, Collection, Iterator, Mapping
 
 from harness.backends._interrupts import deferred_interrupts
 from harness.backends.netfilter import (
-    ACCT, CUT, LinkCounters, accounting_rules, chain_setup_rules, cut_rules, iptables_script,
-    merge_counters, parse_counters, probe_argv, probe_passed,
+    ACCT, CUT, DUP, PKT, QUEUE, LinkCounters, accounting_rules, chain_setup_rules, cut_rules,
+    iptables_script, measure_argv, merge_counters, packet_rules, parse_counters, parse_hits, probe_argv,
+    probe_passed, unshape_rules,
 )
 from harness.backends.processes import NodeDownError, NodeProcess, NodeStartError, stop_all
-from harness.cluster import Address, ClusterSpec, EnvironmentError_, Link
+from harness.cluster import Address, ClusterSpec, EnvironmentError_, Link, PacketFault
 from harness.leftovers import DIR_PREFIX, RunRecord, sweep
 from harness.nodes import NodeSpec, command_of, layout, node_context, ports_of, ready_of
 from harness.ports import CLIENT, fixed_ports, peer_port_name
@@ -185,7 +186,8 @@ class NetnsCluster:
         self._dropped: dict[Link, LinkCounters] = {}  # what cuts since healed had dropped
         self._net_lock = threading.Lock()
         self._closed = False
-        self._shaper: Any = None
+        self._shaped: dict[str, NodeProcess | None] = {}  # node -> its delayer, if any
+        self._netem: bool | None = None
 
     # ------------------------------------------------------------------ Cluster
 
@@ -274,6 +276,93 @@ class NetnsCluster:
         with self._net_lock:
             listings = self._read(ACCT), self._read(CUT)
             return merge_counters([self._dropped, *listings[0].values(), *listings[1].values()])
+
+    # ------------------------------------------------------------ packet faults
+
+    def shape(self, nodes: Collection[str], fault: PacketFault) -> None:
+        """Apply ``fault`` to what ``nodes`` send the other nodes; replaces any earlier shape.
+
+        With ``sch_netem`` in the kernel, ``tc netem`` on each node's ``eth0``
+        (then the harness's client traffic is shaped too); otherwise iptables
+        (loss, duplication) and an NFQUEUE delayer per node (delay, reordering),
+        node to node only (:mod:`harness.backends.netfilter`).
+        """
+        targets = [self._node(n).name for n in nodes]
+        self.unshape()
+        with self._net_lock:
+            if self._has_netem():
+                for name in targets:
+                    code, out = self.exec(name, ["tc", "qdisc", "replace", "dev", "eth0", "root", *_netem_args(fault)])
+                    if code != 0:
+                        raise EnvironmentError_(f"{name}: tc netem failed: {out.strip()}")
+                    self._shaped[name] = None
+                return
+            queue = fault.delay_ms > 0 or fault.jitter_ms > 0 or fault.reorder > 0
+            ips = self._ips()
+            for name in targets:
+                delayer = None
+                if queue:
+                    delayer = self._start_delayer(self._nodes[name], fault)
+                self._shaped[name] = delayer
+                self._iptables(name, packet_rules(name, ips, loss=fault.loss, duplicate=fault.duplicate,
+                                                  queue=queue))
+
+    def unshape(self) -> None:
+        """Remove every packet fault (rules, qdiscs, delayers)."""
+        with self._net_lock:
+            shaped, self._shaped = self._shaped, {}
+            for name, delayer in shaped.items():
+                if self._netem:
+                    self.exec(name, ["tc", "qdisc", "del", "dev", "eth0", "root"])
+                else:
+                    self._iptables(name, unshape_rules())
+                if delayer is not None:
+                    delayer.end(graceful=True)
+
+    def packet_hits(self) -> dict[str, dict[str, int]]:
+        """Per shaped node: packets its packet-fault rules hit so far (``loss``, ``dup``, ``delay``)."""
+        with self._net_lock:
+            out = {}
+            for name in self._shaped:
+                hits: dict[str, int] = {}
+                for table, chain in (("filter", PKT), ("mangle", DUP)):
+                    code, listing = self.exec(name, ["iptables", "-w", "-t", table, "-L", chain, "-n", "-v", "-x"])
+                    if code == 0:
+                        hits.update(parse_hits(listing))
+                out[name] = hits
+            return out
+
+    def measure_link(self, src: str, dst: str, *, count: int = 10, timeout: float = 1.0) -> dict[str, Any]:
+        """``count`` TCP connects from inside ``src`` to ``dst``'s peer port: ``{rtt_ms, lost, sent}``."""
+        d = self._node(dst)
+        code, out = self.exec(src, measure_argv(d.ip, d.ports[d.peer_port], count, timeout,
+                                                python=sys.executable),
+                              timeout=count * (timeout + 1) + 10)
+        if code != 0:
+            raise RuntimeError(f"measuring {src}->{dst} failed (exit {code}): {out.strip()}")
+        return json.loads(out.strip().splitlines()[-1])
+
+    def _has_netem(self) -> bool:
+        if self._netem is None:
+            code, _ = self.exec(self.nodes[0], ["sh", "-c", "tc qdisc add dev lo root netem delay 1ms && "
+                                                            "tc qdisc del dev lo root"])
+            self._netem = code == 0
+        return self._netem
+
+    def _start_delayer(self, n: _Node, fault: PacketFault) -> NodeProcess:
+        assert self._record is not None and self._root is not None
+        log = self._root / n.name / "delayer.log"
+        p = NodeProcess(name=f"{n.name}-delayer", log_path=log, record=self._record,
+                        label=f"{self.spec.run_id}/{n.name}-delayer", stop_grace=2.0)
+        p.spawn(self.ns_argv(n.name, [sys.executable, "-m", "harness.backends.nfqueue_delay", str(QUEUE),
+                                      str(fault.delay_ms), str(fault.jitter_ms), str(fault.reorder),
+                                      str(n.index)]),
+                cwd=self._root, env=dict(os.environ, PYTHONPATH=_pythonpath(), PYTHONUNBUFFERED="1"),
+                what="the packet delayer")
+        p.wait_ready(lambda: "ready" in log.read_text(errors="replace").splitlines()[-1:][0]
+                     if log.exists() and log.read_text().strip() else False,
+                     timeout=10.0, closing=lambda: self._closed, where="its netlink queue")
+        return p
 
     # -------------------------------------------------------------- extras
 
@@ -386,6 +475,8 @@ class NetnsCluster:
 
         with deferred_interrupts():
             self._closed = True
+            for d in [d for d in self._shaped.values() if d is not None]:
+                attempt(d.end, graceful=False)
             attempt(stop_all, [(n.lock, n.process) for n in self._nodes.values()], grace=self._stop_grace)
             if self._nodes:
                 attempt(self.collect_logs, Path(self.spec.run_dir) / "logs")
@@ -488,3 +579,16 @@ def _pythonpath() -> str:
     root = str(Path(__file__).resolve().parents[2])
     rest = os.environ.get("PYTHONPATH")
     return root if not rest else f"{root}{os.pathsep}{rest}"
+
+
+def _netem_args(f: PacketFault) -> list[str]:
+    args = ["netem"]
+    if f.delay_ms or f.jitter_ms:
+        args += ["delay", f"{f.delay_ms:g}ms", f"{f.jitter_ms:g}ms"]
+    if f.loss:
+        args += ["loss", f"{f.loss * 100:g}%"]
+    if f.duplicate:
+        args += ["duplicate", f"{f.duplicate * 100:g}%"]
+    if f.reorder:
+        args += ["reorder", f"{f.reorder * 100:g}%"]
+    return args
