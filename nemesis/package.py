@@ -44,12 +44,13 @@ from harness.history import NEMESIS, Op
 from nemesis.core import Compose, Nemesis, Noop, Validate
 from nemesis import aim
 from nemesis.grudge import GRUDGE_KINDS, isolate, make_grudge
+from nemesis.packet import START as PACKET_START, STOP as PACKET_STOP, PacketNemesis, draw_behaviour
 from nemesis.partition import START, STOP, PartitionNemesis
 from nemesis.process import KillNemesis, PauseNemesis, pick_targets
 
 __all__ = ["FAULTS", "NemesisPackage", "final_generator", "package", "parse_faults", "schedule"]
 
-FAULTS: tuple[str, ...] = ("partition", "kill", "pause")
+FAULTS: tuple[str, ...] = ("partition", "kill", "pause", "packet")
 """Fault names the CLI accepts (plus ``none``)."""
 
 _MIN_NODES = {"halves": 2, "one": 2, "majorities-ring": 3, "bridge": 3}
@@ -130,6 +131,10 @@ def _draw(rng: random.Random, *, faults: Sequence[str], nodes: Sequence[str],
         targets = pick_targets(aimed, rng)
         start = OpSpec(f="pause", value={"nodes": targets})
         stop = OpSpec(f="resume", value={"nodes": targets})
+    elif fault == "packet":
+        targets = pick_targets(aimed, rng)
+        start = OpSpec(f=PACKET_START, value={"nodes": targets, "behaviour": draw_behaviour(rng)})
+        stop = OpSpec(f=PACKET_STOP, value=None)
     else:  # parse_faults keeps this out
         raise ValueError(f"unknown fault {fault!r}")
     hold = int(interval_ns * rng.uniform(0.5, 1.5))
@@ -251,6 +256,8 @@ def final_generator(faults: Sequence[str]) -> Generator:
         specs.append(OpSpec(f="start", value="all", process=NEMESIS))
     if "partition" in faults:
         specs.append(OpSpec(f=STOP, value=None, process=NEMESIS))
+    if "packet" in faults:
+        specs.append(OpSpec(f=PACKET_STOP, value=None, process=NEMESIS))
     return gen.nemesis(gen.seq(specs))
 
 
@@ -284,6 +291,8 @@ def package(faults: str | Collection[str], *, nodes: Sequence[str], interval_s: 
         parts.append(KillNemesis(seed=s))
     if "pause" in kinds:
         parts.append(PauseNemesis(seed=s))
+    if "packet" in kinds:
+        parts.append(PacketNemesis(seed=s))
     return NemesisPackage(
         nemesis=Validate(Compose(parts)),
         generator=schedule(names, nodes=nodes, interval_s=interval_s, seed=seed, partitions=partitions,

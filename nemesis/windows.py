@@ -39,6 +39,8 @@ _ROLES: dict[str, tuple[str, bool]] = {
     "start": ("kill", False),
     "pause": ("pause", True),
     "resume": ("pause", False),
+    "start-packet": ("packet", True),
+    "stop-packet": ("packet", False),
 }
 _JEPSEN_ROLES: dict[str, tuple[str, bool]] = {"start": ("fault", True), "stop": ("fault", False)}
 
@@ -120,6 +122,9 @@ def _opening(kind: str, op: Op) -> FaultWindow | None:
             return None  # acted on no node: nothing in effect
         nodes = sorted(got or [])
         detail = {"nodes": nodes} if got is not None else v
+    elif kind == "packet":
+        nodes = sorted(_value_nodes(v) or [])
+        detail = {k: v[k] for k in ("nodes", "behaviour") if k in v} if isinstance(v, dict) else v
     else:
         nodes, detail = [], v
     return FaultWindow(kind=kind, start_ns=op.time, end_ns=None, detail=detail,
