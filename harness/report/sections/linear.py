@@ -28,7 +28,7 @@ Anything not understood is shown by the generic table, never dropped.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 from markupsafe import Markup
 
@@ -237,123 +237,107 @@ class LinearizabilitySection:
         if not mine:
             return None
         spans = [op_span(axis, w.op) for w in mine]  # type: ignore[arg-type]
-        done = [e for (s, e), w in zip(spans, mine) if w.op.completion is not None]  # type: ignore[union-attr]
+        ends = [e for (_, e), w in zip(spans, mine) if w.op.completion is not None]  # type: ignore[union-attr]
         lo = min(s for s, _ in spans)
-        hi = max(done + [s for s, _ in spans])
-        span = max(hi - lo, 1)
-        pad = span * 0.15
-        view_lo, view_hi = lo - pad, hi + pad
-        min_w = span * MIN_BAR
-        groups: list[tuple[str, str, int, list[tuple[Operation, str]]]] = [
-            ("the key's other operations then", AROUND_COLOR, 8, [(o, "") for o in around]),
-            ("witness", WITNESS_COLOR, 14, [(w.op, w.role) for w in mine if not w.failing]),  # type: ignore[misc]
-            ("breaks linearizability", FAILING_COLOR, 16, [(w.op, f"✗ {w.role}".strip()) for w in mine
-                                                           if w.failing]),  # type: ignore[misc]
+        hi = max(ends + [s for s, _ in spans])
+        pad = max(hi - lo, 1) * 0.15
+        groups = [
+            _Group("the key's other operations then", AROUND_COLOR, 8, [(o, "", "") for o in around]),
+            _Group("witness", WITNESS_COLOR, 14, [(w.op, w.role, "") for w in mine if not w.failing]),  # type: ignore[misc]
+            _Group("breaks linearizability", FAILING_COLOR, 16,
+                   [(w.op, f"✗ {w.role}".strip(), "") for w in mine if w.failing]),  # type: ignore[misc]
         ]
-        traces: list[dict[str, Any]] = []
-        lanes: set[Any] = set()
-        for name, color, width, ops in groups:
-            xs: list[float | None] = []
-            ys: list[str | None] = []
-            mx: list[float] = []
-            my: list[str] = []
-            text: list[str] = []
-            hover: list[str] = []
-            for o, label in ops:
-                s, e = op_span(axis, o)
-                e = max(e, s + min_w) if o.completion is not None else max(e, view_hi)
-                lane = f"p{o.process}"
-                lanes.add(o.process)
-                xs += [axis.x(int(s)), axis.x(int(e)), None]
-                ys += [lane, lane, None]
-                mid = (max(s, view_lo) + min(e, view_hi)) / 2
-                mx.append(axis.x(int(mid)))
-                my.append(lane)
-                text.append(plot_text(label, limit=40))
-                hover.append(_hover(o, f"<br>{plot_text(label)}" if label else ""))
-            if not mx:
-                continue
-            traces.append({"type": "scatter", "mode": "lines", "x": xs, "y": ys, "name": name, "legendgroup": name,
-                           "line": {"color": color, "width": width}, "hoverinfo": "skip"})
-            traces.append({"type": "scatter", "mode": "text", "x": mx, "y": my, "text": text,
-                           "textposition": "top center", "hovertext": hover, "hoverinfo": "text",
-                           "legendgroup": name, "showlegend": False, "textfont": {"size": 11, "color": "#212121"}})
-        cats = [f"p{q}" for q in sorted(lanes, key=lambda q: (isinstance(q, str), q))]
-        windows = [w for w in ctx.windows if w.start <= view_hi and (w.end is None or w.end >= view_lo)]
-        figure = {"data": traces, "layout": {
-            "margin": {"l": 60, "r": 20, "t": 40, "b": 45},
-            "xaxis": {"title": {"text": axis.title}, "zeroline": False,
-                      "range": [axis.x(int(view_lo)), axis.x(int(view_hi))]},
-            "yaxis": {"title": {"text": "process"}, "type": "category", "categoryorder": "array",
-                      "categoryarray": cats},
-            "shapes": fault_shapes(windows, axis), "legend": {"orientation": "h", "y": 1.2},
-            "hovermode": "closest"}}
-        if failing is not None:
-            mark_anomalies(figure, [("failing op", op_span(axis, failing)[0])], axis)
-        return plot_div(figure, height=min(520, 170 + 40 * len(cats)), css_class="sb-linear")
+        mark = None if failing is None else op_span(axis, failing)[0]
+        return _lanes_figure(groups, ctx, lo - pad, hi + pad, mark=mark)
 
     def _figure(self, p: ParsedLinear, ctx: SectionContext) -> Markup | None:
+        """Without a witness: the prefix's end (numbered, with states), the failing op, its concurrent ops."""
         axis = ctx.axis
-        groups: list[tuple[str, str, list[tuple[LinStep, str]]]] = []
         offset = max(0, len(p.prefix) - MAX_FIGURE_PREFIX)
         base = p.prefix_length - len(p.prefix)  # the checker may already have cut the prefix
-        prefix = [(s, f"#{base + offset + i + 1}") for i, s in enumerate(p.prefix[offset:])]
-        groups.append(("linearizable prefix", STATUS_COLORS["ok"], prefix))
-        groups.append(("concurrent with the failing op", STATUS_COLORS["info"],
-                       [(s, "") for s in p.concurrent[:MAX_TABLE_ROWS]]))
-        if p.failing is not None:
-            groups.append(("breaks linearizability", "#b71c1c", [(p.failing, "✗")]))
-        traces: list[dict[str, Any]] = []
-        lanes: set[Any] = set()
-        focus: list[float] = []  # x extent of the last prefix ops, the failing op and its concurrent ops
-        for name, color, steps in groups:
-            xs: list[float | None] = []
-            ys: list[str | None] = []
-            mx: list[float] = []
-            my: list[str] = []
-            text: list[str] = []
-            hover: list[str] = []
-            for step, label in steps:
-                if step.op is None:
-                    continue
-                s, e = op_span(axis, step.op)
-                lane = f"p{step.op.process}"
-                lanes.add(step.op.process)
-                xs += [axis.x(s), axis.x(e), None]
-                ys += [lane, lane, None]
-                if not name.startswith("linearizable") or step in p.prefix[-FOCUS_PREFIX:]:
-                    focus += [axis.x(s), axis.x(e)]
-                mx.append(round((axis.x(s) + axis.x(e)) / 2, 6))
-                my.append(lane)
-                text.append(label)
-                h = (f"{label} op {step.op.invoke.index}: {plot_text(step.op.f, limit=30)} "
-                     f"{plot_text(value_text(step.op.invoke.value), limit=50)} → "
-                     f"{plot_text(value_text(step.op.value), limit=50)}"
-                     f" ({step.op.status})")
-                if step.has_state:
-                    h += f"<br>model state after: {plot_text(step.state, limit=80)}"
-                hover.append(h)
-            if not mx:
-                continue
-            width = 16 if name.startswith("breaks") else 11
-            traces.append({"type": "scatter", "mode": "lines", "x": xs, "y": ys, "name": name,
-                           "legendgroup": name, "line": {"color": color, "width": width},
-                           "hoverinfo": "skip"})
-            traces.append({"type": "scatter", "mode": "text", "x": mx, "y": my, "text": text,
-                           "textposition": "top center", "hovertext": hover, "hoverinfo": "text",
-                           "legendgroup": name, "showlegend": False,
-                           "textfont": {"size": 11, "color": "#212121"}})
-        if not traces:
+        tail = set(map(id, p.prefix[-FOCUS_PREFIX:]))
+        in_prefix = set(map(id, p.prefix))
+
+        def state(step: LinStep) -> str:
+            return f"<br>model state after: {plot_text(step.state, limit=80)}" if step.has_state else ""
+
+        groups = [
+            _Group("linearizable prefix", STATUS_COLORS["ok"], 11,
+                   [(st.op, f"#{base + offset + i + 1}", state(st)) for i, st in enumerate(p.prefix[offset:])
+                    if st.op is not None]),
+            _Group("concurrent with the failing op", STATUS_COLORS["info"], 11,
+                   [(st.op, "", "") for st in p.concurrent[:MAX_TABLE_ROWS] if st.op is not None]),
+            _Group("breaks linearizability", FAILING_COLOR, 16,
+                   [(p.failing.op, "✗", "")] if p.failing is not None and p.failing.op is not None else []),
+        ]
+        focus = [x for st in (*p.prefix[offset:], *p.concurrent[:MAX_TABLE_ROWS], *([p.failing] if p.failing else []))
+                 if st.op is not None and (id(st) in tail or id(st) not in in_prefix) for x in op_span(axis, st.op)]
+        if not focus:
             return None
-        cats = [f"p{q}" for q in sorted(lanes, key=lambda q: (isinstance(q, str), q))]
         lo, hi = min(focus), max(focus)
-        pad = max((hi - lo) * 0.05, 1e-3 if axis.timed else 1.0)
-        layout = {"margin": {"l": 60, "r": 20, "t": 30, "b": 45},
-                  "xaxis": {"title": {"text": axis.title}, "zeroline": False,
-                            "range": [round(lo - pad, 6), round(hi + pad, 6)]},
-                  "yaxis": {"title": {"text": "process"}, "type": "category", "categoryorder": "array",
-                            "categoryarray": cats},
-                  "shapes": fault_shapes(ctx.windows, axis), "legend": {"orientation": "h", "y": 1.15},
-                  "hovermode": "closest"}
-        height = min(700, 140 + 45 * len(cats))
-        return plot_div({"data": traces, "layout": layout}, height=height, css_class="sb-linear")
+        pad = max((hi - lo) * 0.05, 1e6 if axis.timed else 1.0)
+        return _lanes_figure(groups, ctx, lo - pad, hi + pad, mark=None, all_faults=True)
+
+
+class _Group(NamedTuple):
+    """One legend entry of a lanes chart: bars of ``(op, label, extra hover html)``."""
+
+    name: str
+    color: str
+    width: int
+    bars: list[tuple[Operation, str, str]]
+
+
+def _lanes_figure(groups: Sequence[_Group], ctx: SectionContext, view_lo: float, view_hi: float, *,
+                  mark: int | None, all_faults: bool = False) -> Markup | None:
+    """One lane per process, a labelled bar per op, at least :data:`MIN_BAR` of the view wide.
+
+    The view is ``[view_lo, view_hi]`` (axis positions); only the fault windows
+    overlapping it are shaded unless ``all_faults``; ``mark`` draws the dashed
+    failing-op line.
+    """
+    axis = ctx.axis
+    min_w = (view_hi - view_lo) * MIN_BAR
+    traces: list[dict[str, Any]] = []
+    lanes: set[Any] = set()
+    for g in groups:
+        xs: list[float | None] = []
+        ys: list[str | None] = []
+        mx: list[float] = []
+        my: list[str] = []
+        text: list[str] = []
+        hover: list[str] = []
+        for o, label, extra in g.bars:
+            s, e = op_span(axis, o)
+            e = max(e, s + min_w)
+            lane = f"p{o.process}"
+            lanes.add(o.process)
+            xs += [axis.x(s), axis.x(int(e)), None]
+            ys += [lane, lane, None]
+            mx.append(axis.x(int((max(s, view_lo) + min(e, view_hi)) / 2)))
+            my.append(lane)
+            text.append(plot_text(label, limit=40))
+            hover.append(_hover(o, (f"<br>{plot_text(label)}" if label else "") + extra))
+        if not mx:
+            continue
+        traces.append({"type": "scatter", "mode": "lines", "x": xs, "y": ys, "name": g.name, "legendgroup": g.name,
+                       "line": {"color": g.color, "width": g.width}, "hoverinfo": "skip"})
+        traces.append({"type": "scatter", "mode": "text", "x": mx, "y": my, "text": text,
+                       "textposition": "top center", "hovertext": hover, "hoverinfo": "text",
+                       "legendgroup": g.name, "showlegend": False, "textfont": {"size": 11, "color": "#212121"}})
+    if not traces:
+        return None
+    cats = [f"p{q}" for q in sorted(lanes, key=lambda q: (isinstance(q, str), q))]
+    windows = ctx.windows if all_faults else [
+        w for w in ctx.windows if w.start <= view_hi and (w.end is None or w.end >= view_lo)]
+    figure = {"data": traces, "layout": {
+        "margin": {"l": 60, "r": 20, "t": 40, "b": 45},
+        "xaxis": {"title": {"text": axis.title}, "zeroline": False,
+                  "range": [axis.x(int(view_lo)), axis.x(int(view_hi))]},
+        "yaxis": {"title": {"text": "process"}, "type": "category", "categoryorder": "array",
+                  "categoryarray": cats},
+        "shapes": fault_shapes(windows, axis), "legend": {"orientation": "h", "y": 1.2},
+        "hovermode": "closest"}}
+    if mark is not None:
+        mark_anomalies(figure, [("failing op", mark)], axis)
+    return plot_div(figure, height=min(700, 170 + 40 * len(cats)), css_class="sb-linear")
