@@ -56,6 +56,11 @@ fi
 echo "== python package"
 py=python3
 if [ -x .venv/bin/python ] || [ "$use_venv" -eq 1 ]; then
+  if ! [ -x .venv/bin/python ] && ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
+    echo "cannot install the package: the system Python is externally managed and python3-venv is" \
+         "missing; install it as root (apt-get install python3-venv) or activate a virtualenv, then rerun" >&2
+    exit 4
+  fi
   [ -x .venv/bin/python ] || python3 -m venv .venv
   py="$PWD/.venv/bin/python"
   export PATH="$PWD/.venv/bin:$PATH"
