@@ -106,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         code = rv if isinstance(rv, int) else 0
     if argv is None:
+        # The outcome is decided and recorded: a late Ctrl-C or SIGTERM (the second of two) must not
+        # turn the exit code into "killed by a signal" while the interpreter shuts down.
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(s, signal.SIG_IGN)
         sys.exit(code)
     return code
 

@@ -52,7 +52,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Collection, Iterator
 
-from harness.backends.docker_engine import clean_leftovers, connect, run_labels
+from harness.backends.docker_engine import SERVICE_LOG, clean_leftovers, connect, run_labels
 from harness.backends.docker_network import (
     create_run_network, cut_rules, iptables_script, probe_argv, probe_passed,
 )
@@ -71,7 +71,7 @@ __all__ = [
 PORT = 7000
 PROJECT_DIR = "/opt/splitbrain"
 DATA_DIR = "/var/lib/splitbrain/data"
-LOG_FILE = "/var/log/splitbrain/service.log"
+LOG_FILE = SERVICE_LOG
 PID_FILE = "/run/splitbrain-service.pid"
 _LOG_TAIL_LINES = 20
 _PID_FILE_GRACE_S = 15.0  # how long a started service may take to write its pid file
@@ -180,7 +180,7 @@ class DockerCluster:
         self._cut: set[Link] = set()
         self._net_lock = threading.Lock()
         self._network_id: str | None = None
-        self._labels = run_labels(spec.run_id)
+        self._labels = run_labels(spec.run_id, spec.run_dir)  # run_dir: where `clean` saves logs
 
     # ------------------------------------------------------------------ Cluster
 

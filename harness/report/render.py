@@ -246,6 +246,8 @@ def render_report(run: RunData, *, sections: Mapping[str, Section] | None = None
         "invalid": f"{n_anom} {'anomaly' if n_anom == 1 else 'anomalies'} found: the system did not hold.",
         "unknown": "At least one checker could not decide; see below why.",
     }[verdict]
+    if results.get("status") not in (None, "done") and results.get("error"):  # killed, interrupted...
+        sentence = f"The run did not finish ({results['status']}): {results['error']}. {sentence}"
     timeline = latency = throughput = None
     if history is not None:
         highlight = {i for _, a in all_anomalies for i in a.ops if isinstance(i, int)}

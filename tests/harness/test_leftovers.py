@@ -110,3 +110,44 @@ def test_sweep_only_removes_directories_it_could_have_made(tmp_path: Path) -> No
     sweep(tmp_path)
     assert keep.exists()
     assert (tmp_path / "runs" / "garbage.json").exists()  # unreadable: left for a person to look at
+
+
+def test_sweep_saves_node_logs_and_marks_the_run_killed(tmp_path: Path, sleeper: subprocess.Popen[bytes]) -> None:
+    from harness.store import RunInfo, read_results, results_document, write_results
+
+    run_dir = tmp_path / "store" / "t" / "run1"
+    (run_dir / "logs").mkdir(parents=True)
+    info = RunInfo(run_id="run1", target="quorum-store", variant="abd", backend="local", workload="register",
+                   nodes=("n1",), nemesis=(), time_limit_s=1.0, concurrency=1, seed=1)
+    write_results(run_dir, results_document(info, status="running", phase="final reads"))
+    (run_dir / "history.jsonl").write_text(
+        '{"index": 0, "time": 5, "process": 0, "type": "invoke", "f": "read", "value": null}\n{"ind')
+    rec = RunRecord("run1", directory=tmp_path, run_dir=run_dir)
+    d = tmp_path / "splitbrain-run1"
+    (d / "n1").mkdir(parents=True)
+    (d / "n1" / "node.log").write_text("n1 says hello\n")
+    rec.add_dir(d)
+    rec.add_process(sleeper.pid, label="run1/n1")
+    dead_harness(rec)
+    removed = sweep(tmp_path)
+    assert sleeper.wait(5) == -signal.SIGKILL and not d.exists() and not rec.path.exists()
+    assert (run_dir / "logs" / "n1.log").read_text() == "n1 says hello\n"
+    res = read_results(run_dir)
+    assert res["status"] == "killed" and res["stats"]["ops"] == 1 and "final reads" in res["error"]
+    assert {r.kind for r in removed} >= {"logs", "results"}
+    assert "run1: saved logs of 1 node(s)" in "\n".join(map(str, removed))
+    assert sweep(tmp_path) == []  # a second sweep finds nothing to do
+
+
+def test_sweep_leaves_another_hosts_record_unless_forced(tmp_path: Path) -> None:
+    (tmp_path / "runs").mkdir()
+    d = tmp_path / "splitbrain-far"
+    d.mkdir()
+    path = tmp_path / "runs" / "far.json"
+    path.write_text(json.dumps({"run_id": "far", "host": "some-other-host", "processes": [], "dirs": [str(d)],
+                                "harness": {"pid": os.getpid(), "start": -1}}))
+    (left,) = sweep(tmp_path)
+    assert left.verb == "left" and "some-other-host" in str(left) and "--force" in str(left)
+    assert d.exists() and path.exists()
+    assert [r.kind for r in sweep(tmp_path, force=True)] == ["directory", "record"]
+    assert not d.exists() and not path.exists()

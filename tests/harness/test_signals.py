@@ -1,0 +1,153 @@
+"""Every way a run ends unwinds: each stop signal at each phase, SIGKILL, a full disk.
+
+Real runs of the quorum store (``abd``, linearizable) on the local backend, in
+a child process, each in a folder of its own (:mod:`tests.support.runs`).
+After each: the exit code is the signal's (128 + signum), no traceback, no
+process, temporary directory or run record left, ``results.json`` final and
+saying what happened, the node logs saved, and the history checks as valid.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.store import recheck_run
+from tests.support.runs import ROOT, RunUnderTest, processes_naming, wait_for
+
+pytestmark = pytest.mark.slow
+
+INT, TERM, HUP = signal.SIGINT, signal.SIGTERM, signal.SIGHUP
+SIGNALS = {"SIGINT": (INT,), "SIGTERM": (TERM,), "SIGHUP": (HUP,), "SIGTERM+SIGINT": (TERM, INT)}
+
+# phase -> (how the test gets there, the "phase" results.json must name)
+PHASES = ["start", "workload", "heal", "final reads", "check", "report"]
+_HOLDS = {"heal": "healing", "final reads": "final reads", "check": "checking", "report": "writing report"}
+
+
+def _reach(run: RunUnderTest, phase: str) -> None:
+    if phase == "start":  # the nodes are being spawned and waited for
+        wait_for(lambda: list(run.tmp.glob("splitbrain-*/n1/node.log")) or run.proc.poll() is not None,
+                 60, "the first node to be spawned")
+    elif phase == "workload":
+        run.wait_phase("running")
+        wait_for(lambda: run.history_lines() > 30, 30, "ops in the history")
+    else:
+        assert run.wait_held() == _HOLDS[phase]
+
+
+def _start(tmp_path: Path, phase: str, **kw) -> RunUnderTest:  # type: ignore[no-untyped-def]
+    return RunUnderTest(tmp_path, hold=_HOLDS.get(phase), time_limit=30 if phase == "workload" else 1.0, **kw)
+
+
+def _assert_clean_end(run: RunUnderTest, code: int, signums: tuple[int, ...], phase: str) -> dict:
+    out = run.output()
+    first = signums[0]
+    assert code == 128 + first, out
+    assert "Traceback" not in out, out
+    assert run.leftovers() == [], out
+    rd = run.run_dir()
+    assert rd is not None
+    res = json.loads((rd / "results.json").read_text())
+    name = signal.Signals(first).name
+    assert res["status"] == "interrupted" and res["signal"] == name, res
+    assert f"interrupted ({name})" in res["error"]
+    expected_phase = {"start": "starting", "workload": "running"}.get(phase, _HOLDS.get(phase))
+    assert res["phase"] == expected_phase, res
+    if phase != "start":
+        assert res["stats"]["duration_s"] > 0.3 and res["stats"]["ops"] > 0, res["stats"]
+        assert sorted(p.name for p in (rd / "logs").iterdir()) == ["n1.log", "n2.log", "n3.log"]
+    if phase == "report":  # the verdict stands, the report is said to be missing
+        assert res["valid"] is True and "VALID" in out and "report not written" in out
+        assert not (rd / "report.html").exists()
+    else:
+        assert res["valid"] == "unknown"
+    if len(signums) > 1 and phase != "report":  # (a report cut short ends at once: nothing to wait for)
+        assert "again: still stopping" in out
+    # the history checks: abd is linearizable (an empty one, stopped before any op, is unknown)
+    assert recheck_run(rd, out=open("/dev/null", "w")) == (0 if res["stats"].get("ops") else 2)
+    return res
+
+
+@pytest.mark.parametrize("phase", PHASES)
+@pytest.mark.parametrize("sig", list(SIGNALS))
+def test_a_stop_signal_in_any_phase_unwinds_everything(tmp_path: Path, sig: str, phase: str) -> None:
+    run = _start(tmp_path, phase)
+    try:
+        _reach(run, phase)
+        run.signal(*SIGNALS[sig])
+        code = run.wait()
+    finally:
+        run.close()
+    _assert_clean_end(run, code, SIGNALS[sig], phase)
+
+
+def test_sigint_stops_a_run_that_inherited_it_ignored(tmp_path: Path) -> None:
+    run = _start(tmp_path, "workload", sigint_ignored=True)
+    try:
+        _reach(run, "workload")
+        run.signal(INT)
+        code = run.wait(timeout=60)
+    finally:
+        run.close()
+    _assert_clean_end(run, code, (INT,), "workload")
+
+
+def test_a_sigkilled_harness_is_cleaned_up_by_its_watchdog(tmp_path: Path) -> None:
+    run = _start(tmp_path, "workload")
+    try:
+        _reach(run, "workload")
+        rd = run.run_dir()
+        assert rd is not None and processes_naming("harness.watchdog " + rd.name)
+        run.signal(signal.SIGKILL)
+        run.proc.wait(10)
+        wait_for(lambda: run.leftovers() == [], 30, "the watchdog to remove the nodes and temp dir")
+    finally:
+        run.close()
+    res = json.loads((rd / "results.json").read_text())
+    assert res["status"] == "killed" and res["phase"] == "running" and res["stats"]["ops"] > 0, res
+    assert sorted(p.name for p in (rd / "logs").iterdir()) == ["n1.log", "n2.log", "n3.log"]
+    assert recheck_run(rd, out=open("/dev/null", "w")) == 0
+
+
+def test_clean_after_a_sigkill_saves_logs_and_marks_the_run_killed(tmp_path: Path) -> None:
+    run = _start(tmp_path, "workload")
+    try:
+        _reach(run, "workload")
+        rd = run.run_dir()
+        assert rd is not None
+        (dog,) = processes_naming("harness.watchdog " + rd.name)
+        import os
+
+        os.kill(dog[0], signal.SIGKILL)  # the watchdog too: only `clean` is left to do it
+        run.signal(signal.SIGKILL)
+        run.proc.wait(10)
+        time.sleep(0.5)
+        assert [p for p, _ in processes_naming(str(run.tmp))], "the nodes should have outlived it"
+        assert not (rd / "logs" / "n1.log").exists()
+        clean = subprocess.run([sys.executable, "-m", "harness.cli", "clean", "--no-docker",
+                                "--state-dir", str(run.state)], cwd=ROOT, capture_output=True, text=True,
+                               timeout=60)
+    finally:
+        run.close()
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "saved logs of 3 node(s)" in clean.stdout and "as killed" in clean.stdout, clean.stdout
+    assert run.leftovers() == []
+    res = json.loads((rd / "results.json").read_text())
+    assert res["status"] == "killed" and "check it with" in res["error"]
+    assert sorted(p.name for p in (rd / "logs").iterdir()) == ["n1.log", "n2.log", "n3.log"]
+    assert recheck_run(rd, out=open("/dev/null", "w")) == 0  # what was recorded is linearizable
+    # `check RUN_DIR` and `report` agree: an unfinished run, killed
+    check = subprocess.run([sys.executable, "-m", "harness.cli", "check", str(rd)], cwd=ROOT,
+                           capture_output=True, text=True, timeout=60)
+    assert check.returncode == 2 and "killed" in check.stdout, check.stdout + check.stderr
+    report = subprocess.run([sys.executable, "-m", "harness.cli", "report", str(rd)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert report.returncode == 0, report.stdout + report.stderr
+    assert "The run did not finish (killed)" in (rd / "report.html").read_text()
