@@ -129,8 +129,10 @@ def _start(run: SuiteRun, kw: Mapping[str, Any], out: Path) -> _Child:
     log = out / "logs" / f"{slug}.log"
     spec.write_text(json.dumps({"target": run.target, "resolve": dict(kw), "seed": run.seed}), encoding="utf-8")
     with open(log, "wb") as f:
+        # its own session: a Ctrl-C at the terminal reaches the suite only, which forwards one SIGTERM
         proc = subprocess.Popen([sys.executable, "-m", "harness.commands.suite", str(spec), str(result)],
-                                stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
     return _Child(run=run, proc=proc, log=log, result=result, started=time.monotonic())
 
 
@@ -236,15 +238,17 @@ def _rows(outcomes: Sequence[Outcome], out: Path) -> list[dict[str, Any]]:
         stats = o.results.get("stats") or {}
         report = o.run_dir / "report.html" if o.run_dir and (o.run_dir / "report.html").exists() else None
         rel = lambda p: os.path.relpath(p, out) if p is not None else None  # noqa: E731
-        anomalies = [a.get("summary") for r in (o.results.get("checkers") or {}).values()
-                     if isinstance(r, Mapping) for a in (r.get("anomalies") or []) if isinstance(a, Mapping)]
+        checkers = [r for r in (o.results.get("checkers") or {}).values() if isinstance(r, Mapping)]
+        anomalies = [a.get("summary") for r in checkers for a in (r.get("anomalies") or []) if isinstance(a, Mapping)]
+        why_unknown = "; ".join(f"{r.get('error')}" for r in checkers if r.get("error")) or None
         rows.append({"id": o.run.id, "expect": " or ".join(o.run.expect), "verdict": o.verdict,
                      "ok": o.as_expected, "seed": o.results.get("seed", o.run.seed),
                      "ops": stats.get("ops"), "faults": len(o.results.get("faults") or []),
                      "duration": f"{o.duration_s:.1f}", "report": rel(report),
                      "run_dir": rel(o.run_dir), "log": rel(o.log) if o.log.exists() else None,
                      "anomaly": anomalies[0] if anomalies else None, "anomalies": len(anomalies),
-                     "error": o.error if o.verdict in ("error", "not run") else None,
+                     "error": o.error if o.verdict in ("error", "not run")
+                     else why_unknown if o.verdict == "unknown" else None,
                      "command": o.results.get("command")})
     return rows
 
@@ -258,7 +262,7 @@ def _write_summary(s: Suite, outcomes: Sequence[Outcome], out: Path, started: st
     rows = _rows(outcomes, out)
     page = env.get_template("suite.html.j2").render(
         suite=s, rows=rows, started=started, duration=f"{duration_s:.0f}", interrupted=interrupted,
-        failed=sum(1 for r in rows if not r["ok"]), source=os.path.relpath(s.path.resolve(), out))
+        failed=sum(1 for r in rows if not r["ok"]), source=str(s.path))
     path = out / "index.html"
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(page, encoding="utf-8")

@@ -137,3 +137,35 @@ def test_the_repository_suite_in_a_short_form_writes_a_summary_and_junit_and_fai
     banner = f"{len(surprises)} of 6 run(s) did not get the expected verdict" if surprises \
         else "Every run got the expected verdict"
     assert banner in page
+
+
+@pytest.mark.slow  # two real runs, stopped after a few seconds
+def test_sigterm_stops_the_running_runs_which_keep_their_folders_and_the_summary_says_so(tmp_path: Path) -> None:
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    suite = tmp_path / "s.toml"
+    suite.write_text('[defaults]\ntarget = "quorum-store"\nbackend = "local"\nnemesis = "none"\n'
+                     'time_limit = 60\nnodes = 3\n\n[[entry]]\nvariant = "abd"\nseed = [1, 2, 3]\nexpect = "valid"\n')
+    out = tmp_path / "summary"
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "suite", str(suite), "--jobs", "2",
+                             "--store", str(tmp_path / "h"), "--out", str(out)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list((tmp_path / "h").glob("quorum-store/*/history.jsonl"))) < 2:
+        time.sleep(0.2)
+    time.sleep(2)
+    os.kill(proc.pid, signal.SIGTERM)
+    printed, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, printed
+    runs = [p for p in (tmp_path / "h" / "quorum-store").iterdir() if not p.is_symlink()]
+    assert len(runs) == 2, printed  # the third never started
+    for run in runs:
+        assert json.loads((run / "results.json").read_text())["status"] == "interrupted"
+    page = (out / "index.html").read_text()
+    assert "Interrupted" in page and "not run" in page
+    assert ET.parse(out / "junit.xml").getroot().get("tests") == "3"
