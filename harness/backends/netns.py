@@ -87,6 +87,7 @@ __all__ = ["NetnsCluster", "NodeDownError", "NodeStartError", "available", "open
 SUBNET = ipaddress.ip_network("10.77.0.0/24")
 GATEWAY = "10.77.0.1"
 HOST = "127.0.0.1"
+MEASURE_PORT = 9  # discard: no node binds it (harness.ports numbers from 7000)
 _TOOLS = ("unshare", "nsenter", "ip", "iptables")
 FALLBACK_NOTE = ("the netns backend is not available here ({why}); using the local backend, whose "
                  "proxies cut only the connections nodes make to the addresses the harness gave "
@@ -333,9 +334,14 @@ class NetnsCluster:
             return out
 
     def measure_link(self, src: str, dst: str, *, count: int = 10, timeout: float = 1.0) -> dict[str, Any]:
-        """``count`` TCP connects from inside ``src`` to ``dst``'s peer port: ``{rtt_ms, lost, sent}``."""
+        """``count`` TCP connects from inside ``src`` to ``dst``'s IP: ``{rtt_ms, lost, sent}``.
+
+        On a port nothing listens on (:data:`MEASURE_PORT`), so each connect is
+        one SYN and its RST over the same IP path and rules as the nodes'
+        traffic, and a node's full accept queue is never mistaken for loss.
+        """
         d = self._node(dst)
-        code, out = self.exec(src, measure_argv(d.ip, d.ports[d.peer_port], count, timeout,
+        code, out = self.exec(src, measure_argv(d.ip, MEASURE_PORT, count, timeout,
                                                 python=sys.executable),
                               timeout=count * (timeout + 1) + 10)
         if code != 0:
