@@ -139,14 +139,20 @@ def new_run_dir(store: str | Path, target: str, *, now: _dt.datetime | None = No
 
 
 def disk_full(e: BaseException | None) -> OSError | None:
-    """The ENOSPC/EDQUOT error behind ``e`` (``e`` itself or its causes), or None."""
-    seen = 0
+    """The first ENOSPC/EDQUOT error behind ``e`` (``e`` itself or its causes), or None.
+
+    First in time: a full disk fails one write, then the cleanup's writes
+    (log copies) fail too; the message should name the write that failed
+    first (the first that names a file: a bare ``os.write`` error is often
+    the cause of one re-raised with the file's name).
+    """
+    found, seen = None, 0
     while e is not None and seen < 20:
-        if isinstance(e, OSError) and e.errno in _FULL:
-            return e
+        if isinstance(e, OSError) and e.errno in _FULL and (found is None or e.filename or not found.filename):
+            found = e
         e = e.__cause__ or e.__context__
         seen += 1
-    return None
+    return found
 
 
 def reserve_space(run_dir: str | Path, nbytes: int = RESERVE_BYTES) -> Path | None:

@@ -222,9 +222,9 @@ class LocalCluster:
                 target = dest / f"{name}.log"
                 try:
                     shutil.copyfile(n.log_path, target)
-                except OSError:
-                    target.unlink(missing_ok=True)  # no half-copied log (a full disk)
-                    raise
+                except OSError as e:  # a full disk: no half-copied log, and the error names the copy
+                    target.unlink(missing_ok=True)
+                    raise OSError(e.errno, e.strerror, str(target)) from e
                 out.append(target)
         return out
 

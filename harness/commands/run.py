@@ -201,9 +201,12 @@ def _say(echo: Any, line: str) -> None:
 
 
 def _disk_full_sentence(e: OSError, where: Any) -> str:
-    return (f"the disk is full ({e.strerror or 'no space left'} writing {e.filename or where}): the run "
-            f"was stopped and its nodes removed; free some space or pass --store on another disk, "
-            f"then run again")
+    return (f"{_disk_full(e, where)}: the run was stopped and its nodes removed; free some space or pass "
+            f"--store on another disk, then run again")
+
+
+def _disk_full(e: OSError, where: Any) -> str:
+    return f"the disk is full ({e.strerror or 'no space left'} writing {e.filename or where})"
 
 
 class _Run:
@@ -403,9 +406,10 @@ class _Run:
         except Interrupted as e:
             return self._report_cut_short(doc, f"interrupted ({e.name})", e.exit_code, signal=e.name)
         except OSError as e:  # only a full disk gets out of _write_report
-            msg = _disk_full_sentence(e, self.run_dir)
-            _say(self.echo, msg)
-            return self._report_cut_short(doc, msg, EXIT_ENV, status="environment-error")
+            why = _disk_full(e, self.run_dir)
+            _say(self.echo, f"{why} while writing the report; the verdict stands; free some space, then "
+                            f"write the report with: splitbrain report {self.run_dir}")
+            return self._report_cut_short(doc, why, EXIT_ENV, status="environment-error")
         finally:
             self.stop.begin_stopping()
         if written is not None:
