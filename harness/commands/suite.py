@@ -173,7 +173,7 @@ def _execute(planned: Sequence[tuple[SuiteRun, dict[str, Any], bool]], out: Path
                     break  # a non-isolating run waits for an empty slate, and holds it
                 waiting.pop(0)
                 running.append(_start(run, kw, out))
-                echo(f"[{len(done) + len(running)}/{total}] started {run.id}")
+                echo(f"started {run.id} ({len(done) + len(running)} of {total})")
                 if not isolated:
                     break
             time.sleep(_POLL_S)
@@ -182,7 +182,7 @@ def _execute(planned: Sequence[tuple[SuiteRun, dict[str, Any], bool]], out: Path
                 o = _outcome(c)
                 done[c.run.id] = o
                 mark = "as expected" if o.as_expected else f"EXPECTED {' or '.join(c.run.expect)}"
-                echo(f"[{len(done)}/{total}] {c.run.id}: {o.verdict} ({mark}), {o.duration_s:.1f} s"
+                echo(f"done {len(done)}/{total}: {c.run.id}: {o.verdict} ({mark}), {o.duration_s:.1f} s"
                      + (f"  {o.run_dir}" if o.run_dir else "") + (f"\n    {o.error}" if o.error and
                                                                   o.verdict == "error" else ""))
     except KeyboardInterrupt:

@@ -119,7 +119,7 @@ def test_the_repository_suite_in_a_short_form_writes_a_summary_and_junit_and_fai
                  "--nemesis-interval", "1", "--jobs", "2", "--store", str(tmp_path / "h"),
                  "--out", str(out), "--junit", str(junit)])
     printed = capsys.readouterr().out
-    verdicts = dict(re.findall(r"\] (quorum-store/\S+): (valid|invalid|unknown|error) ", printed))
+    verdicts = dict(re.findall(r"done \d/6: (quorum-store/\S+): (valid|invalid|unknown|error) ", printed))
     assert len(verdicts) == 6, printed
     # abd is linearizable: valid whatever the faults; a 3 s seed run may or may not catch its bug
     assert all(verdicts[f"quorum-store/abd/{f}/seed=1"] == "valid" for f in ("partition", "kill", "pause"))
