@@ -1,0 +1,150 @@
+"""The Redis worked example (``examples/redis_sentinel/``): an outside target, tested as a user would.
+
+Fast tests check what the target hands each node (who replicates from whom,
+what the Sentinels monitor) without Redis. The slow ones need Debian's
+``redis-server`` and ``redis-sentinel`` and skip, saying so, without them. The
+failover test reads Redis's own state (``ROLE``, ``GET``) to show what the
+harness claims: the isolated primary acknowledged a write, a replica was
+promoted, and after the heal the write is gone.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from harness.cluster import Address, ClusterSpec
+from harness.history import NEMESIS, Op
+from harness.nodes import client_nodes, layout, node_context, node_names, role_map
+from nemesis.package import package
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "redis_sentinel"
+if importlib.util.find_spec("splitbrain_redis_sentinel") is None:  # not pip-installed: use the checkout
+    sys.path.insert(0, str(EXAMPLE))
+
+from splitbrain_redis_sentinel import TARGET, missing_binaries  # noqa: E402
+from splitbrain_redis_sentinel.resp import Connection, RedisError  # noqa: E402
+
+NODES = node_names(TARGET)
+needs_redis = pytest.mark.skipif(
+    bool(missing_binaries()),
+    reason=f"needs {', '.join(missing_binaries())} on PATH: apt-get install -y redis-server redis-sentinel")
+
+
+def _ctx(node: str) -> Any:
+    spec = ClusterSpec(target=TARGET, variant="default", nodes=NODES, run_id="t", run_dir=Path("/tmp"))
+    specs = {s.name: s for s in layout(TARGET, NODES)}
+    peers = {p: {"client": Address(host=f"10.0.0.{i}", port=7000)} for i, p in enumerate(NODES, 1) if p != node}
+    return node_context(spec, specs[node], listen=Address(host="10.0.0.9", port=7000), data_dir="/d",
+                        python="python3", peer_ports=peers)
+
+
+def test_roles_name_the_nodes_and_only_redis_servers_take_clients() -> None:
+    assert NODES == ("primary", "replica1", "replica2", "sentinel1", "sentinel2", "sentinel3")
+    assert client_nodes(TARGET, NODES) == ("primary", "replica1", "replica2")
+
+
+def test_each_role_gets_its_own_command_aimed_at_the_primary_through_its_peer_address() -> None:
+    from harness.nodes import command_of
+    specs = {s.name: s for s in layout(TARGET, NODES)}
+    primary = command_of(specs["primary"].role, TARGET)(_ctx("primary"))
+    replica = command_of(specs["replica2"].role, TARGET)(_ctx("replica2"))
+    sentinel = command_of(specs["sentinel3"].role, TARGET)(_ctx("sentinel3"))
+    assert primary[0] == "redis-server" and "--replicaof" not in primary
+    assert replica[-3:] == ["--replicaof", "10.0.0.1", "7000"]
+    assert sentinel[:2] == ["sh", "-c"] and "sentinel monitor splitbrain 10.0.0.1 7000 2" in sentinel[-1]
+
+
+# --- with Redis ----------------------------------------------------------------------
+
+
+def _eventually(what: str, probe: Callable[[], Any], timeout_s: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            got = probe()
+        except OSError:
+            got = None
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout_s:g} s: {what}")
+        time.sleep(0.2)
+
+
+def _redis(c: Any, node: str, *cmd: Any) -> Any:
+    a = c.address(node)
+    conn = Connection(a.host, a.port, timeout=1.0)
+    try:
+        return conn.call(*cmd)
+    finally:
+        conn.close()
+
+
+def _spec(tmp_path: Path) -> ClusterSpec:
+    return ClusterSpec(target=TARGET, variant="default", nodes=NODES,
+                       run_id=f"redis-test-{os.getpid()}-{random.randrange(1 << 30)}", run_dir=tmp_path)
+
+
+@pytest.mark.slow
+@needs_redis
+def test_on_local_it_replicates_and_a_killed_primary_keeps_its_writes(tmp_path: Path) -> None:
+    from harness.backends.local import open_local_cluster
+
+    with open_local_cluster(_spec(tmp_path), state_dir=tmp_path / "state", stop_grace=1.0) as c:
+        assert _redis(c, "primary", "SET", "sb:a", "1") == "OK"
+        for r in ("replica1", "replica2"):  # through the link proxies given as --replicaof
+            _eventually(f"{r} has sb:a", lambda r=r: _redis(c, r, "GET", "sb:a") == "1")
+            assert isinstance(_redis(c, r, "SET", "sb:b", "2"), RedisError)  # READONLY
+        c.kill("primary")
+        c.start("primary")
+        assert _redis(c, "primary", "GET", "sb:a") == "1"  # appendfsync always: nothing lost to a kill
+    assert {p.name for p in (tmp_path / "logs").iterdir()} == {f"{n}.log" for n in NODES}
+
+
+def _netns_or_skip() -> None:
+    from harness.backends import netns
+    why = netns.available()
+    if why:
+        pytest.skip(f"the netns backend is unavailable here: {why}")
+
+
+@pytest.mark.slow
+@needs_redis
+def test_on_netns_an_isolated_primary_acknowledges_a_write_that_failover_then_loses(tmp_path: Path) -> None:
+    _netns_or_skip()
+    from harness.backends.netns import open_netns_cluster
+
+    roles = role_map(TARGET, NODES)
+    pkg = package("partition:primary", nodes=NODES, roles=roles, seed=1, probe_timeout_s=0.6, verify_s=3.0)
+    grudge = {"grudge": {"kind": "isolate", "nodes": list(NODES),
+                         "drops": {n: ["primary"] for n in NODES if n != "primary"} | {"primary": list(NODES[1:])}}}
+    with open_netns_cluster(_spec(tmp_path), state_dir=tmp_path / "state", fallback=False) as c:
+        _eventually("every Sentinel knows both replicas", lambda: all(
+            _redis(c, s, "SENTINEL", "REPLICAS", "splitbrain") and
+            len(_redis(c, s, "SENTINEL", "REPLICAS", "splitbrain")) == 2 for s in NODES[3:]))
+        assert _redis(c, "primary", "SET", "sb:k", "before") == "OK"
+        _eventually("replicas caught up", lambda: all(_redis(c, r, "GET", "sb:k") == "before"
+                                                      for r in ("replica1", "replica2")))
+        nem = pkg.nemesis.setup(c)
+        try:
+            cut = nem.invoke(Op(index=0, type="info", process=NEMESIS, f="start-partition", value=grudge))
+            assert cut.error is None and cut.value["verified"] is True
+            # the harness's client still reaches the isolated primary, which acknowledges the write
+            assert _redis(c, "primary", "SET", "sb:k", "lost") == "OK"
+            promoted = _eventually("a replica promoted by the Sentinels", lambda: next(
+                (r for r in ("replica1", "replica2") if _redis(c, r, "ROLE")[0] == "master"), None))
+            healed = nem.invoke(Op(index=1, type="info", process=NEMESIS, f="stop-partition", value=None))
+            assert healed.error is None
+        finally:
+            nem.teardown()
+        _eventually("the old primary demoted to a replica", lambda: _redis(c, "primary", "ROLE")[0] == "slave")
+        _eventually("the old primary resynced", lambda: _redis(c, "primary", "GET", "sb:k") == "before")
+        assert _redis(c, promoted, "GET", "sb:k") == "before"  # the acknowledged "lost" is gone everywhere
