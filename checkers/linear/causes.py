@@ -15,7 +15,8 @@ observed a state (a read's value, a cas's expected value):
 ``stale-read``          a write ``w`` of another value completed before the
                         observer began, and every write that could have
                         produced the value observed had completed before ``w``
-                        began (or it is the initial value);
+                        began (or it is the initial value), or ``w`` is a cas
+                        from that value, whose only writer so came before it;
 ``lost-write``          the same, and no read ever saw ``w``'s value or the
                         value of any write begun after ``w``: the
                         acknowledged write vanished;
@@ -202,7 +203,8 @@ def _against_write(x: Entry, witness: Sequence[Entry], entries: Sequence[Entry],
     for w in witness:
         if w.call.read_only or w.ret_pos is None or w.ret_pos >= x.call_pos or w.call.makes == v:
             continue
-        if not _older(v, init, makers, w.call_pos):
+        consumed = w.call.needs == v and v != init and len(makers) == 1  # a cas from v's only write
+        if not consumed and not _older(v, init, makers, w.call_pos):
             continue
         lost = _lost(w, entries)
         verb = "cannot return" if x.call.read_only else "cannot find"
@@ -211,6 +213,10 @@ def _against_write(x: Entry, witness: Sequence[Entry], entries: Sequence[Entry],
             text = (f"{op_phrase(w)} was acknowledged {_at(w.op, end=True)}, yet {_observes(x, v)} "
                     f"(begun {_at(x.op, end=False)}), the older {_source(v, init, makers)}, and no later read "
                     f"saw {value_text(_plain(w.call.makes))} or any newer write: the acknowledged write was lost.")
+        elif consumed:
+            text = (f"{op_phrase(w)} completed {_at(w.op, end=True)}, before {op_phrase(x)} began "
+                    f"{_at(x.op, end=False)}, and it had replaced the {value_text(_plain(v))} that only "
+                    f"{op_phrase(makers[0])} wrote, so {what} {verb} the older {value_text(_plain(v))}.")
         else:
             text = (f"{op_phrase(w)} completed {_at(w.op, end=True)}, before {op_phrase(x)} began "
                     f"{_at(x.op, end=False)}, so {what} {verb} the older {_source(v, init, makers)}.")

@@ -60,6 +60,8 @@ PREFIX_LIMIT = 200
 CONCURRENT_LIMIT = 50
 WITNESS_BUDGET_S = 3.0
 """Time the witness reduction may take before the prefix explanation is all there is."""
+UNFINISHED_WITNESS_MAX = 12
+"""A witness the budget left unminimised is shown only up to this many ops."""
 
 
 def _json(v: Any) -> Any:
@@ -209,7 +211,12 @@ def explain(part: Partition, result: SearchResult, model: Model, *,
     if stuck.op.return_index is not None:
         ops.append(stuck.op.return_index)
     wit = minimal_witness(entries, model, init, stuck=result.stuck, budget_s=witness_budget_s, clock=clock)
-    if wit is None:
+    if wit is not None and not wit.minimal and len(wit.entries) > UNFINISHED_WITNESS_MAX:
+        data["witness_note"] = (f"the reduction got the key's {len(entries)} operations down to "
+                                f"{len(wit.entries)} within {witness_budget_s:g} s, too many to read as a cause; "
+                                f"the search's prefix explains the verdict")
+        wit = None
+    elif wit is None:
         data["witness_note"] = (f"no witness smaller than the key's {len(entries)} operations was found "
                                 f"within {witness_budget_s:g} s; the search's prefix explains the verdict")
     else:

@@ -49,7 +49,7 @@ from checkers.linear.models import ANY, NOTHING, Model
 from checkers.linear.partition import Entry
 from checkers.linear.search import search
 
-__all__ = ["WINDOWS", "Witness", "closure", "is_linearizable", "makers_of", "minimal_witness"]
+__all__ = ["WINDOWS", "Witness", "closure", "dependents", "is_linearizable", "makers_of", "minimal_witness"]
 
 WINDOWS = (4, 8, 16, 32, 64, 128, 256, 512)
 """Operations before the failing one tried as the first candidate sets, in turn."""
@@ -99,29 +99,48 @@ def makers_of(x: Entry, entries: Sequence[Entry]) -> list[Entry]:
             and m.call.makes == need and m.call_pos < end]
 
 
-def closure(removed: Sequence[Entry], keep: Sequence[Entry], *, fixed: bool = True) -> list[Entry]:
+def dependents(entries: Sequence[Entry]) -> dict[int, list[Entry]]:
+    """For each entry (by ``id``), the entries it is a possible maker for: the reverse of :func:`makers_of`."""
+    by_value: dict[Hashable, list[Entry]] = {}
+    for m in entries:
+        if not m.call.read_only and m.call.makes is not ANY:
+            by_value.setdefault(m.call.makes, []).append(m)
+    out: dict[int, list[Entry]] = {}
+    for x in entries:
+        need = x.call.needs
+        if need is NOTHING:
+            continue
+        end = _INF if x.ret_pos is None else x.ret_pos
+        for m in by_value.get(need, ()):
+            if m is not x and m.call_pos < end:
+                out.setdefault(id(m), []).append(x)
+    return out
+
+
+def closure(removed: Sequence[Entry], keep: Sequence[Entry], *, fixed: bool = True,
+            deps: dict[int, list[Entry]] | None = None) -> list[Entry]:
     """``removed`` plus every entry of ``keep`` that loses one of its possible makers, transitively.
 
     With ``fixed`` False (a model whose writes have no single result) nothing
     is added: only reads are removed then, and a read explains nobody.
+    ``deps`` is :func:`dependents` of a superset of ``keep``, when the caller
+    has it (the reduction computes it once).
     """
     out = list(removed)
     if not fixed:
         return out
+    if deps is None:
+        deps = dependents(keep)
+    inside = {id(e) for e in keep}
     gone = {id(e) for e in out}
-    made = {e.call.makes for e in out if not e.call.read_only}
-    changed = bool(made)
-    while changed:
-        changed = False
-        for x in keep:
-            if id(x) in gone or x.call.needs is NOTHING or x.call.needs not in made:
-                continue
-            if any(id(m) in gone for m in makers_of(x, keep)):
+    todo = list(out)
+    while todo:
+        m = todo.pop()
+        for x in deps.get(id(m), ()):
+            if id(x) in inside and id(x) not in gone:
                 gone.add(id(x))
                 out.append(x)
-                if not x.call.read_only:
-                    made.add(x.call.makes)
-                changed = True
+                todo.append(x)
     return out
 
 
@@ -172,8 +191,9 @@ def minimal_witness(entries: Sequence[Entry], model: Model, init: Hashable, *, s
         return None
     if start is None:
         return None
+    deps = dependents(entries) if fixed else {}
     try:
-        current = _ddmin(start, fixed, invalid)
+        current = _ddmin(start, fixed, invalid, deps)
     except _Shrunk as partial:
         return Witness(entries=tuple(partial.best), minimal=False, searches=count[0],
                        note=f"the reduction's {budget_s:g} s budget ran out after {count[0]} searches")
@@ -215,7 +235,8 @@ def _first_invalid(entries: Sequence[Entry], stuck: int | None, fixed: bool,
     return all_ if len(all_) != last and invalid(all_) else None
 
 
-def _ddmin(current: list[Entry], fixed: bool, invalid: Callable[[Sequence[Entry]], bool]) -> list[Entry]:
+def _ddmin(current: list[Entry], fixed: bool, invalid: Callable[[Sequence[Entry]], bool],
+           deps: dict[int, list[Entry]]) -> list[Entry]:
     """Complement-only ddmin with :func:`closure`; 1-minimal when it returns."""
     n = 2
     while len(current) > 1:
@@ -226,7 +247,7 @@ def _ddmin(current: list[Entry], fixed: bool, invalid: Callable[[Sequence[Entry]
         size = -(-len(removable) // n)
         chunks = [removable[i:i + size] for i in range(0, len(removable), size)]
         for chunk in chunks:
-            gone = {id(e) for e in closure(chunk, current, fixed=fixed)}
+            gone = {id(e) for e in closure(chunk, current, fixed=fixed, deps=deps)}
             rest = [e for e in current if id(e) not in gone]
             if not rest:
                 continue

@@ -274,3 +274,17 @@ def test_removal_with_closure_never_makes_a_linearizable_key_invalid(case: tuple
         gone = {id(x) for x in closure(drop, entries)}
         rest = [e for e in entries if id(e) not in gone]
         assert is_linearizable(rest, m, init), [e.op for e in rest]
+
+
+def test_a_cas_that_replaced_the_only_write_of_the_value_makes_a_later_read_of_it_stale() -> None:
+    # Porcupine etcd_072's shape: the cas overlaps the write, but needs its value, so it came after it
+    a = anomaly_of(timed([
+        (0, 1, "invoke", "write", 1), (1, 2, "invoke", "cas", [1, 4]), (2, 1, "ok", "write", 1),
+        (5, 2, "ok", "cas", [1, 4]),
+        (10, 3, "invoke", "read", None), (11, 3, "ok", "read", 1),
+        (20, 4, "invoke", "read", None), (21, 4, "ok", "read", 4),  # the cas was seen: not lost
+    ]), model="cas-register")
+    assert witness_ops(a) == [(1, "write", 1, "ok"), (2, "cas", [1, 4], "ok"), (3, "read", 1, "ok")]
+    assert a.data["cause"]["pattern"] == "stale-read"
+    assert "cas [1 4] (p2 via n3) completed at 0.005 s, before the read (p3 via n4) began at 0.010 s, " \
+           "and it had replaced the 1 that only write 1 (p1 via n2) wrote" in a.summary
