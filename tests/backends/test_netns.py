@@ -164,12 +164,13 @@ def _ours(tag: str) -> list[int]:
     return found
 
 
-def _netns_inodes() -> set[str]:
-    out = set()
+def _netns_holders() -> dict[str, list[int]]:
+    """Network namespace -> pids in it. A namespace lives only while a process is in it (no bind mounts here)."""
+    out: dict[str, list[int]] = {}
     for p in Path("/proc").iterdir():
         try:
-            out.add(os.readlink(p / "ns" / "net"))
-        except OSError:
+            out.setdefault(os.readlink(p / "ns" / "net"), []).append(int(p.name))
+        except (OSError, ValueError):
             pass
     return out
 
@@ -181,7 +182,7 @@ def test_twenty_runs_with_sigint_and_sigkill_leave_nothing(tmp_path) -> None:
     tmp.mkdir()
     env = dict(os.environ, SPLITBRAIN_STATE_DIR=str(tmp_path / "state"), TMPDIR=str(tmp), SBN_TAG=tag,
                PYTHONPATH=str(ROOT))
-    namespaces = _netns_inodes()
+    namespaces = set(_netns_holders())
     cmd = [sys.executable, "-m", "harness.cli", "run", "quorum-store", "--variant", "abd", "--backend", "netns",
            "--nodes", "3", "--time-limit", "3", "--store", str(tmp_path / "store")]
     for i in range(20):
@@ -200,4 +201,10 @@ def test_twenty_runs_with_sigint_and_sigkill_leave_nothing(tmp_path) -> None:
         _wait(lambda: not _ours(tag), 10, f"run {i} ({how}) to leave no process")
     assert not list((tmp_path / "state" / "runs").glob("*.json"))
     assert not [d for d in tmp.iterdir() if d.name.startswith("splitbrain-")]
-    assert _netns_inodes() <= namespaces  # every namespace the runs made is gone
+    tagged = set(_ours(tag))  # empty by now; any new namespace must be another run's (other tests, users)
+    assert not [ns for ns, pids in _netns_holders().items() if ns not in namespaces and set(pids) & tagged]
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    assert "sbn-" not in links  # bridges and veths live inside the run's namespaces only
+    if os.geteuid() == 0:
+        rules = subprocess.run(["iptables", "-w", "-S"], capture_output=True, text=True).stdout
+        assert "sbn:" not in rules and "SBN-" not in rules  # no rule ever lands in the host's tables
