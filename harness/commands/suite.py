@@ -4,8 +4,8 @@ FILE is a suite (TOML, see :mod:`harness.suite`). Every run of its matrix is
 checked first (target, variant, faults, options, as ``splitbrain run`` checks
 them), so a typo stops the suite before anything starts. Then each run is a
 ``splitbrain run`` in a child process, up to ``--jobs`` at once where the
-backend isolates runs from each other (``local``: own ports, own temporary
-folders); runs on other backends go one at a time, alone. Run folders go to
+backend isolates runs from each other (``local``, ``netns``: own ports, own
+temporary folders, own namespaces); runs on other backends go one at a time, alone. Run folders go to
 the store as usual (``STORE/<target>/<run>/``); beside them the suite writes
 ``STORE/suites/<name>-<time>/``:
 
@@ -45,8 +45,10 @@ __all__ = ["Outcome", "suite"]
 
 EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_ENV, EXIT_INTERRUPTED = 0, 1, 3, 4, 130
 
-ISOLATING_BACKENDS = frozenset({"local"})
-"""Backends whose runs share nothing (ports, folders, names): these run ``--jobs`` at once."""
+ISOLATING_BACKENDS = frozenset({"local", "netns"})
+"""Backends whose runs share nothing, so they run ``--jobs`` at once: ``local`` (own ports and
+temporary folders) and ``netns`` (besides, its own user and network namespaces per run). Docker
+runs share one engine and its address space: one at a time."""
 
 _POLL_S = 0.2
 
@@ -283,7 +285,7 @@ def _exit_code(outcomes: Sequence[Outcome], interrupted: bool) -> int:
 @click.command("suite")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Runs at once (only on backends that isolate runs: local).")
+              help="Runs at once (only on backends that isolate runs: local, netns).")
 @click.option("--store", default="histories", show_default=True, type=click.Path(file_okay=False),
               help="Folder holding run folders; the summary goes to STORE/suites/.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
