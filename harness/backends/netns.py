@@ -392,7 +392,8 @@ class NetnsCluster:
 
     def ns_argv(self, node: str, argv: list[str]) -> list[str]:
         """``argv`` run inside ``node``'s namespace (as root of the run's user namespace)."""
-        return ["nsenter", "--user", "--net", "--target", str(self._node(node).anchor), "--", *argv]
+        return ["nsenter", "--user", "--net", "--preserve-credentials", "--target", str(self._node(node).anchor),
+                "--", *argv]
 
     def exec(self, node: str, argv: list[str], *, timeout: float = 30.0) -> tuple[int, str]:
         """Run ``argv`` inside ``node``'s namespace; (exit code, stdout+stderr)."""
