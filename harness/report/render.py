@@ -169,7 +169,9 @@ _FIGURES = (  # (stats key, how to say it): the figures a checker or a run repor
 def figures_text(stats: Mapping[str, Any], *, skip: tuple[str, ...] = ()) -> str:
     """A checker's or a run's figures as a phrase ("1732 ops, 100 keys, checked in 0.015 s"), not ``k=v`` pairs."""
     known = dict(_FIGURES)
-    parts = [known[k].format(_short(stats[k], 40)) for k, _ in _FIGURES if stats.get(k) is not None]
+    one = {"ops": "1 op", "keys": "1 key", "nemesis_events": "1 nemesis event"}
+    parts = [one[k] if stats[k] == 1 and k in one else known[k].format(_short(stats[k], 40))
+             for k, _ in _FIGURES if stats.get(k) is not None]
     parts += [f"{k.replace('_', ' ')} {_short(v, 40)}" for k, v in stats.items() if k not in known and k not in skip]
     return ", ".join(parts)
 
