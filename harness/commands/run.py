@@ -557,7 +557,12 @@ def targets() -> int:
             mark = " (default)" if v == t.default_variant else ""
             click.echo(f"  --variant {v}{mark}: {t.variants[v]}")
         wls = ", ".join(f"{w}{' (default)' if w == t.default_workload else ''}" for w in sorted(t.workloads))
-        click.echo(f"  workloads: {wls or 'none'}; default nodes: {t.default_nodes}")
+        if t.roles:  # nodes named by role (harness.nodes); --nemesis KIND:ROLE aims at them
+            from harness.nodes import node_names
+            nodes = f"nodes: {', '.join(node_names(t))} (roles {', '.join(r.name for r in t.roles)})"
+        else:
+            nodes = f"default nodes: {t.default_nodes}"
+        click.echo(f"  workloads: {wls or 'none'}; {nodes}")
         for k in sorted(t.options):
             click.echo(f"  --option {k}=...: {t.options[k]}")
     return 0
