@@ -151,22 +151,31 @@ class ListAppend:
             self._check_elements(k, order, writer, failed, longest_by[k], note)
         self._dirty_updates(longest, writer, failed, note)
 
-        # Dependency edges.
+        # Dependency edges, collected per kind and added in bulk.
+        ww_a: list[int] = []
+        ww_b: list[int] = []
         for k, order in longest.items():
             wk = writer.get(k, {})
             prev = wk.get(order[0]) if order else None
             for i in range(1, len(order)):
                 cur = wk.get(order[i])
                 if prev is not None and cur is not None:
-                    g.add(prev.node, cur.node, WW)
+                    ww_a.append(prev.node)
+                    ww_b.append(cur.node)
                 prev = cur
+        g.extend(ww_a, ww_b, WW)
+        wr_a: list[int] = []
+        wr_b: list[int] = []
+        rw_a: list[int] = []
+        rw_b: list[int] = []
         for t, k, v in compatible:
             wk = writer.get(k, {})
             order = longest[k]
             if v:
                 w = wk.get(v[-1])
                 if w is not None:
-                    g.add(w.node, t.node, WR)
+                    wr_a.append(w.node)
+                    wr_b.append(t.node)
                     if (k, v[-1]) in intermediate and w is not t:
                         note("G1b", f"G1b: {_name(t)} read key {show_key(k)} = {show(v)}, ending at "
                                     f"{_name(w)}'s append of {show(v[-1])}, which {_name(w)} followed "
@@ -175,7 +184,10 @@ class ListAppend:
             if len(v) < len(order):
                 w = wk.get(order[len(v)])
                 if w is not None:
-                    g.add(t.node, w.node, RW)
+                    rw_a.append(t.node)
+                    rw_b.append(w.node)
+        g.extend(wr_a, wr_b, WR)
+        g.extend(rw_a, rw_b, RW)
         return found, self._explainer(longest, writer)
 
     @staticmethod

@@ -102,27 +102,38 @@ def order_edges(txns: Sequence[Txn], b: GraphBuilder, *, process: bool, realtime
     """
     if process:
         last_ok: dict[Any, int] = {}
+        pa: list[int] = []
+        pb: list[int] = []
         for t in txns:
             p = t.op.process
             prev = last_ok.get(p)
             if prev is not None:
-                b.add(prev, t.node, PROCESS)
+                pa.append(prev)
+                pb.append(t.node)
             if t.status == "ok":
                 last_ok[p] = t.node
+        b.extend(pa, pb, PROCESS)
     if not realtime:
         return
-    comps = sorted((t.op.completion.index, t.node) for t in txns if t.status == "ok")  # type: ignore[union-attr]
+    comps = [(t.op.completion.index, t.node) for t in txns if t.status == "ok"]  # type: ignore[union-attr]
+    comps.sort()
     invs = [(t.op.invoke.index, t.node) for t in txns]
     invs.sort()
     first = b.add_nodes(len(comps))
+    ra: list[int] = []
+    rb: list[int] = []
     j, last_point, nc = 0, -1, len(comps)
     for ii, node in invs:
         while j < nc and comps[j][0] < ii:
             point = first + j
-            b.add(comps[j][1], point, REALTIME)
+            ra.append(comps[j][1])
+            rb.append(point)
             if last_point >= 0:
-                b.add(last_point, point, REALTIME)
+                ra.append(last_point)
+                rb.append(point)
             last_point = point
             j += 1
         if last_point >= 0:
-            b.add(last_point, node, REALTIME)
+            ra.append(last_point)
+            rb.append(node)
+    b.extend(ra, rb, REALTIME)

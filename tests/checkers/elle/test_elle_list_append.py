@@ -1,0 +1,163 @@
+"""List-append: each anomaly class found in a hand-built history, and not in a near-identical one.
+
+Transactions of one pattern overlap (all invoked, then all completed) unless a
+test is about real-time or process order, so only the data edges decide.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import pytest
+
+from checkers.api import Verdict
+from checkers.elle import ListAppend
+from harness.history import History, HistoryError
+from tests.support.txn_histories import TxnLog
+
+Mops = list[list[Any]]
+
+
+def concurrent(*txns: Mops, fail: Sequence[int] = (), info: Sequence[int] = ()) -> History:
+    log = TxnLog()
+    for p, mops in enumerate(txns):
+        log.invoke(p, mops)
+    for p, _ in enumerate(txns):
+        log.complete(p, "fail" if p in fail else "info" if p in info else "ok")
+    return log.history()
+
+
+def kinds(h: History, *models: str) -> set[str]:
+    return set(ListAppend(models=models or ("strict-serializable",)).check(h).stats["counts"])
+
+
+def ap(k: str, v: int) -> list[Any]:
+    return ["append", k, v]
+
+
+def r(k: str, v: list[int] | None) -> list[Any]:
+    return ["r", k, v]
+
+
+CASES: dict[str, tuple[list[Mops], list[Mops]]] = {
+    # T1 and T2 both append to x and y; x shows T1 first, y shows T2 first.
+    "G0": ([[ap("x", 1), ap("y", 1)], [ap("x", 2), ap("y", 2)], [r("x", [1, 2])], [r("y", [2, 1])]],
+           [[ap("x", 1), ap("y", 1)], [ap("x", 2), ap("y", 2)], [r("x", [1, 2])], [r("y", [1, 2])]]),
+    # Each reads the other's append.
+    "G1c": ([[ap("x", 1), r("y", [1])], [ap("y", 1), r("x", [1])]],
+            [[ap("x", 1), r("y", [1])], [ap("y", 1), r("x", [])]]),
+    # T2 sees T1's x but not T1's y.
+    "G-single": ([[ap("x", 1), ap("y", 1)], [r("x", [1]), r("y", [])], [r("y", [1])]],
+                 [[ap("x", 1), ap("y", 1)], [r("x", [1]), r("y", [1])], [r("y", [1])]]),
+    # T1 -rw-> T2 -wr-> T3 -rw-> T4 -wr-> T1: two anti-dependencies, never adjacent.
+    "G-nonadjacent": ([[r("a", []), r("d", [1])], [ap("a", 1), ap("b", 1)], [r("b", [1]), r("c", [])],
+                       [ap("c", 1), ap("d", 1)], [r("a", [1]), r("c", [1])]],
+                      [[r("a", []), r("d", [])], [ap("a", 1), ap("b", 1)], [r("b", [1]), r("c", [])],
+                       [ap("c", 1), ap("d", 1)], [r("a", [1]), r("c", [1]), r("d", [1])]]),
+    # Write skew: each read the key the other appended to, empty.
+    "G2-item": ([[r("x", []), ap("y", 1)], [r("y", []), ap("x", 1)], [r("x", [1]), r("y", [1])]],
+                [[r("x", []), ap("y", 1)], [r("y", [1]), ap("x", 1)], [r("x", [1]), r("y", [1])]]),
+    "internal": ([[ap("x", 1), r("x", [])]], [[ap("x", 1), r("x", [1])]]),
+    "incompatible-order": ([[ap("x", 1)], [ap("x", 2)], [r("x", [1, 2])], [r("x", [2])]],
+                           [[ap("x", 1)], [ap("x", 2)], [r("x", [1, 2])], [r("x", [1])]]),
+    "duplicate-elements": ([[ap("x", 1)], [r("x", [1, 1])]], [[ap("x", 1)], [r("x", [1])]]),
+    "never-written": ([[ap("x", 1)], [r("x", [1, 9])]], [[ap("x", 1)], [r("x", [1])]]),
+    # T2 reads T1's first append to x, which T1 followed with a second one.
+    "G1b": ([[ap("x", 1), ap("x", 2)], [r("x", [1])], [r("x", [1, 2])]],
+            [[ap("x", 1), ap("x", 2)], [r("x", [1, 2])], [r("x", [1, 2])]]),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CASES))
+def test_found_and_not_found(kind: str) -> None:
+    bad, good = CASES[kind]
+    assert kind in kinds(concurrent(*bad))
+    res = ListAppend().check(concurrent(*good))
+    assert res.verdict is Verdict.VALID, res.stats["counts"]
+
+
+def test_g1a_aborted_read_and_its_committed_twin() -> None:
+    assert "G1a" in kinds(concurrent([ap("x", 1)], [r("x", [1])], fail=[0]))
+    assert kinds(concurrent([ap("x", 1)], [r("x", [1])])) == set()
+    # An info append may have committed: reading it is fine.
+    assert kinds(concurrent([ap("x", 1)], [r("x", [1])], info=[0])) == set()
+
+
+def test_dirty_update_builds_on_an_aborted_append() -> None:
+    bad = kinds(concurrent([ap("x", 1)], [ap("x", 2)], [r("x", [1, 2])], fail=[0]))
+    assert {"dirty-update", "G1a"} <= bad
+    assert kinds(concurrent([ap("x", 1)], [ap("x", 2)], [r("x", [1, 2])])) == set()
+
+
+def test_internal_with_unknown_prefix_checks_the_suffix() -> None:
+    assert kinds(concurrent([ap("x", 1)], [ap("x", 3), r("x", [1, 3])])) == set()
+    assert "internal" in kinds(concurrent([ap("x", 1)], [ap("x", 3), r("x", [3, 1])]))
+
+
+def _sequential(*txns: tuple[int, Mops]) -> History:
+    log = TxnLog()
+    for p, mops in txns:
+        log.txn(p, mops)
+    return log.history()
+
+
+def test_g_single_realtime_is_a_stale_read() -> None:
+    stale = _sequential((0, [ap("x", 1)]), (1, [r("x", [])]), (2, [r("x", [1])]))
+    assert kinds(stale) == {"G-single-realtime"}
+    assert ListAppend(models=["serializable"]).check(stale).verdict is Verdict.VALID
+    res = ListAppend().check(stale)
+    assert res.verdict is Verdict.INVALID
+    assert res.stats["violates"] == ["strong-snapshot-isolation"]
+    assert "strong-session-serializable" in res.stats["satisfies"]
+    # The same reads, but the read overlaps the append: no real-time order, valid.
+    log = TxnLog().invoke(0, [ap("x", 1)]).invoke(1, [r("x", [])]).complete(0).complete(1)
+    log.txn(2, [r("x", [1])])
+    assert ListAppend().check(log.history()).verdict is Verdict.VALID
+
+
+def test_g_single_process_when_only_sessions_are_assumed() -> None:
+    same = _sequential((0, [ap("x", 1)]), (0, [r("x", [])]), (2, [r("x", [1])]))
+    assert kinds(same, "strong-session-snapshot-isolation") == {"G-single-process"}
+    other = _sequential((0, [ap("x", 1)]), (1, [r("x", [])]), (2, [r("x", [1])]))
+    assert kinds(other, "strong-session-snapshot-isolation") == set()
+
+
+def test_g0_realtime_and_g1c_realtime() -> None:
+    h = _sequential((0, [ap("x", 1)]), (1, [ap("x", 2)]), (2, [r("x", [2, 1])]))
+    assert kinds(h) == {"G0-realtime"}
+    assert kinds(_sequential((0, [ap("x", 1)]), (1, [ap("x", 2)]), (2, [r("x", [1, 2])]))) == set()
+    h = _sequential((0, [r("y", [1])]), (1, [ap("y", 1)]))   # read the future's append
+    assert kinds(h) == {"G1c-realtime"}
+
+
+def test_explanation_names_each_edge_in_prose() -> None:
+    bad = CASES["G-single"][0]
+    res = ListAppend().check(concurrent(*bad))
+    (a,) = [x for x in res.anomalies if x.kind == "G-single"]
+    assert [s["type"] for s in a.data["steps"]] == ["wr", "rw"]
+    text = a.data["text"]
+    assert "T2 observed T1's append of 1 to key :x" in text
+    assert "T2 read key :y as the empty (initial) state, without T1's append of 1" in text
+    assert text.rstrip().endswith("a contradiction!")
+    assert a.ops == (0, 1)
+
+
+def test_same_element_appended_twice_is_bad_input_with_its_line() -> None:
+    log = TxnLog().txn(0, [ap("x", 1)]).txn(1, [ap("x", 1)])
+    h = History.of(log.ops, source="h.edn", lines=[10, 11, 12, 13])
+    with pytest.raises(HistoryError, match=r"h.edn:13: element 1 appended to key :x twice"):
+        ListAppend().check(h)
+
+
+def test_a_bad_micro_op_is_bad_input() -> None:
+    log = TxnLog().txn(0, [["write", "x", 1]])
+    with pytest.raises(HistoryError, match="bad micro-op"):
+        ListAppend().check(log.history())
+
+
+def test_timeout_makes_the_verdict_unknown_not_valid() -> None:
+    bad = CASES["G-single"][0]     # a cycle exists, but there is no time to look for it
+    res = ListAppend(timeout_s=1e-9).check(concurrent(*bad))
+    assert res.verdict is Verdict.UNKNOWN
+    assert "not searched for" in (res.error or "")
+    assert res.stats["not_searched"]
