@@ -26,6 +26,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, NoReturn
 
+from harness.input_limits import MAX_DEPTH, MAX_INT_DIGITS, MAX_OP_BYTES, too_deep, too_large
+
 __all__ = ["EDNError", "Form", "Keyword", "dumps", "parse", "loads"]
 
 
@@ -67,7 +69,7 @@ _TOKEN = re.compile(r"""
     (?:(?P<comment>;[^\n]*)
   | (?P<open>[\[({]|\#\{)
   | (?P<close>[\])}])
-  | (?P<str>"(?:[^"\\]|\\.)*")
+  | (?P<str>"[^"\\]*+(?:\\.[^"\\]*+)*+")
   | (?P<disc>\#_)
   | (?P<tag>\#[A-Za-z][^\s,\[\](){}";]*)
   | (?P<char>\\(?:newline|space|tab|return|formfeed|backspace|u[0-9A-Fa-f]{4}|[^\s,]))
@@ -104,6 +106,8 @@ def _atom(tok: str, line: int) -> Any:
     if tok == "false":
         return False
     if c.isdigit() or (c in "+-" and len(tok) > 1 and tok[1].isdigit()):
+        if len(tok) > MAX_INT_DIGITS + 2 and sum(ch.isdigit() for ch in tok) > MAX_INT_DIGITS:
+            raise EDNError(f"a number has more than {MAX_INT_DIGITS} digits", line=line)
         if _INT.match(tok):
             return int(tok.rstrip("N"))
         if _FLOAT.match(tok):
@@ -143,7 +147,7 @@ class _Frame:
 # values are atoms, strings or vectors of atoms and strings. One regular-expression
 # match per line instead of one per token; anything else goes to the general reader.
 _A = r"""[^\s,\[\](){}";\\#][^\s,\[\](){}";]*"""
-_S = r'''"(?:[^"\\]|\\.)*"'''
+_S = r'''"[^"\\]*+(?:\\.[^"\\]*+)*+"'''
 _V = rf"""(?:{_A}|{_S}|\[[\s,]*(?:(?:{_A}|{_S})[\s,]*)*\])"""
 _FLAT_LINE = re.compile(rf"""[\s,]*\{{[\s,]*(?::{_A}[\s,]+{_V}[\s,]*)*\}}[\s,]*""")
 _FLAT_PAIR = re.compile(rf"""(:{_A})[\s,]+(?:({_A})|({_S})|\[((?:[\s,]*(?:{_A}|{_S}))*)[\s,]*\])""")
@@ -162,7 +166,7 @@ def _parse_flat_lines(text: str) -> list[Form] | None:
         if a:
             v = atoms.get(a, atoms)
             if v is atoms:
-                if a.isdigit():
+                if a.isdigit() and len(a) < 19:
                     return int(a)  # indices and times: unique, not worth remembering
                 v = atoms[a] = _atom(a, line)
             return v
@@ -228,6 +232,8 @@ def parse(text: str) -> list[Form]:
                 value = atoms[tok] = _atom(tok, line_at(start))
             vkind: FormKind = "atom"
         elif kind == "open":
+            if len(stack) > MAX_DEPTH:  # the top-level vector of ops, then a value's own nesting
+                raise EDNError(too_deep(), line=line_at(start))
             stack.append(_Frame(tok, line_at(start)))
             continue
         elif kind == "close":
@@ -260,6 +266,8 @@ def parse(text: str) -> list[Form]:
                     forms.append(Form(value=value, kind=vkind, line=fr.line, element_lines=elines))
                     continue
         elif kind == "str":
+            if len(tok) > MAX_OP_BYTES:
+                raise EDNError(too_large(len(tok), "a string"), line=line_at(start))
             s = tok[1:-1]
             value = _ESCAPES.sub(_unescape_one, s) if "\\" in s else s
             vkind = "atom"

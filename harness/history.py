@@ -28,10 +28,17 @@ vectors and lists become lists.
 
 from __future__ import annotations
 
+import gc
 import json
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal, Sequence
+from typing import Annotated, Any, Iterable, Iterator, Literal, Sequence, Union
+
+import msgspec
+
+from harness.input_limits import (MAX_DEPTH, MAX_INT_DIGITS, MAX_OP_BYTES, decode_utf8, depth_exceeds,
+                                  line_blocks, too_deep, too_large)
 
 __all__ = [
     "NEMESIS",
@@ -54,6 +61,9 @@ NEMESIS = "nemesis"
 OpType = Literal["invoke", "ok", "fail", "info"]
 OP_TYPES: tuple[str, ...] = ("invoke", "ok", "fail", "info")
 Process = int | str
+# What a JSON line may hold in ``process`` and ``f``: msgspec checks these while decoding.
+_ProcessField = Union[Annotated[int, msgspec.Meta(ge=0)], Literal["nemesis"]]
+_Name = Annotated[str, msgspec.Meta(min_length=1)]
 
 
 class HistoryError(ValueError):
@@ -75,14 +85,18 @@ class HistoryError(ValueError):
         return f"{where}: {self.message}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Op:
-    """One event of a history (see the module docstring for each field)."""
+class Op(msgspec.Struct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
+    """One event of a history (see the module docstring for each field).
+
+    A frozen, keyword-only record: ``msgspec`` builds it straight from a JSON
+    line, checks the types on the way (see :func:`read_jsonl`), and keeps it
+    out of the garbage collector's reach (an op holds data, never itself).
+    """
 
     index: int
     type: OpType
-    process: Process
-    f: str
+    process: _ProcessField
+    f: _Name
     value: Any = None
     time: int | None = None
     node: str | None = None
@@ -97,8 +111,7 @@ class Op:
         return self.process == NEMESIS
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Operation:
+class Operation(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A client operation: its invocation paired with its completion.
 
     ``completion`` is ``None`` when the invocation never completed. ``status``
@@ -184,37 +197,60 @@ class History:
 
 def pair(ops: Sequence[Op], *, source: str | Path | None = None,
          lines: Sequence[int] | None = None) -> tuple[tuple[Operation, ...], tuple[Op, ...]]:
-    """Pair invocations with completions by Jepsen's rules.
+    """Pair invocations with completions by Jepsen's rules, in one pass.
 
     Raises :class:`HistoryError` when a process invokes while it has an op open
     (naming the file line when ``lines`` is given). Completions with nothing
     open for their process, and every ``nemesis`` event, go to the second list.
     """
     open_: dict[Process, int] = {}
-    slots: list[list[Op | None]] = []
+    invokes: list[Op] = []
+    completions: list[Op | None] = []
     stray: list[Op] = []
     for i, op in enumerate(ops):
-        if op.process == NEMESIS:
+        p = op.process
+        if p == NEMESIS:
             stray.append(op)
-            continue
-        if op.type == "invoke":
-            if op.process in open_:
-                prev = slots[open_[op.process]][0]
-                assert prev is not None
+        elif op.type == "invoke":
+            if p in open_:
+                prev = invokes[open_[p]]
                 raise HistoryError(
-                    f"process {op.process} invokes {op.f!r} while its {prev.f!r} "
+                    f"process {p} invokes {op.f!r} while its {prev.f!r} "
                     f"(index {prev.index}) is still open",
                     file=source, line=lines[i] if lines else None)
-            open_[op.process] = len(slots)
-            slots.append([op, None])
+            open_[p] = len(invokes)
+            invokes.append(op)
+            completions.append(None)
         else:
-            j = open_.pop(op.process, None)
+            j = open_.pop(p, None)
             if j is None:
                 stray.append(op)
             else:
-                slots[j][1] = op
-    operations = tuple(Operation(invoke=s[0], completion=s[1]) for s in slots)  # type: ignore[arg-type]
+                completions[j] = op
+    with _gc_paused():
+        operations = tuple(map(_operation, invokes, completions))
     return operations, tuple(stray)
+
+
+def _operation(invoke: Op, completion: Op | None) -> Operation:
+    return Operation(invoke=invoke, completion=completion)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic collection while a reader allocates millions of acyclic objects.
+
+    Each collection walks every tracked object, so with the collector on,
+    building a history costs more the longer it already is; ops are never in
+    a cycle. The collector's previous state is restored.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 # --- JSON Lines --------------------------------------------------------------
@@ -274,50 +310,119 @@ def op_from_json(d: Any, *, file: str | Path | None = None, line: int | None = N
               node=node, error=d.get("error"))
 
 
+# The reader. A JSON line is decoded by msgspec straight into an ``Op`` (types,
+# ``process`` and ``f`` checked in C): a block of lines per call, about a
+# microsecond an event. Whatever msgspec refuses (a bad line, but also what it
+# is stricter about than the json module: NaN, a missing ``index``, a lone
+# surrogate, an integer past 64 bits) goes to ``_reference_op``, the json
+# module and ``op_from_json``, which accepts what it always did and words each
+# error; so the fast path only ever decides what the reference would decide.
+
+_DECODE_OP = msgspec.json.Decoder(Op).decode
+# A line shorter than this cannot nest past MAX_DEPTH: each of its brackets needs a closer.
+_SHALLOW_BYTES = 2 * MAX_DEPTH + 2
+_SET_F = Op.__dict__["f"].__set__  # only to share one string per name (see _share_names)
+
+
+def _reference_op(raw: bytes, *, file: Path, line: int, position: int) -> Op:
+    """One JSON line read by the json module, within every bound of :mod:`harness.input_limits`."""
+    if len(raw) > MAX_OP_BYTES:
+        raise HistoryError(too_large(len(raw)), file=file, line=line)
+    text = decode_utf8(raw, line, lambda msg, ln: HistoryError(msg, file=file, line=ln))
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise HistoryError(f"not JSON: {e.msg} (column {e.colno})", file=file, line=line) from None
+    except RecursionError:
+        raise HistoryError(too_deep("the line"), file=file, line=line) from None
+    except ValueError:  # int(): past Python's digit limit
+        raise HistoryError(f"a number has more than {MAX_INT_DIGITS} digits", file=file, line=line) from None
+    op = op_from_json(d, file=file, line=line, default_index=position)
+    if depth_exceeds(op.value) or depth_exceeds(op.error):
+        raise HistoryError(too_deep(), file=file, line=line)
+    return op
+
+
+def _decode_block(raw_lines: list[bytes], first_line: int, position: int,
+                  file: Path) -> tuple[list[Op], Sequence[int]]:
+    """The ops of consecutive lines from ``first_line`` on, and the line of each (blank lines hold none)."""
+    try:
+        ops = list(map(_DECODE_OP, raw_lines))
+    except (msgspec.DecodeError, RecursionError):
+        return _decode_lines(raw_lines, first_line, position, file)
+    if max(map(len, raw_lines), default=0) > _SHALLOW_BYTES:
+        for k, raw in enumerate(raw_lines):
+            if len(raw) > _SHALLOW_BYTES and (len(raw) > MAX_OP_BYTES
+                                              or raw.count(b"[") + raw.count(b"{") > MAX_DEPTH):
+                ops[k] = _reference_op(raw, file=file, line=first_line + k, position=position + k)
+    return ops, range(first_line, first_line + len(ops))
+
+
+def _decode_lines(raw_lines: list[bytes], first_line: int, position: int,
+                  file: Path) -> tuple[list[Op], list[int]]:
+    ops: list[Op] = []
+    lines: list[int] = []
+    for k, raw in enumerate(raw_lines):
+        if not raw.strip():
+            continue
+        try:
+            if len(raw) > _SHALLOW_BYTES:
+                raise msgspec.DecodeError  # let the reference check its depth and size
+            op = _DECODE_OP(raw)
+        except (msgspec.DecodeError, RecursionError):
+            op = _reference_op(raw, file=file, line=first_line + k, position=position + len(ops))
+        ops.append(op)
+        lines.append(first_line + k)
+    return ops, lines
+
+
+def _share_names(ops: list[Op], names: dict[str, str]) -> None:
+    """Give every op of one name the same ``f`` string (millions of copies of "read" otherwise)."""
+    for op in ops:
+        f = op.f
+        g = names.setdefault(f, f)
+        if g is not f:
+            _SET_F(op, g)
+
+
+def _read_ops(path: Path, *, tolerate_torn_tail: bool) -> tuple[list[Op], list[int]]:
+    ops: list[Op] = []
+    lines: list[int] = []
+    names: dict[str, str] = {}
+    try:
+        with path.open("rb") as fh, _gc_paused():
+            for first, raw_lines, tail in line_blocks(fh, lambda msg, ln: HistoryError(msg, file=path, line=ln)):
+                try:
+                    got, where = _decode_block(raw_lines, first, len(ops), path)
+                except HistoryError:
+                    if tail and tolerate_torn_tail:
+                        break
+                    raise
+                _share_names(got, names)
+                ops.extend(got)
+                lines.extend(where)
+    except OSError as e:
+        raise HistoryError(f"cannot read: {e.strerror}", file=path) from None
+    return ops, lines
+
+
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Op]]:
-    """Yield ``(line_number, op)`` from a JSON Lines history; blank lines are skipped.
+    """``(line_number, op)`` of every op of a JSON Lines history; blank lines are skipped.
 
     A torn last line (a run killed mid-write) is reported like any other bad
     line: the caller decides whether to tolerate it (see :func:`read_jsonl`).
     """
-    path = Path(path)
-    with path.open("r", encoding="utf-8") as fh:
-        n = 0
-        for lineno, raw in enumerate(fh, start=1):
-            s = raw.strip()
-            if not s:
-                continue
-            try:
-                d = json.loads(s)
-            except json.JSONDecodeError as e:
-                raise HistoryError(f"not JSON: {e.msg} (column {e.colno})", file=path, line=lineno) from None
-            yield lineno, op_from_json(d, file=path, line=lineno, default_index=n)
-            n += 1
+    ops, lines = _read_ops(Path(path), tolerate_torn_tail=False)
+    return zip(lines, ops)
 
 
 def read_jsonl(path: str | Path, *, tolerate_torn_tail: bool = False) -> History:
-    """Read and pair a native history file.
+    """Read and pair a native history file; errors are :class:`HistoryError` with the line.
 
     With ``tolerate_torn_tail`` a final line that is not valid JSON and has no
-    newline (the recorder was killed while writing it) is dropped.
+    newline (the recorder was killed while writing it) is dropped. The file
+    is read a block at a time; memory is the history's, not the file's.
     """
     path = Path(path)
-    ops: list[Op] = []
-    lines: list[int] = []
-    try:
-        for lineno, op in iter_jsonl(path):
-            ops.append(op)
-            lines.append(lineno)
-    except HistoryError as e:
-        if not (tolerate_torn_tail and _is_torn_tail(path, e.line)):
-            raise
-    except OSError as e:
-        raise HistoryError(f"cannot read: {e.strerror}", file=path) from None
+    ops, lines = _read_ops(path, tolerate_torn_tail=tolerate_torn_tail)
     return History.of(ops, source=path, lines=lines)
-
-
-def _is_torn_tail(path: Path, line: int | None) -> bool:
-    if line is None:
-        return False
-    data = path.read_bytes()
-    return not data.endswith(b"\n") and data.count(b"\n") == line - 1
