@@ -54,11 +54,24 @@ def _pretty(value: Any, limit: int = 20_000) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
+_BIDI = {c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C)}
+"""Bidirectional controls: a value holding U+202E would reverse the text after it on the page
+(and so what a reader takes for an op's value); shown as the escape ``\\u202e`` instead."""
+
+
+def _no_bidi(v: Any) -> Any:
+    """Every value a template prints, with its bidirectional controls made visible (Markup stays Markup)."""
+    if isinstance(v, str):
+        return type(v)(str.translate(v, _BIDI)) if isinstance(v, Markup) else v.translate(_BIDI)
+    return v
+
+
 def make_env() -> jinja2.Environment:
     """The autoescaping Jinja environment of the report templates."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("harness.report", "templates"),
-        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        finalize=_no_bidi)
     env.filters["short"] = _short
     env.filters["pretty"] = _pretty
     env.filters["clip"] = lambda s: _short(s, 2000)
