@@ -55,7 +55,7 @@ from harness.backends._interrupts import deferred_interrupts
 from harness.backends.netfilter import LinkCounters
 from harness.backends.processes import NodeDownError, NodeProcess, NodeStartError, stop_all
 from harness.backends.proxy import ProxyHub
-from harness.ports import CLIENT, declared, peers_of
+from harness.ports import CLIENT, declared
 from harness.cluster import Address, ClusterSpec, Link
 from harness.leftovers import DIR_PREFIX, RunRecord, sweep
 from harness.nodes import command_of, layout, link_probe_of, node_context, ports_of, ready_of

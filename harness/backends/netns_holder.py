@@ -65,8 +65,8 @@ def _sh(*argv: str) -> None:
         raise RuntimeError(f"{' '.join(argv)}: exit {r.returncode}: {r.stderr.strip()}")
 
 
-def _anchor() -> tuple[int, int]:
-    """Fork a child in a new network namespace; (pid, write end of its stop pipe)."""
+def _anchor() -> int:
+    """Fork a child that moves into a new network namespace and waits; its pid once it is there."""
     ready_r, ready_w = os.pipe()
     holder = os.getpid()
     pid = os.fork()
@@ -83,7 +83,7 @@ def _anchor() -> tuple[int, int]:
     if os.read(ready_r, 1) != b"k":
         raise RuntimeError("a node namespace could not be created (unshare(CLONE_NEWNET) failed)")
     os.close(ready_r)
-    return pid, 0
+    return pid
 
 
 def _node_net(pid: int, veth: str, ip: str) -> None:
@@ -103,7 +103,7 @@ def main(argv: list[str]) -> int:
     _sh("ip", "link", "set", BRIDGE, "up")
     anchors: dict[str, int] = {}
     for n in cfg["nodes"]:
-        pid, _ = _anchor()
+        pid = _anchor()
         anchors[n["name"]] = pid
         _node_net(pid, n["veth"], n["ip"])
 

@@ -10,7 +10,6 @@ backend it does not, and the run says so.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
