@@ -450,9 +450,11 @@ class NetnsCluster:
                    "relays": relays}
             argv = ["unshare", "--user", "--map-root-user", "--net", "--",
                     sys.executable, "-m", "harness.backends.netns_holder", json.dumps(cfg)]
-            with deferred_interrupts():
+            assert self._root is not None
+            log = self._root / "holder.log"  # a file, not a pipe: a chatty holder must never block
+            with deferred_interrupts(), open(log, "ab") as err:
                 holder = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          stderr=subprocess.PIPE, start_new_session=True,
+                                          stderr=err, start_new_session=True,
                                           pass_fds=[ls.fileno() for ls in listeners],
                                           env=dict(os.environ, PYTHONPATH=_pythonpath()))
                 self._holder = holder
@@ -463,7 +465,11 @@ class NetnsCluster:
         assert holder.stdout is not None
         line = holder.stdout.readline().decode(errors="replace")
         if not line.startswith("ready "):
-            err = holder.stderr.read().decode(errors="replace") if holder.poll() is not None else ""
+            try:
+                holder.wait(5.0)  # it failed and is exiting: let it finish writing its log
+            except subprocess.TimeoutExpired:
+                pass
+            err = log.read_text(errors="replace")[-2000:]
             raise EnvironmentError_(f"the netns backend could not set up its namespaces: "
                                     f"{(line + err).strip() or 'the holder exited'}; "
                                     f"use --backend local, or run `splitbrain clean`")
@@ -514,9 +520,8 @@ class NetnsCluster:
             except ProcessLookupError:
                 pass
             holder.wait()
-            for f in (holder.stdout, holder.stderr):
-                if f is not None:
-                    f.close()
+            if holder.stdout is not None:
+                holder.stdout.close()
         self._record.remove_process(holder.pid)
         self._holder = None
 
