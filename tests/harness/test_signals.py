@@ -151,3 +151,47 @@ def test_clean_after_a_sigkill_saves_logs_and_marks_the_run_killed(tmp_path: Pat
                             capture_output=True, text=True, timeout=120)
     assert report.returncode == 0, report.stdout + report.stderr
     assert "The run did not finish (killed)" in (rd / "report.html").read_text()
+
+
+class _Boom:
+    """The workload's own generator, until it breaks (a harness bug, as far as the run can tell)."""
+
+    def __init__(self, inner, n: int = 0) -> None:  # type: ignore[no-untyped-def]
+        self.inner, self.n = inner, n
+
+    def op(self, ctx):  # type: ignore[no-untyped-def]
+        if self.n >= 20:
+            raise RuntimeError("boom in the generator")
+        spec, nxt = self.inner.op(ctx)
+        return spec, (None if nxt is None else _Boom(nxt, self.n + 1))
+
+    def update(self, ctx, event):  # type: ignore[no-untyped-def]
+        return _Boom(self.inner.update(ctx, event), self.n)
+
+
+def test_an_exception_in_the_run_unwinds_like_a_signal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+    import tempfile
+
+    from harness.commands.run import perform_run, resolve
+    from harness.generators import lift
+
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    monkeypatch.setenv("SPLITBRAIN_STATE_DIR", str(tmp_path / "state"))
+    req = resolve("quorum-store", variant="abd", backend="local", nodes=3, nemesis="partition",
+                  time_limit=5, concurrency=3, rate=50, nemesis_interval=0.4, store=tmp_path / "store")
+    wl = req.target.workloads["register"]
+    target = dataclasses.replace(req.target, workloads={
+        "register": dataclasses.replace(wl, generator=lambda ctx: _Boom(lift(wl.generator(ctx))), final=None)})
+    said: list[str] = []
+    r = perform_run(dataclasses.replace(req, target=target), seed=3, progress=False,
+                    echo=lambda s="", **kw: said.append(str(s)))
+    assert r.exit_code == 4, said
+    assert r.results["status"] == "harness-error" and "RuntimeError: boom in the generator" in r.results["error"]
+    assert "Traceback" in (r.run_dir / "harness-error.txt").read_text()
+    assert not any("Traceback" in s for s in said)
+    assert processes_naming(str(tmp_path)) == []
+    assert list((tmp_path / "tmp").glob("splitbrain-*")) == [] and list((tmp_path / "state" / "runs").glob("*")) == []
+    assert sorted(p.name for p in (r.run_dir / "logs").iterdir()) == ["n1.log", "n2.log", "n3.log"]
+    assert r.results["stats"]["ops"] >= 1 and r.results["stats"]["duration_s"] > 0
