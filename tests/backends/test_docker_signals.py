@@ -1,0 +1,134 @@
+"""Stop signals on the Docker backend: a representative subset of tests/harness/test_signals.py.
+
+Each case is a real ``splitbrain run --backend docker`` in a child process,
+stopped in one phase by one signal (or two in a row, or SIGKILL). Afterwards
+no container, network or volume labelled with the run's id is left, nor a
+host firewall rule naming the run's bridge (the FORWARD/NAT rules the engine
+made for it, seen during the run so the check can fail), nor a local
+process, temp dir or run record; ``results.json`` is final; the history
+checks. Containers are named by the backend after the run id
+(``splitbrain-<run id>-n1``), so runs of other tests never collide.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness.backends.docker_engine import RUN_LABEL, clean_leftovers, connect
+from harness.cluster import EnvironmentError_
+from harness.store import recheck_run
+from tests.support.runs import RunUnderTest, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.docker]
+
+INT, TERM, HUP = signal.SIGINT, signal.SIGTERM, signal.SIGHUP
+
+
+@pytest.fixture(scope="module")
+def engine():  # type: ignore[no-untyped-def]
+    try:
+        client = connect(timeout=10)
+    except EnvironmentError_ as e:
+        pytest.skip(f"no Docker engine: {e}")
+    from harness.images import ImageBuildError, ensure_base_image, ensure_target_image
+    from harness.registry import get_target
+
+    try:
+        ensure_target_image(client, get_target("quorum-store"), base=ensure_base_image(client))
+    except ImageBuildError as e:
+        pytest.skip(f"cannot build the images here: {e}")
+    yield client
+    client.close()
+
+
+def _firewall() -> str:
+    out = []
+    for tool in ("iptables-save", "iptables-legacy-save"):
+        try:
+            out.append(subprocess.run([tool], capture_output=True, text=True, timeout=20).stdout)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    return "\n".join(out)
+
+
+def _labelled(engine, run_id: str) -> list[str]:  # type: ignore[no-untyped-def]
+    f = {"label": f"{RUN_LABEL}={run_id}"}
+    return ([f"container {c.name}" for c in engine.containers.list(all=True, filters=f)]
+            + [f"network {n.name}" for n in engine.networks.list(filters=f)]
+            + [f"volume {v.name}" for v in engine.volumes.list(filters=f)])
+
+
+def _up(engine, run: RunUnderTest) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """Wait until the run's containers are up; (run id, bridge name), the bridge's rules seen."""
+    run.wait_phase("running", timeout=180)
+    run_id = run.results()["run_id"]
+    (net,) = engine.networks.list(filters={"label": f"{RUN_LABEL}={run_id}"})
+    bridge = f"br-{net.id[:12]}"
+    assert bridge in _firewall(), "the engine made no host rule for the run's bridge: nothing to check"
+    return run_id, bridge
+
+
+CASES = {  # name -> (hold phase or None for the workload, signals, the phase results.json names)
+    "SIGTERM-workload": (None, (TERM,), "running"),
+    "SIGHUP-heal": ("healing", (HUP,), "healing"),
+    "SIGTERM+SIGINT-final-reads": ("final reads", (TERM, INT), "final reads"),
+    "SIGINT-check": ("checking", (INT,), "checking"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_stop_signal_leaves_no_container_network_or_rule(engine, tmp_path: Path, case: str) -> None:  # type: ignore[no-untyped-def]
+    hold, signums, phase = CASES[case]
+    run = RunUnderTest(tmp_path, backend="docker", hold=hold, time_limit=30 if hold is None else 1.5)
+    run_id = None
+    try:
+        run_id, bridge = _up(engine, run)
+        if hold is None:
+            wait_for(lambda: run.history_lines() > 30, 60, "ops in the history")
+        else:
+            assert run.wait_held(timeout=120) == hold
+        run.signal(*signums)
+        code = run.wait(timeout=120)
+    finally:
+        run.close()
+        if run_id is not None and _labelled(engine, run_id):
+            clean_leftovers(run_id, engine)  # a failed test must not leave them to the next
+            pytest.fail(f"left behind: {_labelled(engine, run_id)}")
+    out = run.output()
+    assert code == 128 + signums[0], out
+    assert "Traceback" not in out
+    assert bridge not in _firewall()
+    assert run.leftovers() == []
+    rd = run.run_dir()
+    res = json.loads((rd / "results.json").read_text())
+    assert (res["status"], res["signal"], res["phase"]) == ("interrupted", signal.Signals(signums[0]).name, phase)
+    assert res["stats"]["ops"] > 0 and res["stats"]["duration_s"] > 0.3
+    assert sorted(p.name for p in (rd / "logs").iterdir()) == ["n1.log", "n2.log", "n3.log"]
+    assert recheck_run(rd, out=open("/dev/null", "w")) == 0
+
+
+def test_a_sigkilled_harness_s_containers_are_removed_by_its_watchdog(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run = RunUnderTest(tmp_path, backend="docker", time_limit=30)
+    run_id = None
+    try:
+        run_id, bridge = _up(engine, run)
+        wait_for(lambda: run.history_lines() > 30, 60, "ops in the history")
+        run.signal(signal.SIGKILL)
+        run.proc.wait(10)
+        wait_for(lambda: not _labelled(engine, run_id), 60, "the watchdog to remove the containers")
+        wait_for(lambda: run.results().get("status") == "killed", 30, "results.json marked killed")
+    finally:
+        run.close()
+        if run_id is not None and _labelled(engine, run_id):
+            clean_leftovers(run_id, engine)
+            pytest.fail(f"left behind: {_labelled(engine, run_id)}")
+    assert bridge not in _firewall()
+    wait_for(lambda: run.leftovers() == [], 10, "the watchdog to exit")
+    rd = run.run_dir()
+    assert sorted(p.name for p in (rd / "logs").iterdir()) == ["n1.log", "n2.log", "n3.log"]
+    assert recheck_run(rd, out=open("/dev/null", "w")) == 0
