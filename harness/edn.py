@@ -28,7 +28,7 @@ from typing import Any, Callable, Literal, NoReturn
 
 from harness.input_limits import MAX_DEPTH, MAX_INT_DIGITS, MAX_OP_BYTES, too_deep, too_large
 
-__all__ = ["EDNError", "Form", "Keyword", "dumps", "parse", "loads"]
+__all__ = ["EDNError", "FlatMaps", "Form", "Keyword", "dumps", "parse", "loads"]
 
 
 class EDNError(ValueError):
@@ -154,39 +154,69 @@ _FLAT_PAIR = re.compile(rf"""(:{_A})[\s,]+(?:({_A})|({_S})|\[((?:[\s,]*(?:{_A}|{
 _FLAT_ITEM = re.compile(rf"""({_A})|({_S})""")
 
 
-def _parse_flat_lines(text: str) -> list[Form] | None:
-    """Forms of a one-flat-map-per-line text, or None when the text is not one."""
-    atoms: dict[str, Any] = {}
-    forms: list[Form] = []
-    fullmatch = _FLAT_LINE.fullmatch
-    pairs = _FLAT_PAIR.findall
-    items = _FLAT_ITEM.findall
+class FlatMaps:
+    """Reads flat maps, one per line, and flat values, with one memo of atoms for a whole file.
 
-    def scalar(a: str, st: str, line: int) -> Any:
+    A flat map is ``{:key value ...}`` on one line whose values are atoms,
+    strings or vectors of atoms and strings: Porcupine's layout and ours.
+    The memo matters: op maps repeat the same few keywords millions of times.
+    """
+
+    __slots__ = ("atoms",)
+
+    def __init__(self) -> None:
+        self.atoms: dict[str, Any] = {}
+
+    def _scalar(self, a: str, st: str, line: int) -> Any:
         if a:
-            v = atoms.get(a, atoms)
-            if v is atoms:
+            v = self.atoms.get(a, self.atoms)
+            if v is self.atoms:
                 if a.isdigit() and len(a) < 19:
                     return int(a)  # indices and times: unique, not worth remembering
-                v = atoms[a] = _atom(a, line)
+                v = self.atoms[a] = _atom(a, line)
             return v
+        if len(st) > MAX_OP_BYTES:
+            raise EDNError(too_large(len(st), "a string"), line=line)
         st = st[1:-1]
         return _ESCAPES.sub(_unescape_one, st) if "\\" in st else st
 
-    for n, line in enumerate(text.split("\n"), start=1):
-        if not line or line.isspace():
-            continue
-        if fullmatch(line) is None:
+    def value(self, text: str, line: int) -> Any:
+        """A flat value's text (an atom, a string, or a vector of those) as data."""
+        c = text[0]
+        if c == "[":
+            scalar = self._scalar
+            return [scalar(a, st, line) for a, st in _FLAT_ITEM.findall(text, 1, len(text) - 1)]
+        if c == '"':
+            return self._scalar("", text, line)
+        return self._scalar(text, "", line)
+
+    def map(self, line: str, n: int) -> dict[Any, Any] | None:
+        """The map on ``line`` (numbered ``n``), or None when it is not one flat map."""
+        if _FLAT_LINE.fullmatch(line) is None:
             return None
+        scalar = self._scalar
         d: dict[Any, Any] = {}
-        for k, a, st, vec in pairs(line):
-            key = atoms.get(k, atoms)
-            if key is atoms:
+        for k, a, st, vec in _FLAT_PAIR.findall(line):
+            key = self.atoms.get(k, self.atoms)
+            if key is self.atoms:
                 key = scalar(k, "", n)
             if a or st:
                 d[key] = scalar(a, st, n)
             else:
-                d[key] = [scalar(x, y, n) for x, y in items(vec)]
+                d[key] = [scalar(x, y, n) for x, y in _FLAT_ITEM.findall(vec)]
+        return d
+
+
+def _parse_flat_lines(text: str) -> list[Form] | None:
+    """Forms of a one-flat-map-per-line text, or None when the text is not one."""
+    flat = FlatMaps()
+    forms: list[Form] = []
+    for n, line in enumerate(text.split("\n"), start=1):
+        if not line or line.isspace():
+            continue
+        d = flat.map(line, n)
+        if d is None:
+            return None
         forms.append(Form(value=d, kind="map", line=n))
     return forms
 

@@ -26,8 +26,9 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
-from harness.edn import EDNError, Keyword, dumps, parse
-from harness.history import NEMESIS, OP_TYPES, History, HistoryError, Op, op_to_json, read_jsonl
+from harness.edn import EDNError, FlatMaps, Keyword, dumps, parse
+from harness.history import NEMESIS, OP_TYPES, History, HistoryError, Op, _gc_paused, op_to_json, read_jsonl
+from harness.input_limits import decode_utf8, line_blocks
 
 __all__ = ["load_history", "write_history", "read_edn", "op_to_edn", "FORMATS"]
 
@@ -55,14 +56,26 @@ def load_history(path: str | os.PathLike[str]) -> History:
 
 
 def read_edn(path: str | os.PathLike[str]) -> History:
-    """Read a Jepsen EDN history in any of the layouts in the module docstring."""
+    """Read a Jepsen EDN history in any of the layouts in the module docstring.
+
+    A file of one op map per line is read a block of lines at a time, each
+    line by the first of: a regular expression for the layout
+    :func:`op_to_edn` writes (one match per line, no map built), the flat-map
+    reader of :class:`~harness.edn.FlatMaps`; any other layout is read whole
+    by :func:`harness.edn.parse`.
+    """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        read = _read_edn_lines(p)
+        ops, lines = read if read is not None else _read_edn_forms(p)
     except OSError as e:
         raise HistoryError(f"cannot read: {e.strerror}", file=p) from None
-    except UnicodeDecodeError as e:
-        raise HistoryError(f"not UTF-8 text (byte {e.start})", file=p) from None
+    return History.of(ops, source=p, lines=lines)
+
+
+def _read_edn_forms(p: Path) -> tuple[list[Op], list[int]]:
+    """The general reader: every top-level form of the whole file (see the module docstring)."""
+    text = decode_utf8(p.read_bytes(), 1, lambda msg, ln: HistoryError(msg, file=p, line=ln))
     try:
         forms = parse(text)
     except EDNError as e:
@@ -74,7 +87,104 @@ def read_edn(path: str | os.PathLike[str]) -> History:
         items = [f.value for f in forms]
         lines = [f.line for f in forms]
     ops = [_op_from_edn(d, file=p, line=ln, position=i) for i, (d, ln) in enumerate(zip(items, lines))]
-    return History.of(ops, source=p, lines=lines)
+    return ops, lines
+
+
+# One line as op_to_edn writes it. The groups: index, time, process, type, f (a keyword's
+# name or a string); the value's text, and, for the common shapes, its parts: an atom, a
+# string, or a pair [x y] of those (kv, cas, independent keys), else a flat vector; then
+# node, error. Numbers of up to 18 digits (int() is then cheap and never near the digit
+# limit); strings on one line.
+_NAME = r"[A-Za-z*!_?$%&=<>.+\-][A-Za-z0-9*!_?$%&=<>.+\-:#/']*+"
+_STR1 = r'"[^"\\\n]*+(?:\\[^\n][^"\\\n]*+)*+"'
+_ATOM1 = r"""[^\s,\[\](){}";\\#][^\s,\[\](){}";]*+"""
+_FLAT1 = rf"\[ *+(?:(?:{_ATOM1}|{_STR1}) *+)*+\]"
+_OUR_LINE = re.compile(
+    rf"^\{{:index (\d{{1,18}}), (?::time (\d{{1,18}}), )?:process (?:(\d{{1,18}})|:nemesis), "
+    rf":type :(invoke|ok|fail|info), :f (?::({_NAME})|({_STR1})), "
+    rf":value ((?:({_ATOM1})|({_STR1})|\[(?:({_ATOM1})|({_STR1})) (?:({_ATOM1})|({_STR1}))\]|{_FLAT1}))"
+    rf"(?:, :node ({_STR1}))?(?:, :error ({_ATOM1}|{_STR1}))?\}}\r?$", re.M)
+_TYPES = {t: t for t in OP_TYPES}
+
+
+class _OurLines:
+    """Ops from the groups of ``_OUR_LINE``; a completion's value text equal to its
+    invocation's shares the invocation's value (half of the values, half the memory)."""
+
+    __slots__ = ("flat", "atoms", "names", "last")
+
+    def __init__(self, flat: FlatMaps) -> None:
+        self.flat = flat
+        self.atoms = flat.atoms
+        self.names: dict[str, str] = {}
+        self.last: dict[Any, tuple[str, Any]] = {}
+
+    def _scalar(self, a: str, st: str, line: int) -> Any:
+        if a:
+            v = self.atoms.get(a, self)
+            return self.flat.value(a, line) if v is self else v
+        return st[1:-1] if "\\" not in st else self.flat.value(st, line)
+
+    def op(self, g: tuple[str, ...], line: int) -> Op:
+        idx, tm, proc, typ, fname, fstr, vtext, va, vs, xa, xs, ya, ys, node, err = g
+        p: Any = int(proc) if proc else NEMESIS
+        prev = self.last.get(p)
+        if prev is not None and prev[0] == vtext:
+            value = prev[1]
+        elif xa or xs:
+            value = [self._scalar(xa, xs, line), self._scalar(ya, ys, line)]
+        elif va or vs:
+            value = self._scalar(va, vs, line)
+        else:
+            value = self.flat.value(vtext, line)
+        if typ == "invoke":
+            self.last[p] = (vtext, value)
+        f = fname or self.flat.value(fstr, line)
+        if not f:
+            raise HistoryError(":f must be a keyword, got ''", line=line)
+        return Op(index=int(idx), time=int(tm) if tm else None, process=p, type=_TYPES[typ],
+                  f=self.names.setdefault(f, f), value=value,
+                  node=self.flat.value(node, line) if node else None,
+                  error=self.flat.value(err, line) if err else None)
+
+
+def _read_edn_lines(p: Path) -> tuple[list[Op], list[int]] | None:
+    """The ops of a one-op-map-per-line file, or None when the file is not one."""
+    flat = FlatMaps()
+    ours = _OurLines(flat)
+    ops: list[Op] = []
+    lines: list[int] = []
+    error = lambda msg, ln: HistoryError(msg, file=p, line=ln)  # noqa: E731
+    with p.open("rb") as fh, _gc_paused():
+        for first, raw_lines, _ in line_blocks(fh, error):
+            text = decode_utf8(b"\n".join(raw_lines), first, error)
+            if not ops and text[:1] != "{":
+                return None
+            try:
+                found = _OUR_LINE.findall(text)
+                if len(found) == len(raw_lines):
+                    ops.extend(map(ours.op, found, range(first, first + len(found))))
+                    lines.extend(range(first, first + len(found)))
+                    continue
+                for n, line in enumerate(text.split("\n"), start=first):
+                    if not line or line.isspace():
+                        continue
+                    m = _OUR_LINE.fullmatch(line)
+                    if m is not None:
+                        ops.append(ours.op(m.groups(), n))
+                    else:
+                        d = flat.map(line, n)
+                        if d is None:
+                            return None
+                        ops.append(_op_from_edn(d, file=p, line=n, position=len(ops)))
+                    lines.append(n)
+            except EDNError as e:
+                raise HistoryError(f"not EDN: {e.message}", file=p, line=e.line) from None
+            except HistoryError as e:
+                if e.file is None:
+                    raise HistoryError(e.message, file=p, line=e.line) from None
+                raise
+    return ops, lines
 
 
 def _op_from_edn(d: Any, *, file: Path, line: int, position: int) -> Op:
