@@ -12,7 +12,9 @@ Contract shared by all backends:
   manager; leaving the ``with`` block, by return, exception or Ctrl-C, stops
   every node, heals every link and removes every process, port, container,
   network and temporary directory the cluster made.
-* Node names are ``n1`` ... ``nN``; ``spec.nodes`` fixes them.
+* Node names are ``n1`` ... ``nN``, or named by role for a multi-role target
+  (:func:`harness.nodes.node_names`); ``spec.nodes`` fixes them, and every backend
+  builds each node's context with :func:`harness.nodes.node_context`.
 * Every method is synchronous and safe to call from any thread; methods on the
   same node are serialised by the backend.
 * A node's data directory survives ``kill``/``start`` (durability is the point
