@@ -44,6 +44,7 @@ from typing import Any, Mapping, TextIO
 from checkers.api import CheckResult, Verdict, check_safe
 from checkers.success import RequireSuccess
 from harness.history import HistoryError, read_jsonl
+from harness.results_file import ResultsFileError, read_results_file
 
 __all__ = [
     "DEFAULT_STORE", "RunInfo", "RunStoreError", "checkers_json", "disk_full", "during", "mark_killed",
@@ -237,17 +238,12 @@ def _write_atomic(run_dir: Path, results: Mapping[str, Any]) -> Path:
 def read_results(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir) / RESULTS
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return read_results_file(path)
     except FileNotFoundError:
         raise RunStoreError(f"{path}: no such file; {run_dir} is not a run folder "
                             f"(expected one made by 'splitbrain run')") from None
-    except json.JSONDecodeError as e:
-        raise RunStoreError(f"{path}:{e.lineno}: not JSON: {e.msg}") from None
-    except OSError as e:
-        raise RunStoreError(f"{path}: cannot read: {e.strerror}") from None
-    if not isinstance(data, dict):
-        raise RunStoreError(f"{path}: expected a JSON object, got {type(data).__name__}")
-    return data
+    except ResultsFileError as e:
+        raise RunStoreError(str(e)) from None
 
 
 def checkers_json(result: CheckResult) -> dict[str, Any]:

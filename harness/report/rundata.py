@@ -8,7 +8,6 @@ run: it is data to be escaped, never markup.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from harness.history import History, HistoryError, read_jsonl
+from harness.results_file import ResultsFileError, read_results_file
 
 __all__ = ["RunData", "RunDirError", "load_results", "load_run", "write_text_atomic"]
 
@@ -41,26 +41,15 @@ class RunData:
 
 
 def load_results(run_dir: Path) -> dict[str, Any]:
-    """Read ``run_dir/results.json``; raise :class:`RunDirError` saying what is wrong."""
+    """Read ``run_dir/results.json`` (see :mod:`harness.results_file`); raise :class:`RunDirError` saying what is wrong."""
     path = Path(run_dir) / RESULTS
     try:
-        text = path.read_text(encoding="utf-8")
+        return read_results_file(path)
     except FileNotFoundError:
         raise RunDirError(f"{path}: no results.json here; pass a run folder "
                           f"(histories/<target>/<run>/) written by `splitbrain run`") from None
-    except OSError as e:
-        raise RunDirError(f"{path}: cannot read: {e.strerror}") from None
-    try:
-        d = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise RunDirError(f"{path}:{e.lineno}: not JSON ({e.msg}); re-run the check to rewrite it") from None
-    if not isinstance(d, dict):
-        raise RunDirError(f"{path}:1: expected a JSON object, got {type(d).__name__}")
-    checkers = d.get("checkers", {})
-    if not isinstance(checkers, dict):
-        raise RunDirError(f"{path}: 'checkers' must be an object of name -> result, "
-                          f"got {type(checkers).__name__}")
-    return d
+    except ResultsFileError as e:
+        raise RunDirError(str(e)) from None
 
 
 def load_run(run_dir: str | Path) -> RunData:
