@@ -14,7 +14,7 @@ verifies it on the path the nodes' traffic takes, as partitions are verified:
 
 Only then is the completion ``"verified": true``. A backend that cannot shape
 packets (the local proxies; a Docker image without ``tc``) makes ``setup``
-refuse with one sentence saying so. ``stop-packet`` removes every shape.
+refuse with one sentence saying so (an environment error: exit 4). ``stop-packet`` removes every shape.
 
 Behaviours drawn by the schedule (:func:`draw_behaviour`), after Jepsen's
 defaults: delay 50 ms +- 10 ms; loss 20 %; duplication 20 %; reordering 20 %
@@ -29,7 +29,7 @@ from dataclasses import asdict
 from typing import Any, Sequence
 
 from harness.client import Completion
-from harness.cluster import Cluster, PacketFault, PacketShapeable
+from harness.cluster import Cluster, EnvironmentError_, PacketFault, PacketShapeable
 from harness.history import Op
 from nemesis.core import NemesisError, info
 
@@ -37,6 +37,11 @@ __all__ = ["BEHAVIOURS", "PacketNemesis", "START", "STOP", "draw_behaviour"]
 
 START = "start-packet"
 STOP = "stop-packet"
+
+_UNAVAILABLE = {
+    "LocalCluster": "its links are TCP proxies, which see streams, not packets",
+    "DockerCluster": "its images carry no tc (iproute2) for netem",
+}
 
 BEHAVIOURS: dict[str, PacketFault] = {
     "delay": PacketFault(delay_ms=50.0, jitter_ms=10.0),
@@ -81,8 +86,9 @@ class PacketNemesis:
 
     def setup(self, cluster: Cluster) -> "PacketNemesis":
         if not isinstance(cluster, PacketShapeable):
-            raise NemesisError(f"the {type(cluster).__name__} backend cannot delay, drop or duplicate "
-                               f"packets; drop 'packet' from --nemesis or use --backend netns")
+            why = _UNAVAILABLE.get(type(cluster).__name__, "it has no way to shape packets")
+            raise EnvironmentError_(f"packet faults are unavailable on the {type(cluster).__name__} backend "
+                                    f"({why}); drop 'packet' from --nemesis or use --backend netns")
         self._cluster = cluster
         self._nodes = tuple(cluster.nodes)
         return self
