@@ -286,11 +286,11 @@ def package(faults: str | Collection[str], *, nodes: Sequence[str], interval_s: 
     parts: list[Nemesis] = []
     kinds = aim.kinds(names)
     if "partition" in kinds:
-        parts.append(PartitionNemesis(probe_timeout_s=probe_timeout_s, verify_s=verify_s, seed=s))
+        parts.append(PartitionNemesis(probe_timeout_s=probe_timeout_s, verify_s=verify_s, seed=s, roles=roles))
     if "kill" in kinds:
-        parts.append(KillNemesis(seed=s))
+        parts.append(KillNemesis(seed=s, roles=roles))
     if "pause" in kinds:
-        parts.append(PauseNemesis(seed=s))
+        parts.append(PauseNemesis(seed=s, roles=roles))
     if "packet" in kinds:
         parts.append(PacketNemesis(seed=s))
     return NemesisPackage(

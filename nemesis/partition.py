@@ -20,8 +20,10 @@ a cut link costs its full timeout, and a 5-node majorities ring cuts 10 links).
 Op values. The first event of ``start-partition`` is
 ``{"kind": ..., "grudge": Grudge.to_json()}`` (the schedule draws the grudge
 with the run's rng); a value of just ``{"kind": K}`` or the string ``K`` makes
-the nemesis draw it with its own rng. Completions describe the grudge, the
-links cut and the probe results.
+the nemesis draw it with its own rng; ``{"role": R}`` isolates every node of
+role R from the others (:func:`nemesis.grudge.isolate`; the roles are the
+nemesis's ``roles``). Completions describe the grudge, the links cut and the
+probe results.
 """
 
 from __future__ import annotations
@@ -29,13 +31,14 @@ from __future__ import annotations
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Collection, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 from harness.client import Completion
 from harness.cluster import Cluster, Link, Partitionable
 from harness.history import Op
 from nemesis.core import NemesisError, info
-from nemesis.grudge import Grudge, make_grudge
+from nemesis import aim
+from nemesis.grudge import Grudge, isolate, make_grudge
 
 __all__ = ["PartitionNemesis", "START", "STOP"]
 
@@ -56,8 +59,10 @@ class PartitionNemesis:
     fs = frozenset({START, STOP})
 
     def __init__(self, *, probe_timeout_s: float = 1.0, verify_s: float = 5.0,
-                 sample: int = 3, seed: int = 0, workers: int = 20):
+                 sample: int = 3, seed: int = 0, workers: int = 20,
+                 roles: Mapping[str, str] | None = None):
         self.probe_timeout_s = probe_timeout_s
+        self.roles = dict(roles) if roles is not None else None
         self.verify_s = verify_s
         self.sample = sample
         self._rng = random.Random(seed)
@@ -98,10 +103,14 @@ class PartitionNemesis:
             return make_grudge(value, self._nodes, self._rng)
         if isinstance(value, dict) and "grudge" in value:
             return Grudge.from_json(value["grudge"])
+        if isinstance(value, dict) and value.get("role") is not None:
+            role = str(value["role"])
+            return isolate(self._nodes, aim.members(self.roles or aim.default_roles(self._nodes), role),
+                           label=role)
         if isinstance(value, dict) and "kind" in value:
             return make_grudge(str(value["kind"]), self._nodes, self._rng)
-        raise ValueError(f"start-partition needs a partition kind or a grudge as value "
-                         f"(not {value!r})")
+        raise ValueError(f"start-partition needs a partition kind, a role to isolate or a grudge "
+                         f"as value (not {value!r})")
 
     def _start(self, value: Any) -> Completion:
         assert self._cluster is not None

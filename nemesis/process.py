@@ -7,7 +7,9 @@ answers). :class:`PauseNemesis` handles ``pause`` (SIGSTOP) and ``resume``
 (SIGCONT).
 
 Values: ``{"nodes": ["n2", "n4"]}`` names the nodes; the schedule draws them
-with the run's rng (one node or a minority). A ``start`` or ``resume`` without
+with the run's rng (one node or a minority). ``{"role": "coordinator"}`` (for
+a nemesis given the cluster's ``roles``) lets the nemesis draw them itself
+among that role's nodes (:mod:`nemesis.aim`); the completion names the nodes. A ``start`` or ``resume`` without
 nodes (value ``None`` or ``"all"``) undoes everything this nemesis did and, for
 ``start``, also restarts any node the backend reports dead: that is what the
 final generator sends. The completion value names the nodes acted on, and
@@ -19,11 +21,12 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from harness.client import Completion
 from harness.cluster import Cluster, Killable, Pausable
 from harness.history import Op
+from nemesis import aim
 from nemesis.core import NemesisError, info
 
 __all__ = ["KillNemesis", "PauseNemesis", "minority", "pick_targets"]
@@ -42,8 +45,16 @@ def pick_targets(nodes: Sequence[str], rng: random.Random) -> list[str]:
     return sorted(rng.sample(list(nodes), k))
 
 
-def _nodes_of(value: Any, known: Sequence[str]) -> list[str] | None:
-    """The nodes a value names; ``None`` for "all I did"; ``ValueError`` if malformed."""
+def _nodes_of(value: Any, known: Sequence[str], roles: Mapping[str, str] | None = None,
+              rng: random.Random | None = None) -> list[str] | None:
+    """The nodes a value names; ``None`` for "all I did"; ``ValueError`` if malformed.
+
+    ``{"role": R}``: one node or a minority of role R drawn with ``rng`` (kill,
+    pause), or every node of R without one (start, resume).
+    """
+    if isinstance(value, dict) and value.get("role") is not None:
+        members = aim.members(roles or aim.default_roles(known), str(value["role"]))
+        return pick_targets(members, rng) if rng is not None else list(members)
     if value is None or value == "all" or (isinstance(value, dict) and value.get("nodes") in (None, "all")):
         return None
     raw = value.get("nodes") if isinstance(value, dict) else value
@@ -85,8 +96,9 @@ class KillNemesis:
 
     fs = frozenset({"kill", "start"})
 
-    def __init__(self, *, dead_wait_s: float = 5.0, seed: int = 0):
+    def __init__(self, *, dead_wait_s: float = 5.0, seed: int = 0, roles: Mapping[str, str] | None = None):
         self.dead_wait_s = dead_wait_s
+        self.roles = dict(roles) if roles is not None else None
         self._rng = random.Random(seed)
         self._cluster: Cluster | None = None
         self._killed: set[str] = set()
@@ -106,7 +118,7 @@ class KillNemesis:
         if c is None:
             raise NemesisError("KillNemesis.invoke before setup; call setup(cluster) first")
         try:
-            nodes = _nodes_of(op.value, c.nodes)
+            nodes = _nodes_of(op.value, c.nodes, self.roles, self._rng if op.f in ("kill", "pause") else None)
         except ValueError as e:
             return info(op.value, error=f"{op.f}: {e}")
         if op.f == "kill":
@@ -143,7 +155,8 @@ class PauseNemesis:
 
     fs = frozenset({"pause", "resume"})
 
-    def __init__(self, *, seed: int = 0):
+    def __init__(self, *, seed: int = 0, roles: Mapping[str, str] | None = None):
+        self.roles = dict(roles) if roles is not None else None
         self._rng = random.Random(seed)
         self._cluster: Cluster | None = None
         self._paused: set[str] = set()
@@ -164,7 +177,7 @@ class PauseNemesis:
             raise NemesisError("PauseNemesis.invoke before setup; call setup(cluster) first")
         assert isinstance(c, Pausable)
         try:
-            nodes = _nodes_of(op.value, c.nodes)
+            nodes = _nodes_of(op.value, c.nodes, self.roles, self._rng if op.f in ("kill", "pause") else None)
         except ValueError as e:
             return info(op.value, error=f"{op.f}: {e}")
         if op.f == "pause":

@@ -91,3 +91,40 @@ def test_aimed_and_plain_faults_mix_and_the_final_heal_covers_both() -> None:
     assert {f for f, _ in ops} >= {"kill", "start-partition"}
     final = gen.simulate(p.final_generator, seed=1, concurrency=0)
     assert [op.f for op in final if op.type == "invoke" or op.process == NEMESIS][::2] == ["start", "stop-partition"]
+
+
+def _op(f: str, value: Any) -> Any:
+    from harness.history import Op
+    return Op(index=0, type="info", process=NEMESIS, f=f, value=value)
+
+
+def test_process_nemeses_take_a_role_and_draw_its_nodes_themselves() -> None:
+    from nemesis.process import KillNemesis, PauseNemesis
+    from tests.nemesis.conftest import FakeCluster
+
+    c = FakeCluster(NODES)
+    kill = KillNemesis(seed=4, roles=ROLES).setup(c)
+    for _ in range(10):
+        done = kill.invoke(_op("kill", {"role": "participant"}))
+        assert done.error is None and len(done.value["nodes"]) == 1
+        assert done.value["nodes"][0].startswith("participant") and "coordinator" not in c.dead
+        kill.invoke(_op("start", {"role": "participant"}))
+        assert not c.dead
+    assert kill.invoke(_op("kill", {"role": "coordinator"})).value == {"nodes": ["coordinator"]}
+    assert c.dead == {"coordinator"}
+    bad = PauseNemesis(roles=ROLES).setup(c).invoke(_op("pause", {"role": "leader"}))
+    assert bad.error is not None and "no node has role 'leader'" in bad.error
+
+
+def test_the_partition_nemesis_isolates_a_role_given_by_name() -> None:
+    from nemesis.partition import PartitionNemesis
+    from tests.nemesis.conftest import FakeCluster
+
+    c = FakeCluster(tuple(SHOP))
+    nem = PartitionNemesis(roles=SHOP, verify_s=0.5, probe_timeout_s=0.1).setup(c)
+    try:
+        done = nem.invoke(_op("start-partition", {"role": "orchestrator"}))
+        assert done.error is None and done.value["verified"] is True and done.value["kind"] == "isolate"
+        assert c.cut_links == {(a, b) for a in SHOP for b in SHOP if a != b and "orchestrator" in (a, b)}
+    finally:
+        nem.teardown()
