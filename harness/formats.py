@@ -21,16 +21,17 @@ Errors are :class:`~harness.history.HistoryError` naming the file and line.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
 from typing import Any, Iterable
 
-from harness.edn import EDNError, FlatMaps, Keyword, dumps, parse
+from harness.edn import EDNError, FlatMaps, Keyword, dumps, loads, parse
 from harness.history import NEMESIS, OP_TYPES, History, HistoryError, Op, _gc_paused, op_to_json, read_jsonl
-from harness.input_limits import decode_utf8, line_blocks
+from harness.input_limits import MAX_OP_BYTES, decode_utf8, depth_exceeds, line_blocks, too_deep, too_large
 
-__all__ = ["load_history", "write_history", "read_edn", "op_to_edn", "FORMATS"]
+__all__ = ["load_history", "write_history", "read_edn", "read_value", "op_to_edn", "FORMATS"]
 
 FORMATS = (".jsonl", ".edn")
 
@@ -215,6 +216,29 @@ def _op_from_edn(d: Any, *, file: Path, line: int, position: int) -> Op:
         node = dumps(node)
     return Op(index=idx, time=tm, process=p, type=t, f=f, value=_plain(d.get("value")),
               node=node, error=_plain(d.get("error")))
+
+
+def read_value(text: str) -> Any:
+    """A value typed on the command line (``--init``), as JSON or else EDN, as plain data.
+
+    Held to the bounds of every history reader (:mod:`harness.input_limits`);
+    raises ``ValueError`` saying what is wrong.
+    """
+    if len(text) > MAX_OP_BYTES:
+        raise ValueError(too_large(len(text), "the value"))
+    try:
+        v = json.loads(text)
+    except RecursionError:
+        raise ValueError(too_deep()) from None
+    except ValueError:  # not JSON (or an integer past the digit limit): EDN then
+        try:
+            v = _plain(loads(text))
+        except EDNError as e:
+            shown = text if len(text) <= 40 else text[:37] + "..."
+            raise ValueError(f"{shown!r} is neither JSON nor EDN ({e.message})") from None
+    if depth_exceeds(v):
+        raise ValueError(too_deep())
+    return v
 
 
 _SCALARS = (type(None), bool, int, float, str)
