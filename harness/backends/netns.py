@@ -3,7 +3,8 @@
 ``open_netns_cluster(spec)`` is a context manager yielding a started
 :class:`NetnsCluster`, which implements :class:`~harness.cluster.Cluster`,
 ``Killable``, ``Pausable``, ``Partitionable``, ``LogSource`` and
-:class:`~harness.cluster.PacketShapeable` where the kernel has ``sch_netem``.
+:class:`~harness.cluster.PacketShapeable` (packet faults: ``tc netem`` where
+the kernel has it, else iptables and an NFQUEUE delayer; :mod:`harness.backends.shaping`).
 It needs no root where unprivileged user namespaces are enabled, and no
 images: nodes are the host's binaries or the project's Python, as on the local
 backend.
@@ -71,11 +72,11 @@ from typing import Any, Callable, Collection, Iterator, Mapping
 
 from harness.backends._interrupts import deferred_interrupts
 from harness.backends.netfilter import (
-    ACCT, CUT, DUP, PKT, QUEUE, LinkCounters, accounting_rules, chain_setup_rules, cut_rules,
-    iptables_script, measure_argv, merge_counters, packet_rules, parse_counters, parse_hits, probe_argv,
-    probe_passed, unshape_rules,
+    ACCT, CUT, LinkCounters, accounting_rules, chain_setup_rules, cut_rules, iptables_script,
+    merge_counters, parse_counters, probe_argv, probe_passed,
 )
 from harness.backends.processes import NodeDownError, NodeProcess, NodeStartError, stop_all
+from harness.backends.shaping import Shaper
 from harness.cluster import Address, ClusterSpec, EnvironmentError_, Link, PacketFault
 from harness.leftovers import DIR_PREFIX, RunRecord, sweep
 from harness.nodes import NodeSpec, command_of, layout, node_context, ports_of, ready_of
@@ -87,7 +88,6 @@ __all__ = ["NetnsCluster", "NodeDownError", "NodeStartError", "available", "open
 SUBNET = ipaddress.ip_network("10.77.0.0/24")
 GATEWAY = "10.77.0.1"
 HOST = "127.0.0.1"
-MEASURE_PORT = 9  # discard: no node binds it (harness.ports numbers from 7000)
 _TOOLS = ("unshare", "nsenter", "ip", "iptables")
 FALLBACK_NOTE = ("the netns backend is not available here ({why}); using the local backend, whose "
                  "proxies cut only the connections nodes make to the addresses the harness gave "
@@ -187,8 +187,8 @@ class NetnsCluster:
         self._dropped: dict[Link, LinkCounters] = {}  # what cuts since healed had dropped
         self._net_lock = threading.Lock()
         self._closed = False
-        self._shaped: dict[str, NodeProcess | None] = {}  # node -> its delayer, if any
-        self._netem: bool | None = None
+        self._shaper: Shaper | None = None
+        self._delayers: _Delayers | None = None
 
     # ------------------------------------------------------------------ Cluster
 
@@ -281,94 +281,25 @@ class NetnsCluster:
     # ------------------------------------------------------------ packet faults
 
     def shape(self, nodes: Collection[str], fault: PacketFault) -> None:
-        """Apply ``fault`` to what ``nodes`` send the other nodes; replaces any earlier shape.
-
-        With ``sch_netem`` in the kernel, ``tc netem`` on each node's ``eth0``
-        (then the harness's client traffic is shaped too); otherwise iptables
-        (loss, duplication) and an NFQUEUE delayer per node (delay, reordering),
-        node to node only (:mod:`harness.backends.netfilter`).
-        """
-        targets = [self._node(n).name for n in nodes]
-        self.unshape()
-        with self._net_lock:
-            if self._has_netem():
-                for name in targets:
-                    code, out = self.exec(name, ["tc", "qdisc", "replace", "dev", "eth0", "root", *_netem_args(fault)])
-                    if code != 0:
-                        raise EnvironmentError_(f"{name}: tc netem failed: {out.strip()}")
-                    self._shaped[name] = None
-                return
-            queue = fault.delay_ms > 0 or fault.jitter_ms > 0 or fault.reorder > 0
-            ips = self._ips()
-            for name in targets:
-                delayer = None
-                if queue:
-                    delayer = self._start_delayer(self._nodes[name], fault)
-                self._shaped[name] = delayer
-                self._iptables(name, packet_rules(name, ips, loss=fault.loss, duplicate=fault.duplicate,
-                                                  queue=queue))
+        """Apply ``fault`` to what ``nodes`` send (:class:`~harness.backends.shaping.Shaper`)."""
+        self._require_shaper().shape([self._node(n).name for n in nodes], fault)
 
     def unshape(self) -> None:
-        """Remove every packet fault (rules, qdiscs, delayers)."""
-        with self._net_lock:
-            shaped, self._shaped = self._shaped, {}
-            for name, delayer in shaped.items():
-                if self._netem:
-                    self.exec(name, ["tc", "qdisc", "del", "dev", "eth0", "root"])
-                else:
-                    self._iptables(name, unshape_rules())
-                if delayer is not None:
-                    delayer.end(graceful=True)
+        self._require_shaper().unshape()
 
     def packet_hits(self) -> dict[str, dict[str, int]]:
         """Per shaped node: packets its packet-fault rules hit so far (``loss``, ``dup``, ``delay``)."""
-        with self._net_lock:
-            out = {}
-            for name in self._shaped:
-                hits: dict[str, int] = {}
-                for table, chain in (("filter", PKT), ("mangle", DUP)):
-                    code, listing = self.exec(name, ["iptables", "-w", "-t", table, "-L", chain, "-n", "-v", "-x"])
-                    if code == 0:
-                        hits.update(parse_hits(listing))
-                out[name] = hits
-            return out
+        return self._require_shaper().hits()
 
     def measure_link(self, src: str, dst: str, *, count: int = 10, timeout: float = 1.0) -> dict[str, Any]:
-        """``count`` TCP connects from inside ``src`` to ``dst``'s IP: ``{rtt_ms, lost, sent}``.
+        """TCP connect times from inside ``src`` to ``dst``'s IP (:meth:`Shaper.measure`)."""
+        return self._require_shaper().measure(self._node(src).name, self._node(dst).name,
+                                              count=count, timeout=timeout)
 
-        On a port nothing listens on (:data:`MEASURE_PORT`), so each connect is
-        one SYN and its RST over the same IP path and rules as the nodes'
-        traffic, and a node's full accept queue is never mistaken for loss.
-        """
-        d = self._node(dst)
-        code, out = self.exec(src, measure_argv(d.ip, MEASURE_PORT, count, timeout,
-                                                python=sys.executable),
-                              timeout=count * (timeout + 1) + 10)
-        if code != 0:
-            raise RuntimeError(f"measuring {src}->{dst} failed (exit {code}): {out.strip()}")
-        return json.loads(out.strip().splitlines()[-1])
-
-    def _has_netem(self) -> bool:
-        if self._netem is None:
-            code, _ = self.exec(self.nodes[0], ["sh", "-c", "tc qdisc add dev lo root netem delay 1ms && "
-                                                            "tc qdisc del dev lo root"])
-            self._netem = code == 0
-        return self._netem
-
-    def _start_delayer(self, n: _Node, fault: PacketFault) -> NodeProcess:
-        assert self._record is not None and self._root is not None
-        log = self._root / n.name / "delayer.log"
-        p = NodeProcess(name=f"{n.name}-delayer", log_path=log, record=self._record,
-                        label=f"{self.spec.run_id}/{n.name}-delayer", stop_grace=2.0)
-        p.spawn(self.ns_argv(n.name, [sys.executable, "-m", "harness.backends.nfqueue_delay", str(QUEUE),
-                                      str(fault.delay_ms), str(fault.jitter_ms), str(fault.reorder),
-                                      str(n.index)]),
-                cwd=self._root, env=dict(os.environ, PYTHONPATH=_pythonpath(), PYTHONUNBUFFERED="1"),
-                what="the packet delayer")
-        p.wait_ready(lambda: "ready" in log.read_text(errors="replace").splitlines()[-1:][0]
-                     if log.exists() and log.read_text().strip() else False,
-                     timeout=10.0, closing=lambda: self._closed, where="its netlink queue")
-        return p
+    def _require_shaper(self) -> Shaper:
+        if self._shaper is None:
+            raise RuntimeError("the cluster is not open")
+        return self._shaper
 
     # -------------------------------------------------------------- extras
 
@@ -422,6 +353,9 @@ class NetnsCluster:
                                       stop_grace=self._stop_grace)
         self._start_holder()
         ips = self._ips()
+        self._delayers = _Delayers(self)
+        self._shaper = Shaper(ip_of=ips, run=lambda node, argv: self.exec(node, argv),
+                              delayers=self._delayers, python=sys.executable)
         self._on_nodes({name: [*chain_setup_rules(), *accounting_rules(name, ips)] for name in self.nodes})
         for n in self._nodes.values():
             with n.lock:
@@ -488,8 +422,8 @@ class NetnsCluster:
 
         with deferred_interrupts():
             self._closed = True
-            for d in [d for d in self._shaped.values() if d is not None]:
-                attempt(d.end, graceful=False)
+            if self._delayers is not None:
+                attempt(self._delayers.stop_all)
             attempt(stop_all, [(n.lock, n.process) for n in self._nodes.values()], grace=self._stop_grace)
             if self._nodes:
                 attempt(self.collect_logs, Path(self.spec.run_dir) / "logs")
@@ -593,14 +527,30 @@ def _pythonpath() -> str:
     return root if not rest else f"{root}{os.pathsep}{rest}"
 
 
-def _netem_args(f: PacketFault) -> list[str]:
-    args = ["netem"]
-    if f.delay_ms or f.jitter_ms:
-        args += ["delay", f"{f.delay_ms:g}ms", f"{f.jitter_ms:g}ms"]
-    if f.loss:
-        args += ["loss", f"{f.loss * 100:g}%"]
-    if f.duplicate:
-        args += ["duplicate", f"{f.duplicate * 100:g}%"]
-    if f.reorder:
-        args += ["reorder", f"{f.reorder * 100:g}%"]
-    return args
+class _Delayers:
+    """The packet delayers of a :class:`NetnsCluster`: one process group per shaped node, in its namespace."""
+
+    def __init__(self, cluster: NetnsCluster) -> None:
+        self._cluster = cluster
+        self._procs: dict[str, NodeProcess] = {}
+
+    def start(self, node: str, argv: list[str]) -> None:
+        c = self._cluster
+        assert c._record is not None and c._root is not None
+        log = c._root / node / "delayer.log"
+        p = NodeProcess(name=f"{node}-delayer", log_path=log, record=c._record,
+                        label=f"{c.spec.run_id}/{node}-delayer", stop_grace=2.0)
+        p.spawn(c.ns_argv(node, argv), cwd=c._root,
+                env=dict(os.environ, PYTHONPATH=_pythonpath(), PYTHONUNBUFFERED="1"), what="the packet delayer")
+        self._procs[node] = p
+        p.wait_ready(lambda: log.read_text(errors="replace").rstrip().endswith("ready"), timeout=10.0,
+                     closing=lambda: c._closed, where="its netlink queue")
+
+    def stop(self, node: str) -> None:
+        p = self._procs.pop(node, None)
+        if p is not None:
+            p.end(graceful=True)
+
+    def stop_all(self) -> None:
+        for node in list(self._procs):
+            self.stop(node)
