@@ -103,5 +103,5 @@ def boundary(anomalies: Iterable[str]) -> dict[str, list[str]]:
     bad = {m for m in MODELS if proscribed([m]) & found}
     good = [m for m in MODELS if m not in bad]
     strongest = [m for m in good if not any(m in _implied(o) and o != m for o in good)]
-    weakest = [m for m in bad if not any(o in bad and o != m for o in _implied(m))]
+    weakest = [m for m in MODELS if m in bad and not any(o in bad and o != m for o in _implied(m))]
     return {"satisfies": strongest, "violates": weakest}

@@ -32,6 +32,7 @@ from typing import Any
 
 import click
 
+from checkers.catalog import CATALOG
 from checkers.linear.models import MODELS
 
 __all__ = ["check", "parse_value"]
@@ -48,7 +49,7 @@ def parse_value(text: str) -> Any:
 
 @click.command(name="check")
 @click.argument("history", type=click.Path(exists=True, path_type=Path))
-@click.option("--model", "model", type=click.Choice(MODELS), default=None,
+@click.option("--model", "model", type=click.Choice(MODELS + tuple(CATALOG)), default=None,
               help="Sequential specification to check against (required for a history file).")
 @click.option("--init", "init", default=None, help="Initial value, as EDN or JSON (default nil).")
 @click.option("--nil-read-unknown", is_flag=True, help="An ok read of nil carries no information (Knossos).")
@@ -57,11 +58,14 @@ def parse_value(text: str) -> Any:
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Give up with verdict unknown after SECONDS.")
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object instead of a summary.")
+@click.option("--consistency-model", "consistency_models", multiple=True,
+              help="list-append/rw-register: a model to check (repeatable; default strict-serializable).")
 @click.option("--engine", type=click.Choice(["splitbrain", "knossos"]), default="splitbrain",
               help="Search engine; knossos needs an installed Knossos.")
 @click.option("--knossos-cmd", default=None, help="Command that runs Knossos's CLI (default: knossos).")
 def check(history: Path, model: str | None, init: str | None, nil_read_unknown: bool, independent: bool,
-          timeout_s: float | None, json_output: bool, engine: str, knossos_cmd: str | None) -> int:
+          timeout_s: float | None, json_output: bool, engine: str, knossos_cmd: str | None,
+          consistency_models: tuple[str, ...] = ()) -> int:
     """Check HISTORY (.jsonl, .edn or a run folder) for linearizability.
 
     \b
@@ -71,7 +75,13 @@ def check(history: Path, model: str | None, init: str | None, nil_read_unknown: 
     if history.is_dir():
         return _recheck_dir(history, json_output)
     if model is None:
-        raise click.UsageError("--model is required for a history file; choose one of " + ", ".join(MODELS))
+        raise click.UsageError("--model is required for a history file; choose one of "
+                               + ", ".join(MODELS + tuple(CATALOG)))
+    if model in CATALOG:  # transactional, set, counter, bank and queue models
+        from checkers.catalog import Options
+        from harness.commands.check_models import check_model
+        return check_model(history, model, Options(consistency_models=consistency_models, timeout_s=timeout_s,
+                                                   init=None if init is None else parse_value(init)), json_output)
     init_value = None if init is None else parse_value(init)
 
     from checkers.linear.knossos import EngineUnavailable

@@ -72,7 +72,7 @@ def test_init_as_edn_or_json(capsys: pytest.CaptureFixture[str], init: str) -> N
 @pytest.mark.parametrize("argv, words", [
     (["--model", "cas-register", "--init", "{:x"], "neither JSON nor EDN"),
     ([], "--model is required"),
-    (["--model", "queue"], "Invalid value for '--model'"),
+    (["--model", "no-such-model"], "Invalid value for '--model'"),
     (["--model", "kv"], "the kv model needs [key value]"),
     (["--model", "register", "--timeout", "-1"], "Invalid value for '--timeout'"),
 ])
