@@ -10,6 +10,8 @@ with ``--fan-out``) and its own readiness probe (it checks the role the node
 reports, so a node started with the wrong role's command never becomes ready).
 :func:`hears` asks a node which peers it hears from: the target's own view.
 No workloads: these are for testing backends and the nemesis, not ``splitbrain run``.
+:func:`coordinated` and :func:`shop` take the node script's path, for a
+container where it lives elsewhere (``tests/support/roles_docker/``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from harness.cluster import Address
 from harness.history import Op
 from harness.target import NodeContext, Role, Target, WorkloadContext
 
-__all__ = ["COORDINATED", "NODE_SCRIPT", "SHOP", "get", "hears"]
+__all__ = ["COORDINATED", "NODE_SCRIPT", "SHOP", "coordinated", "get", "hears", "shop"]
 
 NODE_SCRIPT = Path(__file__).with_name("roles_node.py")
 
@@ -43,9 +45,9 @@ def hears(address: Address, *, timeout: float = 0.3) -> set[str]:
     return set(get(address, f"/hears?timeout={timeout}", timeout=timeout * 4 + 2)["hears"])
 
 
-def _command(*, fan_out: bool) -> Callable[[NodeContext], list[str]]:
+def _command(script: str, *, fan_out: bool) -> Callable[[NodeContext], list[str]]:
     def command(ctx: NodeContext) -> list[str]:
-        argv = [ctx.python, str(NODE_SCRIPT), "--name", ctx.name, "--role", ctx.role,
+        argv = [ctx.python, script, "--name", ctx.name, "--role", ctx.role,
                 "--host", ctx.listen.host, "--port", str(ctx.listen.port),
                 "--peers", json.dumps({name: str(addr) for name, addr in ctx.peers.items()})]
         return argv + (["--fan-out"] if fan_out else [])
@@ -92,19 +94,26 @@ class RolesClient:
         pass
 
 
-def _role(name: str, *, count: int = 1, lead: bool = False) -> Role:
-    return Role(name=name, count=count, node_command=_command(fan_out=lead), ready=_ready_as(name),
-                clients=lead)
-
-
-def _target(name: str, roles: tuple[Role, ...]) -> Target:
+def _target(name: str, roles: list[tuple[str, int, bool]], script: str, source_dir: Path) -> Target:
     return Target(
         name=name, description="test target: roles, each with its own command and readiness",
         variants={"default": "the only variant"}, default_variant="default",
-        node_command=_command(fan_out=False), ready=_ready_as("node"), client=RolesClient,
-        workloads={}, default_workload="none", roles=roles, source_dir=Path(__file__).parent)
+        node_command=_command(script, fan_out=False), ready=_ready_as("node"), client=RolesClient,
+        workloads={}, default_workload="none", source_dir=source_dir,
+        roles=tuple(Role(name=r, count=count, node_command=_command(script, fan_out=lead),
+                         ready=_ready_as(r), clients=lead) for r, count, lead in roles))
 
 
-COORDINATED = _target("coordinated", (_role("coordinator", lead=True), _role("participant", count=3)))
-SHOP = _target("shop", (_role("orchestrator", lead=True), _role("orders"), _role("inventory"),
-                        _role("payment")))
+def coordinated(*, script: str = str(NODE_SCRIPT), source_dir: Path = Path(__file__).parent) -> Target:
+    """A coordinator (takes the clients, fans puts out) and three participants."""
+    return _target("coordinated", [("coordinator", 1, True), ("participant", 3, False)], script, source_dir)
+
+
+def shop(*, script: str = str(NODE_SCRIPT), source_dir: Path = Path(__file__).parent) -> Target:
+    """An orchestrator (takes the clients) and one each of orders, inventory, payment."""
+    return _target("shop", [("orchestrator", 1, True), ("orders", 1, False), ("inventory", 1, False),
+                            ("payment", 1, False)], script, source_dir)
+
+
+COORDINATED = coordinated()
+SHOP = shop()
