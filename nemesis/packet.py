@@ -13,7 +13,7 @@ verifies it on the path the nodes' traffic takes, as partitions are verified:
   duplication and delay rules must each have hit packets of that measurement.
 
 Only then is the completion ``"verified": true``. A backend that cannot shape
-packets (the local proxies; a Docker image without ``tc``) makes ``setup``
+packets (the local proxies) makes ``setup``
 refuse with one sentence saying so (an environment error: exit 4). ``stop-packet`` removes every shape.
 
 Behaviours drawn by the schedule (:func:`draw_behaviour`), after Jepsen's
@@ -40,7 +40,6 @@ STOP = "stop-packet"
 
 _UNAVAILABLE = {
     "LocalCluster": "its links are TCP proxies, which see streams, not packets",
-    "DockerCluster": "its images carry no tc (iproute2) for netem",
 }
 
 BEHAVIOURS: dict[str, PacketFault] = {

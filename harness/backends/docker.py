@@ -57,7 +57,8 @@ from harness.backends.docker_network import (
     create_run_network, cut_rules, iptables_script, probe_argv, probe_passed,
 )
 from harness.backends._interrupts import deferred_interrupts
-from harness.cluster import Address, ClusterSpec, EnvironmentError_, Link
+from harness.backends.shaping import Shaper
+from harness.cluster import Address, ClusterSpec, EnvironmentError_, Link, PacketFault
 from harness.nodes import command_of, layout, node_context, ready_of
 from harness.target import NodeContext
 
@@ -181,6 +182,7 @@ class DockerCluster:
         self._net_lock = threading.Lock()
         self._network_id: str | None = None
         self._labels = run_labels(spec.run_id, spec.run_dir)  # run_dir: where `clean` saves logs
+        self._packet_shaper: Shaper | None = None
 
     # ------------------------------------------------------------------ Cluster
 
@@ -289,6 +291,29 @@ class DockerCluster:
         except Exception:
             return False  # src's container is down or frozen: it sends nothing
         return probe_passed(code, out)
+
+    def shape(self, nodes: Collection[str], fault: PacketFault) -> None:
+        """Packet faults inside the containers (:class:`~harness.backends.shaping.Shaper`: netem or iptables).
+
+        A container killed and started again comes back unshaped (its namespace is new).
+        """
+        self._shaper().shape([self._node(n).name for n in nodes], fault)
+
+    def unshape(self) -> None:
+        self._shaper().unshape()
+
+    def packet_hits(self) -> dict[str, dict[str, int]]:
+        return self._shaper().hits()
+
+    def measure_link(self, src: str, dst: str, *, count: int = 10, timeout: float = 1.0) -> dict[str, Any]:
+        return self._shaper().measure(self._node(src).name, self._node(dst).name, count=count, timeout=timeout)
+
+    def _shaper(self) -> Shaper:
+        if self._packet_shaper is None:
+            self._packet_shaper = Shaper(ip_of={name: n.ip for name, n in self._nodes.items()},
+                                         run=lambda node, argv: self._exec(self._node(node), argv),
+                                         delayers=_Delayers(self), python="python3", project=PROJECT_DIR)
+        return self._packet_shaper
 
     def collect_logs(self, dest: Path) -> list[Path]:
         """Copy each node's service log to ``dest/<node>.log`` (stopped containers too)."""
@@ -562,3 +587,35 @@ class DockerCluster:
                 return
             self._iptables(n, [["-F", "INPUT"], *self._rules_for(sorted(self._cut)).get(n.name, [])])
             n.rules_stale = False
+
+
+_DELAYER_PID = "/run/splitbrain-delayer.pid"
+_DELAYER_LOG = "/var/log/splitbrain/delayer.log"
+
+
+class _Delayers:
+    """A packet delayer per container, detached like the service, found again by its pid file."""
+
+    def __init__(self, cluster: DockerCluster) -> None:
+        self._cluster = cluster
+
+    def start(self, node: str, argv: list[str]) -> None:
+        c = self._cluster
+        n = c._node(node)
+        script = (f'mkdir -p "$(dirname {_DELAYER_LOG})"; echo $$ > {_DELAYER_PID}; '
+                  f'exec "$@" > {_DELAYER_LOG} 2>&1')
+        ex = c._api.exec_create(n.container, ["sh", "-c", script, "sh", *argv],
+                                environment={"PYTHONPATH": PROJECT_DIR, "PYTHONUNBUFFERED": "1"})
+        c._api.exec_start(ex["Id"], detach=True)
+        deadline = time.monotonic() + 15.0
+        out = ""
+        while time.monotonic() < deadline:
+            code, out = c._exec(n, ["tail", "-n", "1", _DELAYER_LOG])
+            if code == 0 and out.strip() == "ready":
+                return
+            time.sleep(0.1)
+        raise EnvironmentError_(f"{node}: the packet delayer did not start in its container: {out.strip()}")
+
+    def stop(self, node: str) -> None:
+        c = self._cluster
+        c._exec(c._node(node), ["sh", "-c", f"kill $(cat {_DELAYER_PID}) 2>/dev/null; rm -f {_DELAYER_PID}"])

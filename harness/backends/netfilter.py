@@ -116,9 +116,7 @@ def cut_rules(links: Collection[Link], ip_of: Mapping[str, str], *,
 
 def chain_setup_rules() -> list[list[str]]:
     """Create the labelled chains and jump to them (cut before accounting, so drops are not counted twice)."""
-    return [["-N", ACCT], ["-N", CUT], ["-A", "INPUT", "-j", CUT], ["-A", "INPUT", "-j", ACCT],
-            ["-N", PKT], ["-A", "OUTPUT", "-j", PKT],
-            ["-t", "mangle", "-N", DUP], ["-t", "mangle", "-A", "OUTPUT", "-j", DUP]]
+    return [["-N", ACCT], ["-N", CUT], ["-A", "INPUT", "-j", CUT], ["-A", "INPUT", "-j", ACCT]]
 
 
 def packet_rules(node: str, ip_of: Mapping[str, str], *, loss: float, duplicate: float,

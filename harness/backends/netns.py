@@ -355,7 +355,8 @@ class NetnsCluster:
         ips = self._ips()
         self._delayers = _Delayers(self)
         self._shaper = Shaper(ip_of=ips, run=lambda node, argv: self.exec(node, argv),
-                              delayers=self._delayers, python=sys.executable)
+                              delayers=self._delayers, python=sys.executable,
+                              project=str(Path(__file__).resolve().parents[2]))
         self._on_nodes({name: [*chain_setup_rules(), *accounting_rules(name, ips)] for name in self.nodes})
         for n in self._nodes.values():
             with n.lock:

@@ -2,7 +2,7 @@
 
 Run inside a node's network namespace (as root of its user namespace)::
 
-    python -m harness.backends.nfqueue_delay QUEUE DELAY_MS JITTER_MS REORDER SEED
+    python harness/backends/nfqueue_delay.py QUEUE DELAY_MS JITTER_MS REORDER SEED
 
 with an iptables rule sending the packets to shape to ``--queue-num QUEUE
 --queue-bypass`` (so that, when this process is not there, packets pass

@@ -34,6 +34,12 @@ MEASURE_PORT = 9  # discard: no node binds it (harness.ports numbers from 7000)
 
 Run = Callable[[str, list[str]], tuple[int, str]]
 
+# The packet chains and their jumps, made once per namespace whatever exists already.
+_CHAINS_SH = " && ".join(
+    f"{{ iptables -w {t} -N {c} 2>/dev/null || true; }} && "
+    f"{{ iptables -w {t} -C OUTPUT -j {c} 2>/dev/null || iptables -w {t} -A OUTPUT -j {c}; }}"
+    for t, c in (("-t filter", PKT), ("-t mangle", DUP)))
+
 
 class Delayers(Protocol):
     """How a backend keeps one delayer process per node in that node's namespace."""
@@ -45,16 +51,22 @@ class Delayers(Protocol):
         """End ``node``'s delayer (a no-op when there is none)."""
 
 
-def delayer_argv(python: str, fault: PacketFault, seed: int) -> list[str]:
-    return [python, "-m", "harness.backends.nfqueue_delay", str(QUEUE), str(fault.delay_ms),
+DELAYER_SCRIPT = "harness/backends/nfqueue_delay.py"
+"""The delayer, run as a script from the project root (it needs only the standard library)."""
+
+
+def delayer_argv(python: str, project: str, fault: PacketFault, seed: int) -> list[str]:
+    return [python, f"{project}/{DELAYER_SCRIPT}", str(QUEUE), str(fault.delay_ms),
             str(fault.jitter_ms), str(fault.reorder), str(seed)]
 
 
 class Shaper:
     """The packet faults of one cluster; thread-safe. ``ip_of`` maps every node to its address."""
 
-    def __init__(self, *, ip_of: Mapping[str, str], run: Run, delayers: Delayers, python: str) -> None:
+    def __init__(self, *, ip_of: Mapping[str, str], run: Run, delayers: Delayers, python: str,
+                 project: str) -> None:
         self._ips = dict(ip_of)
+        self._project = project
         self._run = run
         self._delayers = delayers
         self._python = python
@@ -73,9 +85,10 @@ class Shaper:
                 return
             queue = bool(fault.delay_ms or fault.jitter_ms or fault.reorder)
             for i, name in enumerate(sorted(nodes)):
+                self._ok(name, ["sh", "-c", _CHAINS_SH], "iptables")
                 self._shaped[name] = queue
                 if queue:
-                    self._delayers.start(name, delayer_argv(self._python, fault, seed=i))
+                    self._delayers.start(name, delayer_argv(self._python, self._project, fault, seed=i))
                 rules = packet_rules(name, self._ips, loss=fault.loss, duplicate=fault.duplicate, queue=queue)
                 if rules:
                     self._ok(name, ["sh", "-c", iptables_script(rules)], "iptables")
@@ -87,8 +100,8 @@ class Shaper:
             for name, delayer in shaped.items():
                 if self._netem:
                     self._run(name, ["tc", "qdisc", "del", "dev", "eth0", "root"])
-                else:
-                    self._ok(name, ["sh", "-c", iptables_script(unshape_rules())], "iptables")
+                else:  # a node restarted since (a fresh container) has no chains: nothing to remove
+                    self._run(name, ["sh", "-c", iptables_script(unshape_rules())])
                 if delayer:
                     self._delayers.stop(name)
 
