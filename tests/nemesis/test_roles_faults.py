@@ -1,4 +1,4 @@
-"""Faults aimed at roles, on real nodes of the local and the Docker backends.
+"""Faults aimed at roles, on real nodes of the local, namespace and Docker backends.
 
 The targets (``tests/support/roles_target.py``) have a coordinator and three
 participants, and an orchestrator with three services. The faults are the ones
@@ -30,8 +30,9 @@ pytestmark = pytest.mark.slow
 
 IN_CONTAINER = dict(script="/opt/splitbrain/tests/support/roles_node.py",
                     source_dir=Path(roles_target.__file__).parent / "roles_docker")
-COORDINATED = {"local": roles_target.COORDINATED, "docker": roles_target.coordinated(**IN_CONTAINER)}
-SHOP = {"local": roles_target.SHOP, "docker": roles_target.shop(**IN_CONTAINER)}
+COORDINATED = {"local": roles_target.COORDINATED, "netns": roles_target.COORDINATED,
+               "docker": roles_target.coordinated(**IN_CONTAINER)}
+SHOP = {"local": roles_target.SHOP, "netns": roles_target.SHOP, "docker": roles_target.shop(**IN_CONTAINER)}
 
 
 def _open(backend: str, target: Target, tmp_path: Path) -> Any:
@@ -39,6 +40,12 @@ def _open(backend: str, target: Target, tmp_path: Path) -> Any:
                        run_id=f"roles-test-{os.getpid()}-{random.randrange(1 << 30)}", run_dir=tmp_path)
     if backend == "local":
         return open_local_cluster(spec, state_dir=tmp_path / "state", stop_grace=1.0)
+    if backend == "netns":
+        from harness.backends import netns
+        why = netns.available()
+        if why:
+            pytest.skip(f"the netns backend is unavailable here: {why}")
+        return netns.open_netns_cluster(spec, state_dir=tmp_path / "state", stop_grace=1.0, fallback=False)
     from harness.backends.docker import open_docker_cluster
     from harness.images import ImageBuildError
     try:
@@ -65,7 +72,7 @@ class _skip_unbuildable:
         return self.cm.__exit__(*exc)
 
 
-@pytest.fixture(params=["local", pytest.param("docker", marks=pytest.mark.docker)])
+@pytest.fixture(params=["local", "netns", pytest.param("docker", marks=pytest.mark.docker)])
 def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
