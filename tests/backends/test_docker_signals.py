@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.backends.docker_engine import RUN_LABEL, clean_leftovers, connect
-from harness.cluster import EnvironmentError_
+from harness.backends.docker_engine import RUN_LABEL, clean_leftovers
 from harness.store import recheck_run
+from tests.backends.test_docker import engine  # noqa: F401 - the session's engine fixture
 from tests.support.runs import RunUnderTest, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
@@ -30,20 +30,16 @@ INT, TERM, HUP = signal.SIGINT, signal.SIGTERM, signal.SIGHUP
 
 
 @pytest.fixture(scope="module")
-def engine():  # type: ignore[no-untyped-def]
-    try:
-        client = connect(timeout=10)
-    except EnvironmentError_ as e:
-        pytest.skip(f"no Docker engine: {e}")
+def qs_engine(engine):  # type: ignore[no-untyped-def]
+    """test_docker's engine (skips without one), with the quorum store's image built."""
     from harness.images import ImageBuildError, ensure_base_image, ensure_target_image
     from harness.registry import get_target
 
     try:
-        ensure_target_image(client, get_target("quorum-store"), base=ensure_base_image(client))
+        ensure_target_image(engine, get_target("quorum-store"), base=ensure_base_image(engine))
     except ImageBuildError as e:
         pytest.skip(f"cannot build the images here: {e}")
-    yield client
-    client.close()
+    return engine
 
 
 def _firewall() -> str:
@@ -81,7 +77,8 @@ CASES = {  # name -> (hold phase or None for the workload, signals, the phase re
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_a_stop_signal_leaves_no_container_network_or_rule(engine, tmp_path: Path, case: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_stop_signal_leaves_no_container_network_or_rule(qs_engine, tmp_path: Path, case: str) -> None:  # type: ignore[no-untyped-def]
+    engine = qs_engine
     hold, signums, phase = CASES[case]
     run = RunUnderTest(tmp_path, backend="docker", hold=hold, time_limit=30 if hold is None else 1.5)
     run_id = None
@@ -111,7 +108,8 @@ def test_a_stop_signal_leaves_no_container_network_or_rule(engine, tmp_path: Pat
     assert recheck_run(rd, out=open("/dev/null", "w")) == 0
 
 
-def test_a_sigkilled_harness_s_containers_are_removed_by_its_watchdog(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_sigkilled_harness_s_containers_are_removed_by_its_watchdog(qs_engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    engine = qs_engine
     run = RunUnderTest(tmp_path, backend="docker", time_limit=30)
     run_id = None
     try:
