@@ -156,13 +156,14 @@ class ListAppend:
         ww_b: list[int] = []
         for k, order in longest.items():
             wk = writer.get(k, {})
-            prev = wk.get(order[0]) if order else None
-            for i in range(1, len(order)):
-                cur = wk.get(order[i])
-                if prev is not None and cur is not None:
-                    ww_a.append(prev.node)
-                    ww_b.append(cur.node)
-                prev = cur
+            prev = None
+            for x in order:   # aborted or unknown elements are skipped: the order around them stands
+                cur = wk.get(x)
+                if cur is not None:
+                    if prev is not None:
+                        ww_a.append(prev.node)
+                        ww_b.append(cur.node)
+                    prev = cur
         g.extend(ww_a, ww_b, WW)
         wr_a: list[int] = []
         wr_b: list[int] = []
@@ -181,11 +182,12 @@ class ListAppend:
                                     f"{_name(w)}'s append of {show(v[-1])}, which {_name(w)} followed "
                                     f"with another append to {show_key(k)}: an intermediate version",
                              [t, w], key=k, value=v, element=v[-1])
-            if len(v) < len(order):
-                w = wk.get(order[len(v)])
+            for x in order[len(v):]:   # the next committed append after what was read
+                w = wk.get(x)
                 if w is not None:
                     rw_a.append(t.node)
                     rw_b.append(w.node)
+                    break
         g.extend(wr_a, wr_b, WR)
         g.extend(rw_a, rw_b, RW)
         return found, self._explainer(longest, writer)
@@ -244,10 +246,10 @@ class ListAppend:
                 for f, k, v in a.mops:
                     order = longest.get(k, [])
                     if f == "append" and v in order:
-                        i = order.index(v)
-                        if i + 1 < len(order) and writer[k].get(order[i + 1]) is b:
-                            return {"key": k, "value": v, "value'": order[i + 1],
-                                    "why": f"{B} appended {show(order[i + 1])} after {A} appended {show(v)} "
+                        nxt = _next_written(order, order.index(v) + 1, writer[k])
+                        if nxt is not None and writer[k][nxt] is b:
+                            return {"key": k, "value": v, "value'": nxt,
+                                    "why": f"{B} appended {show(nxt)} after {A} appended {show(v)} "
                                            f"to {show_key(k)}"}
             if kind == WR:
                 for k, v in ext_reads(b):
@@ -257,8 +259,8 @@ class ListAppend:
             if kind == RW:
                 for k, v in ext_reads(a):
                     order = longest.get(k, [])
-                    if len(v) < len(order) and writer[k].get(order[len(v)]) is b:
-                        nxt = order[len(v)]
+                    nxt = _next_written(order, len(v), writer.get(k, {}))
+                    if nxt is not None and writer[k][nxt] is b:
                         seen = f"{show(v)}" if v else "the empty (initial) state"
                         return {"key": k, "read": v, "value'": nxt,
                                 "why": f"{A} read key {show_key(k)} as {seen}, without {B}'s append of "
@@ -266,6 +268,14 @@ class ListAppend:
             return {"why": f"{A} precedes {B} (no reason recorded)"}
 
         return explain
+
+
+def _next_written(order: list[Any], i: int, wk: dict[Any, Txn]) -> Any:
+    """The first element of ``order`` from position ``i`` that a committed (ok/info) transaction appended."""
+    for x in order[i:]:
+        if x in wk:
+            return x
+    return None
 
 
 def _name(t: Txn) -> str:

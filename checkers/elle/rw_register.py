@@ -10,7 +10,10 @@ allows (Kingsbury and Alvaro, "Elle", section 4.3):
   wrote ``v`` to it installed ``v`` after ``u``;
 * with ``sequential_keys=True``, per-key process order: each process observes
   and installs the versions of a key in order (assume it only if the store
-  promises per-key sequential consistency).
+  promises per-key sequential consistency);
+* with ``linearizable_keys=True``, per-key real-time order: a transaction sees
+  every version of a key installed or seen by one that completed before it
+  began (assume it only if each key is linearizable).
 
 Only a transaction's last write to a key is installed; its first read of a key
 (before writing it) is its external read. Edges: ``ww`` between the writers of
@@ -50,10 +53,11 @@ class RWRegister:
     fs = ("w", "r")
 
     def __init__(self, *, models: Sequence[str] = (DEFAULT_MODEL,), timeout_s: float | None = None,
-                 sequential_keys: bool = False, name: str = "rw-register"):
+                 sequential_keys: bool = False, linearizable_keys: bool = False, name: str = "rw-register"):
         self.models = tuple(models)
         self.timeout_s = timeout_s
         self.sequential_keys = sequential_keys
+        self.linearizable_keys = linearizable_keys
         self.name = name
         self._history: History | None = None
 
@@ -160,8 +164,8 @@ class RWRegister:
                            f"{show(mine)}")
         for (k, v), t in writer.items():
             before(k, _INIT, v, "every key starts at nil")
-        if self.sequential_keys:
-            self._process_order(parsed.txns, writes, before)
+        if self.sequential_keys or self.linearizable_keys:
+            self._session_order(parsed.txns, writes, before, realtime=self.linearizable_keys)
 
         # Lost updates: two committed txns installed versions after reading the same one.
         for (k, u), rs in readers.items():
@@ -188,27 +192,56 @@ class RWRegister:
         return found, self._explainer(direct, why, writer)
 
     @staticmethod
-    def _process_order(txns: Sequence[Txn], writes: dict[tuple[Any, int], Any], before: Any) -> None:
-        last: dict[tuple[Any, Any], Any] = {}     # (process, key) -> version last seen
+    def _session_order(txns: Sequence[Txn], writes: dict[tuple[Any, int], Any], before: Any, *,
+                       realtime: bool) -> None:
+        """Per key, ordered transactions see versions only move forward.
+
+        Each ``ok`` transaction spans, per key, from the first version it saw
+        (its external read, or its write if it wrote blind) to the last (its
+        write, else that read). Process order (``realtime=False``): a process's
+        earlier span ends at or before its later one begins. Real time: so does
+        every span that completed before the transaction was invoked (a sweep
+        keeps, per key, the completed spans not yet known to precede another).
+        """
+        spans: dict[int, dict[Any, tuple[Any, Any]]] = {}
         for t in txns:
             if t.status != "ok":
                 continue
-            done: set[Any] = set()
+            first: dict[Any, Any] = {}
             for f, k, v in t.mops:
-                if k in done:
-                    continue
-                done.add(k)
-                cur = writes.get((k, t.node)) if f == "w" else (_INIT if v is None else v)
-                if cur is None:
-                    continue
-                pk = (t.op.process, k)
-                if pk in last:
-                    before(k, last[pk], cur, f"process {show(t.op.process)} saw {show(last[pk])} first "
-                                             f"(sequential keys)")
-            for k in done:
-                v = writes.get((k, t.node))
-                if v is not None:
-                    last[(t.op.process, k)] = v
+                if k not in first:
+                    first[k] = writes.get((k, t.node)) if f == "w" else (_INIT if v is None else v)
+            spans[t.node] = {k: (u, writes.get((k, t.node), u)) for k, u in first.items()}
+        ok = [t for t in txns if t.status == "ok"]
+        if not realtime:
+            last: dict[tuple[Any, Any], tuple[Any, Txn]] = {}
+            for t in ok:
+                for k, (u, v) in spans[t.node].items():
+                    prev = last.get((t.op.process, k))
+                    if prev is not None:
+                        before(k, prev[0], u, f"process {show(t.op.process)} saw {show(prev[0])} in the "
+                                              f"transaction at index {prev[1].op.invoke.index} first "
+                                              f"(sequential keys)")
+                    last[(t.op.process, k)] = (v, t)
+            return
+        events = sorted([(t.op.invoke.index, 1, t.node) for t in ok]
+                        + [(t.op.completion.index, 0, t.node) for t in ok])  # type: ignore[union-attr]
+        by_node = {t.node: t for t in ok}
+        frontier: dict[Any, set[int]] = {}
+        preds: dict[tuple[int, Any], set[int]] = {}
+        for _, is_invoke, node in events:
+            for k, (u, v) in spans[node].items():
+                front = frontier.setdefault(k, set())
+                if is_invoke:
+                    for n1 in front:
+                        t1 = by_node[n1]
+                        before(k, spans[n1][k][1], u,
+                               f"the transaction at index {t1.op.invoke.index} completed before the one at "
+                               f"index {by_node[node].op.invoke.index} began (linearizable keys)")
+                    preds[(node, k)] = set(front)
+                else:
+                    front -= preds.pop((node, k), set())
+                    front.add(node)
 
     @staticmethod
     def _direct(succ: dict[Any, dict[Any, set[Any]]], found: Any, note: Any) -> dict[Any, dict[Any, set[Any]]]:

@@ -92,11 +92,12 @@ def serial_history(rng: random.Random, workload: str, n: int, procs: int) -> His
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rng=st.randoms(use_true_random=False), n=st.integers(1, 14), procs=st.integers(1, 4),
-       workload=st.sampled_from(["list-append", "rw-register"]))
+       workload=st.sampled_from(["list-append", "rw-register"]), keys_linearizable=st.booleans())
 def test_one_at_a_time_executions_are_strict_serializable(rng: random.Random, n: int, procs: int,
-                                                          workload: str) -> None:
+                                                          workload: str, keys_linearizable: bool) -> None:
     h = serial_history(rng, workload, n, procs)
-    checker = ListAppend() if workload == "list-append" else RWRegister(sequential_keys=True)
+    checker = ListAppend() if workload == "list-append" else \
+        RWRegister(linearizable_keys=keys_linearizable, sequential_keys=not keys_linearizable)
     res = checker.check(h)
     assert res.verdict is Verdict.VALID, [a.summary for a in res.anomalies]
 

@@ -98,6 +98,16 @@ def test_sequential_keys_orders_a_process_own_versions() -> None:
     assert res2.verdict is Verdict.INVALID, res2.stats
 
 
+def test_linearizable_keys_orders_versions_by_real_time() -> None:
+    def h(last_read: int) -> History:
+        return TxnLog().txn(0, [w("x", 1)]).txn(1, [w("x", 2)]).txn(2, [r("x", last_read)]).history()
+
+    assert RWRegister().check(h(1)).verdict is Verdict.VALID   # nothing orders 1 and 2
+    res = RWRegister(linearizable_keys=True).check(h(1))
+    assert res.verdict is Verdict.INVALID and "cyclic-versions" in res.stats["anomaly_types"]
+    assert RWRegister(linearizable_keys=True).check(h(2)).verdict is Verdict.VALID
+
+
 def test_explanation_gives_the_version_order_reason() -> None:
     res = RWRegister().check(concurrent(*CASES["G2-item"][0]))
     (a,) = [x for x in res.anomalies if x.kind == "G2-item"]
