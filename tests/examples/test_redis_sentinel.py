@@ -148,3 +148,50 @@ def test_on_netns_an_isolated_primary_acknowledges_a_write_that_failover_then_lo
         _eventually("the old primary demoted to a replica", lambda: _redis(c, "primary", "ROLE")[0] == "slave")
         _eventually("the old primary resynced", lambda: _redis(c, "primary", "GET", "sb:k") == "before")
         assert _redis(c, promoted, "GET", "sb:k") == "before"  # the acknowledged "lost" is gone everywhere
+
+
+# --- the example's own checker ------------------------------------------------------
+
+
+def _hist(*ops: tuple[int, str, str, list[Any], float, float, str]) -> Any:
+    """(process, f, type, value, start s, end s, node) -> a History."""
+    from harness.history import History, Op
+    events = []
+    for p, f, t, v, a, b, node in ops:
+        events.append((a, Op(index=0, type="invoke", process=p, f=f, value=[v[0], None] if f == "read" else v,
+                             time=int(a * 1e9), node=node)))
+        events.append((b, Op(index=0, type=t, process=p, f=f, value=v, time=int(b * 1e9), node=node)))
+    events.sort(key=lambda e: e[0])
+    return History.of([Op(index=i, type=o.type, process=o.process, f=o.f, value=o.value, time=o.time,
+                          node=o.node) for i, (_, o) in enumerate(events)])
+
+
+def test_lost_writes_names_an_acknowledged_write_a_later_read_proves_gone() -> None:
+    from checkers.api import Verdict
+    from splitbrain_redis_sentinel.lost import LostWrites
+
+    h = _hist((0, "write", "ok", [0, 1], 0.0, 0.1, "primary"),
+              (1, "write", "ok", [0, 2], 0.2, 0.3, "primary"),      # acknowledged, never read
+              (2, "read", "ok", [0, 1], 0.5, 0.6, "replica1"))      # began after 2 was acked: sees 1
+    r = LostWrites().check(h)
+    assert r.verdict is Verdict.INVALID and len(r.anomalies) == 1
+    assert r.anomalies[0].summary.startswith("key 0: lost write: write 2 (p1 via primary) was acknowledged")
+    assert "the read by p2 via replica1 at 0.500 s returned 1" in r.anomalies[0].summary
+
+
+def test_lost_writes_accepts_reads_that_do_not_prove_a_loss() -> None:
+    from checkers.api import Verdict
+    from splitbrain_redis_sentinel.lost import LostWrites
+
+    concurrent = _hist((0, "write", "ok", [0, 1], 0.0, 0.4, "primary"),   # overlaps write 2
+                       (1, "write", "ok", [0, 2], 0.2, 0.3, "primary"),
+                       (2, "read", "ok", [0, 1], 0.5, 0.6, "primary"))  # 1 may follow 2: legal
+    seen = _hist((0, "write", "ok", [0, 1], 0.0, 0.1, "primary"),
+                 (1, "write", "ok", [0, 2], 0.2, 0.3, "primary"),
+                 (3, "read", "ok", [0, 2], 0.35, 0.4, "primary"),       # 2 was read: not lost
+                 (2, "read", "ok", [0, 1], 0.5, 0.6, "replica1"))
+    indeterminate = _hist((0, "write", "info", [0, 1], 0.0, 0.1, "primary"),
+                          (1, "write", "ok", [0, 2], 0.2, 0.3, "primary"),
+                          (2, "read", "ok", [0, 1], 0.5, 0.6, "primary"))  # 1 may land any time
+    for h in (concurrent, seen, indeterminate):
+        assert LostWrites().check(h).verdict is Verdict.VALID

@@ -23,6 +23,10 @@ the namespace and Docker backends all of Redis's own traffic (replication,
 Sentinel's pings, hellos and its discovery of replicas, which uses the
 addresses Redis announces) takes the path the cuts apply to.
 
+Readiness: a server answers ``PING``; a replica has also finished its sync
+with the primary (``ROLE`` says ``connected``), so no run starts, and no fault
+lands, before the replicas hold the data. ``PING`` alone is the link probe.
+
 Options: ``client_timeout`` (seconds, default 1.0), ``keys`` (default 5),
 ``down_after_ms`` (Sentinel's failure detector, default 1000).
 """
@@ -51,7 +55,8 @@ def missing_binaries() -> list[str]:
 def _server_argv(ctx: NodeContext) -> list[str]:
     return ["redis-server", "--bind", ctx.listen.host, "--port", str(ctx.listen.port),
             "--dir", ctx.data_dir, "--appendonly", "yes", "--appendfsync", "always", "--save", "",
-            "--protected-mode", "no", "--daemonize", "no", "--logfile", "", "--loglevel", "notice"]
+            "--protected-mode", "no", "--daemonize", "no", "--logfile", "", "--loglevel", "notice",
+            "--repl-diskless-sync-delay", "0"]  # Redis 7 waits 5 s before a first full sync by default
 
 
 def primary_command(ctx: NodeContext) -> list[str]:
@@ -81,18 +86,35 @@ def sentinel_command(ctx: NodeContext) -> list[str]:
     return ["sh", "-c", script, "sh", ctx.data_dir, conf]
 
 
-def ping(address: Address) -> bool:
-    """One ``PING``: True on ``PONG``. Any live server or Sentinel answers it, whatever the cluster's state."""
+def _ask(address: Address, *cmd: str) -> object:
+    """One command's reply, or None when the node did not answer."""
     try:
         conn = Connection(address.host, address.port, timeout=0.5)
     except OSError:
-        return False
+        return None
     try:
-        return conn.call("PING") == "PONG"
+        return conn.call(*cmd)
     except (OSError, ValueError):
-        return False
+        return None
     finally:
         conn.close()
+
+
+def ping(address: Address) -> bool:
+    """One ``PING``: True on ``PONG``. Any live server or Sentinel answers it, whatever the cluster's
+    state, which makes it the link probe (a replica's readiness is not: it depends on its primary)."""
+    return _ask(address, "PING") == "PONG"
+
+
+def replica_ready(address: Address) -> bool:
+    """A replica serves once it has synced with its primary (``ROLE``: ``connected``), or is a primary.
+
+    Without this a run could start, and a partition cut, before the first full
+    sync: the promoted replica would then be empty, a loss the harness caused.
+    """
+    role = _ask(address, "ROLE")
+    return isinstance(role, list) and bool(role) and (
+        role[0] == "master" or (role[0] == "slave" and len(role) > 3 and role[3] == "connected"))
 
 
 TARGET = Target(
@@ -108,7 +130,7 @@ TARGET = Target(
     workloads={"register": REGISTER},
     default_workload="register",
     roles=(Role(name="primary", node_command=primary_command),
-           Role(name="replica", count=2, node_command=replica_command),
+           Role(name="replica", count=2, node_command=replica_command, ready=replica_ready),
            Role(name="sentinel", count=3, node_command=sentinel_command, clients=False)),
     source_dir=Path(__file__).parent,
     build_context=Path(__file__).parent,

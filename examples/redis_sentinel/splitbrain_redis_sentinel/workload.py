@@ -3,8 +3,9 @@
 Each key is an independent register ``[key, value]`` (Jepsen's ``independent``)
 that starts nil. Every write carries a value no other write in the run has (the
 generator's state is the next one), so a read names exactly one write, and a
-write that vanished can be named: the checker's explanation says which
-acknowledged write no later read ever saw. Half reads, half writes; after the
+write that vanished can be named. Two checkers: linearizability per key, and
+:class:`~splitbrain_redis_sentinel.lost.LostWrites`, which lists each
+acknowledged write no read ever returned that a later read proves gone. Half reads, half writes; after the
 heal, one final read per key.
 """
 
@@ -50,9 +51,13 @@ class Registers:
 
 
 def _checker(ctx: WorkloadContext) -> Any:
+    from checkers.api import Compose
     from checkers.linearizability import Linearizability
+    from splitbrain_redis_sentinel.lost import LostWrites
 
-    return Linearizability(model="register", independent=True, timeout_s=120)
+    return Compose(checkers={"linearizability": Linearizability(model="register", independent=True,
+                                                                 timeout_s=120),
+                             "lost-writes": LostWrites()})
 
 
 REGISTER = Workload(
