@@ -15,11 +15,13 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Mapping
 
+from checkers.elle.cycles import CYCLE_ANOMALIES
 from harness.report.sections.base import OpRow, Section, SectionContext
+from harness.report.sections.elle import ElleCycleSection
 from harness.report.sections.generic import GenericSection
 from harness.report.sections.linear import LinearizabilitySection
 
-__all__ = ["DEFAULT_SECTIONS", "GenericSection", "LinearizabilitySection", "OpRow", "Section",
+__all__ = ["DEFAULT_SECTIONS", "ElleCycleSection", "GenericSection", "LinearizabilitySection", "OpRow", "Section",
            "SectionContext", "section_for"]
 
 _LINEAR = LinearizabilitySection()
@@ -28,6 +30,7 @@ DEFAULT_SECTIONS: Mapping[str, Section] = MappingProxyType({
     "nonlinearizable": _LINEAR,
     "not-linearizable": _LINEAR,
     "linearizability": _LINEAR,
+    **{kind: ElleCycleSection() for kind in CYCLE_ANOMALIES},  # G0 .. G2-item and variants
 })
 
 GENERIC: Section = GenericSection()
