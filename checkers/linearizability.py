@@ -5,9 +5,12 @@
 order of the history's operations, each taking effect at one instant within
 its interval, is legal for the model; ``INVALID`` with one
 ``nonlinearizable`` :class:`~checkers.api.Anomaly` (see
-:mod:`checkers.linear.explain`) when none is; ``UNKNOWN`` when the time budget
-(``timeout_s``) or the memory budget (``max_cache`` search-cache entries,
-``max_cache_mb`` their estimated size) runs out first. Jepsen semantics throughout: ``fail`` ops never happened;
+:mod:`checkers.linear.explain`) when none is; ``UNKNOWN``, with the reason in
+``error``, when the time budget (``timeout_s``) or the memory budget runs out
+first: ``max_cache`` search-cache entries, or ``max_cache_mb``, the estimated
+size of everything the check holds (the operations searched,
+:data:`ENTRY_BYTES` each, and the searches' caches, frontiers and model
+states, see :mod:`checkers.linear.search`). Jepsen semantics throughout: ``fail`` ops never happened;
 ``info`` ops and never-completed invocations may take effect at any instant
 after their invocation, or never; nemesis events are ignored.
 
@@ -34,12 +37,14 @@ from checkers.linear.partition import partition
 from checkers.linear.scheduler import check_partitions
 from harness.history import History
 
-__all__ = ["Linearizability", "DEFAULT_MAX_CACHE", "DEFAULT_MAX_CACHE_MB"]
+__all__ = ["Linearizability", "DEFAULT_MAX_CACHE", "DEFAULT_MAX_CACHE_MB", "ENTRY_BYTES"]
 
 DEFAULT_MAX_CACHE = 5_000_000
 """Search-cache entries allowed before giving up."""
-DEFAULT_MAX_CACHE_MB = 512
-"""Estimated search-cache size allowed before giving up (the process stays well under 1 GiB)."""
+DEFAULT_MAX_CACHE_MB = 1024
+"""Estimated memory the check may hold before giving up (see the module docstring)."""
+ENTRY_BYTES = 280
+"""Bytes the check holds per operation searched: its entry, its call and the search's columns (measured)."""
 
 
 class Linearizability:
@@ -77,12 +82,14 @@ class Linearizability:
         t0 = time.monotonic()
         parts = partition(history, self.model)
         deadline = None if self.timeout_s is None else t0 + self.timeout_s
+        searched = sum(len(p.entries) for p in parts)
         out = check_partitions(parts, self.model, deadline=deadline, max_cache=self.max_cache,
-                               max_cache_bytes=int(self.max_cache_mb * 2**20))
+                               max_cache_bytes=int(self.max_cache_mb * 2**20),
+                               fixed_bytes=searched * ENTRY_BYTES)
         elapsed = time.monotonic() - t0
         stats = {
             "ops": sum(1 for o in history.operations if o.completion is None or o.completion.type != "fail"),
-            "searched": sum(len(p.entries) for p in parts),
+            "searched": searched,
             "dropped": sum(p.dropped for p in parts),
             "keys": len(parts),
             "states_explored": out.explored,

@@ -98,6 +98,9 @@ class Call(NamedTuple):
     makes: Hashable = ANY
 
 
+_call = tuple.__new__  # Call(...) with keywords parses them on every call; hot models build positionally
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Model:
     """A sequential specification; all fields are plain functions or data.
@@ -225,22 +228,31 @@ def _kv(*, init: Any, nil_read_unknown: bool) -> Model:
     start = "" if init is None else _h(init)
 
     def call(f: str, inv: Any, out: Any, ok: bool) -> Call:
-        key, v = _pair("kv", inv, "[key value]")
-        key = _h(key)
+        # the hot path of a long history: positional tuples, no helper calls for plain string keys
+        if inv.__class__ is list and len(inv) == 2:
+            key, v = inv
+        else:
+            key, v = _pair("kv", inv, "[key value]")
+        if key.__class__ is not str:
+            key = _h(key)
         if f == "get":
             if not ok:
-                return Call(f=f, arg=None, ret=UNKNOWN, key=key, read_only=True)
-            k2, r = _pair("kv", out, "[key value]")
-            if _h(k2) != key:
+                return _call(Call, (f, None, UNKNOWN, key, True, False, NOTHING, ANY))
+            if out.__class__ is list and len(out) == 2:
+                k2, r = out
+            else:
+                k2, r = _pair("kv", out, "[key value]")
+            if k2 != key and _h(k2) != key:
                 raise ModelInputError(f"completion key {k2!r} differs from the invocation's {key!r}")
             if r is None and nil_read_unknown:
-                return Call(f=f, arg=None, ret=None, key=key, read_only=True, free=True)
-            r = _h(r)
-            return Call(f=f, arg=None, ret=r, key=key, read_only=True, needs=r)
-        if f in ("put", "append"):
-            if not isinstance(v, str):
+                return _call(Call, (f, None, None, key, True, True, NOTHING, ANY))
+            if r.__class__ is not str:
+                r = _h(r)
+            return _call(Call, (f, None, r, key, True, False, r, ANY))
+        if f == "put" or f == "append":
+            if v.__class__ is not str and not isinstance(v, str):
                 raise ModelInputError(f"kv {f} needs a string value, got {v!r}")
-            return Call(f=f, arg=v, ret=v if ok else UNKNOWN, key=key, makes=v if f == "put" else ANY)
+            return _call(Call, (f, v, v if ok else UNKNOWN, key, False, False, NOTHING, v if f == "put" else ANY))
         raise _unknown_f("kv", f, ("get", "put", "append"))
 
     def step(s: Hashable, c: Call) -> Any:
@@ -256,9 +268,30 @@ def _kv(*, init: Any, nil_read_unknown: bool) -> Model:
         return isinstance(t, str) and t.startswith(s or "")  # type: ignore[arg-type]
 
     def unseen(calls: Sequence[Call]) -> Callable[[Call], bool]:
-        # a get between the call and the next put would contain its string
-        seen = "\0".join(c.needs for c in calls if c.read_only and isinstance(c.needs, str))
-        return lambda c: not c.read_only and isinstance(c.arg, str) and c.arg not in seen
+        # A string is seen when some get's result contains it. The distinct results,
+        # each dropped when another extends it, are joined into one text to search;
+        # a string with spaces is first tested against the set of the text's
+        # space-separated words: its inner words are whole words of any result
+        # containing it, so a word missing means unseen; else it counts as seen
+        # (keeping an info op is never wrong, only slower). This keeps the test
+        # near linear on long histories.
+        results = sorted({c.needs for c in calls if c.read_only and c.needs.__class__ is str})
+        kept = [r for r, later in zip(results, results[1:] + [None]) if later is None or not later.startswith(r)]
+        seen = "\0".join(kept)
+        words: set[str] | None = None
+
+        def unseen_call(c: Call) -> bool:
+            nonlocal words
+            if c.read_only or c.arg.__class__ is not str:
+                return False
+            inner = c.arg.split(" ")[1:-1]
+            if not inner:
+                return c.arg not in seen
+            if words is None:
+                words = set(seen.replace("\0", " ").split(" "))
+            return any(w not in words for w in inner)
+
+        return unseen_call
 
     return Model(name="kv", init=lambda key: start, call=call, step=step,
                  describe_call=_describe, describe_state=_edn, grows=grows, unseen=unseen)

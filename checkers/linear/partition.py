@@ -59,43 +59,62 @@ class Partition:
     dropped: int = 0
 
 
+_entry = tuple.__new__  # Entry(...) through its keyword-parsing __new__ costs twice as much
+
+MEMO_TRIAL = 2000
+"""Operations after which the call memo is dropped if it has not been paying (most values unique)."""
+
+
 def partition(history: History, model: Model) -> tuple[Partition, ...]:
     """Build, filter and group the entries of ``history`` (see the module docstring)."""
     pos = dict(zip(map(id, history.ops), range(len(history.ops))))
     make_call = model.call
-    memo: dict[Any, Call] = {}  # model.call is pure, and most histories repeat a few calls
+    memo: dict[Any, Call] | None = {}  # model.call is pure, and many histories repeat a few calls
+    hits = 0
     groups: dict[Hashable, list[Entry]] = {}
     dropped: dict[Hashable, int] = {}
-    for operation in history.operations:
+    for n, operation in enumerate(history.operations):
         inv, comp = operation.invoke, operation.completion
-        ok = comp is not None and comp.type == "ok"
-        if not ok and comp is not None and comp.type == "fail":
-            continue
+        if comp is None:
+            ok = False
+        else:
+            t = comp.type
+            if t == "fail":
+                continue
+            ok = t == "ok"
         iv = inv.value
         out = comp.value if ok else None  # type: ignore[union-attr]
-        try:  # memo key: lists become tuples (one level; deeper lists stay unhashable)
-            mk = (inv.f, (list, *iv) if iv.__class__ is list else iv,
-                  (list, *out) if out.__class__ is list else out, ok)
-            call = memo.get(mk)
-        except TypeError:  # unhashable (nested) values: no memo
-            mk, call = None, None
+        call = mk = None
+        if memo is not None:
+            if n == MEMO_TRIAL and hits * 10 < n:
+                memo = None
+            else:
+                try:  # memo key: lists become tuples (one level; deeper lists stay unhashable)
+                    mk = (inv.f, (list, *iv) if iv.__class__ is list else iv,
+                          (list, *out) if out.__class__ is list else out, ok)
+                    call = memo.get(mk)
+                except TypeError:  # unhashable (nested) values: no memo
+                    mk = None
         if call is None:
             try:
-                call = make_call(inv.f, inv.value, out, ok)
+                call = make_call(inv.f, iv, out, ok)
             except ModelInputError as e:
                 bad = comp if ok and "completion" in str(e) else inv
                 raise HistoryError(f"op index {bad.index} ({inv.f}): {e}; check the --model option",
-                                   file=history.source, line=history.line_of(bad)) from None
+                                   file=history.source, line=history.line_of(bad)) from None  # type: ignore[union-attr]
             if mk is not None:
-                memo[mk] = call
-        group = groups.get(call.key)
+                memo[mk] = call  # type: ignore[index]
+        else:
+            hits += 1
+        key = call.key
+        group = groups.get(key)
         if group is None:
-            group = groups[call.key] = []
-            dropped[call.key] = 0
+            group = groups[key] = []
+            dropped[key] = 0
         if call.read_only and (call.free or not ok):
-            dropped[call.key] += 1
+            dropped[key] += 1
             continue
-        group.append(Entry(call, operation, pos[id(inv)], pos[id(comp)] if ok else None))
+        group.append(_entry(Entry, (call, operation, pos[id(inv)], pos[id(comp)] if ok else None)))
     out = []
     for key, entries in groups.items():
         kept = _drop_unobservable(entries, model)

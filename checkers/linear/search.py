@@ -70,7 +70,7 @@ from array import array
 from dataclasses import dataclass
 from typing import Any, Generator, Hashable, Literal, NamedTuple, Sequence
 
-from checkers.linear.models import ANY, NOTHING, Illegal, Model
+from checkers.linear.models import ANY, NOTHING, Call, Illegal, Model
 from checkers.linear.partition import Entry
 
 __all__ = ["BudgetSpent", "SearchResult", "Usage", "entry_bytes", "search", "searcher", "segments"]
@@ -142,17 +142,21 @@ def segments(entries: Sequence[Entry]) -> list[tuple[list[int], list[int]]]:
     between two; ``info`` entries invoked after the last ``ok`` one are left
     out (nothing needs them).
     """
+    return _segments([e.call_pos for e in entries], [e.ret_pos for e in entries])
+
+
+def _segments(cp: list[int], rp: list[int | None]) -> list[tuple[list[int], list[int]]]:
     out: list[tuple[list[int], list[int]]] = []
     oks: list[int] = []
     infos: list[int] = []
     last = -1
-    for i, e in enumerate(entries):
-        if oks and e.call_pos > last:
+    by_ret = rp.__getitem__
+    for i, r in enumerate(rp):
+        if oks and cp[i] > last:
             if len(oks) > 1:
-                oks.sort(key=lambda j: entries[j].ret_pos)  # type: ignore[arg-type,return-value]
+                oks.sort(key=by_ret)  # type: ignore[arg-type]
             out.append((oks, infos))
             oks, infos = [], []
-        r = e.ret_pos
         if r is None:
             infos.append(i)
         else:
@@ -161,7 +165,7 @@ def segments(entries: Sequence[Entry]) -> list[tuple[list[int], list[int]]]:
                 last = r
     if oks:
         if len(oks) > 1:
-            oks.sort(key=lambda j: entries[j].ret_pos)  # type: ignore[arg-type,return-value]
+            oks.sort(key=by_ret)  # type: ignore[arg-type]
         out.append((oks, infos))
     return out
 
@@ -194,6 +198,9 @@ LAZY_DEPTH = 64
 
 _NO_INFO = (0,)  # the cache value when a segment has no info ops
 
+TICK_BYTES = 8 << 20
+"""A search yields early, before its slice ends, each time the states it holds grow by this much."""
+
 
 def searcher(entries: Sequence[Entry], model: Model, init: Hashable, *,
              slice_: int = 1024) -> Generator[Usage, None, SearchResult]:
@@ -203,29 +210,37 @@ def searcher(entries: Sequence[Entry], model: Model, init: Hashable, *,
     returns an ``"unknown"`` result; several partitions can so be searched in
     turns, and the first invalid one found ends the check.
     """
-    segs = segments(entries)
+    cols = _Cols([e.call for e in entries], [e.call_pos for e in entries], [e.ret_pos for e in entries])
+    segs = _segments(cols.cp, cols.rp)
     count = [0, slice_]  # configurations explored, when to yield next
-    got = yield from _lazy(entries, model, init, segs, count, slice_)
+    got = yield from _lazy(cols, model, init, segs, count, slice_)
     if got is None:
-        got = yield from _exact(entries, model, init, segs, count, slice_)
+        got = yield from _exact(cols, model, init, segs, count, slice_)
     return got
 
 
-def _lazy(entries: Sequence[Entry], model: Model, init: Hashable, segs: list[tuple[list[int], list[int]]],
+class _Cols(NamedTuple):
+    """A partition's entries as columns: the search reads these in its innermost loops."""
+
+    calls: list[Call]
+    cp: list[int]
+    rp: list[int | None]
+
+
+def _lazy(cols: _Cols, model: Model, init: Hashable, segs: list[tuple[list[int], list[int]]],
           count: list[int], slice_: int) -> Generator[Usage, None, SearchResult | None]:
     """The lazy driver: a valid or unknown result, or None for the exact driver to decide."""
     step = model.step
     n = len(segs)
-    # a level: [segment, its search, entries of the end it gave, single ops after it, usage, ends tried]
+    # a level: [segment, its search, usage, ends tried]; no paths are kept (the exact driver explains)
     levels: list[list[Any]] = []
-    done = array("q")
     cfg = _Config(init, (), None)
     si = 0
     while True:
         while si < n:  # forward from cfg
             oks, new = segs[si]
             if len(oks) == 1 and not new and not cfg.open:  # one op alone in its window
-                s2 = step(cfg.state, entries[oks[0]].call)
+                s2 = step(cfg.state, cols.calls[oks[0]])
                 count[0] += 1
                 if count[0] >= count[1]:
                     count[1] += slice_
@@ -235,19 +250,15 @@ def _lazy(entries: Sequence[Entry], model: Model, init: Hashable, segs: list[tup
                         return _unknown(e, count, levels)
                 if s2.__class__ is Illegal:
                     break
-                (levels[-1][3] if levels else done).append(oks[0])
                 cfg = _Config(s2, (), None)
                 si += 1
                 continue
             usage = [0, 0]
-            run = _segment(entries, model, oks, new, [cfg], count, slice_,
-                           None if si + 1 == n else _ahead(entries, segs[si + 1]), usage)
-            levels.append([si, run, (), array("q"), usage, {}])
+            run = _segment(cols, model, oks, new, [cfg], count, slice_,
+                           None if si + 1 == n else _ahead(cols, segs[si + 1]), usage, paths=False)
+            levels.append([si, run, usage, {}])
             if len(levels) > LAZY_DEPTH:
-                old = levels.pop(0)
-                old[1].close()  # it cannot be resumed: if the search needs it, the exact driver decides
-                done.extend(old[2])
-                done.extend(old[3])
+                levels.pop(0)[1].close()  # it cannot be resumed: if the search needs it, the exact driver decides
             break
         else:
             return SearchResult(outcome="valid", explored=count[0], cache_entries=0)
@@ -264,11 +275,9 @@ def _lazy(entries: Sequence[Entry], model: Model, init: Hashable, segs: list[tup
                 except BudgetSpent as e:
                     return _unknown(e, count, levels)
                 continue
-            if _dominated(top[5], v):
+            if _dominated(top[3], v):
                 continue
-            top[2] = v.path[1]
-            top[3] = array("q")
-            cfg = v._replace(path=None)
+            cfg = v
             si = top[0] + 1
             break
         else:  # invalid, or a dropped segment would be needed again
@@ -276,7 +285,7 @@ def _lazy(entries: Sequence[Entry], model: Model, init: Hashable, segs: list[tup
 
 
 def _usage(levels: list[list[Any]]) -> Usage:
-    return Usage(sum(lv[4][0] for lv in levels), sum(lv[4][1] for lv in levels))
+    return Usage(sum(lv[2][0] for lv in levels), sum(lv[2][1] for lv in levels))
 
 
 def _unknown(e: BudgetSpent, count: list[int], levels: list[list[Any]]) -> SearchResult:
@@ -299,7 +308,7 @@ def _dominated(tried: dict[Hashable, list[frozenset[int]]], cfg: _Config) -> boo
     return False
 
 
-def _exact(entries: Sequence[Entry], model: Model, init: Hashable, segs: list[tuple[list[int], list[int]]],
+def _exact(cols: _Cols, model: Model, init: Hashable, segs: list[tuple[list[int], list[int]]],
            count: list[int], slice_: int) -> Generator[Usage, None, SearchResult]:
     """The exact driver (see the module docstring)."""
     step = model.step
@@ -309,7 +318,7 @@ def _exact(entries: Sequence[Entry], model: Model, init: Hashable, segs: list[tu
     held = 0  # bytes held by the frontier
     for si, (oks, new) in enumerate(segs):
         if len(oks) == 1 and not new and len(frontier) == 1 and not frontier[0].open:
-            s2 = step(frontier[0].state, entries[oks[0]].call)
+            s2 = step(frontier[0].state, cols.calls[oks[0]])
             if s2.__class__ is not Illegal:  # one op alone in its window, from one state
                 done.append(oks[0])
                 frontier = [_Config(s2, (), None)]
@@ -323,10 +332,10 @@ def _exact(entries: Sequence[Entry], model: Model, init: Hashable, segs: list[tu
                                             reason=str(e))
                 continue
         last = si == n - 1
-        ahead = None if last else _ahead(entries, segs[si + 1])
+        ahead = None if last else _ahead(cols, segs[si + 1])
         while True:
             usage = [0, held]
-            run = _segment(entries, model, oks, new, frontier, count, slice_, ahead, usage)
+            run = _segment(cols, model, oks, new, frontier, count, slice_, ahead, usage)
             ends: dict[Hashable, list[_Config]] = {}
             while True:
                 try:
@@ -355,7 +364,7 @@ def _exact(entries: Sequence[Entry], model: Model, init: Hashable, segs: list[tu
             _commit(order, stuck.start)
             order.extend(stuck.part)
             return SearchResult(outcome="invalid", explored=count[0], cache_entries=stuck.cache_entries,
-                                prefix=tuple(_replay(entries, step, init, order)), stuck=stuck.stuck)
+                                prefix=tuple(_replay(cols, step, init, order)), stuck=stuck.stuck)
         frontier = []
         held = 0
         for found in ends.values():
@@ -384,18 +393,18 @@ def _commit(done: array, path: Any) -> None:
         done.extend(p)
 
 
-def _replay(entries: Sequence[Entry], step: Any, init: Hashable,
+def _replay(cols: _Cols, step: Any, init: Hashable,
             order: Sequence[int]) -> list[tuple[int, Hashable]]:
     """The linearization ``order`` with the state after each op (the ops are legal in turn)."""
     out = []
     s = init
     for i in order:
-        s = step(s, entries[i].call)
+        s = step(s, cols.calls[i])
         out.append((i, s))
     return out
 
 
-def _ahead(entries: Sequence[Entry], seg: tuple[list[int], list[int]]) -> Any:
+def _ahead(cols: _Cols, seg: tuple[list[int], list[int]]) -> Any:
     """What the next segment's first op with a fixed ``needs`` asks of the state at the point.
 
     (the state it needs, the fixed states made by ops of that segment that may
@@ -403,19 +412,19 @@ def _ahead(entries: Sequence[Entry], seg: tuple[list[int], list[int]]) -> Any:
     needs a fixed state.
     """
     oks, new = seg
+    calls, cp = cols.calls, cols.cp
     for i in oks:
-        need = entries[i].call.needs
+        need = calls[i].needs
         if need is not NOTHING:
-            r = entries[i].ret_pos
+            r = cols.rp[i]
             break
     else:
         return None
     fixed = set()
     any_ = False
     for j in (*oks, *new):
-        e = entries[j]
-        c = e.call
-        if e.call_pos < r and not c.read_only:  # type: ignore[operator]
+        c = calls[j]
+        if cp[j] < r and not c.read_only:  # type: ignore[operator]
             if c.makes is ANY:
                 any_ = True
             else:
@@ -423,9 +432,9 @@ def _ahead(entries: Sequence[Entry], seg: tuple[list[int], list[int]]) -> Any:
     return need, fixed, any_
 
 
-def _segment(entries: Sequence[Entry], model: Model, oks: list[int], new: list[int],
+def _segment(cols: _Cols, model: Model, oks: list[int], new: list[int],
              frontier: list[_Config], count: list[int], slice_: int, ahead: Any,
-             usage: list[int]) -> Generator[_Config | None, None, _Stuck | None]:
+             usage: list[int], *, paths: bool = True) -> Generator[_Config | None, None, _Stuck | None]:
     """Search one segment from every configuration of ``frontier``.
 
     Yields each configuration reached at the segment's end, and None every
@@ -433,35 +442,33 @@ def _segment(entries: Sequence[Entry], model: Model, oks: list[int], new: list[i
     yield next]; ``usage`` is kept at [cache entries, estimated bytes]).
     Returns, when exhausted, a :class:`_Stuck` if no configuration got
     through. ``ahead`` (see :func:`_ahead`) prunes configurations from which
-    the next segment's first read can no longer see what it saw.
+    the next segment's first read can no longer see what it saw. Without
+    ``paths`` the configurations yielded say nothing of how they were reached.
     """
-    carried = sorted({i for c in frontier for i in c.open})
-    order = oks + carried + new               # bit b <-> entries[order[b]]
+    calls_all, cp, rp = cols
+    carried = sorted({i for c in frontier for i in c.open}) if len(frontier) > 1 or frontier[0].open else []
+    order = oks + carried + new if carried or new else oks  # bit b <-> entry order[b]
     k = len(oks)
     okmask = (1 << k) - 1
-    has_info = k < len(order)
-    calls = [entries[i].call for i in order]
-    step = model.step
     width = len(order)
+    has_info = k < width
+    calls = [calls_all[i] for i in order]
+    step = model.step
     per_entry = entry_bytes(width)
 
     # candidates when bit j is the first unlinearized ok op: all ops invoked before j returns
-    cand_of = [0] * k
+    bit_of = {i: b for b, i in enumerate(order)}
+    invoked = sorted(oks + new) if new else sorted(oks)
+    n_inv = len(invoked)
+    cand_of = []
     acc = ((1 << len(carried)) - 1) << k
-    inv = sorted(range(k), key=oks.__getitem__) if k > 1 else [0]
-    seq = [(entries[oks[b]].call_pos, b) for b in inv]
-    if new:
-        base = k + len(carried)
-        seq += [(entries[i].call_pos, base + t) for t, i in enumerate(new)]
-        seq.sort()
-    seq.append((entries[oks[-1]].ret_pos, -1))  # a sentinel that ends the scan
     ci = 0
     for j in range(k):
-        r = entries[oks[j]].ret_pos
-        while seq[ci][0] < r:  # type: ignore[operator]
-            acc |= 1 << seq[ci][1]
+        r = rp[oks[j]]
+        while ci < n_inv and cp[invoked[ci]] < r:  # type: ignore[operator]
+            acc |= 1 << bit_of[invoked[ci]]
             ci += 1
-        cand_of[j] = acc
+        cand_of.append(acc)
     ro_mask = needs_mask = fixed_mask = any_maker = 0
     needs = []
     makers: dict[Hashable, int] = {}
@@ -529,6 +536,7 @@ def _segment(entries: Sequence[Entry], model: Model, oks: list[int], new: list[i
     cache: dict[tuple[int, Hashable], Any] = {}  # (ok part of L, s) -> info parts seen
     n_cache = 0
     held = usage[1]  # bytes: the frontier's, then each state stored in the cache
+    tick_at = held + TICK_BYTES
     n_ends = 0
     best: list[Any] = []
     best_depth = -1
@@ -582,7 +590,7 @@ def _segment(entries: Sequence[Entry], model: Model, oks: list[int], new: list[i
                     n_ends += 1
                     usage[0], usage[1] = n_cache, n_cache * per_entry + held
                     yield _Config(s, tuple(order[b] for b in range(k, width) if not L >> b & 1),
-                                  (_start_of(frame)[1].path, _path(frame, order, calls)))
+                                  (_start_of(frame)[1].path, _path(frame, order, calls)) if paths else None)
                 todo = 0
             else:
                 todo = cand & ~ro_mask  # the reads left are illegal in s
@@ -647,6 +655,9 @@ def _segment(entries: Sequence[Entry], model: Model, oks: list[int], new: list[i
                             seen.append(info2)
                     n_cache += 1
                     held += sys.getsizeof(s2)
+                    if held > tick_at:  # big states: let the caller weigh them before a slice ends
+                        tick_at = held + TICK_BYTES
+                        count[1] = count[0] + 1
                     top[2] = todo
                     L, s, parent = L2, s2, top
                     break
