@@ -34,6 +34,7 @@ import click
 
 from checkers.catalog import CATALOG
 from checkers.linear.models import MODELS
+from harness.commands.budget import DEFAULT_CHECK_TIMEOUT_S, MemorySize, Seconds, check_budget_mb
 
 __all__ = ["check", "parse_value"]
 
@@ -55,8 +56,11 @@ def parse_value(text: str) -> Any:
 @click.option("--nil-read-unknown", is_flag=True, help="An ok read of nil carries no information (Knossos).")
 @click.option("--independent", is_flag=True,
               help="register/cas-register values are [key value] tuples; check each key alone.")
-@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--timeout", "timeout_s", type=Seconds(), default=DEFAULT_CHECK_TIMEOUT_S, show_default=True,
               help="Give up with verdict unknown after SECONDS.")
+@click.option("--max-memory", "max_memory_mb", type=MemorySize(), default=None,
+              help="Give up with verdict unknown before the process holds more than SIZE (e.g. 1GiB; "
+                   "default: the checker holds at most 1 GiB).")
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object instead of a summary.")
 @click.option("--consistency-model", "consistency_models", multiple=True,
               help="list-append/rw-register: a model to check (repeatable; default strict-serializable).")
@@ -65,7 +69,7 @@ def parse_value(text: str) -> Any:
 @click.option("--knossos-cmd", default=None, help="Command that runs Knossos's CLI (default: knossos).")
 def check(history: Path, model: str | None, init: str | None, nil_read_unknown: bool, independent: bool,
           timeout_s: float | None, json_output: bool, engine: str, knossos_cmd: str | None,
-          consistency_models: tuple[str, ...] = ()) -> int:
+          consistency_models: tuple[str, ...] = (), max_memory_mb: float | None = None) -> int:
     """Check HISTORY (.jsonl, .edn or a run folder) for linearizability.
 
     \b
@@ -94,6 +98,8 @@ def check(history: Path, model: str | None, init: str | None, nil_read_unknown: 
                                   independent=independent, timeout_s=timeout_s, engine=engine,  # type: ignore[arg-type]
                                   knossos_cmd=knossos_cmd)
         h = load_history(history)
+        if max_memory_mb is not None:
+            checker.max_cache_mb = check_budget_mb(max_memory_mb)
         result = checker.check(h) if h.operations else _empty(h)
     except (HistoryError, EngineUnavailable, ValueError) as e:
         raise click.ClickException(str(e)) from None
