@@ -53,10 +53,11 @@ def _firewall() -> str:
 
 
 def _labelled(engine, run_id: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """The run's containers, networks and volumes (the low-level list: no inspect of one being removed)."""
     f = {"label": f"{RUN_LABEL}={run_id}"}
-    return ([f"container {c.name}" for c in engine.containers.list(all=True, filters=f)]
-            + [f"network {n.name}" for n in engine.networks.list(filters=f)]
-            + [f"volume {v.name}" for v in engine.volumes.list(filters=f)])
+    return ([f"container {c['Names'][0]}" for c in engine.api.containers(all=True, filters=f)]
+            + [f"network {n['Name']}" for n in engine.api.networks(filters=f)]
+            + [f"volume {v['Name']}" for v in (engine.api.volumes(filters=f).get("Volumes") or [])])
 
 
 def _up(engine, run: RunUnderTest) -> tuple[str, str]:  # type: ignore[no-untyped-def]
