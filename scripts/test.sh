@@ -6,8 +6,8 @@
 #    browser tests), iptables (the faults of the Docker backend; its nodes carry
 #    their own in the image), python3-venv (when the system Python is
 #    externally managed, as Debian 12's is). Without root or apt-get nothing is
-#    installed and the tests that need a missing tool are skipped: pytest's
-#    `-rs` prints one line per reason ("SKIPPED [n] file:line: why").
+#    installed and the tests that need a missing tool are skipped; the run
+#    ends with one line per reason ("skipped N: why", tests/conftest.py).
 # 2. The package with its test extras (`pip install -e .[test]`), into the
 #    active virtualenv, else into the system Python, else (externally managed)
 #    into ./.venv.
@@ -80,4 +80,4 @@ else
 fi
 
 echo "== tests"
-exec "$py" -m pytest -q -rs -p no:cacheprovider "$@"
+exec "$py" -m pytest -q -p no:cacheprovider "$@"
