@@ -76,11 +76,14 @@ def _check(history: History, workload: Workload, *, models: Sequence[str], timeo
     models = [check_model(m) for m in models]
     wanted = proscribed(models)
     parsed = parse(history, workload.fs, workload=workload.name)
+    t_parse = time.monotonic()
     builder = GraphBuilder(len(parsed.txns))
     found, explainer = workload.analyze(parsed, builder)
+    t_analyze = time.monotonic()
     need_rt = any(a.endswith("-realtime") for a in wanted)
     need_proc = need_rt or any(a.endswith("-process") for a in wanted)
     order_edges(parsed.txns, builder, process=need_proc, realtime=need_rt)
+    t_order = time.monotonic()
     graph = builder.build()
     t_graph = time.monotonic()
     budget = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
@@ -111,6 +114,9 @@ def _check(history: History, workload: Workload, *, models: Sequence[str], timeo
         "not_searched": unsearched,
         "graph": {"nodes": graph.n, "txn_nodes": graph.n_txn, "edges": graph.edge_count},
         "graph_s": round(t_graph - t0, 3), "cycles_s": round(t_end - t_graph, 3),
+        "phases_s": {"parse": round(t_parse - t0, 3), "versions_and_edges": round(t_analyze - t_parse, 3),
+                     "process_and_realtime": round(t_order - t_analyze, 3), "csr": round(t_graph - t_order, 3),
+                     "scc_and_cycles": round(t_end - t_graph, 3)},
         "elapsed_s": round(t_end - t0, 3),
     }
     return CheckResult(checker=name, verdict=verdict, anomalies=anomalies, stats=stats, error=error)

@@ -25,8 +25,10 @@ be). Pure Python on purpose: no dependency, and on the benchmark's graphs
 
 from __future__ import annotations
 
+import operator
 from array import array
 from dataclasses import dataclass
+from itertools import compress
 from typing import Iterable, Sequence
 
 __all__ = ["WW", "WR", "RW", "PROCESS", "REALTIME", "DATA", "ALL", "KIND_NAMES",
@@ -120,12 +122,13 @@ class GraphBuilder:
         self._kind.extend(bytes([kind]) * len(src))
 
     def build(self) -> Graph:
+        """Counting sort of the edges by source into CSR form (measured faster than a C-level sort)."""
         n, src, d, k = self.n, self._src, self._dst, self._kind
-        if any(a == b for a, b in zip(src, d)):
-            keep = [i for i, (a, b) in enumerate(zip(src, d)) if a != b]
-            src = array("i", (src[i] for i in keep))
-            d = array("i", (d[i] for i in keep))
-            k = array("B", (k[i] for i in keep))
+        if any(map(operator.eq, src, d)):   # C-level scans: no Python loop unless there are some
+            keep = list(compress(range(len(src)), map(operator.ne, src, d)))
+            src = array("i", map(src.__getitem__, keep))
+            d = array("i", map(d.__getitem__, keep))
+            k = array("B", map(k.__getitem__, keep))
         counts = [0] * (n + 1)
         for a in src:
             counts[a + 1] += 1
