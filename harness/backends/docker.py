@@ -28,8 +28,10 @@ Links. A directed link ``(src, dst)`` is the TCP connections ``src`` opens
 to ``dst`` (as in the local backend's proxies); ``cut`` drops their packets
 with iptables/conntrack rules inside the two nodes' namespaces (DROP, so
 connects and requests time out, not refused), ``reachable`` TCP-connects from
-inside ``src``, ``heal`` flushes INPUT in every node. The exact rules and why:
-:mod:`harness.backends.docker_network`.
+inside ``src``, ``heal`` flushes the cut chain in every node. The exact rules,
+the per-link counters (:meth:`DockerCluster.traffic`) and why:
+:mod:`harness.backends.netfilter`, shared with the netns backend. Packet
+faults: :mod:`harness.backends.shaping`, also shared.
 
 Cleanup. Leaving the ``with`` block by return, exception or Ctrl-C copies the
 node logs to ``spec.run_dir / "logs"``, removes the containers and the network,
@@ -57,6 +59,7 @@ from harness.backends.docker_network import (
     create_run_network, cut_rules, iptables_script, probe_argv, probe_passed,
 )
 from harness.backends._interrupts import deferred_interrupts
+from harness.backends.netfilter import CUT, LinkCounters, merge_counters, read_counters, setup_script
 from harness.backends.shaping import Shaper
 from harness.cluster import Address, ClusterSpec, EnvironmentError_, Link, PacketFault
 from harness.nodes import command_of, layout, node_context, ready_of
@@ -183,6 +186,7 @@ class DockerCluster:
         self._network_id: str | None = None
         self._labels = run_labels(spec.run_id, spec.run_dir)  # run_dir: where `clean` saves logs
         self._packet_shaper: Shaper | None = None
+        self._dropped: dict[Link, LinkCounters] = {}
 
     # ------------------------------------------------------------------ Cluster
 
@@ -271,10 +275,28 @@ class DockerCluster:
             self._on_nodes({name: args for name, args in self._rules_for(new).items()})
 
     def heal(self) -> None:
-        """Flush every node's INPUT rules."""
+        """Keep what the cuts dropped (for :meth:`traffic`), then flush every node's cut rules."""
         with self._net_lock:
+            self._dropped = merge_counters([self._dropped, read_counters(self._answering(), self._run_in, (CUT,))])
             self._cut.clear()
-            self._on_nodes({name: [["-F", "INPUT"]] for name in self.nodes})
+            self._on_nodes({name: [["-F", CUT]] for name in self.nodes})
+
+    traffic_source = "iptables"
+
+    def traffic(self) -> dict[Link, LinkCounters]:
+        """Per link: packets and bytes ``dst`` received from ``src``, and nodes' packets cuts dropped.
+
+        Counters live in the containers' namespaces: a container killed and
+        started again counts from zero (what cuts had dropped is kept at heal).
+        """
+        with self._net_lock:
+            return merge_counters([self._dropped, read_counters(self._answering(), self._run_in)])
+
+    def _answering(self) -> list[str]:
+        return [name for name, n in self._nodes.items() if n.container_up and not n.container_paused]
+
+    def _run_in(self, node: str, argv: list[str]) -> tuple[int, str]:
+        return self._exec(self._node(node), argv)
 
     def cut_links(self) -> frozenset[Link]:
         """The directed links cut right now."""
@@ -461,6 +483,13 @@ class DockerCluster:
         n.container = c["Id"]
         api.start(n.container)
         n.container_up = True
+        self._setup_chains(n)
+
+    def _setup_chains(self, n: _Node) -> None:
+        code, out = self._exec(n, ["sh", "-c", setup_script(n.name, {m.name: m.ip for m in self._nodes.values()})])
+        if code != 0:
+            raise EnvironmentError_(f"{n.name}: iptables failed in its container (exit {code}: {out.strip()}); the "
+                                    f"container needs NET_ADMIN and a kernel with conntrack.")
 
     def _start_container(self, n: _Node) -> None:
         self._api.start(n.container)
@@ -550,7 +579,7 @@ class DockerCluster:
     # ----------------------------------------------------------- iptables
 
     def _rules_for(self, links: Collection[Link]) -> dict[str, list[list[str]]]:
-        return cut_rules(links, {name: n.ip for name, n in self._nodes.items()})
+        return cut_rules(links, {name: n.ip for name, n in self._nodes.items()}, chains=True)
 
     def _iptables(self, n: _Node, rules: list[list[str]]) -> None:
         code, out = self._exec(n, ["sh", "-c", iptables_script(rules)])
@@ -585,7 +614,8 @@ class DockerCluster:
         with self._net_lock:
             if not n.rules_stale:
                 return
-            self._iptables(n, [["-F", "INPUT"], *self._rules_for(sorted(self._cut)).get(n.name, [])])
+            self._setup_chains(n)  # a restarted container's namespace is new
+            self._iptables(n, [["-F", CUT], *self._rules_for(sorted(self._cut)).get(n.name, [])])
             n.rules_stale = False
 
 

@@ -25,8 +25,9 @@ chains of their own, jumped to from INPUT: ``SBN-ACCT`` counts, per source node,
 every packet a node receives from another (the traffic of link ``src -> dst`` as
 ``dst`` sees it); ``SBN-CUT`` holds the DROP rules, each labelled with its link
 by a comment, so that the packets a cut dropped can be read before a heal
-flushes them. The Docker backend keeps its rules directly in INPUT
-(``chains=False``), which it flushes to heal.
+flushes them (:func:`setup_script`, :func:`read_counters`). Both the netns
+and the Docker backend use these chains; ``chains=False`` (rules straight in
+INPUT, unlabelled) is kept for callers that want no counters.
 
 Packet faults (:func:`packet_rules`). What a shaped node sends to the other
 nodes (not to the harness's relay) goes through ``SBN-PKT`` (filter OUTPUT) and
@@ -42,13 +43,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Collection, Iterable, Mapping
+from typing import Callable, Collection, Iterable, Mapping
 
 from harness.cluster import Link
 
 __all__ = [
     "ACCT", "CUT", "DUP", "LinkCounters", "PKT", "PROBE_PORTS", "QUEUE", "accounting_rules",
-    "chain_setup_rules", "cut_rules", "iptables_script", "measure_argv", "merge_counters", "packet_rules",
+    "cut_rules", "read_counters", "setup_script", "iptables_script", "measure_argv", "merge_counters", "packet_rules",
     "parse_counters", "parse_hits", "probe_argv", "probe_passed", "unshape_rules",
 ]
 
@@ -114,9 +115,19 @@ def cut_rules(links: Collection[Link], ip_of: Mapping[str, str], *,
     return rules
 
 
-def chain_setup_rules() -> list[list[str]]:
-    """Create the labelled chains and jump to them (cut before accounting, so drops are not counted twice)."""
-    return [["-N", ACCT], ["-N", CUT], ["-A", "INPUT", "-j", CUT], ["-A", "INPUT", "-j", ACCT]]
+def setup_script(node: str, ip_of: Mapping[str, str]) -> str:
+    """Shell making ``SBN-CUT`` and ``SBN-ACCT`` (with ``node``'s accounting rules) and their jumps.
+
+    Idempotent: run again on a namespace that has them (a thawed container),
+    it changes nothing, so the counters keep counting; on a fresh one (a
+    restarted container) it makes them anew. Cut before accounting, so that a
+    dropped packet is not also counted as delivered.
+    """
+    acct = " && ".join("iptables -w " + " ".join(_quote(a) for a in r) for r in accounting_rules(node, ip_of))
+    return (f"{{ iptables -w -N {CUT} 2>/dev/null || true; }} && "
+            f"{{ iptables -w -C INPUT -j {CUT} 2>/dev/null || iptables -w -I INPUT 1 -j {CUT}; }} && "
+            f"if iptables -w -N {ACCT} 2>/dev/null; then {acct}; fi && "
+            f"{{ iptables -w -C INPUT -j {ACCT} 2>/dev/null || iptables -w -A INPUT -j {ACCT}; }}")
 
 
 def packet_rules(node: str, ip_of: Mapping[str, str], *, loss: float, duplicate: float,
@@ -180,6 +191,24 @@ def parse_counters(listing: str) -> dict[Link, LinkCounters]:
                else LinkCounters(dropped=pkts))
         out[(src, dst)] = out.get((src, dst), LinkCounters()) + add
     return out
+
+
+def read_counters(nodes: Iterable[str], run: Callable[[str, list[str]], tuple[int, str]],
+                  chains: Iterable[str] = (ACCT, CUT)) -> dict[Link, LinkCounters]:
+    """Every link's counters in ``chains`` of ``nodes``' namespaces (``run(node, argv)`` runs a command there).
+
+    A node whose listing fails (its container is down) adds nothing.
+    """
+    parts = []
+    for node in nodes:
+        for chain in chains:
+            try:
+                code, out = run(node, ["iptables", "-w", "-L", chain, "-n", "-v", "-x"])
+            except Exception:  # noqa: BLE001 - a node that cannot answer has nothing to count now
+                continue
+            if code == 0:
+                parts.append(parse_counters(out))
+    return merge_counters(parts)
 
 
 def merge_counters(parts: Iterable[Mapping[Link, LinkCounters]]) -> dict[Link, LinkCounters]:

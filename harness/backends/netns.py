@@ -72,8 +72,8 @@ from typing import Any, Callable, Collection, Iterator, Mapping
 
 from harness.backends._interrupts import deferred_interrupts
 from harness.backends.netfilter import (
-    ACCT, CUT, LinkCounters, accounting_rules, chain_setup_rules, cut_rules, iptables_script,
-    merge_counters, parse_counters, probe_argv, probe_passed,
+    CUT, LinkCounters, cut_rules, iptables_script, merge_counters, probe_argv, probe_passed, read_counters,
+    setup_script,
 )
 from harness.backends.processes import NodeDownError, NodeProcess, NodeStartError, stop_all
 from harness.backends.shaping import Shaper
@@ -244,7 +244,7 @@ class NetnsCluster:
     def heal(self) -> None:
         """Keep what the cuts dropped (for :meth:`traffic`), then flush every node's cut rules."""
         with self._net_lock:
-            self._dropped = merge_counters([self._dropped, *self._read(CUT).values()])
+            self._dropped = merge_counters([self._dropped, read_counters(self.nodes, self.exec, (CUT,))])
             self._cut.clear()
             self._on_nodes({name: [["-F", CUT]] for name in self.nodes})
 
@@ -275,8 +275,7 @@ class NetnsCluster:
     def traffic(self) -> dict[Link, LinkCounters]:
         """Per link: packets and bytes ``dst`` received from ``src``, and nodes' packets cuts dropped."""
         with self._net_lock:
-            listings = self._read(ACCT), self._read(CUT)
-            return merge_counters([self._dropped, *listings[0].values(), *listings[1].values()])
+            return merge_counters([self._dropped, read_counters(self.nodes, self.exec)])
 
     # ------------------------------------------------------------ packet faults
 
@@ -341,7 +340,7 @@ class NetnsCluster:
         spec = self.spec
         hosts = list(SUBNET.hosts())
         with deferred_interrupts():
-            self._record = RunRecord(spec.run_id, directory=state_dir)
+            self._record = RunRecord(spec.run_id, directory=state_dir, run_dir=spec.run_dir)  # clean saves logs there
             safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in spec.run_id)
             self._root = Path(tempfile.mkdtemp(prefix=f"{DIR_PREFIX}{safe}-"))
             self._record.add_dir(self._root)
@@ -357,7 +356,11 @@ class NetnsCluster:
         self._shaper = Shaper(ip_of=ips, run=lambda node, argv: self.exec(node, argv),
                               delayers=self._delayers, python=sys.executable,
                               project=str(Path(__file__).resolve().parents[2]))
-        self._on_nodes({name: [*chain_setup_rules(), *accounting_rules(name, ips)] for name in self.nodes})
+        for name in self.nodes:
+            code, out = self.exec(name, ["sh", "-c", setup_script(name, ips)])
+            if code != 0:
+                raise EnvironmentError_(f"{name}: iptables failed in its namespace (exit {code}: {out.strip()}); "
+                                        f"the kernel needs conntrack and the multiport and comment matches")
         for n in self._nodes.values():
             with n.lock:
                 self._spawn(n)
@@ -510,15 +513,6 @@ class NetnsCluster:
             with ThreadPoolExecutor(max_workers=min(8, len(items)),
                                     thread_name_prefix="splitbrain-netns-iptables") as pool:
                 list(pool.map(lambda item: self._iptables(*item), items))
-
-    def _read(self, chain: str) -> dict[str, dict[Link, LinkCounters]]:
-        """Counters of ``chain`` per node (nothing for a node whose listing fails)."""
-        def one(name: str) -> dict[Link, LinkCounters]:
-            code, out = self.exec(name, ["iptables", "-w", "-L", chain, "-n", "-v", "-x"])
-            return parse_counters(out) if code == 0 else {}
-        with ThreadPoolExecutor(max_workers=min(8, len(self.nodes)),
-                                thread_name_prefix="splitbrain-netns-counters") as pool:
-            return dict(zip(self.nodes, pool.map(one, self.nodes)))
 
 
 def _pythonpath() -> str:
