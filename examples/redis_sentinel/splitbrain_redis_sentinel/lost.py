@@ -26,9 +26,6 @@ from harness import History, Operation
 
 __all__ = ["LostWrites"]
 
-_LIMIT = 20  # anomalies listed; the count covers all
-
-
 def _s(ns: int | None) -> str:
     return "?" if ns is None else f"{ns / 1e9:.3f} s"
 
@@ -81,6 +78,5 @@ class LostWrites:
                     ops=(w.call_index, w.return_index or w.call_index, r.call_index),
                     data={"key": k, "value": v, "node": w.invoke.node, "read_node": r.invoke.node}))
                 break
-        shown = tuple(sorted(anomalies, key=lambda a: a.ops[0])[:_LIMIT])
         return CheckResult(checker=self.name, verdict=Verdict.INVALID if anomalies else Verdict.VALID,
-                           anomalies=shown, stats={"acknowledged_writes": len(acked), "lost": len(anomalies)})
+                           anomalies=tuple(sorted(anomalies, key=lambda a: a.ops[0])), stats={"acknowledged_writes": len(acked), "lost": len(anomalies)})
