@@ -23,22 +23,34 @@ from __future__ import annotations
 
 import gc
 import time
-from typing import Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 from checkers.api import Anomaly, CheckResult, Verdict
 from checkers.elle.cycles import CYCLE_ANOMALIES, find_cycles
-from checkers.elle.explain import EdgeExplainer, cycle_anomaly
+from checkers.elle.explain import EdgeExplainer, cycle_anomaly, txn_data
 from checkers.elle.graph import GraphBuilder
 from checkers.elle.models import boundary, check_model, proscribed
-from checkers.elle.txn import Parsed, order_edges, parse
+from checkers.elle.txn import Parsed, Txn, order_edges, parse
 from harness.history import History
 
-__all__ = ["Workload", "check_txns", "MAX_PER_KIND", "DEFAULT_TIMEOUT_S"]
+__all__ = ["Findings", "Workload", "check_txns", "MAX_PER_KIND", "DEFAULT_TIMEOUT_S"]
 
 MAX_PER_KIND = 8
 """Anomalies of one kind kept with their explanation; the rest are counted."""
 DEFAULT_TIMEOUT_S = 60.0
 """Cycle search budget when none is given."""
+
+
+class Findings:
+    """The anomalies a workload finds without a cycle, by kind; call it to add one."""
+
+    def __init__(self) -> None:
+        self.by_kind: dict[str, list[Anomaly]] = {}
+
+    def __call__(self, kind: str, summary: str, txns: Sequence[Txn], **data: Any) -> None:
+        self.by_kind.setdefault(kind, []).append(Anomaly(
+            kind=kind, summary=summary, ops=tuple(t.op.invoke.index for t in txns),
+            data={**data, "txns": [txn_data(t) for t in txns]}))
 
 
 class Workload(Protocol):
@@ -47,8 +59,9 @@ class Workload(Protocol):
     name: str
     fs: tuple[str, ...]
 
-    def analyze(self, parsed: Parsed, graph: GraphBuilder) -> tuple[dict[str, list[Anomaly]], EdgeExplainer]:
-        """Add ww/wr/rw edges between ``parsed.txns`` to ``graph``; return non-cycle anomalies by kind and the explainer."""
+    def analyze(self, history: History, parsed: Parsed, graph: GraphBuilder, note: Findings) -> EdgeExplainer:
+        """Add ww/wr/rw edges between ``parsed.txns`` to ``graph``, report non-cycle anomalies to ``note``;
+        return the explainer of the edges. Raise :class:`~harness.history.HistoryError` for bad input."""
         ...
 
 
@@ -78,7 +91,9 @@ def _check(history: History, workload: Workload, *, models: Sequence[str], timeo
     parsed = parse(history, workload.fs, workload=workload.name)
     t_parse = time.monotonic()
     builder = GraphBuilder(len(parsed.txns))
-    found, explainer = workload.analyze(parsed, builder)
+    note = Findings()
+    explainer = workload.analyze(history, parsed, builder, note)
+    found = note.by_kind
     t_analyze = time.monotonic()
     need_rt = any(a.endswith("-realtime") for a in wanted)
     need_proc = need_rt or any(a.endswith("-process") for a in wanted)

@@ -30,9 +30,9 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from checkers.api import Anomaly, CheckResult
-from checkers.elle.analysis import check_txns
-from checkers.elle.explain import EdgeExplainer, show, show_key, txn_data
+from checkers.api import CheckResult
+from checkers.elle.analysis import Findings, check_txns
+from checkers.elle.explain import EdgeExplainer, show, show_key
 from checkers.elle.graph import RW, WR, WW, GraphBuilder
 from checkers.elle.models import DEFAULT_MODEL
 from checkers.elle.txn import Parsed, Txn, bad_input
@@ -52,27 +52,14 @@ class ListAppend:
         self.models = tuple(models)
         self.timeout_s = timeout_s
         self.name = name
-        self._history: History | None = None
 
     def check(self, history: History) -> CheckResult:
-        self._history = history
-        try:
-            return check_txns(history, self, models=self.models, timeout_s=self.timeout_s, name=self.name)
-        finally:
-            self._history = None
+        return check_txns(history, self, models=self.models, timeout_s=self.timeout_s, name=self.name)
 
     # --- the workload -------------------------------------------------------
 
-    def analyze(self, parsed: Parsed, g: GraphBuilder) -> tuple[dict[str, list[Anomaly]], EdgeExplainer]:
-        h = self._history
-        assert h is not None
+    def analyze(self, h: History, parsed: Parsed, g: GraphBuilder, note: Findings) -> EdgeExplainer:
         txns = parsed.txns
-        found: dict[str, list[Anomaly]] = {}
-
-        def note(kind: str, summary: str, ts: Sequence[Txn], **data: Any) -> None:
-            found.setdefault(kind, []).append(Anomaly(
-                kind=kind, summary=summary, ops=tuple(t.op.invoke.index for t in ts),
-                data={**data, "txns": [txn_data(t) for t in ts]}))
 
         writer: dict[Any, dict[Any, Txn]] = {}        # key -> element -> (ok/info) appender
         failed: dict[Any, dict[Any, Txn]] = {}        # key -> element -> failed appender
@@ -190,11 +177,11 @@ class ListAppend:
                     break
         g.extend(wr_a, wr_b, WR)
         g.extend(rw_a, rw_b, RW)
-        return found, self._explainer(longest, writer)
+        return self._explainer(longest, writer)
 
     @staticmethod
     def _check_elements(k: Any, lst: list[Any], writer: dict[Any, dict[Any, Txn]],
-                        failed: dict[Any, dict[Any, Txn]], reader: Txn, note: Any) -> None:
+                        failed: dict[Any, dict[Any, Txn]], reader: Txn, note: Findings) -> None:
         wk, fk = writer.get(k, {}), failed.get(k, {})
         for x in lst:
             if x in wk:
@@ -211,7 +198,7 @@ class ListAppend:
 
     @staticmethod
     def _dirty_updates(longest: dict[Any, list[Any]], writer: dict[Any, dict[Any, Txn]],
-                       failed: dict[Any, dict[Any, Txn]], note: Any) -> None:
+                       failed: dict[Any, dict[Any, Txn]], note: Findings) -> None:
         for k, fk in failed.items():
             order = longest.get(k)
             if not order:

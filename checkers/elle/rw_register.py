@@ -33,9 +33,9 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from checkers.api import Anomaly, CheckResult
-from checkers.elle.analysis import check_txns
-from checkers.elle.explain import EdgeExplainer, show, show_key, txn_data
+from checkers.api import CheckResult
+from checkers.elle.analysis import Findings, check_txns
+from checkers.elle.explain import EdgeExplainer, show, show_key
 from checkers.elle.graph import RW, WR, WW, GraphBuilder
 from checkers.elle.models import DEFAULT_MODEL
 from checkers.elle.txn import Parsed, Txn, bad_input
@@ -59,24 +59,11 @@ class RWRegister:
         self.sequential_keys = sequential_keys
         self.linearizable_keys = linearizable_keys
         self.name = name
-        self._history: History | None = None
 
     def check(self, history: History) -> CheckResult:
-        self._history = history
-        try:
-            return check_txns(history, self, models=self.models, timeout_s=self.timeout_s, name=self.name)
-        finally:
-            self._history = None
+        return check_txns(history, self, models=self.models, timeout_s=self.timeout_s, name=self.name)
 
-    def analyze(self, parsed: Parsed, g: GraphBuilder) -> tuple[dict[str, list[Anomaly]], EdgeExplainer]:
-        h = self._history
-        assert h is not None
-        found: dict[str, list[Anomaly]] = {}
-
-        def note(kind: str, summary: str, ts: Sequence[Txn], **data: Any) -> None:
-            found.setdefault(kind, []).append(Anomaly(
-                kind=kind, summary=summary, ops=tuple(t.op.invoke.index for t in ts),
-                data={**data, "txns": [txn_data(t) for t in ts]}))
+    def analyze(self, h: History, parsed: Parsed, g: GraphBuilder, note: Findings) -> EdgeExplainer:
 
         writer: dict[tuple[Any, Any], Txn] = {}       # (key, value) -> installing (ok/info) txn
         overwritten: dict[tuple[Any, Any], Txn] = {}  # (key, value) written then overwritten in one txn
@@ -176,7 +163,7 @@ class RWRegister:
                                     f"{show(None if u is _INIT else u)} and each wrote it",
                      ws, key=k, value=None if u is _INIT else u)
 
-        direct = self._direct(succ, found, note)
+        direct = self._direct(succ, note)
         for k, edges in direct.items():
             for u, vs in edges.items():
                 wu = writer.get((k, u))
@@ -189,7 +176,7 @@ class RWRegister:
                     for r in readers.get((k, u), ()):
                         if r is not wv:
                             g.add(r.node, wv.node, RW)
-        return found, self._explainer(direct, why, writer)
+        return self._explainer(direct, why, writer)
 
     @staticmethod
     def _session_order(txns: Sequence[Txn], writes: dict[tuple[Any, int], Any], before: Any, *,
@@ -244,7 +231,7 @@ class RWRegister:
                     front.add(node)
 
     @staticmethod
-    def _direct(succ: dict[Any, dict[Any, set[Any]]], found: Any, note: Any) -> dict[Any, dict[Any, set[Any]]]:
+    def _direct(succ: dict[Any, dict[Any, set[Any]]], note: Findings) -> dict[Any, dict[Any, set[Any]]]:
         """Per key, the version edges with transitive ones dropped (only direct successors make rw/ww edges)."""
         out: dict[Any, dict[Any, set[Any]]] = {}
         for k, edges in succ.items():

@@ -8,11 +8,11 @@ completion; ``invoke``/``complete`` split them to make transactions overlap.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from harness.history import History, Op
 
-__all__ = ["TxnLog", "mops_invoked"]
+__all__ = ["TxnLog", "concurrent", "mops_invoked"]
 
 
 def mops_invoked(mops: list[list[Any]]) -> list[list[Any]]:
@@ -47,3 +47,14 @@ class TxnLog:
 
     def history(self) -> History:
         return History.of(self.ops)
+
+
+def concurrent(*txns: list[list[Any]], fail: Sequence[int] = (), info: Sequence[int] = ()) -> History:
+    """Transaction ``i`` on process ``i``, all invoked before any completes (no real-time order among them);
+    those listed in ``fail``/``info`` complete so."""
+    log = TxnLog()
+    for p, mops in enumerate(txns):
+        log.invoke(p, mops)
+    for p, _ in enumerate(txns):
+        log.complete(p, "fail" if p in fail else "info" if p in info else "ok")
+    return log.history()

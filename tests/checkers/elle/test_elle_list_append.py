@@ -6,25 +6,16 @@ test is about real-time or process order, so only the data edges decide.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import pytest
 
 from checkers.api import Verdict
 from checkers.elle import ListAppend
 from harness.history import History, HistoryError
-from tests.support.txn_histories import TxnLog
+from tests.support.txn_histories import TxnLog, concurrent
 
 Mops = list[list[Any]]
-
-
-def concurrent(*txns: Mops, fail: Sequence[int] = (), info: Sequence[int] = ()) -> History:
-    log = TxnLog()
-    for p, mops in enumerate(txns):
-        log.invoke(p, mops)
-    for p, _ in enumerate(txns):
-        log.complete(p, "fail" if p in fail else "info" if p in info else "ok")
-    return log.history()
 
 
 def kinds(h: History, *models: str) -> set[str]:
