@@ -232,8 +232,9 @@ def _lazy(cols: _Cols, model: Model, init: Hashable, segs: list[tuple[list[int],
     """The lazy driver: a valid or unknown result, or None for the exact driver to decide."""
     step = model.step
     n = len(segs)
-    # a level: [segment, its search, usage, ends tried]; no paths are kept (the exact driver explains)
+    # a level: [segment, its search, usage]; no paths are kept (the exact driver explains)
     levels: list[list[Any]] = []
+    tried: dict[int, dict[Hashable, list[frozenset[int]]]] = {}  # per segment, the ends passed on
     cfg = _Config(init, (), None)
     si = 0
     while True:
@@ -256,9 +257,11 @@ def _lazy(cols: _Cols, model: Model, init: Hashable, segs: list[tuple[list[int],
             usage = [0, 0]
             run = _segment(cols, model, oks, new, [cfg], count, slice_,
                            None if si + 1 == n else _ahead(cols, segs[si + 1]), usage, paths=False)
-            levels.append([si, run, usage, {}])
+            levels.append([si, run, usage])
             if len(levels) > LAZY_DEPTH:
                 levels.pop(0)[1].close()  # it cannot be resumed: if the search needs it, the exact driver decides
+                for old in [x for x in tried if x < levels[0][0]]:
+                    del tried[old]
             break
         else:
             return SearchResult(outcome="valid", explored=count[0], cache_entries=0)
@@ -275,7 +278,7 @@ def _lazy(cols: _Cols, model: Model, init: Hashable, segs: list[tuple[list[int],
                 except BudgetSpent as e:
                     return _unknown(e, count, levels)
                 continue
-            if _dominated(top[3], v):
+            if _dominated(tried.setdefault(top[0], {}), v):
                 continue
             cfg = v
             si = top[0] + 1
