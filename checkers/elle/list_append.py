@@ -19,7 +19,8 @@ Found without a cycle:
 ``G1a``                 a committed read holds an element of an aborted (failed) transaction;
 ``G1b``                 a read ends at an append that its writer followed with another append to that key;
 ``dirty-update``        a committed append follows an aborted one in a key's order;
-``internal``            a read disagrees with the transaction's own earlier read and appends.
+``internal``            a read disagrees with the transaction's own earlier read and appends;
+``lost-update``         two committed transactions read the same version of a key and both appended to it.
 
 Appending the same value to a key twice is bad input (a
 :class:`~harness.history.HistoryError` at that op's line), as is a read that
@@ -64,6 +65,7 @@ class ListAppend:
         writer: dict[Any, dict[Any, Txn]] = {}        # key -> element -> (ok/info) appender
         failed: dict[Any, dict[Any, Txn]] = {}        # key -> element -> failed appender
         intermediate: set[tuple[Any, Any]] = set()    # (key, element) its writer appended after
+        appends_to: set[tuple[int, Any]] = set()      # (node, key) of every committed-or-info append
         for group, table in ((txns, writer), (parsed.failed, failed)):
             for t in group:
                 last: dict[Any, Any] = {}
@@ -81,6 +83,8 @@ class ListAppend:
                                                  f"(also by the op at index {other.op.invoke.index}); "
                                                  f"list-append needs unique elements per key")
                     wk[v] = t
+                    if table is writer:
+                        appends_to.add((t.node, k))
                     if k in last:
                         intermediate.add((k, last[k]))
                     last[k] = v
@@ -156,7 +160,10 @@ class ListAppend:
         wr_b: list[int] = []
         rw_a: list[int] = []
         rw_b: list[int] = []
+        read_then_appended: dict[tuple[Any, int], list[Txn]] = {}   # (key, version read) -> txns
         for t, k, v in compatible:
+            if (t.node, k) in appends_to:
+                read_then_appended.setdefault((k, len(v)), []).append(t)
             wk = writer.get(k, {})
             order = longest[k]
             if v:
@@ -177,6 +184,12 @@ class ListAppend:
                     break
         g.extend(wr_a, wr_b, WR)
         g.extend(rw_a, rw_b, RW)
+        for (k, n), ts in read_then_appended.items():
+            if len(ts) > 1:
+                seen = show(longest[k][:n]) if n else "the empty (initial) list"
+                note("lost-update", f"lost-update: {len(ts)} committed transactions "
+                                    f"({', '.join(_name(t) for t in ts)}) read key {show_key(k)} as {seen} "
+                                    f"and each appended to it", ts, key=k, value=longest[k][:n])
         return self._explainer(longest, writer)
 
     @staticmethod

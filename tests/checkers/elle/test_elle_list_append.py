@@ -49,6 +49,9 @@ CASES: dict[str, tuple[list[Mops], list[Mops]]] = {
     "G2-item": ([[r("x", []), ap("y", 1)], [r("y", []), ap("x", 1)], [r("x", [1]), r("y", [1])]],
                 [[r("x", []), ap("y", 1)], [r("y", [1]), ap("x", 1)], [r("x", [1]), r("y", [1])]]),
     "internal": ([[ap("x", 1), r("x", [])]], [[ap("x", 1), r("x", [1])]]),
+    # Both read x empty and appended: one of the two updates was not seen by the other.
+    "lost-update": ([[r("x", []), ap("x", 1)], [r("x", []), ap("x", 2)], [r("x", [1, 2])]],
+                    [[r("x", []), ap("x", 1)], [r("x", [1]), ap("x", 2)], [r("x", [1, 2])]]),
     "incompatible-order": ([[ap("x", 1)], [ap("x", 2)], [r("x", [1, 2])], [r("x", [2])]],
                            [[ap("x", 1)], [ap("x", 2)], [r("x", [1, 2])], [r("x", [1])]]),
     "duplicate-elements": ([[ap("x", 1)], [r("x", [1, 1])]], [[ap("x", 1)], [r("x", [1])]]),
