@@ -155,3 +155,40 @@ def test_timeout_makes_the_verdict_unknown_not_valid() -> None:
     assert res.verdict is Verdict.UNKNOWN
     assert "not searched for" in (res.error or "")
     assert res.stats["not_searched"]
+
+
+def test_g0_process_and_g1c_process() -> None:
+    session = "strong-session-snapshot-isolation"
+    h = TxnLog().txn(0, [ap("x", 1)]).txn(0, [ap("x", 2)]).txn(1, [r("x", [2, 1])]).history()
+    assert kinds(h, session) == {"G0-process"}
+    h = TxnLog().txn(0, [ap("x", 1)]).txn(1, [ap("x", 2)]).invoke(2, [r("x", [2, 1])]).complete(2).history()
+    assert kinds(h, session) == set()            # other processes: no session order
+    future = TxnLog().txn(0, [ap("x", 1), r("y", [1])]).txn(0, [ap("y", 1)]).history()
+    assert kinds(future, session) == {"G1c-process"}
+    assert kinds(TxnLog().txn(0, [ap("x", 1), r("y", [])]).txn(0, [ap("y", 1)]).history(), session) == set()
+
+
+def test_g2_item_realtime_needs_the_real_time_edge() -> None:
+    # T1 -rw-> T2 -rw-> T3 -rt-> T1: T3 finished before T1 began.
+    def h(t1_after_t3: bool) -> History:
+        log = TxnLog().invoke(2, [r("z", []), ap("w", 1)])
+        if t1_after_t3:
+            log.txn(3, [ap("z", 1)]).txn(1, [r("w", [])])
+        else:
+            log.invoke(3, [ap("z", 1)]).invoke(1, [r("w", [])]).complete(3).complete(1)
+        return log.complete(2).txn(4, [r("z", [1]), r("w", [1])]).history()
+
+    assert kinds(h(True)) == {"G2-item-realtime"}
+    assert kinds(h(False)) == set()
+
+
+def test_g_nonadjacent_realtime() -> None:
+    # T1 -rw-> T2 -rt-> T3 -rw-> T4 -rt-> T1
+    def h(stale: bool) -> History:
+        log = TxnLog().invoke(4, [ap("b", 1)]).invoke(2, [ap("a", 1)]).complete(4)
+        log.invoke(1, [r("a", [])]).complete(2)
+        log.txn(3, [r("b", [] if stale else [1])]).complete(1)
+        return log.txn(5, [r("a", [1]), r("b", [1])]).history()
+
+    assert {"G-nonadjacent-realtime", "G-single-realtime"} <= kinds(h(True))
+    assert kinds(h(False)) == set()
