@@ -22,7 +22,7 @@ from typing import Collection, Mapping
 
 from harness.target import DEFAULT_ROLE
 
-__all__ = ["check_aims", "kinds", "members", "split"]
+__all__ = ["check_aims", "default_roles", "kinds", "members", "split"]
 
 
 def split(fault: str) -> tuple[str, str | None]:
