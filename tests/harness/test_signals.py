@@ -195,3 +195,28 @@ def test_an_exception_in_the_run_unwinds_like_a_signal(tmp_path: Path, monkeypat
     assert list((tmp_path / "tmp").glob("splitbrain-*")) == [] and list((tmp_path / "state" / "runs").glob("*")) == []
     assert sorted(p.name for p in (r.run_dir / "logs").iterdir()) == ["n1.log", "n2.log", "n3.log"]
     assert r.results["stats"]["ops"] >= 1 and r.results["stats"]["duration_s"] > 0
+
+
+NETNS_CASES = {"SIGTERM-workload": ("workload", (TERM,)), "SIGHUP+SIGINT-heal": ("heal", (HUP, INT)),
+               "SIGINT-final reads": ("final reads", (INT,))}
+
+
+@pytest.mark.parametrize("case", list(NETNS_CASES))
+def test_a_stop_signal_on_the_netns_backend_leaves_no_namespace(tmp_path: Path, case: str) -> None:
+    """A subset on the namespace backend: its namespaces live as long as their holder process."""
+    try:
+        from harness.backends.netns import available
+    except ImportError:
+        pytest.skip("no netns backend")
+    if (why := available()) is not None:
+        pytest.skip(f"netns backend unavailable: {why}")
+    phase, signums = NETNS_CASES[case]
+    run = _start(tmp_path, phase, backend="netns")
+    try:
+        _reach(run, phase)
+        assert any("netns_holder" in cmd for _, cmd in run.processes()), "no namespace holder: nothing to check"
+        run.signal(*signums)
+        code = run.wait()
+    finally:
+        run.close()
+    _assert_clean_end(run, code, signums, phase)

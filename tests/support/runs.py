@@ -141,7 +141,7 @@ class RunUnderTest:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
-        for pid, _ in processes_naming(str(self.base)):
+        for pid, _ in self.processes():
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -149,9 +149,14 @@ class RunUnderTest:
         if not self._out.closed:
             self._out.close()
 
+    def processes(self) -> list[tuple[int, str]]:
+        """Processes of this run: naming its folder, or (a netns holder, which anchors the
+        run's namespaces) naming the harness as its parent."""
+        return processes_naming(str(self.base)) + processes_naming(f'"parent": {self.proc.pid},')
+
     def leftovers(self) -> list[str]:
         """What of this run is still there: processes, temp dirs, run records, reserve/temp files."""
-        left = [f"process {pid}: {cmd}" for pid, cmd in processes_naming(str(self.base))]
+        left = [f"process {pid}: {cmd}" for pid, cmd in self.processes()]
         left += [f"temp dir {p}" for p in self.tmp.glob("splitbrain-*")]
         left += [f"run record {p}" for p in (self.state / "runs").glob("*")] if (self.state / "runs").exists() else []
         rd = self.run_dir()
