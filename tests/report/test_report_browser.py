@@ -28,7 +28,7 @@ LEFT_SCRIPTS = "document.querySelectorAll('div.sb-plot script').length"
 def browser() -> Iterator[Browser]:
     exe = find_chromium()
     if exe is None:
-        pytest.skip("chromium not installed: `apt-get install -y chromium` (CI installs it)")
+        pytest.skip("chromium not installed: `apt-get install -y chromium` (scripts/test.sh does, as root)")
     with Browser(exe) as b:
         yield b
 
