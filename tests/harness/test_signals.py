@@ -43,7 +43,7 @@ def _reach(run: RunUnderTest, phase: str) -> None:
 
 
 def _start(tmp_path: Path, phase: str, **kw) -> RunUnderTest:  # type: ignore[no-untyped-def]
-    return RunUnderTest(tmp_path, hold=_HOLDS.get(phase), time_limit=30 if phase == "workload" else 1.0, **kw)
+    return RunUnderTest(tmp_path, hold=_HOLDS.get(phase), time_limit=30 if phase == "workload" else 0.6, **kw)
 
 
 def _assert_clean_end(run: RunUnderTest, code: int, signums: tuple[int, ...], phase: str) -> dict:
