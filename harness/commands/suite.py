@@ -41,7 +41,7 @@ import click
 
 from harness.suite import Suite, SuiteError, SuiteRun, load_suite
 
-__all__ = ["Outcome", "suite"]
+__all__ = ["Outcome", "can_start", "suite"]
 
 EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_ENV, EXIT_INTERRUPTED = 0, 1, 3, 4, 130
 
@@ -118,13 +118,14 @@ class _Child:
     log: Path
     result: Path
     started: float
+    isolated: bool
 
 
 def _slug(run_id: str) -> str:
     return "".join(c if c.isalnum() or c in "-_.=" else "_" for c in run_id)
 
 
-def _start(run: SuiteRun, kw: Mapping[str, Any], out: Path) -> _Child:
+def _start(run: SuiteRun, kw: Mapping[str, Any], isolated: bool, out: Path) -> _Child:
     slug = _slug(run.id)
     spec = out / "logs" / f"{slug}.spec.json"
     result = out / "logs" / f"{slug}.result.json"
@@ -135,7 +136,7 @@ def _start(run: SuiteRun, kw: Mapping[str, Any], out: Path) -> _Child:
         proc = subprocess.Popen([sys.executable, "-m", "harness.commands.suite", str(spec), str(result)],
                                 stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
-    return _Child(run=run, proc=proc, log=log, result=result, started=time.monotonic())
+    return _Child(run=run, proc=proc, log=log, result=result, started=time.monotonic(), isolated=isolated)
 
 
 def _outcome(c: _Child) -> Outcome:
@@ -158,6 +159,17 @@ def _outcome(c: _Child) -> Outcome:
                    results=results, error=error)
 
 
+def can_start(isolated: bool, running: Sequence[bool], jobs: int) -> bool:
+    """Whether the next run may start beside ``running`` (each: is that run's backend isolating?).
+
+    Isolated runs share the ``jobs`` slots; a run on a backend that does not
+    isolate runs waits until nothing runs, and then runs alone.
+    """
+    if not running:
+        return True
+    return len(running) < jobs and isolated and all(running)
+
+
 def _execute(planned: Sequence[tuple[SuiteRun, dict[str, Any], bool]], out: Path, jobs: int,
              echo: Any) -> tuple[list[Outcome], bool]:
     """Run the plan; returns outcomes (in plan order) and whether it was interrupted."""
@@ -168,16 +180,10 @@ def _execute(planned: Sequence[tuple[SuiteRun, dict[str, Any], bool]], out: Path
     interrupted = False
     try:
         while waiting or running:
-            while waiting and len(running) < jobs:
-                run, kw, isolated = waiting[0]
-                alone = not isolated or any(not _isolated(c, planned) for c in running)
-                if alone and running:
-                    break  # a non-isolating run waits for an empty slate, and holds it
-                waiting.pop(0)
-                running.append(_start(run, kw, out))
+            while waiting and can_start(waiting[0][2], [c.isolated for c in running], jobs):
+                run, kw, isolated = waiting.pop(0)
+                running.append(_start(run, kw, isolated, out))
                 echo(f"started {run.id} ({len(done) + len(running)} of {total})")
-                if not isolated:
-                    break
             time.sleep(_POLL_S)
             for c in [c for c in running if c.proc.poll() is not None]:
                 running.remove(c)
@@ -206,10 +212,6 @@ def _execute(planned: Sequence[tuple[SuiteRun, dict[str, Any], bool]], out: Path
                                                     log=out / "logs" / f"{_slug(run.id)}.log",
                                                     duration_s=0.0, results={}, error="the suite stopped first"))
     return outcomes, interrupted
-
-
-def _isolated(c: _Child, planned: Sequence[tuple[SuiteRun, dict[str, Any], bool]]) -> bool:
-    return next(iso for r, _, iso in planned if r.id == c.run.id)
 
 
 # --- what it writes ----------------------------------------------------------

@@ -104,6 +104,16 @@ def test_the_command_reports_bad_files_and_unknown_names_as_file_line_with_exit_
     assert not (tmp_path / "h").exists()  # nothing ran
 
 
+def test_isolated_runs_share_the_jobs_and_others_run_alone() -> None:
+    from harness.commands.suite import can_start
+
+    assert can_start(True, [], 2) and can_start(False, [], 2)
+    assert can_start(True, [True], 2) and not can_start(True, [True, True], 2)
+    assert not can_start(False, [True], 2)   # a docker run waits for an empty slate ...
+    assert not can_start(True, [False], 2)   # ... and holds it
+    assert not can_start(True, [True], 1)
+
+
 def test_list_prints_the_expanded_matrix(capsys) -> None:
     assert main(["suite", str(ROOT / "suites" / "quorum-store.toml"), "--list"]) == 0
     out = capsys.readouterr().out
