@@ -132,6 +132,8 @@ def default_runner(spec: RunSpec) -> Path:
     except (ValueError, KeyError, LookupError) as e:
         raise SplitbrainError(f"splitbrain.run({spec.target!r}, ...): {e}") from None
     result = perform_run(req, seed=spec.seed, progress=False)
+    if result.exit_code >= 128:  # Ctrl-C (or SIGTERM) stopped the run, cleanly: stop the session too
+        raise KeyboardInterrupt(result.results.get("error") or "interrupted")
     if result.exit_code not in (0, 1, 2):
         raise SplitbrainError(f"run of {spec.target!r} failed with exit code {result.exit_code}: "
                               f"{result.results.get('error') or 'see ' + str(result.run_dir)}")
