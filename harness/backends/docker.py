@@ -62,7 +62,8 @@ from harness.backends._interrupts import deferred_interrupts
 from harness.backends.netfilter import CUT, LinkCounters, merge_counters, read_counters, setup_script
 from harness.backends.shaping import Shaper
 from harness.cluster import Address, ClusterSpec, EnvironmentError_, Link, PacketFault
-from harness.nodes import command_of, layout, node_context, ready_of
+from harness.nodes import command_of, layout, node_context, ports_of, ready_of
+from harness.ports import CLIENT, fixed_ports, peer_port_name
 from harness.target import NodeContext
 
 if TYPE_CHECKING:
@@ -126,7 +127,8 @@ def open_docker_cluster(spec: ClusterSpec, *, ready_timeout: float = 60.0,
 
     ``ready_timeout`` bounds each service start (until ``target.ready``);
     ``stop_grace`` is how long ``stop`` waits after SIGTERM before SIGKILL;
-    ``port`` is the port every node's service listens on in its container.
+    ``port`` is the first port number in each container: the client port, and
+    the others a target declares with 0 follow it (:func:`harness.ports.fixed_ports`).
     """
     from harness.images import ensure_base_image, ensure_target_image
 
@@ -213,7 +215,8 @@ class DockerCluster:
                 self._signal(n, "KILL", wait_s=10.0)
 
     def address(self, node: str) -> Address:
-        return Address(host=self._node(node).ip, port=self.port)
+        n = self._node(node)
+        return Address(host=n.ip, port=self._ports(n)[CLIENT])
 
     def alive(self, node: str) -> bool:
         n = self._node(node)
@@ -309,7 +312,7 @@ class DockerCluster:
         if src == dst:
             raise ValueError(f"no link {src}->{dst}: a link joins two distinct nodes")
         try:
-            code, out = self._exec(s, probe_argv(d.ip, self.port, timeout))
+            code, out = self._exec(s, probe_argv(d.ip, self._peer_port(d), timeout))
         except Exception:
             return False  # src's container is down or frozen: it sends nothing
         return probe_passed(code, out)
@@ -357,7 +360,11 @@ class DockerCluster:
                 if f is None:
                     continue
                 target = dest / f"{name}.log"
-                target.write_bytes(f.read())
+                try:
+                    target.write_bytes(f.read())
+                except OSError as e:  # a full disk: no half-written log, and the error names it
+                    target.unlink(missing_ok=True)
+                    raise OSError(e.errno, e.strerror, str(target)) from e
                 out.append(target)
         return out
 
@@ -506,12 +513,21 @@ class DockerCluster:
         except KeyError:
             raise ValueError(f"unknown node {node!r}; expected one of {', '.join(self.nodes)}") from None
 
+    def _ports(self, n: _Node) -> dict[str, int]:
+        """``n``'s named ports (:func:`harness.ports.fixed_ports`, numbered from ``port``)."""
+        return fixed_ports(ports_of(self._layout[n.name].role, self.spec.target), base=self.port)
+
+    def _peer_port(self, n: _Node) -> int:
+        """The port other nodes reach ``n`` on (its ``peer`` port, else ``client``)."""
+        return self._ports(n)[peer_port_name(ports_of(self._layout[n.name].role, self.spec.target))]
+
     def _context(self, n: _Node) -> NodeContext:
+        ports = self._ports(n)
+        peer_ports = {m.name: {p: Address(host=m.ip, port=num) for p, num in self._ports(m).items()}
+                      for m in self._nodes.values() if m.name != n.name}
         return node_context(
-            self.spec, self._layout[n.name], listen=Address(host=n.ip, port=self.port),
-            peers={m.name: Address(host=m.ip, port=self.port)
-                   for m in self._nodes.values() if m.name != n.name},
-            data_dir=DATA_DIR, python="python3")
+            self.spec, self._layout[n.name], listen=Address(host=n.ip, port=ports[CLIENT]),
+            ports=ports, peer_ports=peer_ports, data_dir=DATA_DIR, python="python3")
 
     def _spawn(self, n: _Node) -> None:
         argv = [str(a) for a in command_of(self._layout[n.name].role, self.spec.target)(self._context(n))]
@@ -523,7 +539,7 @@ class DockerCluster:
         self._api.exec_start(ex["Id"], detach=True)
 
     def _wait_ready(self, n: _Node) -> None:
-        addr = Address(host=n.ip, port=self.port)
+        addr = Address(host=n.ip, port=self._ports(n)[CLIENT])
         started = time.monotonic()
         deadline = started + self._ready_timeout
         ready = ready_of(self._layout[n.name].role, self.spec.target)
