@@ -5,8 +5,8 @@ faults and prints, per variant, how many runs found an anomaly, the kinds of
 anomaly found, and the time per run. The claim it backs: the guide's ``seed``
 quorum store is caught in (almost) every run; the ``abd`` variant in none.
 
-    python bench/bench_bugfinding.py                      # local backend, 10 seeds x 30 s each variant
-    python bench/bench_bugfinding.py --backend docker
+    python bench/bench_bugfinding.py                      # netns backend, 10 seeds x 30 s each variant
+    python bench/bench_bugfinding.py --backend local      # or docker
     python bench/bench_bugfinding.py --seeds 3 --time-limit 10   # a quick look
 """
 
@@ -40,7 +40,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--target", default="quorum-store")
     ap.add_argument("--variants", default="seed,abd")
-    ap.add_argument("--backend", default="local")
+    ap.add_argument("--backend", default="netns", help="netns (the CLI's default), local or docker")
     ap.add_argument("--nemesis", default="partition,kill")
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--first-seed", type=int, default=1)
