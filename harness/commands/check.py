@@ -190,7 +190,8 @@ def _recheck_dir(run_dir: Path, json_output: bool) -> int:
     from harness.store import RunStoreError, read_results, recheck_run
 
     try:
-        status = read_results(run_dir).get("status", "done")
+        results = read_results(run_dir)
+        status = results.get("status", "done")
     except RunStoreError as e:
         click.echo(f"error: {e}", err=True)
         return 3
@@ -207,6 +208,10 @@ def _recheck_dir(run_dir: Path, json_output: bool) -> int:
         click.echo(f"error: {run_dir}: {e}", err=True)
         return 3
     why = _UNFINISHED.get(status, f"did not finish (status {status!r})")
+    if status == "interrupted" and results.get("signal"):  # which signal, and when (harness.store.during)
+        from harness.store import during
+
+        why = f"was interrupted ({results['signal']}) during {during(results.get('phase'))}, before it finished"
     recorded = doc["valid"]
     verdict = "invalid" if recorded is False else "unknown"
     counts = {k: stats[k] for k in ("ops", "ok", "fail", "info")}
