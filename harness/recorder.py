@@ -8,7 +8,9 @@ exception therefore leaves every event recorded so far, and one stopped by
 SIGKILL (the OOM killer) all but at most ``hold``; at worst the last line is torn, which
 ``read_jsonl(path, tolerate_torn_tail=True)`` drops. Nemesis events and
 ``close`` also ``fsync``, so that a machine crash loses at most the client ops
-since the last fault.
+since the last fault. A write that fails (a full disk) raises ``OSError``
+naming the history file; every event before it is on disk, so the run's
+shutdown path can say which disk filled and still re-check what was recorded.
 
 The recorder assigns ``index`` (position in the file) and ``time`` (ns since
 the run began, from the injected monotonic ``clock``) under one lock, so index

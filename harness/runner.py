@@ -17,8 +17,10 @@ Two layers:
     nemesis(time_limit(T, schedule))), nemesis final heal)``, then wait until
     every node is ready again, then the workload's final generator (final
     reads). Every resource lives in an ``ExitStack``: on return, exception or
-    Ctrl-C the workers stop, the nemesis is torn down, clients are torn down
-    and closed, and the history file is complete up to the last event.
+    a stop signal (Ctrl-C, SIGTERM, SIGHUP: a ``KeyboardInterrupt``, see
+    :mod:`harness.backends._interrupts`) the workers stop, the nemesis is torn
+    down, clients are torn down and closed, and the history file is complete
+    up to the last event.
 
 The runner knows no particular system: it uses only the ``Target``,
 ``Workload``, ``Cluster``, ``Client`` and ``Nemesis`` protocols.
@@ -405,8 +407,11 @@ def execute(*, cluster: Cluster, target: Target, workload: Workload, wctx: Workl
     """One run: main phase under faults, heal, wait for recovery, final reads.
 
     ``wctx.concurrency`` client workers, worker *i* on node ``i % N``. Returns
-    when done; on Ctrl-C (``KeyboardInterrupt``) everything unwinds and the
-    interrupt propagates, the history file complete up to the last event.
+    when done; on a stop signal (``KeyboardInterrupt``) everything unwinds and
+    the interrupt propagates, the history file complete up to the last event.
+    ``on_phase`` is told each phase as it starts (``running``, ``healing``,
+    ``waiting for recovery``, ``final reads``): the run publishes it in
+    ``results.json``, so a run stopped or killed says where.
     """
     phase = on_phase or (lambda name: None)
     rng = random.Random(seed)
