@@ -137,7 +137,7 @@ def _check(history: History, workload: Workload, *, models: Sequence[str], timeo
     return CheckResult(checker=name, verdict=verdict, anomalies=anomalies, stats=stats, error=error)
 
 
-_ORDER = ("never-written", "duplicate-elements", "cyclic-versions", "incompatible-order", "internal",
+_ORDER = ("never-written", "duplicate-elements", "cyclic-versions", "incompatible-order", "internal", "future-read",
           "G1a", "G1b", "dirty-update", "lost-update", *CYCLE_ANOMALIES)
 
 

@@ -20,7 +20,12 @@ Found without a cycle:
 ``G1b``                 a read ends at an append that its writer followed with another append to that key;
 ``dirty-update``        a committed append follows an aborted one in a key's order;
 ``internal``            a read disagrees with the transaction's own earlier read and appends;
-``lost-update``         two committed transactions read the same version of a key and both appended to it.
+``lost-update``         two committed transactions read the same version of a key and both appended to it;
+``future-read``         a read holds an element its own transaction appends only later.
+
+Appends that no read observed still order: they came after every element
+read, so the writer of a key's last observed element precedes them (``ww``)
+and so does every transaction that read the whole observed list (``rw``).
 
 Appending the same value to a key twice is bad input (a
 :class:`~harness.history.HistoryError` at that op's line), as is a read that
@@ -96,7 +101,7 @@ class ListAppend:
             if t.status != "ok":
                 continue
             state: dict[Any, tuple[bool, list[Any]]] = {}   # key -> (whole list known?, list or own suffix)
-            for f, k, v in t.mops:
+            for i, (f, k, v) in enumerate(t.mops):
                 if f == "append":
                     known, lst = state.get(k, (False, []))
                     state[k] = (known, lst + [v])
@@ -108,6 +113,13 @@ class ListAppend:
                                              f"got {show(v)}")
                 prior = state.get(k)
                 reads.append((t, k, v, prior is None))
+                if (t.node, k) in appends_to:
+                    later = {x for f2, k2, x in t.mops[i + 1:] if f2 == "append" and k2 == k}
+                    seen_later = [x for x in v if x in later]
+                    if seen_later:
+                        note("future-read", f"future-read: {_name(t)} read key {show_key(k)} = {show(v)}, which "
+                                            f"holds its own append of {show(seen_later[0])}, made later in the "
+                                            f"same transaction", [t], key=k, value=v, element=seen_later[0])
                 if prior is not None:
                     known, lst = prior
                     if (known and v != lst) or (not known and v[len(v) - len(lst):] != lst):
@@ -143,6 +155,12 @@ class ListAppend:
         self._dirty_updates(longest, writer, failed, note)
 
         # Dependency edges, collected per kind and added in bulk.
+        # Appends no read observed come after every element read (each read is the whole list).
+        unseen: dict[Any, list[Txn]] = {}
+        for k, wk in writer.items():
+            in_order = set(longest.get(k, ()))
+            if len(in_order) < len(wk):
+                unseen[k] = list({id(w): w for x, w in wk.items() if x not in in_order}.values())
         ww_a: list[int] = []
         ww_b: list[int] = []
         for k, order in longest.items():
@@ -155,6 +173,10 @@ class ListAppend:
                         ww_a.append(prev.node)
                         ww_b.append(cur.node)
                     prev = cur
+            if prev is not None:
+                for w in unseen.get(k, ()):
+                    ww_a.append(prev.node)
+                    ww_b.append(w.node)
         g.extend(ww_a, ww_b, WW)
         wr_a: list[int] = []
         wr_b: list[int] = []
@@ -182,6 +204,10 @@ class ListAppend:
                     rw_a.append(t.node)
                     rw_b.append(w.node)
                     break
+            else:                      # it read every element read: each unseen append came later
+                for w in unseen.get(k, ()):
+                    rw_a.append(t.node)
+                    rw_b.append(w.node)
         g.extend(wr_a, wr_b, WR)
         g.extend(rw_a, rw_b, RW)
         for (k, n), ts in read_then_appended.items():
@@ -251,6 +277,11 @@ class ListAppend:
                             return {"key": k, "value": v, "value'": nxt,
                                     "why": f"{B} appended {show(nxt)} after {A} appended {show(v)} "
                                            f"to {show_key(k)}"}
+                        late = _unseen_append(b, k, order)
+                        if nxt is None and late is not None:
+                            return {"key": k, "value": v, "value'": late,
+                                    "why": f"{B}'s append of {show(late)} to {show_key(k)} was never read, so it "
+                                           f"came after {A}'s append of {show(v)}, the last element read"}
             if kind == WR:
                 for k, v in ext_reads(b):
                     if v and writer.get(k, {}).get(v[-1]) is a:
@@ -260,6 +291,12 @@ class ListAppend:
                 for k, v in ext_reads(a):
                     order = longest.get(k, [])
                     nxt = _next_written(order, len(v), writer.get(k, {}))
+                    late = _unseen_append(b, k, order) if nxt is None else None
+                    if late is not None:
+                        seen = f"{show(v)}" if v else "the empty (initial) state"
+                        return {"key": k, "read": v, "value'": late,
+                                "why": f"{A} read key {show_key(k)} as {seen}, without {B}'s append of "
+                                       f"{show(late)}, which no read ever saw and so came later"}
                     if nxt is not None and writer[k][nxt] is b:
                         seen = f"{show(v)}" if v else "the empty (initial) state"
                         return {"key": k, "read": v, "value'": nxt,
@@ -275,6 +312,14 @@ def _next_written(order: list[Any], i: int, wk: dict[Any, Txn]) -> Any:
     for x in order[i:]:
         if x in wk:
             return x
+    return None
+
+
+def _unseen_append(t: Txn, k: Any, order: list[Any]) -> Any:
+    """An element ``t`` appended to ``k`` that no read observed, if any."""
+    for f, kk, v in t.mops:
+        if f == "append" and kk == k and v not in order:
+            return v
     return None
 
 

@@ -44,8 +44,9 @@ PROSCRIBES: dict[str, tuple[str, ...]] = {
     # and values nobody wrote.
     "read-uncommitted": ("G0", "duplicate-elements", "cyclic-versions", "never-written"),
     # Adya PL-2: G1 = aborted reads, intermediate reads, circular information
-    # flow. Incompatible orders and dirty updates imply an aborted read (Elle).
-    "read-committed": ("G1a", "G1b", "G1c", "dirty-update", "incompatible-order"),
+    # flow. Incompatible orders and dirty updates imply an aborted read, and a
+    # read of one's own future append is a one-transaction G1c (Elle).
+    "read-committed": ("G1a", "G1b", "G1c", "dirty-update", "incompatible-order", "future-read"),
     # Adya PL-2.99: no item anti-dependency cycles; Bailis: no lost updates.
     "repeatable-read": ("G2-item", "lost-update", "G-single", "G-nonadjacent"),
     # Adya PL-SI (G-SI ~ G-single) and Cerone/Fekete: cycles with non-adjacent

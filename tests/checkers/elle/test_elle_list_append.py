@@ -56,6 +56,8 @@ CASES: dict[str, tuple[list[Mops], list[Mops]]] = {
                            [[ap("x", 1)], [ap("x", 2)], [r("x", [1, 2])], [r("x", [1])]]),
     "duplicate-elements": ([[ap("x", 1)], [r("x", [1, 1])]], [[ap("x", 1)], [r("x", [1])]]),
     "never-written": ([[ap("x", 1)], [r("x", [1, 9])]], [[ap("x", 1)], [r("x", [1])]]),
+    # T2 reads its own append of 1, which it makes only later.
+    "future-read": ([[ap("x", 0)], [r("x", [0, 1]), ap("x", 1)]], [[ap("x", 0)], [r("x", [0]), ap("x", 1)]]),
     # T2 reads T1's first append to x, which T1 followed with a second one.
     "G1b": ([[ap("x", 1), ap("x", 2)], [r("x", [1])], [r("x", [1, 2])]],
             [[ap("x", 1), ap("x", 2)], [r("x", [1, 2])], [r("x", [1, 2])]]),
@@ -192,3 +194,19 @@ def test_g_nonadjacent_realtime() -> None:
 
     assert {"G-nonadjacent-realtime", "G-single-realtime"} <= kinds(h(True))
     assert kinds(h(False)) == set()
+
+
+def test_unread_appends_come_after_everything_read() -> None:
+    # A stale read with no later read to place the append: it still came after the empty state.
+    stale = _sequential((0, [ap("x", 1)]), (1, [r("x", [])]))
+    assert kinds(stale) == {"G-single-realtime"}
+    res = ListAppend().check(stale)
+    (a,) = res.anomalies
+    assert "which no read ever saw and so came later" in a.data["text"]
+    log = TxnLog().invoke(0, [ap("x", 1)]).invoke(1, [r("x", [])]).complete(0).complete(1)
+    assert kinds(log.history()) == set()
+    # Several unread appends: each came after what was read, and after the last element read.
+    h = _sequential((0, [ap("x", 1)]), (1, [r("x", [1])]), (2, [ap("x", 2)]), (3, [ap("x", 3)]),
+                    (4, [r("x", [1])]))
+    assert kinds(h) == {"G-single-realtime"}
+    assert ListAppend(models=["serializable"]).check(h).verdict is Verdict.VALID
