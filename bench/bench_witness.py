@@ -1,12 +1,14 @@
 """Benchmark: the minimal-witness reduction on every invalid history of the shared corpus (and run folders).
 
-Run:  python bench/bench_witness.py [--corpus DIR] [RUN_DIR ...]
+Run:  python bench/bench_witness.py [--corpus DIR] [--big N] [RUN_DIR ...]
 
 For each ``not-linearizable`` corpus file (and each run folder given, read
 as an independent register history like the quorum store's), prints the
 key's size, the search's time to the invalid verdict, the reduction's time,
 how many sub-histories it searched, the witness's size, whether it is
-1-minimal and the cause named. Then totals: the reduction's share of the
+1-minimal and the cause named; ``--big N`` adds one generated key of N
+operations (5 processes writing unique values and reading, overlapping),
+ending in a stale read, to show the reduction stays near the failing op. Then totals: the reduction's share of the
 check time, the slowest file, how many witnesses are minimal.
 
 Target (issue 8): every witness found and minimal within the default budget
@@ -59,12 +61,46 @@ def measure(name: str, history: Any, checker: Linearizability) -> dict[str, Any]
             "minimal": w is not None and w.minimal, "pattern": pattern}
 
 
+def big_key(n: int) -> Any:
+    """``n`` ops of one register by 5 processes, linearizable, then one stale read at the end."""
+    from harness.history import History, Op
+
+    events: list[Op] = []
+    t = 0
+    value = 0
+    for i in range(n // 5):
+        batch = []
+        for p in range(5):  # each process: invoke, then all complete (overlapping intervals)
+            if p % 2 == 0:
+                value += 1
+                batch.append((p, "write", value, value))
+            else:
+                batch.append((p, "read", None, None))
+        for p, f, v, _ in batch:
+            events.append(Op(index=len(events), time=t, process=p, type="invoke", f=f, value=v))
+            t += 1000
+        last = value
+        for p, f, v, _ in batch:  # writes complete in order; reads see the last write of the batch
+            events.append(Op(index=len(events), time=t, process=p, type="ok", f=f, value=v if f == "write" else last))
+            t += 1000
+        del i
+    events.append(Op(index=len(events), time=t, process=9, type="invoke", f="read"))
+    events.append(Op(index=len(events), time=t + 1000, process=9, type="ok", f="read", value=value - 3))
+    return History.of(events)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", type=Path, default=CORPUS)
+    ap.add_argument("--big", type=int, default=2000, help="ops of the generated big key (0: none)")
     ap.add_argument("runs", nargs="*", type=Path, help="run folders (independent register histories)")
     args = ap.parse_args()
     rows = []
+    if args.big:
+        r = measure(f"generated: one key of {args.big} ops, stale read at the end", big_key(args.big),
+                    Linearizability(model="register"))
+        if r is not None:
+            rows.append(r)
     for row in manifest_rows(args.corpus):
         if row["expected"] != "not-linearizable":
             continue

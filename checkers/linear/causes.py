@@ -14,9 +14,12 @@ observed a state (a read's value, a cas's expected value):
                         Jepsen's rules a failed op never happened);
 ``stale-read``          a write ``w`` of another value completed before the
                         observer began, and every write that could have
-                        produced the value observed had completed before ``w``
-                        began (or it is the initial value), or ``w`` is a cas
-                        from that value, whose only writer so came before it;
+                        produced the value observed must come before ``w``:
+                        it completed before ``w`` began, or a read that began
+                        after it completed returned ``w``'s value (``w`` its
+                        only writer); or ``w`` is a cas from that value, whose
+                        only writer so came before it; or the value is the
+                        initial one and nobody wrote it;
 ``lost-write``          the same, and no read ever saw ``w``'s value or the
                         value of any write begun after ``w``: the
                         acknowledged write vanished;
@@ -162,11 +165,15 @@ def classify(witness: Sequence[Entry], entries: Sequence[Entry], model: Model, i
         if cause is not None:
             return cause
     for x in observers:
-        cause = _against_write(x, witness, entries, init)
+        cause = _against_write(x, witness, entries, init, by_reads=False)
+        if cause is not None:
+            return cause
+    for x in observers:  # two reads in sequence, the later one older: flip-flop rather than stale
+        cause = _flip_flop(x, witness, entries, init)
         if cause is not None:
             return cause
     for x in observers:
-        cause = _flip_flop(x, witness, entries, init)
+        cause = _against_write(x, witness, entries, init, by_reads=True)
         if cause is not None:
             return cause
     return _generic(witness, minimal)
@@ -197,20 +204,49 @@ def _one_op(x: Entry, model: Model, init: Hashable, key: Hashable, history: Hist
     return Cause(pattern="failed-write-read", text=text, roles=roles, failed=tuple(writers))
 
 
-def _against_write(x: Entry, witness: Sequence[Entry], entries: Sequence[Entry], init: Hashable) -> Cause | None:
+def _after(m: Entry, w: Entry, witness: Sequence[Entry], entries: Sequence[Entry], by_reads: bool) -> Entry | bool:
+    """Must ``w`` take effect after ``m``? True by real time; or a read of ``w``'s value that proves it; else False.
+
+    The read ``y`` proves it when ``w`` is the only op that makes the value
+    ``y`` returned and ``y`` began after ``m`` completed: ``y`` comes after
+    ``m``, and the last change before ``y`` is ``w``, so ``w`` follows ``m``.
+    """
+    if m.ret_pos is None:
+        return False
+    if m.ret_pos < w.call_pos:
+        return True
+    if not by_reads:
+        return False
+    made = w.call.makes
+    if [e for e in entries if not e.call.read_only and e.call.makes == made] != [w]:
+        return False
+    for y in witness:
+        if y is not w and y.call.needs == made and y.ret_pos is not None and y.call_pos > m.ret_pos:
+            return y
+    return False
+
+
+def _against_write(x: Entry, witness: Sequence[Entry], entries: Sequence[Entry], init: Hashable, *,
+                   by_reads: bool) -> Cause | None:
+    """A stale read (or lost write) of ``x`` against a write of the witness; ``by_reads``: see :func:`_after`."""
     v = x.call.needs
     makers = makers_of(x, entries)
     for w in witness:
         if w.call.read_only or w.ret_pos is None or w.ret_pos >= x.call_pos or w.call.makes == v:
             continue
         consumed = w.call.needs == v and v != init and len(makers) == 1  # a cas from v's only write
-        if not consumed and not _older(v, init, makers, w.call_pos):
+        order = [_after(m, w, witness, entries, by_reads) for m in makers]
+        if not consumed and (not all(order) or (not makers and v != init)):
             continue
+        proofs = [(m, y) for m, y in zip(makers, order) if isinstance(y, Entry)]
         lost = _lost(w, entries)
         verb = "cannot return" if x.call.read_only else "cannot find"
         what = "the read" if x.call.read_only else op_phrase(x)
+        why = "".join(f"; it came after {op_phrase(m)}, since {op_phrase(y)}, begun {_at(y.op, end=False)} after "
+                      f"that write had completed {_at(m.op, end=True)}, returned {value_text(_plain(w.call.makes))}"
+                      for m, y in proofs[:2] if not consumed)
         if lost:
-            text = (f"{op_phrase(w)} was acknowledged {_at(w.op, end=True)}, yet {_observes(x, v)} "
+            text = (f"{op_phrase(w)} was acknowledged {_at(w.op, end=True)}{why}, yet {_observes(x, v)} "
                     f"(begun {_at(x.op, end=False)}), the older {_source(v, init, makers)}, and no later read "
                     f"saw {value_text(_plain(w.call.makes))} or any newer write: the acknowledged write was lost.")
         elif consumed:
@@ -218,11 +254,13 @@ def _against_write(x: Entry, witness: Sequence[Entry], entries: Sequence[Entry],
                     f"{_at(x.op, end=False)}, and it had replaced the {value_text(_plain(v))} that only "
                     f"{op_phrase(makers[0])} wrote, so {what} {verb} the older {value_text(_plain(v))}.")
         else:
+            older = value_text(_plain(v)) if why else _source(v, init, makers)
             text = (f"{op_phrase(w)} completed {_at(w.op, end=True)}, before {op_phrase(x)} began "
-                    f"{_at(x.op, end=False)}, so {what} {verb} the older {_source(v, init, makers)}.")
+                    f"{_at(x.op, end=False)}{why}, so {what} {verb} the older {older}.")
         roles = {x.op.invoke.index: "stale read" if x.call.read_only else "stale cas",
                  w.op.invoke.index: "lost write" if lost else "overwrote it"}
         roles.update({m.op.invoke.index: "wrote the value read" for m in makers})
+        roles.update({y.op.invoke.index: "saw the newer value first" for _, y in proofs})
         return Cause(pattern="lost-write" if lost else "stale-read", text=text, roles=roles)
     return None
 

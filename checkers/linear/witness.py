@@ -101,10 +101,7 @@ def makers_of(x: Entry, entries: Sequence[Entry]) -> list[Entry]:
 
 def dependents(entries: Sequence[Entry]) -> dict[int, list[Entry]]:
     """For each entry (by ``id``), the entries it is a possible maker for: the reverse of :func:`makers_of`."""
-    by_value: dict[Hashable, list[Entry]] = {}
-    for m in entries:
-        if not m.call.read_only and m.call.makes is not ANY:
-            by_value.setdefault(m.call.makes, []).append(m)
+    by_value = _by_value(entries)
     out: dict[int, list[Entry]] = {}
     for x in entries:
         need = x.call.needs
@@ -144,17 +141,32 @@ def closure(removed: Sequence[Entry], keep: Sequence[Entry], *, fixed: bool = Tr
     return out
 
 
-def _upward(chosen: Sequence[Entry], entries: Sequence[Entry]) -> list[Entry]:
-    """``chosen`` plus the possible makers of each, transitively: a sound candidate set."""
+def _upward(chosen: Sequence[Entry], entries: Sequence[Entry],
+            by_value: dict[Hashable, list[Entry]]) -> list[Entry]:
+    """``chosen`` plus the possible makers of each, transitively: a sound candidate set.
+
+    ``by_value`` maps each fixed ``makes`` to the entries of ``entries`` making it.
+    """
     have = {id(e) for e in chosen}
     todo = list(chosen)
     while todo:
         x = todo.pop()
-        for m in makers_of(x, entries):
-            if id(m) not in have:
+        if x.call.needs is NOTHING:
+            continue
+        end = _INF if x.ret_pos is None else x.ret_pos
+        for m in by_value.get(x.call.needs, ()):
+            if m is not x and m.call_pos < end and id(m) not in have:
                 have.add(id(m))
                 todo.append(m)
     return [e for e in entries if id(e) in have]  # invocation order, as the search needs
+
+
+def _by_value(entries: Sequence[Entry]) -> dict[Hashable, list[Entry]]:
+    by_value: dict[Hashable, list[Entry]] = {}
+    for m in entries:
+        if not m.call.read_only and m.call.makes is not ANY:
+            by_value.setdefault(m.call.makes, []).append(m)
+    return by_value
 
 
 def is_linearizable(entries: Sequence[Entry], model: Model, init: Hashable, *,
@@ -191,7 +203,7 @@ def minimal_witness(entries: Sequence[Entry], model: Model, init: Hashable, *, s
         return None
     if start is None:
         return None
-    deps = dependents(entries) if fixed else {}
+    deps = dependents(start) if fixed else {}  # start is closed under makers: its own index will do
     try:
         current = _ddmin(start, fixed, invalid, deps)
     except _Shrunk as partial:
@@ -219,10 +231,11 @@ def _first_invalid(entries: Sequence[Entry], stuck: int | None, fixed: bool,
     end = _INF if stuck is None or all_[stuck].ret_pos is None else all_[stuck].ret_pos
     before = [e for e in all_ if e.call_pos < end]
     last = -1
+    by_value = _by_value(all_) if fixed else {}
     for w in WINDOWS + (len(before),):
         window = before[max(0, len(before) - w):]
         if fixed:
-            chosen = _upward(window, all_)
+            chosen = _upward(window, all_, by_value)
         else:
             ids = {id(e) for e in window}
             chosen = [e for e in all_ if not e.call.read_only or id(e) in ids]

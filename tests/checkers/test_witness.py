@@ -288,3 +288,20 @@ def test_a_cas_that_replaced_the_only_write_of_the_value_makes_a_later_read_of_i
     assert a.data["cause"]["pattern"] == "stale-read"
     assert "cas [1 4] (p2 via n3) completed at 0.005 s, before the read (p3 via n4) began at 0.010 s, " \
            "and it had replaced the 1 that only write 1 (p1 via n2) wrote" in a.summary
+
+
+def test_a_stale_read_proved_through_an_overlapping_read_of_the_newer_value() -> None:
+    # the hot key of a real seed-variant run: the two writes overlap, so real time alone does not order
+    # them; a read that began after write 269 completed returned 268, so 268 came later
+    a = anomaly_of(timed([
+        (0, 3, "invoke", "write", 268), (1, 9, "invoke", "write", 269), (4, 9, "ok", "write", 269),
+        (20, 7, "invoke", "read", None), (22, 3, "ok", "write", 268),
+        (35, 4, "invoke", "read", None), (36, 7, "ok", "read", 268), (46, 4, "ok", "read", 269),
+    ]))
+    assert sorted(witness_ops(a)) == sorted([(3, "write", 268, "ok"), (9, "write", 269, "ok"),
+                                             (7, "read", 268, "ok"), (4, "read", 269, "ok")])
+    assert a.data["cause"]["pattern"] == "stale-read"
+    assert a.summary == ("stale read: write 268 (p3 via n4) completed at 0.022 s, before the read (p4 via n5) began "
+                         "at 0.035 s; it came after write 269 (p9 via n5), since the read (p7 via n3), begun at "
+                         "0.020 s after that write had completed at 0.004 s, returned 268, so the read cannot "
+                         "return the older 269.")
