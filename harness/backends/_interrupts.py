@@ -38,7 +38,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 __all__ = ["STOP_SIGNALS", "Interrupted", "StopSignals", "deferred_interrupts", "exit_code_for",
-           "signal_name", "stop_signals"]
+           "interrupt_in", "signal_name", "stop_signals"]
 
 STOP_SIGNALS: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -74,6 +74,22 @@ class Interrupted(KeyboardInterrupt):
     @property
     def exit_code(self) -> int:
         return exit_code_for(self.signum)
+
+
+def interrupt_in(e: BaseException | None) -> KeyboardInterrupt | None:
+    """The interrupt behind ``e``: ``e`` itself, or one it was raised while handling.
+
+    A signal starts the unwinding; a step of it may fail in turn (a write to
+    the terminal that SIGHUP closed), and that error then hides the signal.
+    The run still ended because of the signal, and says so.
+    """
+    seen = 0
+    while e is not None and seen < 20:
+        if isinstance(e, KeyboardInterrupt):
+            return e
+        e = e.__cause__ or e.__context__
+        seen += 1
+    return None
 
 
 class StopSignals:

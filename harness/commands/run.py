@@ -193,6 +193,16 @@ def _test_hold(phase: str) -> None:
         time.sleep(0.02)
 
 
+def _tolerant(echo: Any) -> Any:
+    """``echo`` that survives its terminal: after SIGHUP (or a reader of a pipe gone), output is lost, not fatal."""
+    def say(*args: Any, **kw: Any) -> None:
+        try:
+            echo(*args, **kw)
+        except OSError:  # EIO, EPIPE: the record on disk is what counts now
+            pass
+    return say
+
+
 def _say(echo: Any, line: str) -> None:
     try:
         echo(f"splitbrain: {line}", err=True)
@@ -227,7 +237,7 @@ class _Run:
     def __init__(self, req: RunRequest, info: Any, run_dir: Path, *, stop: Any, echo: Any,
                  progress: bool | None) -> None:
         self.req, self.info, self.run_dir = req, info, run_dir
-        self.stop, self.echo, self.progress = stop, echo, progress
+        self.stop, self.echo, self.progress = stop, _tolerant(echo), progress
         self.phase = PHASE_START
         self.recorder: Any = None
 
@@ -259,9 +269,9 @@ class _Run:
                 self.enter(PHASE_CHECK)
                 check = self._check(outcome)
             except BaseException as e:  # noqa: BLE001 - every way out is turned into a final record
-                if not isinstance(e, (Exception, KeyboardInterrupt)):
-                    raise  # SystemExit, GeneratorExit: not ours to describe
-                return self._end(e, outcome)
+                if isinstance(e, GeneratorExit):
+                    raise
+                return self._end(e, outcome)  # SystemExit too: rich exits 1 on a closed stdout
             stats = dict(outcome.stats)
             if outcome.not_ready:
                 stats["not_ready_after_heal"] = list(outcome.not_ready)
@@ -337,7 +347,7 @@ class _Run:
     def _end(self, e: BaseException, outcome: Any) -> RunResult:
         """The final record of a run that did not get to its verdict (or whose report was cut short)."""
         from harness import store as st
-        from harness.backends._interrupts import Interrupted, exit_code_for, signal_name
+        from harness.backends._interrupts import Interrupted, exit_code_for, interrupt_in, signal_name
         from harness.cluster import EnvironmentError_
         from harness.runner import stats_of
         import signal as _signal
@@ -352,8 +362,9 @@ class _Run:
             stats = stats_of(events, duration)
         doc = dict(status="environment-error", stats=stats, faults=self._faults(events), phase=self.phase)
         full = st.disk_full(e)
-        if isinstance(e, KeyboardInterrupt):
-            signum = e.signum if isinstance(e, Interrupted) else int(_signal.SIGINT)
+        stopped = interrupt_in(e)  # a signal, even if the unwinding it caused failed too (output gone...)
+        if stopped is not None:
+            signum = stopped.signum if isinstance(stopped, Interrupted) else int(_signal.SIGINT)
             name = signal_name(signum)
             state = ("the history is complete" if outcome is not None
                      else "the history holds every event recorded until then")
@@ -367,6 +378,10 @@ class _Run:
             return self._finish(st.results_document(self.info, **doc), EXIT_ENV, report=False)
         elif isinstance(e, EnvironmentError_):
             doc["error"], code = str(e), EXIT_ENV
+        elif isinstance(e, SystemExit):  # a library gave up, e.g. rich on a stdout whose reader is gone
+            doc["error"] = f"stopped: the run's output was closed (exit {e.code}); run it with its output " \
+                           f"to a file or a terminal that stays open"
+            code = EXIT_ENV
         elif isinstance(e, ImportError):
             doc["error"] = f"backend {self.req.backend!r} is not available: {e}; try --backend local"
             code = EXIT_ENV

@@ -99,6 +99,24 @@ def test_sigint_stops_a_run_that_inherited_it_ignored(tmp_path: Path) -> None:
     _assert_clean_end(run, code, (INT,), "workload")
 
 
+def test_sighup_with_the_terminal_gone_still_unwinds_and_records(tmp_path: Path) -> None:
+    run = _start(tmp_path, "workload", pipe=True)
+    try:
+        _reach(run, "workload")
+        assert run.proc.stdout is not None
+        run.proc.stdout.close()  # the terminal is gone: every write to it fails from now on
+        run.signal(HUP)
+        code = run.wait()
+    finally:
+        run.close()
+    assert code == 128 + HUP  # not 1 (a traceback about a closed stdout)
+    assert run.leftovers() == []
+    rd = run.run_dir()
+    res = json.loads((rd / "results.json").read_text())
+    assert (res["status"], res["signal"], res["phase"]) == ("interrupted", "SIGHUP", "running")
+    assert sorted(p.name for p in (rd / "logs").iterdir()) == ["n1.log", "n2.log", "n3.log"]
+
+
 def test_a_sigkilled_harness_is_cleaned_up_by_its_watchdog(tmp_path: Path) -> None:
     run = _start(tmp_path, "workload")
     try:

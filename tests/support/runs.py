@@ -57,7 +57,9 @@ class RunUnderTest:
 
     def __init__(self, base: Path, *, backend: str = "local", time_limit: float = 1.5,
                  hold: str | None = None, store: Path | None = None, rate: float = 50,
-                 sigint_ignored: bool = False, extra: tuple[str, ...] = ()) -> None:
+                 sigint_ignored: bool = False, pipe: bool = False, extra: tuple[str, ...] = ()) -> None:
+        """``pipe``: stdout and stderr to a pipe (``proc.stdout``) the test may close, as a
+        terminal goes away on SIGHUP; else to ``out.txt``."""
         self.base = base
         self.tmp = base / "tmp"
         self.state = base / "state"
@@ -78,8 +80,8 @@ class RunUnderTest:
             argv = ["sh", "-c", 'trap "" INT; exec "$@"', "sh", *argv]
         self.out_path = base / "out.txt"
         self._out = open(self.out_path, "w")
-        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self._out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE if pipe else self._out,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
     # -- observing ------------------------------------------------------------------
 
