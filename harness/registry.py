@@ -18,9 +18,32 @@ __all__ = ["all_targets", "get_target"]
 
 
 def all_targets() -> dict[str, Target]:
+    """Every target that loads, by CLI name (built-in first; an entry point may not shadow one)."""
+    return _scan()[0]
+
+
+def get_target(name: str) -> Target:
+    """The target called ``name`` (``_`` and ``-`` alike); ``ValueError`` says what there is.
+
+    An entry point that failed to load, or names something that is not a
+    :class:`~harness.target.Target`, is reported by its name with the reason,
+    instead of a traceback (or of being silently missing).
+    """
+    targets, broken = _scan()
+    for n in (name, name.replace("_", "-")):
+        if n in targets:
+            return targets[n]
+        if n in broken:
+            raise ValueError(broken[n])
+    hint = f"; entry points that did not load: {', '.join(sorted(broken))}" if broken else ""
+    raise ValueError(f"unknown target {name!r}; expected one of {sorted(targets)}{hint}")
+
+
+def _scan() -> tuple[dict[str, Target], dict[str, str]]:
     import targets as builtin
 
     found: dict[str, Target] = {}
+    broken: dict[str, str] = {}
     for info in pkgutil.iter_modules(builtin.__path__):
         if not info.ispkg or info.name.startswith("_"):
             continue
@@ -29,17 +52,16 @@ def all_targets() -> dict[str, Target]:
         if isinstance(t, Target):
             found[t.name] = t
     for ep in entry_points(group="splitbrain.targets"):
-        t = ep.load()
-        if isinstance(t, Target):
+        where = f"entry point {ep.name} = {ep.value!r} (group splitbrain.targets)"
+        try:
+            t = ep.load()
+        except Exception as e:  # noqa: BLE001 - a user's broken package must not break every command
+            broken[ep.name] = f"{where} failed to load: {type(e).__name__}: {e}"
+            continue
+        if not isinstance(t, Target):
+            broken[ep.name] = f"{where} names a {type(t).__name__}, not a harness.Target"
+        elif t.name in found and found[t.name] is not t:
+            broken[ep.name] = f"{where} is called {t.name!r}, which another target already is"
+        else:
             found[t.name] = t
-    return found
-
-
-def get_target(name: str) -> Target:
-    targets = all_targets()
-    if name in targets:
-        return targets[name]
-    alt = name.replace("_", "-")
-    if alt in targets:
-        return targets[alt]
-    raise ValueError(f"unknown target {name!r}; expected one of {sorted(targets)}")
+    return found, broken
