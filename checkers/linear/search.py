@@ -197,6 +197,7 @@ LAZY_DEPTH = 64
 """Segments the lazy driver keeps resumable (see the module docstring)."""
 
 _NO_INFO = (0,)  # the cache value when a segment has no info ops
+_ILLEGAL = Illegal("illegal")  # what the lazy driver's own steps give; it never explains
 
 TICK_BYTES = 8 << 20
 """A search yields early, before its slice ends, each time the states it holds grow by this much."""
@@ -231,6 +232,7 @@ def _lazy(cols: _Cols, model: Model, init: Hashable, segs: list[tuple[list[int],
           count: list[int], slice_: int) -> Generator[Usage, None, SearchResult | None]:
     """The lazy driver: a valid or unknown result, or None for the exact driver to decide."""
     step = model.step
+    calls = cols.calls
     n = len(segs)
     # a level: [segment, its search, usage]; no paths are kept (the exact driver explains)
     levels: list[list[Any]] = []
@@ -241,7 +243,13 @@ def _lazy(cols: _Cols, model: Model, init: Hashable, segs: list[tuple[list[int],
         while si < n:  # forward from cfg
             oks, new = segs[si]
             if len(oks) == 1 and not new and not cfg.open:  # one op alone in its window
-                s2 = step(cfg.state, cols.calls[oks[0]])
+                c = calls[oks[0]]
+                if c.read_only and c.needs is not NOTHING:  # stepped as _segment does, by the hints
+                    s2 = cfg.state if c.needs == cfg.state else _ILLEGAL
+                elif c.makes is not ANY:
+                    s2 = c.makes if c.needs is NOTHING or c.needs == cfg.state else _ILLEGAL
+                else:
+                    s2 = step(cfg.state, c)
                 count[0] += 1
                 if count[0] >= count[1]:
                     count[1] += slice_
@@ -473,11 +481,13 @@ def _segment(cols: _Cols, model: Model, oks: list[int], new: list[int],
             ci += 1
         cand_of.append(acc)
     ro_mask = needs_mask = fixed_mask = any_maker = 0
-    needs = []
+    # by the hints' contract a call with a fixed ``makes`` (or a read with a fixed ``needs``) is
+    # legal exactly in state ``needs``: the search steps those itself, without calling the model
+    needs = [c.needs for c in calls]
+    makes = [c.makes for c in calls]
     makers: dict[Hashable, int] = {}
     for b, c in enumerate(calls):
         if b < k:
-            needs.append(c.needs)
             if c.needs is not NOTHING:
                 needs_mask |= 1 << b
             if c.read_only:
@@ -583,7 +593,9 @@ def _segment(cols: _Cols, model: Model, oks: list[int], new: list[int],
                 while ro:
                     low = ro & -ro
                     ro ^= low
-                    if step(s, calls[low.bit_length() - 1]).__class__ is not Illegal:
+                    b = low.bit_length() - 1
+                    need = needs[b]
+                    if (need == s) if need is not NOTHING else (step(s, calls[b]).__class__ is not Illegal):
                         L |= low
                 if L == L1:
                     break
@@ -625,9 +637,10 @@ def _segment(cols: _Cols, model: Model, oks: list[int], new: list[int],
                         seen.append(info)
                         n_cache += 1
                 frame = [L, s, todo, parent, blocked]
-                depth = (L & okmask).bit_count()
-                if depth > best_depth:
-                    best, best_depth = frame, depth
+                if paths:
+                    depth = (L & okmask).bit_count()
+                    if depth > best_depth:
+                        best, best_depth = frame, depth
             stack.append(frame)
             # find the next configuration to enter, backtracking as needed
             while stack:
@@ -637,8 +650,13 @@ def _segment(cols: _Cols, model: Model, oks: list[int], new: list[int],
                 while todo:
                     low = todo & -todo
                     todo ^= low
-                    s2 = step(ts, calls[low.bit_length() - 1])
-                    if s2.__class__ is Illegal:
+                    b = low.bit_length() - 1
+                    s2 = makes[b]
+                    if s2 is ANY:
+                        s2 = step(ts, calls[b])
+                        if s2.__class__ is Illegal:
+                            continue
+                    elif needs[b] is not NOTHING and needs[b] != ts:
                         continue
                     L2 = tL | low
                     if not has_info:
