@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -307,17 +308,26 @@ def write_history(history: History | Iterable[Op], path: str | os.PathLike[str])
     ext = _format_of(p)
     ops = history.ops if isinstance(history, History) else tuple(history)
     render = op_to_json if ext == ".jsonl" else op_to_edn
-    tmp = p.with_name(p.name + ".tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as fh:
+    tmp: Path | None = None
+    try:  # a short temporary name: the output's own may already be as long as names go
+        tmp = p.parent / f".splitbrain-{os.getpid()}-{secrets.token_hex(4)}.tmp"
+        with tmp.open("x", encoding="utf-8") as fh:  # plain open: the umask applies, as to any output
             for op in ops:
                 fh.write(render(op))
                 fh.write("\n")
         tmp.replace(p)
     except ValueError as e:
-        tmp.unlink(missing_ok=True)
+        _remove(tmp)
         raise HistoryError(f"cannot write as {ext[1:].upper()}: {e}", file=p) from None
     except OSError as e:
-        tmp.unlink(missing_ok=True)
+        _remove(tmp)
         raise HistoryError(f"cannot write: {e.strerror}", file=p) from None
     return p
+
+
+def _remove(path: Path | None) -> None:
+    try:
+        if path is not None:
+            path.unlink(missing_ok=True)
+    except OSError:
+        pass

@@ -12,6 +12,7 @@ is not a usable run folder.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import click
@@ -34,12 +35,18 @@ def report(run_dir: Path, index: bool, out: Path | None) -> int:
     """
     from harness.report import RunDirError, write_index, write_report
 
+    where = out if out is not None else run_dir / "report.html"
     try:
         path = write_report(run_dir, out=out)
+        click.echo(f"report: {path}")
+        if index:
+            where = run_dir.resolve().parent.parent / "index.html"
+            click.echo(f"index:  {write_index(where.parent)}")
     except RunDirError as e:
         raise click.ClickException(str(e)) from None
-    click.echo(f"report: {path}")
-    if index:
-        root = run_dir.resolve().parent.parent
-        click.echo(f"index:  {write_index(root)}")
+    except OSError as e:  # an output name too long, a folder not writable, a full disk
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            click.echo(f"error: {where}: the disk is full; free some space and run the report again", err=True)
+            return 4
+        raise click.ClickException(f"{where}: cannot write: {e.strerror}") from None
     return 0

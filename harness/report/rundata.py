@@ -70,10 +70,14 @@ def load_run(run_dir: str | Path) -> RunData:
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write via a temporary sibling and rename; plain ``open`` so the umask applies (0644 as usual)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    # a short name: ``path``'s own may already be as long as a name can be
+    tmp = path.with_name(f".splitbrain-{os.getpid()}-{threading.get_ident() % 10**6}.tmp")
     try:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
         raise
