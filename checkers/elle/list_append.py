@@ -128,21 +128,28 @@ class ListAppend:
                                          f"{show(lst)}", [t], key=k, value=v, expected=lst,
                              expected_suffix_only=not known)
                 state[k] = (True, v)
-                if len(v) != len(set(v)):
-                    dups = sorted({show(x) for x in v if v.count(x) > 1})
-                    note("duplicate-elements", f"duplicate-elements: {_name(t)} read key {show_key(k)} = "
-                                               f"{show(v)}, which holds {', '.join(dups)} more than once",
-                         [t], key=k, value=v)
                 lo = longest.get(k)
                 if lo is None or len(v) > len(lo):
                     longest[k] = v
                     longest_by[k] = t
 
-        # Version orders; reads that are not a prefix of their key's order.
+        def duplicates(t: Txn, k: Any, v: list[Any]) -> None:
+            if len(v) != len(set(v)):
+                dups = sorted({show(x) for x in v if v.count(x) > 1})
+                note("duplicate-elements", f"duplicate-elements: {_name(t)} read key {show_key(k)} = "
+                                           f"{show(v)}, which holds {', '.join(dups)} more than once",
+                     [t], key=k, value=v)
+
+        # Version orders; reads that are not a prefix of their key's order. A
+        # read that is a prefix holds a duplicate only if the longest does, so
+        # only those two kinds of read are searched for duplicates.
+        for k, order in longest.items():
+            duplicates(longest_by[k], k, order)
         compatible: list[tuple[Txn, Any, list[Any]]] = []
         for t, k, v, ext in reads:
             order = longest[k]
             if v is not order and order[:len(v)] != v:
+                duplicates(t, k, v)
                 other = longest_by[k]
                 note("incompatible-order", f"incompatible-order: key {show_key(k)} was read as {show(v)} by "
                                            f"{_name(t)} and as {show(order)} by {_name(other)}; neither is "
