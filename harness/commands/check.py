@@ -70,7 +70,7 @@ def parse_value(text: str) -> Any:
 def check(history: Path, model: str | None, init: str | None, nil_read_unknown: bool, independent: bool,
           timeout_s: float | None, json_output: bool, engine: str, knossos_cmd: str | None,
           consistency_models: tuple[str, ...] = (), max_memory_mb: float | None = None) -> int:
-    """Check HISTORY (.jsonl, .edn or a run folder) for linearizability.
+    """Check HISTORY (.jsonl, .edn, elle-cli .json or a run folder): linearizability, or an Elle/Jepsen model.
 
     \b
     Exit codes: 0 valid, 1 invalid, 2 unknown (budget ran out, or the run
