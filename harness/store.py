@@ -47,7 +47,8 @@ from harness.history import HistoryError, read_jsonl
 from harness.results_file import ResultsFileError, read_results_file
 
 __all__ = [
-    "DEFAULT_STORE", "RunInfo", "RunStoreError", "checkers_json", "disk_full", "during", "mark_killed",
+    "DEFAULT_STORE", "RunInfo", "RunStoreError", "checkers_json", "discard_unstarted", "disk_full", "during",
+    "mark_killed",
     "new_run_dir",
     "read_results", "recheck_run", "replay_command", "reserve_space", "results_document", "verdict_text",
     "write_results",
@@ -137,6 +138,26 @@ def new_run_dir(store: str | Path, target: str, *, now: _dt.datetime | None = No
         raise RunStoreError(f"{base}: cannot create a run folder: {e.strerror}; "
                             f"check the permissions or pass another --store") from None
     return run_id, path
+
+
+def discard_unstarted(run_dir: str | Path) -> bool:
+    """Remove a run folder in which nothing was recorded (no event in its history); True if removed.
+
+    For a run that could not even write its ``results.json`` (a disk already
+    full): a folder saying nothing must not stay behind, nor ``latest`` pointing at it.
+    """
+    run_dir = Path(run_dir)
+    hist = run_dir / HISTORY
+    try:
+        if hist.exists() and hist.stat().st_size > 0:
+            return False
+    except OSError:
+        return False
+    latest = run_dir.parent / "latest"
+    if latest.is_symlink() and os.readlink(latest) == run_dir.name:
+        latest.unlink()
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return not run_dir.exists()
 
 
 def disk_full(e: BaseException | None) -> OSError | None:

@@ -408,11 +408,14 @@ class _Run:
                 try:
                     st.write_results(self.run_dir, doc, final=True)
                 except OSError as e:
-                    _say(self.echo, f"{self.run_dir / 'results.json'} could not be written: {e.strerror}")
                     doc = dict(doc, status="environment-error",
                                error=f"results.json could not be written ({e.strerror}); "
                                      f"{doc.get('error') or 'the run itself ended'}")
                     code, report = EXIT_ENV, False
+                    if st.discard_unstarted(self.run_dir):  # nothing recorded: no half-made folder stays
+                        _say(self.echo, f"{self.run_dir} removed: not even its results.json could be written")
+                        return RunResult(run_dir=self.run_dir, results=doc, exit_code=code)
+                    _say(self.echo, f"{self.run_dir / 'results.json'} could not be written: {e.strerror}")
                 st.release_space(self.run_dir)
                 self.echo(st.verdict_text(doc, self.run_dir))
             if report:

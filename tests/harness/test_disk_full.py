@@ -90,3 +90,18 @@ def test_a_disk_full_at_the_check_keeps_the_verdict_and_exits_4(tmp_path: Path, 
     res = _assert_disk_full_end(run, code)
     assert res["valid"] is True  # checked, recorded thanks to the reserve; only the report is missing
     assert "while writing the report" in res["error"]
+
+
+def test_a_disk_full_before_the_run_leaves_no_run_folder(tmp_path: Path, small_disk: Path) -> None:
+    _fill(small_disk)
+    run = RunUnderTest(tmp_path, store=small_disk / "store", time_limit=1)
+    try:
+        code = run.wait(timeout=120)
+    finally:
+        run.close()
+    out = run.output()
+    assert code == 4 and "Traceback" not in out, out
+    assert "splitbrain: the disk is full" in out
+    assert run.leftovers() == []
+    left = [p for p in (small_disk / "store").rglob("*")] if (small_disk / "store").exists() else []
+    assert all(p.is_dir() and not any(p.iterdir()) for p in left), left  # at most the empty store folders
