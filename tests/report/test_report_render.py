@@ -143,7 +143,7 @@ def test_the_real_linearizability_checkers_anomaly_is_explained(tmp_path: Path) 
     assert f"Concurrent with the failing operation ({data['concurrent_count']})" in section
     assert "Other details" not in section  # every field of the checker's data understood
     lin = next(f for f in page.figures if any(t.get("name") == "breaks linearizability" for t in f["data"]))
-    drawn = {t["name"] for t in lin["data"] if t.get("mode") == "lines"}
+    drawn = {t["name"] for t in lin["data"] if t.get("mode", "").startswith("lines")}
     assert "breaks linearizability" in drawn  # the witness chart: the read, and the key's ops around it
     assert ("the key's other operations then" in drawn) == bool(data["around"])
     assert [s["x0"] for s in lin["layout"]["shapes"] if s["type"] == "line"] == [pytest.approx(0.021)]

@@ -320,8 +320,11 @@ def _lanes_figure(groups: Sequence[_Group], ctx: SectionContext, view_lo: float,
             hover.append(_hover(o, (f"<br>{plot_text(label)}" if label else "") + extra))
         if not mx:
             continue
-        traces.append({"type": "scatter", "mode": "lines", "x": xs, "y": ys, "name": g.name, "legendgroup": g.name,
-                       "line": {"color": g.color, "width": g.width}, "hoverinfo": "skip"})
+        traces.append({"type": "scatter", "mode": "lines+markers", "x": xs, "y": ys, "name": g.name,
+                       "legendgroup": g.name, "line": {"color": g.color, "width": g.width}, "hoverinfo": "skip",
+                       # white ticks at both ends keep back-to-back ops of one process apart
+                       "marker": {"symbol": "line-ns-open", "size": g.width + 4, "color": "white",
+                                  "line": {"width": 2, "color": "white"}}})
         traces.append({"type": "scatter", "mode": "text", "x": mx, "y": my, "text": text,
                        "textposition": "top center", "hovertext": hover, "hoverinfo": "text",
                        "legendgroup": g.name, "showlegend": False, "textfont": {"size": 11, "color": "#212121"}})
