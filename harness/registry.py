@@ -14,12 +14,17 @@ from importlib.metadata import entry_points
 
 from harness.target import Target
 
-__all__ = ["all_targets", "get_target"]
+__all__ = ["all_targets", "broken_targets", "get_target"]
 
 
 def all_targets() -> dict[str, Target]:
     """Every target that loads, by CLI name (built-in first; an entry point may not shadow one)."""
     return _scan()[0]
+
+
+def broken_targets() -> dict[str, str]:
+    """Entry point name -> why it did not give a target (for ``splitbrain targets`` to say)."""
+    return _scan()[1]
 
 
 def get_target(name: str) -> Target:

@@ -583,4 +583,7 @@ def targets() -> int:
         click.echo(f"  workloads: {wls or 'none'}; {nodes}")
         for k in sorted(t.options):
             click.echo(f"  --option {k}=...: {t.options[k]}")
+    from harness.registry import broken_targets
+    for name, why in sorted(broken_targets().items()):
+        click.echo(f"not loaded: {why}")
     return 0

@@ -44,3 +44,17 @@ def test_an_entry_point_may_not_shadow_a_built_in(monkeypatch: pytest.MonkeyPatc
     assert registry.get_target("quorum-store").description != "impostor"
     with pytest.raises(ValueError, match="which another target already is"):
         registry.get_target("qs")
+
+
+def test_splitbrain_targets_says_which_entry_points_did_not_load(monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+
+    def boom() -> Any:
+        raise ImportError("cannot import name 'TARGET'")
+
+    _with(monkeypatch, EP("my-store", "mystore:TARGET", boom))
+    assert main(["targets"]) == 0
+    out = capsys.readouterr().out
+    assert "quorum-store:" in out
+    assert "not loaded: entry point my-store = 'mystore:TARGET' (group splitbrain.targets) failed to load" in out
