@@ -130,3 +130,32 @@ def test_a_sigkilled_harness_s_containers_are_removed_by_its_watchdog(qs_engine,
     rd = run.run_dir()
     assert sorted(p.name for p in (rd / "logs").iterdir()) == ["n1.log", "n2.log", "n3.log"]
     assert recheck_run(rd, out=open("/dev/null", "w")) == 0
+
+
+def test_clean_saves_a_dead_runs_container_logs_and_marks_it_killed(qs_engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from tests.support.runs import processes_naming
+
+    engine = qs_engine
+    run = RunUnderTest(tmp_path, backend="docker", time_limit=30)
+    run_id = None
+    try:
+        run_id, bridge = _up(engine, run)
+        wait_for(lambda: run.history_lines() > 30, 60, "ops in the history")
+        rd = run.run_dir()
+        (dog,) = processes_naming("harness.watchdog " + rd.name)
+        os.kill(dog[0], signal.SIGKILL)  # the watchdog too: only `clean` is left to do it
+        run.signal(signal.SIGKILL)
+        run.proc.wait(10)
+        assert len([x for x in _labelled(engine, run_id) if x.startswith("container")]) == 3
+        done = clean_leftovers(run_id, engine)  # this run's only: other tests' runs are not ours
+    finally:
+        run.close()
+        if run_id is not None and _labelled(engine, run_id):
+            clean_leftovers(run_id, engine)
+            pytest.fail(f"left behind: {_labelled(engine, run_id)}")
+    assert sum(x.startswith("saved log of") for x in done) == 3 and any("as killed" in x for x in done), done
+    assert bridge not in _firewall()
+    assert sorted(p.name for p in (rd / "logs").iterdir()) == ["n1.log", "n2.log", "n3.log"]
+    assert json.loads((rd / "results.json").read_text())["status"] == "killed"
