@@ -35,7 +35,7 @@ for values, so they read like the rest of the report and the CLI.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Mapping, Sequence
+from typing import Any, Callable, Hashable, Mapping, Sequence
 
 from checkers.linear.models import NOTHING, Call, Model, ModelInputError
 from checkers.linear.partition import Entry
@@ -160,22 +160,17 @@ def classify(witness: Sequence[Entry], entries: Sequence[Entry], model: Model, i
         return _generic(witness, minimal)
     observers = [x for x in witness if x.call.needs is not NOTHING and x.ret_pos is not None]
     observers.sort(key=lambda x: x is not stuck)  # the op the search got stuck at first
-    for x in observers:
-        cause = _one_op(x, model, init, key, history)
-        if cause is not None:
-            return cause
-    for x in observers:
-        cause = _against_write(x, witness, entries, init, by_reads=False)
-        if cause is not None:
-            return cause
-    for x in observers:  # two reads in sequence, the later one older: flip-flop rather than stale
-        cause = _flip_flop(x, witness, entries, init)
-        if cause is not None:
-            return cause
-    for x in observers:
-        cause = _against_write(x, witness, entries, init, by_reads=True)
-        if cause is not None:
-            return cause
+    finders: list[Callable[[Entry], Cause | None]] = [  # in this order, each over every observer
+        lambda x: _one_op(x, model, init, key, history),
+        lambda x: _against_write(x, witness, entries, init, by_reads=False),
+        lambda x: _flip_flop(x, witness, entries, init),  # reads in sequence, the later older: not "stale"
+        lambda x: _against_write(x, witness, entries, init, by_reads=True),
+    ]
+    for find in finders:
+        for x in observers:
+            cause = find(x)
+            if cause is not None:
+                return cause
     return _generic(witness, minimal)
 
 
