@@ -20,6 +20,10 @@ cas-register) reads values as Jepsen independent tuples ``[key, value]`` and
 checks each key as its own register. ``engine="knossos"`` hands the history to
 an installed Knossos instead (see :mod:`checkers.linear.knossos`).
 
+An invalid verdict's anomaly leads with a minimal witness and its cause
+(:mod:`checkers.linear.witness`, :mod:`checkers.linear.causes`), found within
+``witness_s`` seconds (0: not looked for; the search's prefix explains it).
+
 ``check`` raises :class:`~harness.history.HistoryError` for an operation the
 model cannot use (the CLI turns it into exit 3; :func:`checkers.api.check_safe`
 into ``UNKNOWN``).
@@ -31,7 +35,7 @@ import time
 from typing import Any, Literal
 
 from checkers.api import CheckResult, Verdict
-from checkers.linear.explain import explain
+from checkers.linear.explain import WITNESS_BUDGET_S, explain
 from checkers.linear.models import Model, make_model
 from checkers.linear.partition import partition
 from checkers.linear.scheduler import check_partitions
@@ -54,7 +58,8 @@ class Linearizability:
                  independent: bool = False, timeout_s: float | None = None,
                  engine: Literal["splitbrain", "knossos"] = "splitbrain",
                  knossos_cmd: str | None = None, max_cache: int = DEFAULT_MAX_CACHE,
-                 max_cache_mb: float = DEFAULT_MAX_CACHE_MB, name: str = "linearizability"):
+                 max_cache_mb: float = DEFAULT_MAX_CACHE_MB, name: str = "linearizability",
+                 witness_s: float = WITNESS_BUDGET_S):
         if engine not in ("splitbrain", "knossos"):
             raise ValueError(f"unknown engine {engine!r}; choose 'splitbrain' or 'knossos'")
         if isinstance(model, Model):
@@ -72,6 +77,7 @@ class Linearizability:
         self.max_cache = max_cache
         self.max_cache_mb = max_cache_mb
         self.name = name
+        self.witness_s = witness_s
 
     def check(self, history: History) -> CheckResult:
         if self.engine == "knossos":
@@ -102,7 +108,8 @@ class Linearizability:
             part, res = out.invalid
             return CheckResult(checker=self.name, verdict=Verdict.INVALID,
                                anomalies=(explain(part, res, self.model, history=history,
-                                                  independent=self.independent),), stats=stats)
+                                                  independent=self.independent,
+                                                  witness_budget_s=self.witness_s),), stats=stats)
         if out.verdict == "unknown":
             return CheckResult(checker=self.name, verdict=Verdict.UNKNOWN, stats=stats,
                                error=f"linearizability search stopped: {out.reason}")

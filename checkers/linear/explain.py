@@ -210,8 +210,11 @@ def explain(part: Partition, result: SearchResult, model: Model, *,
     ops = [stuck.op.invoke.index]
     if stuck.op.return_index is not None:
         ops.append(stuck.op.return_index)
-    wit = minimal_witness(entries, model, init, stuck=result.stuck, budget_s=witness_budget_s, clock=clock)
-    if wit is not None and not wit.minimal and len(wit.entries) > UNFINISHED_WITNESS_MAX:
+    wit = None if witness_budget_s <= 0 else \
+        minimal_witness(entries, model, init, stuck=result.stuck, budget_s=witness_budget_s, clock=clock)
+    if witness_budget_s <= 0:
+        data["witness_note"] = "no witness was looked for (witness_s=0); the search's prefix explains the verdict"
+    elif wit is not None and not wit.minimal and len(wit.entries) > UNFINISHED_WITNESS_MAX:
         data["witness_note"] = (f"the reduction got the key's {len(entries)} operations down to "
                                 f"{len(wit.entries)} within {witness_budget_s:g} s, too many to read as a cause; "
                                 f"the search's prefix explains the verdict")

@@ -305,3 +305,9 @@ def test_a_stale_read_proved_through_an_overlapping_read_of_the_newer_value() ->
                          "at 0.035 s; it came after write 269 (p9 via n5), since the read (p7 via n3), begun at "
                          "0.020 s after that write had completed at 0.004 s, returned 268, so the read cannot "
                          "return the older 269.")
+
+
+def test_witness_s_zero_leaves_the_prefix_explanation_alone() -> None:
+    (a,) = Linearizability(model="register", witness_s=0).check(stale_read()).anomalies
+    assert "witness" not in a.data and "witness_s=0" in a.data["witness_note"]
+    assert a.summary == a.data["search"]
