@@ -197,7 +197,8 @@ LAZY_DEPTH = 64
 """Segments the lazy driver keeps resumable (see the module docstring)."""
 
 _NO_INFO = (0,)  # the cache value when a segment has no info ops
-_ILLEGAL = Illegal("illegal")  # what the lazy driver's own steps give; it never explains
+_NONE_OPEN: frozenset[int] = frozenset()
+_ILLEGAL = Illegal("illegal by the call's hints")  # not explained: a failing segment is searched again
 
 TICK_BYTES = 8 << 20
 """A search yields early, before its slice ends, each time the states it holds grow by this much."""
@@ -243,13 +244,7 @@ def _lazy(cols: _Cols, model: Model, init: Hashable, segs: list[tuple[list[int],
         while si < n:  # forward from cfg
             oks, new = segs[si]
             if len(oks) == 1 and not new and not cfg.open:  # one op alone in its window
-                c = calls[oks[0]]
-                if c.read_only and c.needs is not NOTHING:  # stepped as _segment does, by the hints
-                    s2 = cfg.state if c.needs == cfg.state else _ILLEGAL
-                elif c.makes is not ANY:
-                    s2 = c.makes if c.needs is NOTHING or c.needs == cfg.state else _ILLEGAL
-                else:
-                    s2 = step(cfg.state, c)
+                s2 = _step(step, cfg.state, calls[oks[0]])
                 count[0] += 1
                 if count[0] >= count[1]:
                     count[1] += slice_
@@ -295,6 +290,15 @@ def _lazy(cols: _Cols, model: Model, init: Hashable, segs: list[tuple[list[int],
             return None
 
 
+def _step(step: Any, s: Hashable, c: Call) -> Any:
+    """``step(s, c)``, by the hints where they decide it (as :func:`_segment` steps)."""
+    if c.read_only and c.needs is not NOTHING:
+        return s if c.needs == s else _ILLEGAL
+    if c.makes is not ANY:
+        return c.makes if c.needs is NOTHING or c.needs == s else _ILLEGAL
+    return step(s, c)
+
+
 def _usage(levels: list[list[Any]]) -> Usage:
     return Usage(sum(lv[2][0] for lv in levels), sum(lv[2][1] for lv in levels))
 
@@ -309,7 +313,7 @@ def _unknown(e: BudgetSpent, count: list[int], levels: list[list[Any]]) -> Searc
 def _dominated(tried: dict[Hashable, list[frozenset[int]]], cfg: _Config) -> bool:
     """Was a configuration with this state and at least these open ops tried already? (Records it if not.)"""
     seen = tried.get(cfg.state)
-    mine = frozenset(cfg.open)
+    mine = frozenset(cfg.open) if cfg.open else _NONE_OPEN
     if seen is None:
         tried[cfg.state] = [mine]
         return False
@@ -329,7 +333,7 @@ def _exact(cols: _Cols, model: Model, init: Hashable, segs: list[tuple[list[int]
     held = 0  # bytes held by the frontier
     for si, (oks, new) in enumerate(segs):
         if len(oks) == 1 and not new and len(frontier) == 1 and not frontier[0].open:
-            s2 = step(frontier[0].state, cols.calls[oks[0]])
+            s2 = _step(step, frontier[0].state, cols.calls[oks[0]])
             if s2.__class__ is not Illegal:  # one op alone in its window, from one state
                 done.append(oks[0])
                 frontier = [_Config(s2, (), None)]

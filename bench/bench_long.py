@@ -1,0 +1,346 @@
+"""Benchmark: the linearizability checker on long histories, in bounded memory (issues 15 and 9).
+
+Run:  python bench/bench_long.py [--sizes 10000,100000,1000000,5000000] [--corpus DIR] [--skip-set]
+
+1. Generated valid ``kv`` histories (10 keys, 20 processes, 1% ``info``; the
+   distribution of ``bench_linearizability.generate_kv``, streamed to a JSONL
+   file so that 5,000,000 ops can be written without holding them). Each size
+   is measured in a fresh subprocess: load time (``harness.formats``), check
+   time (wall and CPU, ``Linearizability(model="kv").check``), the RSS after
+   loading, and the peak RSS (``ru_maxrss``) of the whole process, so that the
+   check's own share is the difference. Printed with the ratios to the
+   figures of issue 15 (Porcupine 55508eb, and splitbrain before this work).
+2. The reference corpus, checked in this process (median of ``--repeat``
+   runs per file, loading not counted), against ``PORCUPINE-TIMES.tsv``:
+   total and per-file median ratio, every verdict compared with the manifest.
+3. Issue 9's ``set`` histories of 15,000 and 30,000 adds under
+   ``splitbrain check --max-memory 1GiB``, each in a fresh subprocess: the
+   sequential ones (each add alone in its window, so the search holds one
+   state at a time), and chains in which each add overlaps the next (no
+   quiescent point: the search must hold a growing state per step, and the
+   budget stops it with verdict unknown). Peak RSS must stay under 1 GiB.
+
+Targets (issue 15): 1,000,000 ops checked in under 20 s and under 1 GiB
+peak; 5,000,000 in under 2 GiB; 100,000 in at most 0.62 s; the corpus total
+at most 0.2x Porcupine's and the per-file median at most 2x. Wall times
+inflate when the machine is loaded; the load average is printed.
+Exit status 0 when every verdict is right.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from heapq import heappop, heappush
+from pathlib import Path
+from typing import Any, TextIO
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# issue 15's table: (splitbrain before, Porcupine), seconds and MiB; None where it has no figure
+ISSUE = {
+    10_000: {"before_s": 0.120, "porcupine_s": 0.028},
+    100_000: {"before_s": 2.70, "before_mib": 482, "porcupine_s": 0.62, "porcupine_mib": 585},
+    1_000_000: {"before_s": 29.8, "before_mib": 10.9 * 1024, "porcupine_s": 27.0, "porcupine_mib": 12 * 1024},
+    5_000_000: {},
+}
+TARGETS = {100_000: (0.62, None), 1_000_000: (20.0, 1024), 5_000_000: (None, 2048)}
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- 1. generated kv histories -------------------------------------------------------
+
+
+def write_kv(path: Path, n_ops: int, *, keys: int = 10, processes: int = 20, info_rate: float = 0.01,
+             seed: int = 1) -> None:
+    """Stream a valid kv history of ``n_ops`` ops to ``path`` (JSONL), holding only the ops in flight.
+
+    As ``generate_kv``: each worker runs one op at a time (gaps Exp(1), durations
+    Exp(0.2)); an op takes effect at a uniform instant of its interval; an op
+    that ends ``info`` took effect or not at random and crashes its process.
+    """
+    rng = random.Random(seed)
+    heap: list[tuple[float, int, int, int]] = []  # (time, order, kind 0 invoke/1 effect/2 complete, worker)
+    state: dict[str, str] = {}
+    proc = list(range(processes))
+    next_proc = processes
+    current: list[Any] = [None] * processes
+    started = 0
+    order = 0
+    index = 0
+
+    def start(w: int, now: float) -> None:
+        nonlocal started, order
+        begin = now + rng.expovariate(1.0)
+        end = begin + rng.expovariate(0.2)
+        point = rng.uniform(begin, end)
+        f = rng.choice(("get", "get", "put", "append", "append"))
+        key = str(rng.randrange(keys))
+        info = rng.random() < info_rate
+        current[w] = [f, key, f"x {proc[w]} {started} y", info, info and rng.random() < 0.5, None, end]
+        started += 1
+        for t, kind in ((begin, 0), (point, 1), (end, 2)):
+            order += 1
+            heappush(heap, (t, order, kind, w))
+
+    with path.open("w", encoding="utf-8") as fh:
+        for w in range(processes):
+            start(w, 0.0)
+        while heap:
+            _, _, kind, w = heappop(heap)
+            f, key, arg, info, skipped, result, end = current[w]
+            if kind == 1:
+                if skipped:
+                    continue
+                if f == "get":
+                    current[w][5] = state.get(key, "")
+                elif f == "put":
+                    state[key] = arg
+                else:
+                    state[key] = state.get(key, "") + arg
+                continue
+            inv = [key, None] if f == "get" else [key, arg]
+            if kind == 0:
+                _line(fh, index, proc[w], "invoke", f, inv)
+            else:
+                if info:
+                    _line(fh, index, proc[w], "info", f, inv)
+                    proc[w] = next_proc
+                    next_proc += 1
+                else:
+                    _line(fh, index, proc[w], "ok", f, [key, result] if f == "get" else inv)
+                if started < n_ops:
+                    start(w, end)
+            index += 1
+
+
+def _line(fh: TextIO, index: int, process: int, type_: str, f: str, value: Any) -> None:
+    fh.write(json.dumps({"index": index, "process": process, "type": type_, "f": f, "value": value},
+                        separators=(",", ":")))
+    fh.write("\n")
+
+
+def worker_kv(path: str) -> dict[str, Any]:
+    """In a fresh process: load and check one file, with times and memory."""
+    from checkers.linearizability import Linearizability
+    from harness.formats import load_history
+    t = time.perf_counter()
+    history = load_history(path)
+    load_s = time.perf_counter() - t
+    after_load = rss_mib()
+    load_peak = peak_mib()
+    t, c = time.perf_counter(), time.process_time()
+    result = Linearizability(model="kv", timeout_s=600).check(history)
+    return {"load_s": load_s, "check_s": time.perf_counter() - t, "check_cpu_s": time.process_time() - c,
+            "rss_after_load_mib": after_load, "load_peak_mib": load_peak, "peak_mib": peak_mib(),
+            "verdict": result.verdict.value, "error": result.error,
+            "explored": result.stats.get("states_explored"), "cache_peak": result.stats.get("cache_peak")}
+
+
+def _ratio(x: float | None, y: float | None) -> str:
+    return "-" if x is None or not y else f"{x / y:.2f}x"
+
+
+def bench_kv(sizes: list[int]) -> bool:
+    ok = True
+    print(f"{'ops':>9} {'load_s':>7} {'check_s':>8} {'cpu_s':>7} {'rss_load':>9} {'peak_MiB':>9} "
+          f"{'verdict':>8} {'vs Porcupine':>13} {'vs before':>10}  target")
+    with tempfile.TemporaryDirectory(prefix="splitbrain-bench-long-") as tmp:
+        for n in sizes:
+            path = Path(tmp) / f"kv-{n}.jsonl"
+            t = time.perf_counter()
+            write_kv(path, n)
+            gen_s = time.perf_counter() - t
+            out = subprocess.run([sys.executable, __file__, "--worker", str(path)], capture_output=True,
+                                 text=True, cwd=ROOT)
+            path.unlink()
+            if out.returncode != 0:
+                print(f"{n:>9} worker failed: {out.stderr.strip()[-500:]}")
+                ok = False
+                continue
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            ref = ISSUE.get(n, {})
+            t_s, t_mib = TARGETS.get(n, (None, None))
+            met = []
+            if t_s is not None:
+                met.append(f"check<={t_s}s {'yes' if r['check_s'] <= t_s else 'NO'}")
+            if t_mib is not None:
+                met.append(f"peak<{t_mib}MiB {'yes' if r['peak_mib'] < t_mib else 'NO'}")
+            print(f"{n:>9} {r['load_s']:7.2f} {r['check_s']:8.2f} {r['check_cpu_s']:7.2f} "
+                  f"{r['rss_after_load_mib']:9.0f} {r['peak_mib']:9.0f} {r['verdict']:>8} "
+                  f"{_ratio(r['check_s'], ref.get('porcupine_s')):>13} {_ratio(r['check_s'], ref.get('before_s')):>10}"
+                  f"  {', '.join(met) or '-'}")
+            print(f"{'':>9} (file written in {gen_s:.1f} s; explored {r['explored']}, cache peak {r['cache_peak']}; "
+                  f"check's own memory ~{r['peak_mib'] - max(r['rss_after_load_mib'], 0):.0f} MiB over the loaded "
+                  f"history, load peak {r['load_peak_mib']:.0f} MiB"
+                  + (f"; Porcupine {ref['porcupine_mib'] / 1024:.1f} GiB" if 'porcupine_mib' in ref else "")
+                  + (f"; {r['error']}" if r["error"] else "") + ")")
+            ok = ok and r["verdict"] == "valid"
+    return ok
+
+
+# --- 2. the corpus --------------------------------------------------------------------
+
+
+def bench_corpus(corpus: Path, repeat: int) -> bool:
+    from harness.formats import load_history
+    from tests.support.corpus import EXPECTED, checker_for, manifest_rows
+    rows = manifest_rows(corpus)
+    porc: dict[str, tuple[float, float]] = {}
+    with (corpus / "PORCUPINE-TIMES.tsv").open(encoding="utf-8") as fh:
+        for row in csv.DictReader((line for line in fh if not line.startswith("#")), delimiter="\t"):
+            porc[row["path"]] = (float(row["ms_one_core"]), float(row["ms_two_cores"]))
+    from checkers.linear.partition import partition
+    from checkers.linear.scheduler import check_partitions
+    ours_total = porc1_total = porc2_total = search_total = 0.0
+    ratios: list[float] = []
+    search_ratios: list[float] = []
+    wrong: list[str] = []
+    worst: list[tuple[float, str, float, float]] = []
+    for row in rows:
+        history = load_history(corpus / row["path"])
+        checker = checker_for(row)
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            result = checker.check(history)
+            times.append(time.perf_counter() - t)
+        ms = statistics.median(times) * 1000
+        model = checker.model
+        times = []
+        for _ in range(repeat):  # the verdict alone: no explanation (Porcupine gives none)
+            t = time.perf_counter()
+            check_partitions(partition(history, model), model)
+            times.append(time.perf_counter() - t)
+        search_ms = statistics.median(times) * 1000
+        if result.verdict is not EXPECTED[row["expected"]]:
+            wrong.append(row["path"])
+        if row["path"] not in porc:
+            continue
+        p1, p2 = porc[row["path"]]
+        ours_total += ms
+        search_total += search_ms
+        porc1_total += p1
+        porc2_total += p2
+        ratios.append(ms / p2)
+        search_ratios.append(search_ms / p2)
+        worst.append((ms / p2, row["path"], ms, p2))
+    worst.sort(reverse=True)
+    print(f"files: {len(rows)} (with a Porcupine time: {len(ratios)}); verdicts right: "
+          f"{len(rows) - len(wrong)}/{len(rows)}" + (f"  WRONG: {', '.join(wrong)}" if wrong else ""))
+    print(f"total: ours {ours_total:.1f} ms, Porcupine {porc2_total:.1f} ms on two cores "
+          f"({porc1_total:.1f} ms on one): ratio {ours_total / porc2_total:.3f} "
+          f"({ours_total / porc1_total:.3f} vs one core; target <= 0.2)")
+    print(f"per-file ratio to Porcupine (two cores): median {statistics.median(ratios):.2f}x (target <= 2), "
+          f"max {worst[0][0]:.1f}x")
+    print(f"verdict alone (partition + search, no explanation of invalid files): total {search_total:.1f} ms, "
+          f"ratio {search_total / porc2_total:.3f}; per-file median ratio {statistics.median(search_ratios):.2f}x")
+    print("largest ratios: " + "; ".join(f"{p} {ms:.2f} ms vs {pm:.2f} ms" for _, p, ms, pm in worst[:4]))
+    return not wrong
+
+
+# --- 3. issue 9: set histories under --max-memory --------------------------------------
+
+
+def set_ops(n: int, *, chain: bool) -> list[dict[str, Any]]:
+    """n adds, then a read of all of them: one after another, or each overlapping the next."""
+    ev: list[tuple[int, str, str, Any]] = []
+    if not chain:
+        for i in range(n):
+            ev += [(0, "invoke", "add", i), (0, "ok", "add", i)]
+    else:
+        ev.append((0, "invoke", "add", 0))
+        for i in range(1, n):
+            ev += [(i % 2, "invoke", "add", i), ((i - 1) % 2, "ok", "add", i - 1)]
+        ev.append(((n - 1) % 2, "ok", "add", n - 1))
+    ev += [(5, "invoke", "read", None), (5, "ok", "read", list(range(n)))]
+    return [{"index": i, "process": p, "type": t, "f": f, "value": v} for i, (p, t, f, v) in enumerate(ev)]
+
+
+def worker_set(path: str) -> dict[str, Any]:
+    import contextlib
+    import io
+    from harness.cli import main
+    buf = io.StringIO()
+    t = time.perf_counter()
+    with contextlib.redirect_stdout(buf):
+        code = main(["check", path, "--model", "set", "--max-memory", "1GiB", "--json"])
+    doc = json.loads(buf.getvalue().strip().splitlines()[-1])
+    return {"exit": code, "valid": doc["valid"], "error": doc.get("error"), "s": time.perf_counter() - t,
+            "peak_mib": peak_mib()}
+
+
+def bench_set() -> bool:
+    ok = True
+    print(f"{'history':>22} {'verdict':>8} {'exit':>4} {'time_s':>7} {'peak_MiB':>9}  reason")
+    with tempfile.TemporaryDirectory(prefix="splitbrain-bench-set-") as tmp:
+        for n in (15_000, 30_000):
+            for chain in (False, True):
+                path = Path(tmp) / f"set-{n}-{'chain' if chain else 'seq'}.jsonl"
+                with path.open("w", encoding="utf-8") as fh:
+                    for d in set_ops(n, chain=chain):
+                        fh.write(json.dumps(d) + "\n")
+                out = subprocess.run([sys.executable, __file__, "--worker-set", str(path)], capture_output=True,
+                                     text=True, cwd=ROOT)
+                if out.returncode != 0:
+                    print(f"{path.name:>22} worker failed: {out.stderr.strip()[-500:]}")
+                    ok = False
+                    continue
+                r = json.loads(out.stdout.strip().splitlines()[-1])
+                name = f"{n} adds, {'chained' if chain else 'sequential'}"
+                print(f"{name:>22} {str(r['valid']):>8} {r['exit']:>4} {r['s']:7.2f} {r['peak_mib']:9.0f}  "
+                      f"{r['error'] or '-'}")
+                ok = ok and r["peak_mib"] < 1024 and r["valid"] in (True, "unknown")
+    return ok
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="10000,100000,1000000,5000000", help="kv history sizes, comma-separated")
+    ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    ap.add_argument("--repeat", type=int, default=5, help="runs per corpus file; the median is taken")
+    ap.add_argument("--skip-set", action="store_true", help="skip the set histories of issue 9")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--worker-set", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker_kv(args.worker)))
+        return 0
+    if args.worker_set:
+        print(json.dumps(worker_set(args.worker_set)))
+        return 0
+    corpus = args.corpus if args.corpus.is_dir() else Path("/work/shared/corpus")
+    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs\n")
+    print("== generated kv histories (each in a fresh process) ==")
+    ok = bench_kv([int(x) for x in args.sizes.split(",") if x])
+    print("\n== reference corpus ==")
+    ok = bench_corpus(corpus, args.repeat) and ok
+    if not args.skip_set:
+        print("\n== set histories under --max-memory 1GiB (issue 9) ==")
+        ok = bench_set() and ok
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
