@@ -70,6 +70,9 @@ PATTERNS: dict[str, list[tuple[int, str, list[list[Any]]]]] = {
                            (2, "ok", [["r", "x", [1, 2]]]), (3, "ok", [["r", "x", [2]]])],
     "duplicate-elements": [(0, "ok", [["append", "x", 1]]), (1, "ok", [["r", "x", [1, 1]]])],
     "never-written": [(0, "ok", [["r", "x", [99]]])],
+    "lost-update": [(0, "ok", [["r", "x", []], ["append", "x", 1]]), (1, "ok", [["r", "x", []], ["append", "x", 2]]),
+                    (2, "ok", [["r", "x", [1, 2]]])],
+    "future-read": [(0, "ok", [["append", "x", 0]]), (1, "ok", [["r", "x", [0, 1]], ["append", "x", 1]])],
 }
 SEQUENTIAL = {"G-single-realtime": [(0, "ok", [["append", "x", 1]]), (1, "ok", [["r", "x", []]]),
                                     (2, "ok", [["r", "x", [1]]])]}
@@ -191,6 +194,7 @@ def main() -> int:
         print(json.dumps(child(a.child, a.seed, a.inject, a.model)))
         return 0
     ok = True
+    print(f"injected, {a.inject} of each: {', '.join(list(PATTERNS) + list(SEQUENTIAL))}")
     print(f"{'txns':>9} {'gen_s':>7} {'check_s':>8} {'graph_s':>8} {'cycles_s':>8} {'txn/s':>8} "
           f"{'edges':>10} {'peak_MiB':>9} {'hist_MiB':>9}  injected found")
     for n in (int(x) for x in a.sizes.split(",")):
