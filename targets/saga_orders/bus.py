@@ -1,0 +1,59 @@
+"""The choreography variant's event bus: the guide's ``EventBus`` as a node of its own.
+
+``POST /publish {type, data}`` queues the event in memory and answers at
+once; worker threads deliver it to each subscriber's ``POST /event`` exactly
+as the guide's ``publish`` does: once, and a handler's failure (an error
+answer, a timeout, a dead service) is logged and dropped. Nothing is stored,
+so killing the bus loses what it held: at-most-once delivery. Subscriptions
+are fixed (the guide's ``subscribe`` calls), by role name.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any, Mapping
+
+from targets.saga_orders.http_base import Refused, Unreachable, call, log
+
+__all__ = ["SUBSCRIPTIONS", "Bus"]
+
+SUBSCRIPTIONS: Mapping[str, tuple[str, ...]] = {
+    "ORDER_CREATED": ("inventory",),
+    "INVENTORY_DEDUCTED": ("payment",),
+    "INVENTORY_DEDUCTION_FAILED": ("order",),
+    "PAYMENT_COMPLETED": ("order",),
+    "PAYMENT_FAILED": ("inventory", "order"),
+}
+
+
+class Bus:
+    def __init__(self, *, name: str, services: Mapping[str, tuple[str, int]], timeout: float,
+                 workers: int = 8) -> None:
+        self.name, self.services, self.timeout = name, services, timeout
+        self.q: "queue.Queue[dict[str, Any]]" = queue.Queue()
+        self.delivered = self.dropped = 0
+        for _ in range(workers):
+            threading.Thread(target=self._deliver_loop, daemon=True).start()
+
+    def routes(self) -> dict[tuple[str, str], Any]:
+        return {("GET", "/health"): lambda _: (200, {"status": "ok", "role": "bus"}),
+                ("POST", "/publish"): self.publish,
+                ("GET", "/stats"): lambda _: (200, {"delivered": self.delivered, "dropped": self.dropped,
+                                                    "queued": self.q.qsize()})}
+
+    def publish(self, ev: Any) -> tuple[int, Any]:
+        self.q.put(ev)
+        return 202, {"queued": True}
+
+    def _deliver_loop(self) -> None:
+        while True:
+            ev = self.q.get()
+            for sub in SUBSCRIPTIONS.get(ev["type"], ()):
+                try:
+                    call(self.services[sub], "POST", "/event", ev, timeout=self.timeout)
+                    self.delivered += 1
+                except (Refused, Unreachable) as e:  # the guide: console.error, and on to the next
+                    self.dropped += 1
+                    log(self.name, f"handler {sub} failed for {ev['type']} of order "
+                                   f"{ev['data'].get('order')}: {e}")

@@ -1,0 +1,154 @@
+"""The plumbing every saga service shares: a JSON-over-HTTP server, a bounded JSON call, crash points.
+
+* :func:`serve` runs a ``ThreadingHTTPServer`` whose handler maps
+  ``(method, path)`` to a function of the decoded JSON body; a handler returns
+  ``(status, body)`` and may raise :class:`HttpError` for a definite refusal.
+* :func:`call` sends one JSON request with a timeout. It raises
+  :class:`Refused` when the service said no (a 4xx/5xx answer: nothing more
+  will happen) and :class:`Unreachable` when the outcome is unknown (refused
+  connection, timeout, reset): the caller must not assume either way.
+* :class:`CrashPoints` is a node's list of armed named points
+  (``--crash-points after-charge,before-compensate --crash-p 0.01``). When a
+  point fires the process appends ``{point, order, at}`` to
+  ``crashes.jsonl`` in its data dir (so the final reads can show it) and
+  exits at once with ``os._exit``: nothing after the point runs, as with
+  etcd's gofail failpoints. The kill nemesis's ``start`` restarts any node
+  that is not alive, so an armed run needs ``kill`` in ``--nemesis``.
+
+Only the standard library, so a node runs in a container with bare python3.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+__all__ = ["CrashPoints", "HttpError", "Refused", "Unreachable", "call", "log", "serve"]
+
+Handler = Callable[[Any], tuple[int, Any]]
+
+
+class HttpError(Exception):
+    """Raised by a handler: answer ``status`` with ``{"error": message}``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Refused(Exception):
+    """The service answered with an error status: a definite "not done"."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{status}: {message}")
+        self.status = status
+
+
+class Unreachable(Exception):
+    """No answer (connection refused, timeout, reset): the request may or may not have taken effect."""
+
+
+def log(name: str, msg: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {name}: {msg}", file=sys.stderr, flush=True)
+
+
+def call(address: tuple[str, int], method: str, path: str, body: Any = None, *, timeout: float) -> Any:
+    """One JSON request; the decoded answer on 2xx, else :class:`Refused` / :class:`Unreachable`."""
+    conn = http.client.HTTPConnection(address[0], address[1], timeout=timeout)
+    try:
+        data = None if body is None else json.dumps(body).encode()
+        conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        raw = resp.read()
+    except (OSError, http.client.HTTPException) as e:
+        raise Unreachable(f"{type(e).__name__}: {e}") from None
+    finally:
+        conn.close()
+    try:
+        doc = json.loads(raw) if raw else None
+    except ValueError:
+        raise Unreachable(f"torn reply from {address[0]}:{address[1]}{path}") from None
+    if resp.status >= 300:
+        raise Refused(resp.status, (doc or {}).get("error", "") if isinstance(doc, dict) else str(doc))
+    return doc
+
+
+def serve(host: str, port: int, routes: Mapping[tuple[str, str], Handler], name: str) -> ThreadingHTTPServer:
+    """A threading HTTP server answering ``routes``; the caller runs ``serve_forever``."""
+
+    class _H(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt: str, *args: Any) -> None:  # quiet: the node log is for events
+            pass
+
+        def _do(self, method: str) -> None:
+            path = self.path.split("?", 1)[0]
+            fn = routes.get((method, path))
+            n = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(n) if n else b""
+            if fn is None:
+                status, out = 404, {"error": f"no route {method} {path}"}
+            else:
+                try:
+                    status, out = fn(json.loads(raw) if raw else None)
+                except HttpError as e:
+                    status, out = e.status, {"error": str(e)}
+                except Unreachable as e:
+                    status, out = 504, {"error": f"a peer did not answer: {e}"}
+                except Refused as e:
+                    status, out = 502, {"error": f"a peer refused: {e}"}
+            data = json.dumps(out).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            self._do("GET")
+
+        def do_POST(self) -> None:
+            self._do("POST")
+
+    ThreadingHTTPServer.daemon_threads = True
+    ThreadingHTTPServer.allow_reuse_address = True
+    return ThreadingHTTPServer((host, port), _H)
+
+
+class CrashPoints:
+    """Named points at which this process may die (see the module docstring)."""
+
+    def __init__(self, armed: str, p: float, data_dir: str, node: str, seed: int | None = None) -> None:
+        self.armed = frozenset(x for x in armed.split(",") if x)
+        self.p = p
+        self.file = Path(data_dir) / "crashes.jsonl"
+        self.node = node
+        self._rng = random.Random(seed)
+
+    def hit(self, point: str, order: Any = None) -> None:
+        """Die here with probability ``p`` if ``point`` (or ``all``) is armed."""
+        if not self.armed or (point not in self.armed and "all" not in self.armed):
+            return
+        if self._rng.random() >= self.p:
+            return
+        line = json.dumps({"node": self.node, "point": point, "order": order, "at": time.time()})
+        with open(self.file, "a") as f:
+            f.write(line + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        log(self.node, f"crash point {point} fired (order {order}); exiting")
+        os._exit(70)
+
+    def fired(self) -> list[dict[str, Any]]:
+        """Every crash this node recorded, oldest first."""
+        if not self.file.exists():
+            return []
+        return [json.loads(x) for x in self.file.read_text().splitlines() if x.strip()]
