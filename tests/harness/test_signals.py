@@ -147,7 +147,7 @@ def test_clean_after_a_sigkill_saves_logs_and_marks_the_run_killed(tmp_path: Pat
         run.signal(signal.SIGKILL)
         run.proc.wait(10)
         time.sleep(0.5)
-        assert [p for p, _ in processes_naming(str(run.tmp))], "the nodes should have outlived it"
+        assert [p for p, _ in processes_naming(f"{run.tmp}/")], "the nodes should have outlived it"
         assert not (rd / "logs" / "n1.log").exists()
         clean = subprocess.run([sys.executable, "-m", "harness.cli", "clean", "--no-docker",
                                 "--state-dir", str(run.state)], cwd=ROOT, capture_output=True, text=True,
@@ -209,7 +209,7 @@ def test_an_exception_in_the_run_unwinds_like_a_signal(tmp_path: Path, monkeypat
     assert r.results["status"] == "harness-error" and "RuntimeError: boom in the generator" in r.results["error"]
     assert "Traceback" in (r.run_dir / "harness-error.txt").read_text()
     assert not any("Traceback" in s for s in said)
-    assert processes_naming(str(tmp_path)) == []
+    assert processes_naming(f"{tmp_path}/") == []
     assert list((tmp_path / "tmp").glob("splitbrain-*")) == [] and list((tmp_path / "state" / "runs").glob("*")) == []
     assert sorted(p.name for p in (r.run_dir / "logs").iterdir()) == ["n1.log", "n2.log", "n3.log"]
     assert r.results["stats"]["ops"] >= 1 and r.results["stats"]["duration_s"] > 0

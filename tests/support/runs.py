@@ -154,7 +154,7 @@ class RunUnderTest:
     def processes(self) -> list[tuple[int, str]]:
         """Processes of this run: naming its folder, or (a netns holder, which anchors the
         run's namespaces) naming the harness as its parent."""
-        return processes_naming(str(self.base)) + processes_naming(f'"parent": {self.proc.pid},')
+        return processes_naming(f"{self.base}/") + processes_naming(f'"parent": {self.proc.pid},')
 
     def leftovers(self) -> list[str]:
         """What of this run is still there: processes, temp dirs, run records, reserve/temp files."""
