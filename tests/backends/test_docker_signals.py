@@ -60,14 +60,37 @@ def _labelled(engine, run_id: str) -> list[str]:  # type: ignore[no-untyped-def]
             + [f"volume {v['Name']}" for v in (engine.api.volumes(filters=f).get("Volumes") or [])])
 
 
-def _up(engine, run: RunUnderTest) -> tuple[str, str]:  # type: ignore[no-untyped-def]
-    """Wait until the run's containers are up; (run id, bridge name), the bridge's rules seen."""
-    run.wait_phase("running", timeout=180)
-    run_id = run.results()["run_id"]
-    (net,) = engine.networks.list(filters={"label": f"{RUN_LABEL}={run_id}"})
-    bridge = f"br-{net.id[:12]}"
-    assert bridge in _firewall(), "the engine made no host rule for the run's bridge: nothing to check"
-    return run_id, bridge
+class _DockerRun:
+    """A docker run under test: ``run``, and once up its ``run_id`` and ``bridge`` (its host rules seen).
+
+    Leaving the block closes the run; anything still labelled with its id is removed and fails the test.
+    """
+
+    def __init__(self, engine, tmp_path: Path, **kw) -> None:  # type: ignore[no-untyped-def]
+        self.engine = engine
+        self.run = RunUnderTest(tmp_path, backend="docker", **kw)
+        self.run_id: str | None = None
+        self.bridge = ""
+
+    def __enter__(self) -> "_DockerRun":
+        return self
+
+    def up(self, *, busy: bool = False) -> None:
+        """Wait until the containers serve (and, ``busy``, ops are being recorded)."""
+        self.run.wait_phase("running", timeout=180)
+        self.run_id = self.run.results()["run_id"]
+        (net,) = self.engine.networks.list(filters={"label": f"{RUN_LABEL}={self.run_id}"})
+        self.bridge = f"br-{net.id[:12]}"
+        assert self.bridge in _firewall(), "the engine made no host rule for the run's bridge: nothing to check"
+        if busy:
+            wait_for(lambda: self.run.history_lines() > 30, 60, "ops in the history")
+
+    def __exit__(self, *exc: object) -> None:
+        self.run.close()
+        if self.run_id is not None and _labelled(self.engine, self.run_id):
+            left = _labelled(self.engine, self.run_id)
+            clean_leftovers(self.run_id, self.engine)  # a failed test must not leave them to the next
+            pytest.fail(f"left behind: {left}")
 
 
 CASES = {  # name -> (hold phase or None for the workload, signals, the phase results.json names)
@@ -79,27 +102,18 @@ CASES = {  # name -> (hold phase or None for the workload, signals, the phase re
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_stop_signal_leaves_no_container_network_or_rule(qs_engine, tmp_path: Path, case: str) -> None:  # type: ignore[no-untyped-def]
-    engine = qs_engine
     hold, signums, phase = CASES[case]
-    run = RunUnderTest(tmp_path, backend="docker", hold=hold, time_limit=30 if hold is None else 1.5)
-    run_id = None
-    try:
-        run_id, bridge = _up(engine, run)
-        if hold is None:
-            wait_for(lambda: run.history_lines() > 30, 60, "ops in the history")
-        else:
-            assert run.wait_held(timeout=120) == hold
-        run.signal(*signums)
-        code = run.wait(timeout=120)
-    finally:
-        run.close()
-        if run_id is not None and _labelled(engine, run_id):
-            clean_leftovers(run_id, engine)  # a failed test must not leave them to the next
-            pytest.fail(f"left behind: {_labelled(engine, run_id)}")
+    with _DockerRun(qs_engine, tmp_path, hold=hold, time_limit=30 if hold is None else 1.5) as d:
+        d.up(busy=hold is None)
+        if hold is not None:
+            assert d.run.wait_held(timeout=120) == hold
+        d.run.signal(*signums)
+        code = d.run.wait(timeout=120)
+    run = d.run
     out = run.output()
     assert code == 128 + signums[0], out
     assert "Traceback" not in out
-    assert bridge not in _firewall()
+    assert d.bridge not in _firewall()
     assert run.leftovers() == []
     rd = run.run_dir()
     res = json.loads((rd / "results.json").read_text())
@@ -110,24 +124,15 @@ def test_a_stop_signal_leaves_no_container_network_or_rule(qs_engine, tmp_path: 
 
 
 def test_a_sigkilled_harness_s_containers_are_removed_by_its_watchdog(qs_engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    engine = qs_engine
-    run = RunUnderTest(tmp_path, backend="docker", time_limit=30)
-    run_id = None
-    try:
-        run_id, bridge = _up(engine, run)
-        wait_for(lambda: run.history_lines() > 30, 60, "ops in the history")
-        run.signal(signal.SIGKILL)
-        run.proc.wait(10)
-        wait_for(lambda: not _labelled(engine, run_id), 60, "the watchdog to remove the containers")
-        wait_for(lambda: run.results().get("status") == "killed", 30, "results.json marked killed")
-    finally:
-        run.close()
-        if run_id is not None and _labelled(engine, run_id):
-            clean_leftovers(run_id, engine)
-            pytest.fail(f"left behind: {_labelled(engine, run_id)}")
-    assert bridge not in _firewall()
-    wait_for(lambda: run.leftovers() == [], 10, "the watchdog to exit")
-    rd = run.run_dir()
+    with _DockerRun(qs_engine, tmp_path, time_limit=30) as d:
+        d.up(busy=True)
+        d.run.signal(signal.SIGKILL)
+        d.run.proc.wait(10)
+        wait_for(lambda: not _labelled(qs_engine, d.run_id), 60, "the watchdog to remove the containers")
+        wait_for(lambda: d.run.results().get("status") == "killed", 30, "results.json marked killed")
+    assert d.bridge not in _firewall()
+    wait_for(lambda: d.run.leftovers() == [], 10, "the watchdog to exit")
+    rd = d.run.run_dir()
     assert sorted(p.name for p in (rd / "logs").iterdir()) == ["n1.log", "n2.log", "n3.log"]
     assert recheck_run(rd, out=open("/dev/null", "w")) == 0
 
@@ -137,25 +142,16 @@ def test_clean_saves_a_dead_runs_container_logs_and_marks_it_killed(qs_engine, t
 
     from tests.support.runs import processes_naming
 
-    engine = qs_engine
-    run = RunUnderTest(tmp_path, backend="docker", time_limit=30)
-    run_id = None
-    try:
-        run_id, bridge = _up(engine, run)
-        wait_for(lambda: run.history_lines() > 30, 60, "ops in the history")
-        rd = run.run_dir()
+    with _DockerRun(qs_engine, tmp_path, time_limit=30) as d:
+        d.up(busy=True)
+        rd = d.run.run_dir()
         (dog,) = processes_naming("harness.watchdog " + rd.name)
         os.kill(dog[0], signal.SIGKILL)  # the watchdog too: only `clean` is left to do it
-        run.signal(signal.SIGKILL)
-        run.proc.wait(10)
-        assert len([x for x in _labelled(engine, run_id) if x.startswith("container")]) == 3
-        done = clean_leftovers(run_id, engine)  # this run's only: other tests' runs are not ours
-    finally:
-        run.close()
-        if run_id is not None and _labelled(engine, run_id):
-            clean_leftovers(run_id, engine)
-            pytest.fail(f"left behind: {_labelled(engine, run_id)}")
+        d.run.signal(signal.SIGKILL)
+        d.run.proc.wait(10)
+        assert len([x for x in _labelled(qs_engine, d.run_id) if x.startswith("container")]) == 3
+        done = clean_leftovers(d.run_id, qs_engine)  # this run's only: other tests' runs are not ours
     assert sum(x.startswith("saved log of") for x in done) == 3 and any("as killed" in x for x in done), done
-    assert bridge not in _firewall()
+    assert d.bridge not in _firewall()
     assert sorted(p.name for p in (rd / "logs").iterdir()) == ["n1.log", "n2.log", "n3.log"]
     assert json.loads((rd / "results.json").read_text())["status"] == "killed"
