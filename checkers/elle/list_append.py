@@ -34,6 +34,7 @@ is not a list.
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any, Sequence
 
 from checkers.api import CheckResult
@@ -69,8 +70,8 @@ class ListAppend:
 
         writer: dict[Any, dict[Any, Txn]] = {}        # key -> element -> (ok/info) appender
         failed: dict[Any, dict[Any, Txn]] = {}        # key -> element -> failed appender
-        intermediate: set[tuple[Any, Any]] = set()    # (key, element) its writer appended after
-        appends_to: set[tuple[int, Any]] = set()      # (node, key) of every committed-or-info append
+        intermediate: dict[Any, set[Any]] = {}        # key -> elements their writer appended after
+        appends_to: list[set[Any] | None] = [None] * len(txns)   # node -> keys it appended to
         for group, table in ((txns, writer), (parsed.failed, failed)):
             for t in group:
                 last: dict[Any, Any] = {}
@@ -89,9 +90,13 @@ class ListAppend:
                                                  f"list-append needs unique elements per key")
                     wk[v] = t
                     if table is writer:
-                        appends_to.add((t.node, k))
+                        ak = appends_to[t.node]
+                        if ak is None:
+                            appends_to[t.node] = {k}
+                        else:
+                            ak.add(k)
                     if k in last:
-                        intermediate.add((k, last[k]))
+                        intermediate.setdefault(k, set()).add(last[k])
                     last[k] = v
 
         longest: dict[Any, list[Any]] = {}
@@ -101,6 +106,7 @@ class ListAppend:
             if t.status != "ok":
                 continue
             state: dict[Any, tuple[bool, list[Any]]] = {}   # key -> (whole list known?, list or own suffix)
+            own = appends_to[t.node] or ()
             for i, (f, k, v) in enumerate(t.mops):
                 if f == "append":
                     known, lst = state.get(k, (False, []))
@@ -113,7 +119,7 @@ class ListAppend:
                                              f"got {show(v)}")
                 prior = state.get(k)
                 reads.append((t, k, v, prior is None))
-                if (t.node, k) in appends_to:
+                if k in own:
                     later = {x for f2, k2, x in t.mops[i + 1:] if f2 == "append" and k2 == k}
                     seen_later = [x for x in v if x in later]
                     if seen_later:
@@ -190,22 +196,24 @@ class ListAppend:
         rw_a: list[int] = []
         rw_b: list[int] = []
         read_then_appended: dict[tuple[Any, int], list[Txn]] = {}   # (key, version read) -> txns
+        no_writers: dict[Any, Txn] = {}
         for t, k, v in compatible:
-            if (t.node, k) in appends_to:
+            own = appends_to[t.node]
+            if own is not None and k in own:
                 read_then_appended.setdefault((k, len(v)), []).append(t)
-            wk = writer.get(k, {})
+            wk = writer.get(k, no_writers)
             order = longest[k]
             if v:
                 w = wk.get(v[-1])
                 if w is not None:
                     wr_a.append(w.node)
                     wr_b.append(t.node)
-                    if (k, v[-1]) in intermediate and w is not t:
+                    if k in intermediate and v[-1] in intermediate[k] and w is not t:
                         note("G1b", f"G1b: {_name(t)} read key {show_key(k)} = {show(v)}, ending at "
                                     f"{_name(w)}'s append of {show(v[-1])}, which {_name(w)} followed "
                                     f"with another append to {show_key(k)}: an intermediate version",
                              [t, w], key=k, value=v, element=v[-1])
-            for x in order[len(v):]:   # the next committed append after what was read
+            for x in islice(order, len(v), None):   # the next committed append after what was read
                 w = wk.get(x)
                 if w is not None:
                     rw_a.append(t.node)
