@@ -20,7 +20,7 @@ edges. The kinds follow Adya's direct serialization graph:
 returns the components with more than one node (the only places a cycle can
 be). Pure Python on purpose, no graph library: on the benchmark's graphs
 (about 9 edges a transaction) Tarjan is under a tenth of the check's time;
-building the CSR arrays is a quarter of it (see ``bench/bench_elle.py``).
+building the CSR arrays is about a third of it (see ``bench/bench_elle.py``).
 """
 
 from __future__ import annotations
