@@ -1,6 +1,7 @@
 """Benchmark: the list-append checker on generated histories of 10k, 100k and 1M transactions.
 
 Run:  python bench/bench_elle.py [--sizes 10000,100000,1000000] [--seed 1] [--model strict-serializable]
+      [--compare-networkx 100000]   (needs networkx importable; not a dependency)
 
 Each size runs in its own subprocess (``--child N``), so peak memory (max RSS)
 is that size's alone. A history is made by a simulated strict-serializable
@@ -182,14 +183,46 @@ def child(n: int, seed: int, inject: int, model: str) -> dict[str, Any]:
             "injected": injected, "found": counts, "missed": missed, "error": result.error}
 
 
+def compare_networkx(n: int, seed: int) -> str:
+    """Our CSR + Tarjan against networkx's DiGraph + strongly_connected_components on one graph (CPU s)."""
+    try:
+        import networkx as nx  # type: ignore[import-not-found]
+    except ImportError:
+        return "networkx is not installed (pip install networkx) - comparison skipped"
+    from checkers.elle.analysis import Findings
+    from checkers.elle.graph import GraphBuilder, strongly_connected
+    from checkers.elle.txn import order_edges, parse
+
+    history, _ = generate(n, seed, 2)
+    parsed = parse(history, ListAppend.fs, workload="list-append")
+    b = GraphBuilder(len(parsed.txns))
+    ListAppend().analyze(history, parsed, b, Findings())
+    order_edges(parsed.txns, b, process=True, realtime=True)
+    t = time.process_time()
+    ours = strongly_connected(b.build())
+    t_ours = time.process_time() - t
+    t = time.process_time()
+    g = nx.DiGraph()
+    g.add_edges_from(zip(b._src, b._dst))
+    theirs = [c for c in nx.strongly_connected_components(g) if len(c) > 1]
+    t_nx = time.process_time() - t
+    same = sorted(map(sorted, ours)) == sorted(map(sorted, theirs))
+    return (f"{n} txns, {len(b._src)} edges: ours (CSR + Tarjan) {t_ours:.2f} s, networkx {nx.__version__} "
+            f"(DiGraph + SCC) {t_nx:.2f} s CPU; same components: {same}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--inject", type=int, default=2, help="instances of each anomaly class")
     ap.add_argument("--model", default="strict-serializable")
+    ap.add_argument("--compare-networkx", type=int, default=0, metavar="N",
+                    help="also time networkx's SCC on the graph of an N-transaction history")
     ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.compare_networkx:
+        print(compare_networkx(a.compare_networkx, a.seed))
     if a.child is not None:
         print(json.dumps(child(a.child, a.seed, a.inject, a.model)))
         return 0
