@@ -1,0 +1,91 @@
+"""Saga bug-finding: how often each saga-orders variant is caught, and which invariants break.
+
+Runs ``splitbrain run saga-orders`` N seeds x T seconds per variant, under
+the same faults and crash points for every variant (kills of any node and of
+the orchestrator, pauses, the orchestrator and the bus cut off from the
+services, every crash point armed), and prints, per variant, how many runs
+were caught (INVALID) and how often each invariant broke across them.
+
+    python bench/bench_saga.py                               # 10 seeds x 30 s, every variant
+    python bench/bench_saga.py --runs 5 --seconds 20 --variants seed,durable --backend docker
+
+Target (issue 11): seed and choreography caught in >= 9/10 with >= 3
+distinct invariants each; durable in 0/10. Each run's folder is kept under
+``--store`` (a temporary folder by default) for its report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+NEMESIS = "kill,kill:orchestrator,pause,partition:orchestrator,partition:bus"
+OPTIONS = ("crash_points=all", "crash_p=0.004")
+
+
+def _results(store: Path) -> set[Path]:
+    return {p for p in store.glob("saga-orders/*/results.json") if not p.parent.is_symlink()}
+
+
+def one_run(variant: str, seed: int, seconds: float, backend: str, store: Path) -> dict:
+    before = _results(store)
+    argv = [sys.executable, "-m", "harness.cli", "run", "saga-orders", "--variant", variant, "--backend", backend,
+            "--nemesis", NEMESIS, "--time-limit", str(seconds), "--rate", "20", "--seed", str(seed),
+            "--store", str(store), "--nemesis-interval", "3"]
+    for o in OPTIONS:
+        argv += ["--option", o]
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=seconds + 180)
+    new = sorted(_results(store) - before)
+    if not new:
+        return {"valid": "error", "kinds": Counter(), "folder": None}
+    doc = json.loads(new[-1].read_text())
+    saga = (doc.get("checkers") or {}).get("saga") or {}
+    kinds = Counter((saga.get("stats") or {}).get("counts") or {})
+    if not kinds:
+        kinds = Counter(a["kind"] for a in saga.get("anomalies", []))
+    return {"valid": doc.get("valid"), "kinds": kinds, "folder": str(new[-1].parent)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--seconds", type=float, default=30)
+    ap.add_argument("--variants", default="seed,choreography,durable")
+    ap.add_argument("--backend", default="netns")
+    ap.add_argument("--store", type=Path, default=None)
+    ap.add_argument("--first-seed", type=int, default=1000)
+    a = ap.parse_args()
+    store = a.store or Path(tempfile.mkdtemp(prefix="splitbrain-bench-saga-"))
+    print(f"saga-orders on {a.backend}: {a.runs} seeds x {a.seconds:g} s per variant; nemesis {NEMESIS}; "
+          f"options {' '.join(OPTIONS)}; runs kept in {store}")
+    summary = {}
+    for variant in a.variants.split(","):
+        caught, broken, errors = 0, Counter(), 0
+        t0 = time.monotonic()
+        for i in range(a.runs):
+            r = one_run(variant, a.first_seed + i, a.seconds, a.backend, store)
+            if r["valid"] is False:
+                caught += 1
+                broken.update({k: 1 for k in r["kinds"]})  # runs in which each invariant broke
+            elif r["valid"] is not True:
+                errors += 1
+            print(f"  {variant:12} seed {a.first_seed + i}: valid={r['valid']} "
+                  f"{dict(r['kinds']) or ''} {r['folder'] or ''}", flush=True)
+        summary[variant] = (caught, broken, errors)
+        print(f"{variant}: caught {caught}/{a.runs} ({errors} not decided) in {time.monotonic() - t0:.0f} s; "
+              f"invariants broken ({len(broken)} distinct, runs each): "
+              + (", ".join(f"{k} {n}" for k, n in broken.most_common()) or "none"), flush=True)
+    print("\nsummary:")
+    for variant, (caught, broken, errors) in summary.items():
+        print(f"  {variant:12} caught {caught}/{a.runs}, {len(broken)} distinct invariants: "
+              + (", ".join(sorted(broken)) or "none"))
+
+
+if __name__ == "__main__":
+    main()
