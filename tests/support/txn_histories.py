@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 from harness.history import History, Op
 
-__all__ = ["TxnLog", "concurrent", "mops_invoked"]
+__all__ = ["TxnLog", "assert_pair", "concurrent", "mops_invoked"]
 
 
 def mops_invoked(mops: list[list[Any]]) -> list[list[Any]]:
@@ -58,3 +58,11 @@ def concurrent(*txns: list[list[Any]], fail: Sequence[int] = (), info: Sequence[
     for p, _ in enumerate(txns):
         log.complete(p, "fail" if p in fail else "info" if p in info else "ok")
     return log.history()
+
+
+def assert_pair(checker: Any, kind: str, bad: list[list[list[Any]]], good: list[list[list[Any]]]) -> None:
+    """``kind`` is found in the concurrent history of ``bad``; its near twin ``good`` is valid."""
+    found = checker.check(concurrent(*bad)).stats["counts"]
+    assert kind in found, found
+    res = checker.check(concurrent(*good))
+    assert res.verdict.value == "valid", res.stats["counts"]

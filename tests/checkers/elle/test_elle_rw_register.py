@@ -9,7 +9,7 @@ import pytest
 from checkers.api import Verdict
 from checkers.elle import RWRegister
 from harness.history import History, HistoryError
-from tests.support.txn_histories import TxnLog, concurrent
+from tests.support.txn_histories import TxnLog, assert_pair, concurrent
 
 Mops = list[list[Any]]
 
@@ -46,10 +46,7 @@ CASES: dict[str, tuple[list[Mops], list[Mops]]] = {
 
 @pytest.mark.parametrize("kind", sorted(CASES))
 def test_found_and_not_found(kind: str) -> None:
-    bad, good = CASES[kind]
-    assert kind in kinds(concurrent(*bad))
-    res = RWRegister().check(concurrent(*good))
-    assert res.verdict is Verdict.VALID, res.stats["counts"]
+    assert_pair(RWRegister(), kind, *CASES[kind])
 
 
 def test_g1a_read_of_a_failed_write() -> None:
