@@ -146,11 +146,14 @@ class _Frame:
 # The fast path: a file of flat maps, one per line (Porcupine's layout and ours), whose
 # values are atoms, strings or vectors of atoms and strings. One regular-expression
 # match per line instead of one per token; anything else goes to the general reader.
-_A = r"""[^\s,\[\](){}";\\#][^\s,\[\](){}";]*"""
+# Every quantifier is possessive: tokens end only at a delimiter, so the longest match is
+# the only reading (as in EDN's own reader), and a line that is not one flat map fails in
+# linear time instead of trying every way to split its atoms (a mutated line took minutes).
+_A = r"""[^\s,\[\](){}";\\#][^\s,\[\](){}";]*+"""
 _S = r'''"[^"\\]*+(?:\\.[^"\\]*+)*+"'''
-_V = rf"""(?:{_A}|{_S}|\[[\s,]*(?:(?:{_A}|{_S})[\s,]*)*\])"""
-_FLAT_LINE = re.compile(rf"""[\s,]*\{{[\s,]*(?::{_A}[\s,]+{_V}[\s,]*)*\}}[\s,]*""")
-_FLAT_PAIR = re.compile(rf"""(:{_A})[\s,]+(?:({_A})|({_S})|\[((?:[\s,]*(?:{_A}|{_S}))*)[\s,]*\])""")
+_V = rf"""(?:{_A}|{_S}|\[[\s,]*+(?:(?:{_A}|{_S})[\s,]*+)*+\])"""
+_FLAT_LINE = re.compile(rf"""[\s,]*+\{{[\s,]*+(?::{_A}[\s,]++{_V}[\s,]*+)*+\}}[\s,]*+""")
+_FLAT_PAIR = re.compile(rf"""(:{_A})[\s,]++(?:({_A})|({_S})|\[((?:[\s,]*+(?:{_A}|{_S}))*+)[\s,]*+\])""")
 _FLAT_ITEM = re.compile(rf"""({_A})|({_S})""")
 
 
