@@ -1,0 +1,287 @@
+"""Atomic commit: what a two-phase commit must leave in its participants' own logs, and what it told clients.
+
+A pure function of the history: the ``place`` ops (what each client was
+told), the ``read-all`` snapshots, the nemesis events (when the coordinator
+was down) and the last ``ok`` ``final`` op, whose value is every
+participant's transaction log and lock table read after healing (see
+``targets/two_pc``)::
+
+    {"participants": {P: {"log": {txn: {state: prepared|committed|aborted, work,
+                                        prepared_at, decided_at, note}},
+                          "locks": [{txn, since, holds}], "resources": {k: n}, "initial": {k: n},
+                          "crashes": [{node, point, order, at}]}},
+     "coordinator": {"name", "crashes": [...], "undone": [txn]}, "now": wall seconds}
+
+Safety properties, each an anomaly kind naming the transactions and what
+every participant recorded:
+
+``atomicity``                      committed at one participant and not at another (aborted, prepared,
+                                   or never prepared there: TLA+ ``TCommit``'s ``TCConsistent``, and
+                                   "nothing commits unless every participant voted YES")
+``commit-reported-not-committed``  the client was told COMMITTED and some participant did not commit
+                                   (the guide's "commit reported although a participant failed")
+``abort-reported-but-committed``   the client was told ABORTED and some participant committed
+``not-conserved``                  stock taken != items of the orders committed at the order
+                                   participant, money charged != their totals (at the end); in a
+                                   ``read-all``, a participant's resources + what its committed
+                                   work took != its initial amounts, or a resource below zero
+
+Liveness findings, kept apart (``data["class"] == "liveness"``):
+
+``locks-kept-by-abort``  the client was told ABORTED and a participant still holds the transaction's
+                         lock at the end (the guide's "locks kept by argument-less abort")
+``blocking``             a participant still holds a prepared transaction's lock at the end; named
+                         "blocking after coordinator crash" when the coordinator was down after
+                         the prepare. Held locks that *were* resolved after the coordinator came
+                         back are not anomalies: they are listed in ``stats["blocking_resolved"]``
+                         with how long each was held.
+
+Times in the prose are seconds since the run began (the participants' wall
+clock is aligned by the final read's ``now`` and its completion time).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from checkers.api import Anomaly, CheckResult, Verdict
+from harness.history import History, Op
+from nemesis.windows import fault_windows
+
+__all__ = ["KINDS", "PROBLEMS", "AtomicCommit", "Down", "check_logs"]
+
+KINDS = ("atomicity", "commit-reported-not-committed", "abort-reported-but-committed", "not-conserved",
+         "locks-kept-by-abort", "blocking")
+PROBLEMS = {"commit-reported-not-committed": "commit reported although a participant failed",
+            "locks-kept-by-abort": "locks kept by argument-less abort",
+            "blocking": "blocking after coordinator crash"}
+LIVENESS = ("locks-kept-by-abort", "blocking")
+LIMIT = 8
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Down:
+    """The coordinator was down from ``start`` to ``end`` (run seconds; ``None``: never came back)."""
+
+    start: float
+    end: float | None
+    why: str
+
+
+class _Logs:
+    """The final state by transaction, with a clock from participant wall time to run seconds."""
+
+    def __init__(self, final: Mapping[str, Any], offset: float) -> None:
+        self.parts: dict[str, Mapping[str, Any]] = dict(final.get("participants", {}))
+        self.offset = offset
+        self.locks = {p: {lk["txn"]: lk for lk in s.get("locks", [])} for p, s in self.parts.items()}
+
+    def t(self, wall: float | None) -> float | None:
+        return None if wall is None else wall + self.offset
+
+    def txns(self) -> list[str]:
+        return sorted({t for s in self.parts.values() for t in s.get("log", {})})
+
+    def state(self, p: str, txn: str) -> str:
+        e = self.parts[p].get("log", {}).get(txn)
+        if e is None:
+            return "absent"
+        if e["state"] == "prepared" and txn not in self.locks[p]:
+            return "forgotten"  # prepared, then the participant lost it (a restart of in-memory state)
+        return e["state"]
+
+    def describe(self, txn: str) -> str:
+        out = []
+        for p in sorted(self.parts):
+            e = self.parts[p].get("log", {}).get(txn)
+            st = self.state(p, txn)
+            if e is None:
+                out.append(f"{p}: never prepared")
+                continue
+            at = self.t(e.get("decided_at") if st in ("committed", "aborted") else e.get("prepared_at"))
+            what = {"forgotten": "prepared, then forgotten (no lock held)",
+                    "prepared": "prepared, lock still held"}.get(st, st)
+            note = f", {e['note']}" if e.get("note") and st == "aborted" else ""
+            out.append(f"{p}: {what}{'' if at is None else f' at {at:.2f} s'}{note}")
+        return f"transaction {txn} ({'; '.join(out)})"
+
+
+def _down_at(down: Iterable[Down], lo: float, hi: float | None) -> Down | None:
+    """The first down window overlapping [lo, hi] (hi None: up to the end)."""
+    for d in down:
+        if (hi is None or d.start <= hi) and (d.end is None or d.end >= lo):
+            return d
+    return None
+
+
+def check_logs(final: Mapping[str, Any], told: Mapping[str, str] | None = None, *,
+               reads: Iterable[tuple[float, Mapping[str, Any]]] = (), down: Iterable[Down] = (),
+               offset: float = 0.0) -> tuple[list[Anomaly], dict[str, Any]]:
+    """Every property ``final`` breaks, and the figures; ``told`` maps txn -> COMMITTED|ABORTED."""
+    v = _Logs(final, offset)
+    down = tuple(sorted(down, key=lambda d: d.start))
+    told = dict(told or {})
+    out: list[Anomaly] = []
+
+    def add(kind: str, txns: list[str], why: str, **data: Any) -> None:
+        problem = data.pop("problem", PROBLEMS.get(kind) if kind != "blocking" else None)
+        head = f"{problem}: " if problem else ""
+        prose = " | ".join(v.describe(t) for t in txns[:3]) + (f" (and {len(txns) - 3} more)" if len(txns) > 3 else "")
+        out.append(Anomaly(kind=kind, summary=f"{head}{why}. {prose}".rstrip(". ") + ".",
+                           data={"txns": txns, "problem": problem,
+                                 "class": "liveness" if kind in LIVENESS else "safety",
+                                 "recorded": {t: {p: v.state(p, t) for p in v.parts} for t in txns[:3]}, **data}))
+
+    for txn in v.txns():
+        states = {p: v.state(p, txn) for p in v.parts}
+        done = sorted(p for p, s in states.items() if s == "committed")
+        rest = sorted(p for p, s in states.items() if s != "committed")
+        if done and rest:
+            add("atomicity", [txn], f"transaction {txn} committed at {', '.join(done)} but not at "
+                f"{', '.join(f'{p} ({states[p]})' for p in rest)}")
+        if told.get(txn) == "COMMITTED" and rest:
+            add("commit-reported-not-committed", [txn], f"the client was told {txn} COMMITTED, "
+                f"but {', '.join(rest)} did not commit it")
+        if told.get(txn) == "ABORTED" and done:
+            add("abort-reported-but-committed", [txn], f"the client was told {txn} ABORTED, "
+                f"but {', '.join(done)} committed it")
+
+    # conservation at the end: the order participant's committed orders against stock and money
+    orders = v.parts.get("order", {}).get("log", {})
+    sold: dict[str, int] = defaultdict(int)
+    charged = 0
+    for txn, e in orders.items():
+        if e["state"] == "committed":
+            for p, q in e["work"].get("items", []):
+                sold[p] += int(q)
+            charged += int(e["work"].get("total", 0))
+    committed = sorted(t for t, e in orders.items() if e["state"] == "committed")
+    inv = v.parts.get("inventory")
+    if inv is not None and "initial" in inv:
+        for p in sorted(inv["initial"]):
+            taken = inv["initial"][p] - inv["resources"].get(p, 0)
+            if taken != sold.get(p, 0):
+                bad = [t for t in committed if v.state("inventory", t) != "committed"
+                       and any(x == p for x, _ in orders[t]["work"].get("items", []))] or \
+                      [t for t in v.txns() if v.state("inventory", t) == "committed" and t not in committed]
+                add("not-conserved", bad, f"stock of {p}: {taken} taken at inventory, but the orders committed "
+                    f"at the order participant hold {sold.get(p, 0)}", where="final", resource=p)
+    pay = v.parts.get("payment")
+    if pay is not None and "initial" in pay:
+        taken = sum(pay["initial"].values()) - sum(pay["resources"].values())
+        if taken != charged:
+            bad = [t for t in committed if v.state("payment", t) != "committed"] or \
+                  [t for t in v.txns() if v.state("payment", t) == "committed" and t not in committed]
+            add("not-conserved", bad, f"money: {taken} charged at payment, but the orders committed at the order "
+                f"participant total {charged}", where="final", resource="money")
+    for at, snap in reads:
+        for p, s in sorted(snap.items()):
+            for k, n in sorted(s.get("resources", {}).items()):
+                init, took = s.get("initial", {}).get(k, n), s.get("taken", {}).get(k, 0)
+                if n < 0 or n + took != init:
+                    add("not-conserved", [], f"read-all at {at:.2f} s: {p}'s {k} is {n} with {took} taken by "
+                        f"committed work, initially {init}", where="read-all", resource=k)
+
+    # liveness: locks still held at the end, and locks held while the coordinator was down
+    resolved: list[dict[str, Any]] = []
+    for txn in v.txns():
+        holders = sorted(p for p in v.parts if txn in v.locks[p])
+        if holders:
+            since = min(v.t(v.locks[p][txn]["since"]) or 0.0 for p in holders)
+            if told.get(txn) == "ABORTED":
+                add("locks-kept-by-abort", [txn], f"the client was told {txn} ABORTED, yet "
+                    f"{', '.join(holders)} still {'hold' if len(holders) > 1 else 'holds'} its lock "
+                    f"(since {since:.2f} s): the abort released nothing", holders=holders)
+                continue
+            d = _down_at(down, since, None)
+            if d is not None:
+                add("blocking", [txn], f"{', '.join(holders)} prepared {txn} (at {since:.2f} s) and still "
+                    f"{'hold' if len(holders) > 1 else 'holds'} its locks at the end; the coordinator was down from {d.start:.2f} s ({d.why}) "
+                    + ("and never came back" if d.end is None else f"to {d.end:.2f} s, and it never resolved"),
+                    problem=PROBLEMS["blocking"], holders=holders, resolved=False)
+            else:
+                add("blocking", [txn], f"{', '.join(holders)} still {'hold' if len(holders) > 1 else 'holds'} {txn}'s locks at the end "
+                    f"(in doubt since {since:.2f} s)", problem="in doubt at the end", holders=holders,
+                    resolved=False)
+            continue
+        for p in sorted(v.parts):
+            e = v.parts[p].get("log", {}).get(txn)
+            if e is None or e.get("prepared_at") is None or e.get("decided_at") is None:
+                continue
+            lo, hi = v.t(e["prepared_at"]), v.t(e["decided_at"])
+            d = _down_at(down, lo, hi)  # type: ignore[arg-type]
+            if d is not None and hi is not None and lo is not None and hi >= d.start:
+                resolved.append({"txn": txn, "participant": p, "held_s": round(hi - lo, 3), "state": e["state"],
+                                 "summary": f"{p} held {txn} prepared from {lo:.2f} s to {hi:.2f} s "
+                                 f"({hi - lo:.2f} s) while the coordinator was down from {d.start:.2f} s "
+                                 f"({d.why}); resolved as {e['state']} after it came back"})
+    stats = {"txns": len(v.txns()), "told": len(told), "committed_orders": len(committed),
+             "blocking_resolved": resolved[:LIMIT], "blocking_resolved_count": len(resolved),
+             "coordinator_down": [{"start": d.start, "end": d.end, "why": d.why} for d in down]}
+    return out, stats
+
+
+def _coordinator_down(history: History, name: str, crashes: Iterable[Mapping[str, Any]],
+                      offset: float) -> list[Down]:
+    """Kill windows of the coordinator, and crash-point deaths up to the next ``start`` that revived it."""
+    out = [Down(start=w.start_ns / 1e9, end=None if w.end_ns is None else w.end_ns / 1e9, why="killed")
+           for w in fault_windows(history.nemesis) if w.kind == "kill" and name in w.nodes and w.start_ns is not None]
+    starts = sorted(e.time / 1e9 for e in history.nemesis if e.f == "start" and e.type == "info"
+                    and e.time is not None and name in ((e.value or {}).get("nodes", []) if isinstance(e.value, dict) else []))
+    for c in crashes:
+        at = float(c["at"]) + offset
+        end = next((s for s in starts if s >= at), None)
+        out.append(Down(start=at, end=end, why=f"crash point {c['point']} of {c.get('order')}"))
+    return sorted(out, key=lambda d: d.start)
+
+
+class AtomicCommit:
+    """The atomic-commit properties over a history with a ``final`` read (see the module docstring)."""
+
+    def __init__(self, *, name: str = "atomic-commit") -> None:
+        self.name = name
+
+    def check(self, history: History) -> CheckResult:
+        told: dict[str, str] = {}
+        reads: list[tuple[float, Mapping[str, Any]]] = []
+        final_op: Op | None = None
+        places = 0
+        for o in history.operations:
+            c = o.completion
+            if o.f == "place":
+                places += 1
+                if o.status == "ok" and isinstance(c.value, dict):  # type: ignore[union-attr]
+                    told[str(o.invoke.value["txn"])] = c.value.get("status")  # type: ignore[union-attr]
+            elif o.f == "read-all" and o.status == "ok" and isinstance(c.value, dict):  # type: ignore[union-attr]
+                reads.append(((c.time or 0) / 1e9, c.value))  # type: ignore[union-attr]
+            elif o.f == "final" and o.status == "ok":
+                final_op = c
+        if final_op is None:
+            return CheckResult(checker=self.name, verdict=Verdict.UNKNOWN, stats={"places": places},
+                               error="no final read succeeded: the participants' logs after healing are unknown")
+        final = final_op.value
+        gone = [p for p, s in final.get("participants", {}).items() if "unreachable" in s]
+        if gone:
+            return CheckResult(checker=self.name, verdict=Verdict.UNKNOWN, stats={"places": places},
+                               error=f"the final read could not reach {', '.join(gone)}")
+        offset = 0.0
+        if final_op.time is not None and final.get("now") is not None:
+            offset = final_op.time / 1e9 - float(final["now"])
+        coord = final.get("coordinator", {})
+        down = _coordinator_down(history, coord.get("name", "coordinator"), coord.get("crashes", []), offset)
+        found, stats = check_logs(final, told, reads=reads, down=down, offset=offset)
+        counts: dict[str, int] = defaultdict(int)
+        kept: list[Anomaly] = []
+        for a in found:
+            counts[a.kind] += 1
+            if counts[a.kind] <= LIMIT:
+                kept.append(a)
+        problems = sorted({a.data["problem"] for a in found if a.data.get("problem")})
+        return CheckResult(checker=self.name, verdict=Verdict.INVALID if found else Verdict.VALID,
+                           anomalies=tuple(kept),
+                           stats={"places": places, "reads": len(reads), **stats, "counts": dict(counts),
+                                  "problems": problems,
+                                  "committed_told": sum(s == "COMMITTED" for s in told.values()),
+                                  "aborted_told": sum(s == "ABORTED" for s in told.values())})

@@ -1,0 +1,116 @@
+"""The two-phase commit target: the design guide's 2PC (§3.2) over its order, inventory and payment services.
+
+Four roles, one node each, each its own process with its own SQLite
+database, talking JSON over HTTP through the addresses the harness gives
+(so partitions and kills hit the real traffic):
+
+``coordinator``  takes the clients and runs each transaction (:mod:`.coordinator`)
+``order``, ``inventory``, ``payment``  the participants (:mod:`.participant`)
+
+A transaction places an order: create the order, deduct its items from
+stock, charge the user its total. Variants:
+
+``seed``     the guide's code as written: sequential prepare stopping at the
+             first NO; prepared state only in the participants' memory; no
+             decision log; a commit that fails is logged and the transaction
+             still reported COMMITTED; ``abortAll`` calls ``abort()`` without
+             the transaction, so nothing is released; after a coordinator
+             crash, prepared participants hold their locks for ever.
+``durable``  prepare records persisted before the YES vote; the decision
+             logged before phase two and driven to completion after a restart;
+             participants in doubt ask the coordinator; presumed abort; commits
+             retried until acknowledged.
+
+Crash points (``--option crash_points=all`` or a comma/;-list, ``--option
+crash_p=0.02``): coordinator ``after-prepare-order``, ``after-prepare-inventory``,
+``after-prepare-payment``, ``after-decision``, ``after-commit-<participant>``;
+participants ``after-vote-yes``. A node dies there with that probability;
+use ``kill`` in ``--nemesis`` so that dead nodes are restarted.
+
+Node code imports only the standard library (and the saga target's
+stdlib-only HTTP plumbing), so it runs in a bare python3 container.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+from pathlib import Path
+from typing import Callable
+
+from harness.cluster import Address
+from harness.target import NodeContext, Role, Target
+from targets.two_pc.client import TwoPcClient
+from targets.two_pc.workload import ORDERS
+
+__all__ = ["ROLES", "TARGET", "node_command", "ready"]
+
+ROLES = ("coordinator", "order", "inventory", "payment")
+_NODE_OPTIONS = {"crash_points": "--crash-points", "crash_p": "--crash-p", "peer_timeout": "--timeout",
+                 "stock": "--stock", "balances": "--balances", "prices": "--prices", "budget": "--budget",
+                 "inquire_after": "--inquire-after"}
+
+
+def node_command(ctx: NodeContext) -> list[str]:
+    """argv for one node: ``python -m targets.two_pc.server --role R ...``; peers named by role."""
+    argv = [ctx.python, "-m", "targets.two_pc.server", "--role", ctx.role, "--name", ctx.name,
+            "--host", ctx.listen.host, "--port", str(ctx.listen.port), "--data", ctx.data_dir,
+            "--variant", ctx.variant]
+    for peer in sorted(ctx.peers):
+        a = ctx.peers[peer]
+        argv += ["--peer", f"{ctx.roles.get(peer, peer)}={a.host}:{a.port}"]
+    for opt, flag in _NODE_OPTIONS.items():
+        if opt in ctx.options:
+            argv += [flag, str(ctx.options[opt]).replace(";", ",")]
+    return argv
+
+
+def _ready_as(role: str) -> Callable[[Address], bool]:
+    def ready(address: Address) -> bool:
+        conn = http.client.HTTPConnection(address.host, address.port, timeout=0.5)
+        try:
+            conn.request("GET", "/health")
+            resp = conn.getresponse()
+            d = json.loads(resp.read())
+            return resp.status == 200 and d.get("status") == "ok" and d.get("role") == role
+        except (OSError, http.client.HTTPException, ValueError):
+            return False
+        finally:
+            conn.close()
+    return ready
+
+
+ready = _ready_as("coordinator")
+
+TARGET = Target(
+    name="two-pc",
+    description="the design guide's two-phase commit: a coordinator over the order, inventory and payment "
+                "participants (each its own SQLite), over HTTP",
+    variants={
+        "seed": "the guide's 2PC as written: in-memory prepared state, no decision log, failed commits "
+                "reported COMMITTED, argument-less abortAll, participants block for ever after a coordinator crash",
+        "durable": "recoverable 2PC: persisted prepare records, coordinator decision log driven to completion "
+                   "after restart, in-doubt participants ask, presumed abort, commits retried until acknowledged",
+    },
+    default_variant="seed",
+    node_command=node_command,
+    ready=ready,
+    client=TwoPcClient,
+    workloads={"orders": ORDERS},
+    default_workload="orders",
+    default_nodes=len(ROLES),
+    source_dir=Path(__file__).parent,
+    roles=tuple(Role(name=r, ready=_ready_as(r), clients=(r == "coordinator")) for r in ROLES),
+    options={
+        "crash_points": "comma- (or ;-) separated crash points to arm, or all (default none)",
+        "crash_p": "probability an armed point fires each time it is reached (default 0.02)",
+        "peer_timeout": "seconds a node waits for another node (default 0.5)",
+        "stock": "initial stock, e.g. p1=60;p2=60;p3=60",
+        "balances": "initial balances, e.g. u1=600;u2=600;u3=600;u4=600",
+        "prices": "prices, e.g. p1=30;p2=20;p3=10",
+        "budget": "durable: seconds a request retries its commits before answering (default 2)",
+        "inquire_after": "durable: seconds a participant holds a prepare before asking the coordinator (default 1)",
+        "client_timeout": "seconds a client waits for a transaction (default 5)",
+        "recovery": "seconds the final read waits for locks to be released (default 6)",
+    },
+)

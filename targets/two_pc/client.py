@@ -1,0 +1,67 @@
+"""The 2PC client: ``place`` a transaction, ``read-all`` a snapshot, ``final`` read, all via the coordinator.
+
+``place`` value ``{"txn", "user", "items": [[product, qty], ...]}``; ``ok``
+value ``{"txn", "status": COMMITTED|ABORTED, "reason"}``: what the
+coordinator told the client. No answer after sending (timeout, reset) is
+``info``: the transaction may still commit. A refused connection (nothing
+sent) is ``fail``. Transactions are never resent (the seed coordinator has
+no idempotency: a resend would be a second transaction).
+
+``read-all`` (value ``None``) is read-only: a timeout is ``fail``; ``ok``
+value: each participant's snapshot (see
+:meth:`targets.two_pc.participant.Participant.snapshot`).
+
+``final`` value ``{"wait": s}``; ``ok`` value: every participant's state
+(see :meth:`targets.two_pc.coordinator._Coordinator.final`).
+"""
+
+from __future__ import annotations
+
+from harness.client import Completion
+from harness.cluster import Address
+from harness.history import Op
+from harness.target import WorkloadContext
+from targets.saga_orders.http_base import Refused, Unreachable, call
+
+__all__ = ["TwoPcClient"]
+
+
+class TwoPcClient:
+    def __init__(self, address: Address | None = None, timeout_s: float = 5.0) -> None:
+        self.address, self.timeout_s = address, timeout_s
+
+    def open(self, node: str, address: Address, context: WorkloadContext) -> "TwoPcClient":
+        return TwoPcClient(address, float(context.options.get("client_timeout", self.timeout_s)))
+
+    def setup(self) -> None:
+        pass
+
+    def teardown(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def invoke(self, op: Op) -> Completion:
+        assert self.address is not None, "invoke on an unopened client"
+        addr = (self.address.host, self.address.port)
+        try:
+            if op.f == "final":
+                wait = float(op.value.get("wait", 5))
+                return Completion(type="ok", value=call(addr, "POST", "/final", op.value, timeout=wait + 20))
+            if op.f == "read-all":
+                return Completion(type="ok", value=call(addr, "GET", "/read-all", timeout=self.timeout_s))
+            if op.f != "place":
+                return Completion(type="fail", error=f"unknown op {op.f!r}")
+        except (Refused, Unreachable) as e:
+            return Completion(type="fail", error=str(e))
+        try:
+            d = call(addr, "POST", "/place", op.value, timeout=self.timeout_s)
+        except Refused as e:
+            return Completion(type="info", error=str(e))  # an error answer may come after some work
+        except Unreachable as e:
+            if "ConnectionRefused" in str(e):
+                return Completion(type="fail", error=str(e))
+            return Completion(type="info", error=str(e))
+        return Completion(type="ok", value={"txn": op.value["txn"], "status": d["status"],
+                                            "reason": d.get("reason")})

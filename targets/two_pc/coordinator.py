@@ -1,0 +1,233 @@
+"""The 2PC coordinator: the guide's ``TwoPhaseCommitCoordinator`` (``seed``) and a recoverable one (``durable``).
+
+Routes: ``POST /place {txn, user, items}`` runs one transaction and answers
+``{status: COMMITTED|ABORTED, reason, results}``; ``GET /read-all`` reads
+every participant's snapshot (read-only; fails if any is unreachable);
+``POST /decision {txn}`` (durable) answers a participant in doubt; ``POST
+/final {wait}`` waits until no participant holds a prepared transaction (at
+most ``wait`` s) and returns every participant's final state.
+
+* :class:`SeedCoordinator` is the guide's ``execute`` as written: prepare
+  sequentially (order, inventory, payment), stop at the first NO or error and
+  ``abortAll(votes)`` -- which calls ``abort()`` with no transaction; then
+  commit each voter once, log a failure and report COMMITTED anyway. Nothing
+  is written down: a crash forgets every transaction in flight, and their
+  prepared participants wait for ever.
+* :class:`DurableCoordinator` logs the commit decision in SQLite (fsync'd)
+  before phase two and marks it done once every participant acknowledged;
+  commits are retried until acknowledged, by the request while it has time and
+  then by a background driver (which also resumes every undone decision after
+  a restart). Presumed abort: no abort record is needed; ``/decision`` answers
+  "commit" for a logged commit, "unknown" while the transaction is still in
+  phase one here, and "abort" otherwise (a restarted coordinator never
+  resumes a phase one, so an unlogged transaction can only be aborted).
+
+Crash points: ``after-prepare-<participant>`` (after its YES), ``after-decision``
+(the decision taken -- and, durable, logged -- before phase two),
+``after-commit-<participant>`` (after its commit returned).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from typing import Any, Mapping
+
+from targets.saga_orders.http_base import CrashPoints, HttpError, Refused, Unreachable, call, log
+from targets.two_pc.participant import KINDS
+
+__all__ = ["DurableCoordinator", "SeedCoordinator"]
+
+Address = tuple[str, int]
+
+
+class _Coordinator:
+    def __init__(self, *, name: str, participants: Mapping[str, Address], prices: Mapping[str, int],
+                 crash: CrashPoints, timeout: float) -> None:
+        self.name, self.participants, self.prices = name, dict(participants), dict(prices)
+        self.crash, self.timeout = crash, timeout
+        self.order = [k for k in KINDS if k in self.participants]
+
+    def routes(self) -> dict[tuple[str, str], Any]:
+        return {("GET", "/health"): lambda _: (200, {"status": "ok", "role": "coordinator"}),
+                ("POST", "/place"): self.place, ("GET", "/read-all"): self.read_all,
+                ("POST", "/decision"): self.decision, ("POST", "/final"): self.final}
+
+    def _call(self, kind: str, path: str, body: Any) -> Any:
+        return call(self.participants[kind], "POST", path, body, timeout=self.timeout)
+
+    def _txn(self, b: Any) -> dict[str, Any]:
+        try:
+            items = [[str(p), int(q)] for p, q in b["items"]]
+            return {"txn": str(b["txn"]), "user": str(b["user"]), "items": items,
+                    "total": sum(self.prices[p] * q for p, q in items)}
+        except (KeyError, TypeError, ValueError) as e:
+            raise HttpError(400, f"bad transaction {b!r}: {e}") from None
+
+    def place(self, b: Any) -> tuple[int, Any]:
+        raise NotImplementedError
+
+    def decision(self, b: Any) -> tuple[int, Any]:
+        raise HttpError(404, "this coordinator keeps no decisions")
+
+    def undone(self) -> list[str]:
+        return []
+
+    def read_all(self, _: Any) -> tuple[int, Any]:
+        out = {}
+        for k in self.order:
+            try:
+                out[k] = call(self.participants[k], "GET", "/snapshot", timeout=self.timeout)
+            except (Refused, Unreachable) as e:
+                raise HttpError(503, f"{k} unreachable: {e}") from None
+        return 200, out
+
+    def final(self, b: Any) -> tuple[int, Any]:
+        end = time.monotonic() + float((b or {}).get("wait", 5))
+        while True:
+            states: dict[str, Any] = {}
+            for k in self.order:
+                try:
+                    states[k] = call(self.participants[k], "GET", "/state", timeout=self.timeout * 4)
+                except (Refused, Unreachable) as e:
+                    states[k] = {"participant": k, "unreachable": str(e)}
+            busy = any(s.get("locks") or "unreachable" in s for s in states.values()) or self.undone()
+            if not busy or time.monotonic() >= end:
+                break
+            time.sleep(0.3)
+        return 200, {"participants": states, "now": time.time(),
+                     "coordinator": {"name": self.name, "crashes": self.crash.fired(), "undone": self.undone()}}
+
+
+class SeedCoordinator(_Coordinator):
+    """The guide's coordinator, line for line (see the module docstring)."""
+
+    def place(self, b: Any) -> tuple[int, Any]:
+        t = self._txn(b)
+        votes: list[str] = []
+        for k in self.order:  # Phase 1: Prepare
+            try:
+                vote = self._call(k, "/prepare", t)["vote"]
+                votes.append(k)
+                if vote != "YES":
+                    log(self.name, f"{t['txn']}: {k} voted NO")
+                    self._abort_all(votes)
+                    return 200, {"status": "ABORTED", "reason": f"{k} voted NO"}
+            except (Refused, Unreachable) as e:
+                log(self.name, f"{t['txn']}: {k} prepare failed: {e}")
+                self._abort_all(votes)
+                return 200, {"status": "ABORTED", "reason": f"{k} prepare failed: {e}"}
+            self.crash.hit(f"after-prepare-{k}", t["txn"])
+        self.crash.hit("after-decision", t["txn"])
+        results = []
+        for k in votes:  # Phase 2: Commit
+            try:
+                self._call(k, "/commit", {"txn": t["txn"]})
+                results.append({"participant": k, "status": "COMMITTED"})
+            except (Refused, Unreachable) as e:  # "here it gets hard - retry or a human"
+                log(self.name, f"{t['txn']}: {k} commit failed: {e}")
+                results.append({"participant": k, "status": "FAILED", "error": str(e)})
+            self.crash.hit(f"after-commit-{k}", t["txn"])
+        return 200, {"status": "COMMITTED", "results": results}
+
+    def _abort_all(self, votes: list[str]) -> None:
+        for k in votes:
+            try:
+                self._call(k, "/abort", None)  # participant.abort(): no transaction passed
+            except (Refused, Unreachable) as e:
+                log(self.name, f"{k} abort failed: {e}")
+
+
+class DurableCoordinator(_Coordinator):
+    """2PC with a decision log, presumed abort and commits retried until acknowledged."""
+
+    def __init__(self, *, data_dir: str, budget: float = 2.0, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.budget = budget
+        self.mu = threading.Lock()
+        self.active: set[str] = set()
+        self.db = sqlite3.connect(f"{data_dir}/coordinator.db", check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("CREATE TABLE IF NOT EXISTS decisions (txn TEXT PRIMARY KEY, body TEXT, "
+                        "at REAL, done_at REAL)")
+        threading.Thread(target=self._driver, daemon=True).start()
+
+    def undone(self) -> list[str]:
+        with self.mu:
+            return [t for (t,) in self.db.execute("SELECT txn FROM decisions WHERE done_at IS NULL")]
+
+    def decision(self, b: Any) -> tuple[int, Any]:
+        txn = str(b["txn"])
+        with self.mu:
+            if self.db.execute("SELECT 1 FROM decisions WHERE txn=?", (txn,)).fetchone():
+                return 200, {"decision": "commit"}
+            if txn in self.active:
+                return 200, {"decision": "unknown"}
+        return 200, {"decision": "abort"}  # presumed abort
+
+    def place(self, b: Any) -> tuple[int, Any]:
+        t = self._txn(b)
+        with self.mu:
+            if self.db.execute("SELECT 1 FROM decisions WHERE txn=?", (t["txn"],)).fetchone():
+                return 200, {"status": "COMMITTED", "reason": "already decided"}
+            self.active.add(t["txn"])
+        try:
+            reason = None
+            for k in self.order:
+                try:
+                    vote = self._call(k, "/prepare", t)["vote"]
+                except (Refused, Unreachable) as e:
+                    reason = f"{k} prepare failed: {e}"
+                    break
+                if vote != "YES":
+                    reason = f"{k} voted NO"
+                    break
+                self.crash.hit(f"after-prepare-{k}", t["txn"])
+            with self.mu:
+                self.active.discard(t["txn"])
+                if reason is None:  # the decision, durable before anyone hears of it
+                    self.db.execute("INSERT INTO decisions VALUES (?, ?, ?, NULL)",
+                                    (t["txn"], json.dumps(t), time.time()))
+        finally:
+            with self.mu:
+                self.active.discard(t["txn"])
+        if reason is not None:
+            for k in self.order:  # best effort: presumed abort answers whoever asks later
+                try:
+                    self._call(k, "/abort", {"txn": t["txn"]})
+                except (Refused, Unreachable):
+                    pass
+            return 200, {"status": "ABORTED", "reason": reason}
+        self.crash.hit("after-decision", t["txn"])
+        acked = self._drive(t["txn"], time.monotonic() + self.budget)
+        return 200, {"status": "COMMITTED", "acked": acked}
+
+    def _drive(self, txn: str, until: float) -> list[str]:
+        """Send commit to every participant until each acknowledged or ``until``; mark done when all did."""
+        acked: list[str] = []
+        while True:
+            for k in self.order:
+                if k in acked:
+                    continue
+                try:
+                    self._call(k, "/commit", {"txn": txn})
+                    acked.append(k)
+                except (Refused, Unreachable):
+                    continue
+                self.crash.hit(f"after-commit-{k}", txn)
+            if len(acked) == len(self.order):
+                with self.mu:
+                    self.db.execute("UPDATE decisions SET done_at=? WHERE txn=?", (time.time(), txn))
+                return acked
+            if time.monotonic() >= until:
+                return acked
+            time.sleep(0.1)
+
+    def _driver(self) -> None:
+        while True:
+            time.sleep(0.5)
+            for txn in self.undone():
+                self._drive(txn, time.monotonic())

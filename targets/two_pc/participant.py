@@ -1,0 +1,243 @@
+"""A 2PC participant: the order, inventory or payment service of the guide (§3.2), over its own SQLite.
+
+Each participant turns a transaction ``{txn, user, items, total}`` into its
+own piece of work and *locks* what that work needs at prepare time:
+
+``order``      creates the order row ``txn`` (lock: the order id)
+``inventory``  deducts each item from stock (lock: the quantities, so
+               ``available - locked`` is what a later prepare may take)
+``payment``    charges the user ``total`` (lock: the amount, held against the balance)
+
+Routes: ``POST /prepare {txn...}`` -> ``{"vote": "YES"|"NO"}``; ``POST
+/commit {txn}``; ``POST /abort {txn?}``; ``GET /snapshot`` (read-only
+figures for ``read-all``); ``GET /state`` (the final read: transaction log,
+lock table, resources, crash records).
+
+Variants, as :mod:`targets.two_pc` describes:
+
+* ``seed`` is the guide's ``InventoryServiceParticipant``, and the order and
+  payment participants written the same way: the prepared map and its locks
+  live only in this process's memory (a restart forgets them), ``commit`` of
+  a transaction not in that map throws "Transaction not prepared", and
+  ``abort(transaction)`` reads the order id *from its argument*, so the
+  coordinator's argument-less ``abort()`` releases nothing. The ``txlog``
+  table is only an observation record for the final reads (what this node
+  did and when); the protocol never reads it.
+* ``durable`` writes the prepare record (and so its locks) to SQLite before
+  voting YES, reloads it after a restart, commits and aborts idempotently,
+  remembers an abort so that a late prepare votes NO, and asks the
+  coordinator (``POST /decision``) about any transaction it has held prepared
+  for longer than ``inquire_after`` seconds (presumed abort answers "abort"
+  for a transaction the coordinator has no commit record of).
+
+Crash point ``after-vote-yes`` (``--crash-points``): the process dies just
+after its YES vote has been sent. Only the standard library.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from typing import Any, Mapping
+
+from targets.saga_orders.http_base import CrashPoints, HttpError, Refused, Unreachable, call, log
+
+__all__ = ["KINDS", "Participant"]
+
+KINDS = ("order", "inventory", "payment")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS resources (key TEXT PRIMARY KEY, initial INTEGER NOT NULL, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY, user TEXT, items TEXT, total INTEGER, at REAL);
+CREATE TABLE IF NOT EXISTS txlog (txn TEXT PRIMARY KEY, state TEXT NOT NULL, work TEXT NOT NULL,
+                                  prepared_at REAL, decided_at REAL, note TEXT);
+"""
+
+
+def work_of(kind: str, t: Mapping[str, Any]) -> dict[str, Any]:
+    """This participant's share of transaction ``t``: what it locks at prepare and applies at commit."""
+    if kind == "order":
+        return {"order": t["txn"], "user": t["user"], "items": t["items"], "total": t["total"]}
+    if kind == "inventory":
+        return {"items": [[p, int(q)] for p, q in t["items"]]}
+    return {"user": t["user"], "amount": int(t["total"])}
+
+
+def _need(kind: str, work: Mapping[str, Any]) -> dict[str, int]:
+    """Resource key -> amount the work takes (nothing for an order: its lock is its id)."""
+    if kind == "inventory":
+        need: dict[str, int] = {}
+        for p, q in work["items"]:
+            need[p] = need.get(p, 0) + int(q)
+        return need
+    if kind == "payment":
+        return {work["user"]: int(work["amount"])}
+    return {}
+
+
+class Participant:
+    """One participant node (see the module docstring)."""
+
+    def __init__(self, *, kind: str, name: str, variant: str, db_path: str, initial: Mapping[str, int],
+                 crash: CrashPoints, coordinator: tuple[str, int] | None, timeout: float,
+                 inquire_after: float = 1.0) -> None:
+        self.kind, self.name, self.variant, self.crash = kind, name, variant, crash
+        self.coordinator, self.timeout, self.inquire_after = coordinator, timeout, inquire_after
+        self.mu = threading.Lock()
+        self.db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+        with self.db:
+            for k, v in initial.items():
+                self.db.execute("INSERT OR IGNORE INTO resources VALUES (?, ?, ?)", (k, v, v))
+        # txn -> (work, since): the lock table. seed: memory only; durable: rebuilt from txlog.
+        self.prepared: dict[str, tuple[dict[str, Any], float]] = {}
+        if variant == "durable":
+            for txn, work, at in self.db.execute("SELECT txn, work, prepared_at FROM txlog WHERE state='prepared'"):
+                self.prepared[txn] = (json.loads(work), at)
+            threading.Thread(target=self._resolver, daemon=True).start()
+
+    def routes(self) -> dict[tuple[str, str], Any]:
+        return {("GET", "/health"): lambda _: (200, {"status": "ok", "role": self.kind}),
+                ("POST", "/prepare"): self.prepare, ("POST", "/commit"): self.commit,
+                ("POST", "/abort"): self.abort, ("GET", "/snapshot"): lambda _: (200, self.snapshot()),
+                ("GET", "/state"): lambda _: (200, self.state())}
+
+    # -- the protocol ----------------------------------------------------------------------------------
+
+    def _locked(self) -> dict[str, int]:
+        held: dict[str, int] = {}
+        for work, _ in self.prepared.values():
+            for k, n in _need(self.kind, work).items():
+                held[k] = held.get(k, 0) + n
+        return held
+
+    def _feasible(self, txn: str, work: Mapping[str, Any]) -> str | None:
+        """Why this participant must vote NO, or None."""
+        if self.kind == "order":
+            if self.db.execute("SELECT 1 FROM orders WHERE id=?", (txn,)).fetchone():
+                return f"order {txn} exists"
+            return None
+        held = self._locked()
+        for k, n in _need(self.kind, work).items():
+            row = self.db.execute("SELECT value FROM resources WHERE key=?", (k,)).fetchone()
+            if row is None:
+                return f"unknown {k}"
+            if row[0] - held.get(k, 0) < n:
+                return f"{k}: {row[0] - held.get(k, 0)} free, {n} needed"
+        return None
+
+    def prepare(self, t: Any) -> tuple[int, Any]:
+        txn = str(t["txn"])
+        work = work_of(self.kind, t)
+        now = time.time()
+        with self.mu:
+            if txn in self.prepared:
+                return 200, {"vote": "YES"}
+            row = self.db.execute("SELECT state FROM txlog WHERE txn=?", (txn,)).fetchone()
+            if row is not None and self.variant == "durable" and row[0] != "prepared":
+                return 200, {"vote": "YES" if row[0] == "committed" else "NO"}
+            why = self._feasible(txn, work)
+            if why is not None:
+                self.db.execute("INSERT OR REPLACE INTO txlog VALUES (?, 'aborted', ?, NULL, ?, ?)",
+                                (txn, json.dumps(work), now, f"voted NO: {why}"))
+                return 200, {"vote": "NO", "reason": why}
+            # seed: an observation row; durable: the prepare record, written before the vote
+            self.db.execute("INSERT OR REPLACE INTO txlog VALUES (?, 'prepared', ?, ?, NULL, NULL)",
+                            (txn, json.dumps(work), now))
+            self.prepared[txn] = (work, now)
+        if "after-vote-yes" in self.crash.armed or "all" in self.crash.armed:
+            threading.Timer(0.005, self.crash.hit, args=("after-vote-yes", txn)).start()
+        return 200, {"vote": "YES"}
+
+    def _apply(self, txn: str, work: Mapping[str, Any], now: float) -> None:
+        with self.db:
+            for k, n in _need(self.kind, work).items():
+                self.db.execute("UPDATE resources SET value = value - ? WHERE key=?", (n, k))
+            if self.kind == "order":
+                self.db.execute("INSERT INTO orders VALUES (?, ?, ?, ?, ?)",
+                                (txn, work["user"], json.dumps(work["items"]), work["total"], now))
+            self.db.execute("UPDATE txlog SET state='committed', decided_at=? WHERE txn=?", (now, txn))
+
+    def commit(self, b: Any) -> tuple[int, Any]:
+        txn = str(b["txn"])
+        now = time.time()
+        with self.mu:
+            held = self.prepared.get(txn)
+            if held is None:
+                row = self.db.execute("SELECT state FROM txlog WHERE txn=?", (txn,)).fetchone()
+                if self.variant == "durable" and row is not None and row[0] == "committed":
+                    return 200, {"ack": True}
+                raise HttpError(409, "Transaction not prepared")
+            self._apply(txn, held[0], now)
+            del self.prepared[txn]
+        return 200, {"ack": True}
+
+    def abort(self, b: Any) -> tuple[int, Any]:
+        txn = (b or {}).get("txn")
+        if txn is None:  # the guide's `const { orderId } = transaction` with no transaction
+            raise HttpError(400, "abort without a transaction: nothing to release")
+        txn = str(txn)
+        now = time.time()
+        with self.mu:
+            if txn in self.prepared:
+                self.db.execute("UPDATE txlog SET state='aborted', decided_at=?, note='aborted' WHERE txn=?",
+                                (now, txn))
+                del self.prepared[txn]
+            elif self.variant == "durable":
+                row = self.db.execute("SELECT state FROM txlog WHERE txn=?", (txn,)).fetchone()
+                if row is not None and row[0] == "committed":
+                    raise HttpError(409, f"{txn} is committed")
+                if row is None:  # remember it: a prepare arriving late votes NO
+                    self.db.execute("INSERT INTO txlog VALUES (?, 'aborted', '{}', NULL, ?, 'abort before prepare')",
+                                    (txn, now))
+        return 200, {"ack": True}
+
+    def _resolver(self) -> None:
+        """durable: ask the coordinator about every transaction held prepared for too long."""
+        while True:
+            time.sleep(0.3)
+            with self.mu:
+                old = [t for t, (_, at) in self.prepared.items() if time.time() - at > self.inquire_after]
+            for txn in old:
+                if self.coordinator is None:
+                    break
+                try:
+                    d = call(self.coordinator, "POST", "/decision", {"txn": txn}, timeout=self.timeout)
+                except (Refused, Unreachable):
+                    break  # the coordinator is down or cut off: stay blocked, ask again later
+                if d.get("decision") == "commit":
+                    self.commit({"txn": txn})
+                    log(self.name, f"{txn}: in doubt, coordinator says commit")
+                elif d.get("decision") == "abort":
+                    self.abort({"txn": txn})
+                    log(self.name, f"{txn}: in doubt, coordinator says abort")
+
+    # -- reads -----------------------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Read-only figures: resources and what this participant's committed work took from them."""
+        with self.mu:
+            res = {k: v for k, v in self.db.execute("SELECT key, value FROM resources")}
+            initial = {k: v for k, v in self.db.execute("SELECT key, initial FROM resources")}
+            taken: dict[str, int] = {}
+            for (work,) in self.db.execute("SELECT work FROM txlog WHERE state='committed'"):
+                for k, n in _need(self.kind, json.loads(work)).items():
+                    taken[k] = taken.get(k, 0) + n
+            orders = self.db.execute("SELECT COUNT(*) FROM orders").fetchone()[0]
+        return {"participant": self.kind, "resources": res, "initial": initial, "taken": taken, "orders": orders}
+
+    def state(self) -> dict[str, Any]:
+        """The final read: transaction log, lock table, resources, crash records, wall clock."""
+        with self.mu:
+            logrows = {t: {"state": s, "work": json.loads(w), "prepared_at": p, "decided_at": d, "note": n}
+                       for t, s, w, p, d, n in self.db.execute("SELECT * FROM txlog")}
+            locks = [{"txn": t, "since": at, "holds": _need(self.kind, w) or {"order": t}}
+                     for t, (w, at) in sorted(self.prepared.items())]
+        snap = self.snapshot()
+        return {"participant": self.kind, "name": self.name, "log": logrows, "locks": locks,
+                "resources": snap["resources"], "initial": snap["initial"], "orders": snap["orders"],
+                "crashes": self.crash.fired(), "now": time.time()}

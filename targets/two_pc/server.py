@@ -1,0 +1,79 @@
+"""One 2PC node: ``python -m targets.two_pc.server --role R ...`` (see :mod:`targets.two_pc`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from targets.saga_orders.http_base import CrashPoints, log, serve
+from targets.two_pc.coordinator import DurableCoordinator, SeedCoordinator
+from targets.two_pc.participant import KINDS, Participant
+
+ROLES = ("coordinator", *KINDS)
+VARIANTS = ("seed", "durable")
+
+
+def _pairs(text: str, what: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for part in (x for x in text.split(",") if x):
+        k, sep, v = part.partition("=")
+        if not sep or not v.strip().lstrip("-").isdigit():
+            raise SystemExit(f"--{what}: {part!r} is not NAME=INT")
+        out[k.strip()] = int(v)
+    return out
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="two-pc-node")
+    p.add_argument("--role", required=True, choices=ROLES)
+    p.add_argument("--name", required=True)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--variant", required=True, choices=VARIANTS)
+    p.add_argument("--peer", action="append", default=[], help="ROLE=HOST:PORT, one per other node")
+    p.add_argument("--crash-points", default="")
+    p.add_argument("--crash-p", type=float, default=0.02)
+    p.add_argument("--timeout", type=float, default=0.5, help="seconds per call to another node")
+    p.add_argument("--budget", type=float, default=2.0, help="durable: seconds a request retries its commits")
+    p.add_argument("--inquire-after", type=float, default=1.0, help="durable: seconds prepared before asking")
+    p.add_argument("--stock", default="p1=60,p2=60,p3=60")
+    p.add_argument("--balances", default="u1=600,u2=600,u3=600,u4=600")
+    p.add_argument("--prices", default="p1=30,p2=20,p3=10")
+    a = p.parse_args(argv)
+    a.peers = {}
+    for spec in a.peer:
+        role, _, hp = spec.partition("=")
+        host, _, port = hp.rpartition(":")
+        a.peers[role] = (host, int(port))
+    return a
+
+
+def build(a: argparse.Namespace) -> Any:
+    os.makedirs(a.data, exist_ok=True)
+    crash = CrashPoints(a.crash_points, a.crash_p, a.data, a.name)
+    if a.role == "coordinator":
+        kw = dict(name=a.name, participants={k: v for k, v in a.peers.items() if k in KINDS},
+                  prices=_pairs(a.prices, "prices"), crash=crash, timeout=a.timeout)
+        if a.variant == "durable":
+            return DurableCoordinator(data_dir=a.data, budget=a.budget, **kw)
+        return SeedCoordinator(**kw)
+    initial = {"inventory": lambda: _pairs(a.stock, "stock"), "payment": lambda: _pairs(a.balances, "balances"),
+               "order": dict}[a.role]()
+    return Participant(kind=a.role, name=a.name, variant=a.variant, db_path=os.path.join(a.data, f"{a.role}.db"),
+                       initial=initial, crash=crash, coordinator=a.peers.get("coordinator"), timeout=a.timeout,
+                       inquire_after=a.inquire_after)
+
+
+def main(argv: list[str] | None = None) -> None:
+    a = parse_args(sys.argv[1:] if argv is None else argv)
+    node = build(a)
+    server = serve(a.host, a.port, node.routes(), a.name)
+    log(a.name, f"{a.role} ({a.variant}) listening on {a.host}:{a.port}; peers {a.peers}")
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
