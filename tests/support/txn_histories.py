@@ -42,6 +42,10 @@ class TxnLog:
         self._add(p, status, value)
         return self
 
+    def planned(self, p: Any) -> list[list[Any]]:
+        """The micro-ops process ``p`` invoked and has not completed yet."""
+        return self._open[p]
+
     def txn(self, p: Any, mops: list[list[Any]], status: str = "ok") -> "TxnLog":
         return self.invoke(p, mops).complete(p, status)
 

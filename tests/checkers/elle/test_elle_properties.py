@@ -82,7 +82,7 @@ def serial_history(rng: random.Random, workload: str, n: int, procs: int) -> His
                 log.complete(p, "info")        # never applied
                 del phase[p]
             else:
-                result[p] = _apply(state, log._open[p], workload)
+                result[p] = _apply(state, log.planned(p), workload)
                 phase[p] = "applied"
         else:
             log.complete(p, "info" if roll < 0.1 else "ok", result.pop(p))
