@@ -27,6 +27,7 @@ from __future__ import annotations
 import fcntl
 import glob
 import hashlib
+import importlib.metadata
 import io
 import json
 import os
@@ -82,18 +83,46 @@ class BaseRecipe:
     suite: str
     packages: tuple[str, ...]
     script: Path
+    python_packages: tuple[str, ...] = ()
 
     def digest(self) -> str:
         h = hashlib.sha256()
-        h.update(json.dumps({"suite": self.suite, "packages": sorted(self.packages)}).encode())
+        h.update(json.dumps({"suite": self.suite, "packages": sorted(self.packages),
+                             "python": sorted(_dist_versions(self.python_packages))}).encode())
         h.update(self.script.read_bytes())
         return h.hexdigest()[:12]
+
+
+def _dist_versions(names: tuple[str, ...]) -> list[str]:
+    return [f"{n}=={importlib.metadata.version(n)}" for n in names]
+
+
+def _vendor_python_packages(names: tuple[str, ...], root: Path) -> None:
+    """Copy the host's installed ``names`` into ROOT's ``dist-packages``, file by file.
+
+    Node processes import the harness's protocol modules, which need a few
+    third-party packages (``msgspec``) that Debian 12 does not package. No
+    registry is reachable from an image build, so the exact distributions the
+    harness runs with here are copied in from this interpreter's site-packages
+    (their RECORD lists every file): offline, and the same version on both sides.
+    """
+    dest = root / "usr" / "local" / "lib" / "python3.11" / "dist-packages"
+    for name in names:
+        dist = importlib.metadata.distribution(name)
+        for f in dist.files or ():
+            src = Path(dist.locate_file(f))
+            if not src.is_file() or ".." in f.parts:
+                continue
+            target = dest / f
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target)
 
 
 BASE_RECIPE = BaseRecipe(
     suite="bookworm",
     packages=("python3", "iptables", "iproute2", "procps"),
     script=PROJECT_ROOT / "docker" / "debootstrap.sh",
+    python_packages=("msgspec",),
 )
 
 
@@ -246,6 +275,7 @@ def build_base(client: "docker.DockerClient", recipe: BaseRecipe, tag: str,
                 f"{recipe.script} failed (exit {rc}) building the base image from {mirror}; "
                 f"its last lines:\n  " + "\n  ".join(tail) +
                 "\nCheck that the mirror is reachable, or set SPLITBRAIN_APT_MIRROR.")
+        _vendor_python_packages(recipe.python_packages, root)
         progress("packing the root filesystem")
         archive = Path(tmp) / "root.tar"
         subprocess.run(["tar", "--numeric-owner", "-C", str(root), "-cf", str(archive), "."],
