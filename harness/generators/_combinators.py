@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Sequence
 
+import msgspec
+
 from harness.generators._core import (
     _DONE, NS, PENDING, Context, Generator, OpResult, OpSpec, _Fn, _Once, _Sleep, lift,
 )
@@ -378,7 +380,7 @@ class _Independent:
         g = self.gens[i]
         if g is None:
             return self
-        nxt = g.update(ctx, replace(event, value=v[1]))
+        nxt = g.update(ctx, msgspec.structs.replace(event, value=v[1]))  # Op is a msgspec Struct
         if nxt is g:
             return self
         return _Independent(self.keys, self.make, self.gens[:i] + (nxt,) + self.gens[i + 1:], self.active)
