@@ -209,6 +209,23 @@ def check_state(final: Mapping[str, Any], told: Mapping[str, tuple[str, Any]] | 
     return out
 
 
+def _faults(history: History) -> tuple[tuple[float, str], ...]:
+    """Each fault event once (its invocation; the matching completion is skipped), as (s, "kill orchestrator")."""
+    out: list[tuple[float, str]] = []
+    open_: set[str] = set()
+    for e in history.nemesis:
+        if e.time is None:
+            continue
+        nodes = e.value.get("nodes") if isinstance(e.value, dict) else None
+        what = f"{e.f} {', '.join(nodes)}" if nodes else e.f
+        if what in open_:
+            open_.discard(what)
+            continue
+        open_.add(what)
+        out.append((e.time / 1e9, what))
+    return tuple(out)
+
+
 class SagaChecker:
     """The saga invariants over a history with a ``final`` read (see the module docstring)."""
 
@@ -236,8 +253,7 @@ class SagaChecker:
         offset = None
         if final_op.time is not None and final.get("now") is not None:
             offset = final_op.time / 1e9 - float(final["now"])
-        faults = tuple((e.time / 1e9, f"{e.f} {', '.join((e.value or {}).get('nodes', [])) if isinstance(e.value, dict) else e.value or ''}".strip())
-                       for e in history.nemesis if e.time is not None and e.type == "info")
+        faults = _faults(history)
         found = check_state(final, told, offset=offset, faults=faults)
         counts: dict[str, int] = defaultdict(int)
         kept: list[Anomaly] = []

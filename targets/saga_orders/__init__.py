@@ -55,6 +55,8 @@ def node_command(ctx: NodeContext) -> list[str]:
     for opt, flag in _NODE_OPTIONS.items():
         if opt in ctx.options:
             argv += [flag, str(ctx.options[opt]).replace(";", ",")]
+    if ctx.options.get("crash_once", "0") not in ("", "0", "false", "no"):
+        argv.append("--crash-once")
     return argv
 
 
@@ -98,6 +100,7 @@ TARGET = Target(
     roles=tuple(Role(name=r, ready=_ready_as(r), clients=(r == "orchestrator")) for r in ROLES),
     options={
         "crash_points": "comma- (or ;-) separated crash points to arm, or all (default none)",
+        "crash_once": "1: each armed point fires at most once per node (default 0)",
         "crash_p": "probability an armed point fires each time it is reached (default 0.01)",
         "peer_timeout": "seconds a node waits for another node (default 0.5)",
         "stock": "initial stock, e.g. p1=100;p2=100;p3=100",

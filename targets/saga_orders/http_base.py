@@ -8,7 +8,9 @@
   will happen) and :class:`Unreachable` when the outcome is unknown (refused
   connection, timeout, reset): the caller must not assume either way.
 * :class:`CrashPoints` is a node's list of armed named points
-  (``--crash-points after-charge,before-compensate --crash-p 0.01``). When a
+  (``--crash-points after-charge,before-compensate --crash-p 0.01``;
+  ``--crash-once``: each point fires at most once per data dir, so a test
+  can place a crash exactly and the restarted node then runs past it). When a
   point fires the process appends ``{point, order, at}`` to
   ``crashes.jsonl`` in its data dir (so the final reads can show it) and
   exits at once with ``os._exit``: nothing after the point runs, as with
@@ -126,16 +128,18 @@ def serve(host: str, port: int, routes: Mapping[tuple[str, str], Handler], name:
 class CrashPoints:
     """Named points at which this process may die (see the module docstring)."""
 
-    def __init__(self, armed: str, p: float, data_dir: str, node: str, seed: int | None = None) -> None:
+    def __init__(self, armed: str, p: float, data_dir: str, node: str, seed: int | None = None,
+                 once: bool = False) -> None:
         self.armed = frozenset(x for x in armed.split(",") if x)
         self.p = p
         self.file = Path(data_dir) / "crashes.jsonl"
         self.node = node
         self._rng = random.Random(seed)
+        self.spent = {c["point"] for c in self.fired()} if once else set()  # once: each point fires once
 
     def hit(self, point: str, order: Any = None) -> None:
         """Die here with probability ``p`` if ``point`` (or ``all``) is armed."""
-        if not self.armed or (point not in self.armed and "all" not in self.armed):
+        if not self.armed or (point not in self.armed and "all" not in self.armed) or point in self.spent:
             return
         if self._rng.random() >= self.p:
             return

@@ -37,6 +37,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--peer", action="append", default=[], help="ROLE=HOST:PORT, one per other role")
     p.add_argument("--crash-points", default="")
     p.add_argument("--crash-p", type=float, default=0.01)
+    p.add_argument("--crash-once", action="store_true")
     p.add_argument("--timeout", type=float, default=0.5, help="seconds per call to another node")
     p.add_argument("--budget", type=float, default=2.0, help="durable: seconds a client's request drives its saga")
     p.add_argument("--stock", default="p1=100,p2=100,p3=100")
@@ -54,7 +55,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def build(a: argparse.Namespace) -> Any:
     os.makedirs(a.data, exist_ok=True)
-    crash = CrashPoints(a.crash_points, a.crash_p, a.data, a.name)
+    crash = CrashPoints(a.crash_points, a.crash_p, a.data, a.name, once=a.crash_once)
     if a.role == "bus":
         return Bus(name=a.name, services=a.peers, timeout=a.timeout)
     if a.role == "orchestrator":
