@@ -86,6 +86,24 @@ _ESCAPES = re.compile(r"\\(u[0-9A-Fa-f]{4}|.)", re.S)
 _ESCAPE_CHARS = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "b": "\b", "f": "\f"}
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unescape(s: str, line: int) -> str:
+    """A string literal's body with its escapes read; ``\\uD83D\\uDE00`` pairs become one character.
+
+    A lone surrogate is not text (no UTF-8 file, no report can hold it): an error.
+    """
+    s = _ESCAPES.sub(_unescape_one, s)
+    if _SURROGATE.search(s):
+        try:
+            s = s.encode("utf-16", "surrogatepass").decode("utf-16")
+        except UnicodeDecodeError:
+            raise EDNError("a string holds a lone surrogate (\\uD800-\\uDFFF), which is not text",
+                           line=line) from None
+    return s
+
+
 def _unescape_one(m: re.Match[str]) -> str:
     e = m.group(1)
     if e[0] == "u" and len(e) == 5:
@@ -181,7 +199,7 @@ class FlatMaps:
         if len(st) > MAX_OP_BYTES:
             raise EDNError(too_large(len(st), "a string"), line=line)
         st = st[1:-1]
-        return _ESCAPES.sub(_unescape_one, st) if "\\" in st else st
+        return _unescape(st, line) if "\\" in st else st
 
     def value(self, text: str, line: int) -> Any:
         """A flat value's text (an atom, a string, or a vector of those) as data."""
@@ -302,7 +320,7 @@ def parse(text: str) -> list[Form]:
             if len(tok) > MAX_OP_BYTES:
                 raise EDNError(too_large(len(tok), "a string"), line=line_at(start))
             s = tok[1:-1]
-            value = _ESCAPES.sub(_unescape_one, s) if "\\" in s else s
+            value = _unescape(s, line_at(start)) if "\\" in s else s
             vkind = "atom"
         elif kind == "char":
             c = tok[1:]

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -319,6 +320,7 @@ def op_from_json(d: Any, *, file: str | Path | None = None, line: int | None = N
 # error; so the fast path only ever decides what the reference would decide.
 
 _DECODE_OP = msgspec.json.Decoder(Op).decode
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 # A line shorter than this cannot nest past MAX_DEPTH: each of its brackets needs a closer.
 _SHALLOW_BYTES = 2 * MAX_DEPTH + 2
 _SET_F = Op.__dict__["f"].__set__  # only to share one string per name (see _share_names)
@@ -340,6 +342,12 @@ def _reference_op(raw: bytes, *, file: Path, line: int, position: int) -> Op:
     op = op_from_json(d, file=file, line=line, default_index=position)
     if depth_exceeds(op.value) or depth_exceeds(op.error):
         raise HistoryError(too_deep(), file=file, line=line)
+    if _SURROGATE_ESCAPE.search(text):  # "\ud800" alone decodes, but is no text any file or page can hold
+        try:
+            _ENCODE(d).encode("utf-8")
+        except UnicodeEncodeError:
+            raise HistoryError("a string holds a lone surrogate (\\uD800-\\uDFFF), which is not text",
+                               file=file, line=line) from None
     return op
 
 
