@@ -217,7 +217,7 @@ _order = st.tuples(st.sampled_from(["u1", "u2", "u3"]),
                    st.lists(_item, min_size=1, max_size=2, unique_by=lambda x: x[0]))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(_order, max_size=25), st.integers(0, 12), st.integers(0, 200))
 def test_sagas_run_one_at_a_time_without_faults_never_break_an_invariant(
         orders: list[tuple[str, list[list[Any]]]], stock: int, balance: int) -> None:
