@@ -221,8 +221,6 @@ def main() -> int:
                     help="also time networkx's SCC on the graph of an N-transaction history")
     ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     a = ap.parse_args()
-    if a.compare_networkx:
-        print(compare_networkx(a.compare_networkx, a.seed))
     if a.child is not None:
         print(json.dumps(child(a.child, a.seed, a.inject, a.model)))
         return 0
@@ -254,6 +252,8 @@ def main() -> int:
         lo, hi = (x / ELLE_CORES for x in ELLE_TXN_PER_S)
         print(f"{'':>9} per core (CPU time): ours {per_core} txn/s vs Elle ~{lo:.0f}-{hi:.0f} txn/s/core "
               f"(assuming {ELLE_CORES} cores): ratio {per_core / hi:.2f}-{per_core / lo:.2f}")
+    if a.compare_networkx:   # last: a child's max RSS would inherit this process's (Linux keeps it across exec)
+        print(compare_networkx(a.compare_networkx, a.seed))
     return 0 if ok else 1
 
 
