@@ -9,6 +9,8 @@ containers removed, logs saved. Once stopping has begun, later signals (a
 second Ctrl-C, SIGTERM from an impatient supervisor) are only noted, with one
 line on stderr: cleanup is never cut short, and it is bounded by its own
 timeouts (SIGKILL is there for the truly impatient; see :mod:`harness.watchdog`).
+Only a step that leaks nothing when cut, such as writing the report once the
+record is final, may be skipped by one more signal (:meth:`StopSignals.skippable`).
 
 SIGINT is handled even when it was inherited as ignored: a shell script that
 starts ``splitbrain run ... &`` hands its background jobs SIGINT set to
@@ -104,6 +106,7 @@ class StopSignals:
     def __init__(self, *, note: Callable[[str], None] | None = None) -> None:
         self.received: list[int] = []
         self.stopping = False
+        self._skippable = False
         self._note = note or (lambda line: print(line, file=sys.stderr, flush=True))
 
     @property
@@ -113,8 +116,24 @@ class StopSignals:
     def begin_stopping(self) -> None:
         self.stopping = True
 
+    @contextmanager
+    def skippable(self) -> Iterator[None]:
+        """A last step of stopping that a further signal may cut short (the report: nothing leaks).
+
+        Inside, the next signal raises :class:`Interrupted` even while stopping;
+        outside, signals are only noted again.
+        """
+        self._skippable = True
+        try:
+            yield
+        finally:
+            self._skippable = False
+
     def __call__(self, signum: int, frame: Any) -> None:
         self.received.append(signum)
+        if self.stopping and self._skippable:
+            self._skippable = False
+            raise Interrupted(signum)
         if self.stopping:
             self._note(f"splitbrain: {signal_name(signum)} again: still stopping (nodes, network rules, "
                        f"logs); this ends by itself in a few seconds")

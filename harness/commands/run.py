@@ -419,9 +419,14 @@ class _Run:
                 st.release_space(self.run_dir)
                 self.echo(st.verdict_text(doc, self.run_dir))
             if report:
-                self.enter(PHASE_REPORT, publish=False)
-                written = _write_report(self.run_dir)
+                with self.stop.skippable():  # already stopping: another signal skips the report
+                    self.enter(PHASE_REPORT, publish=False)
+                    written = _write_report(self.run_dir)
         except Interrupted as e:
+            if doc.get("status") != "done":  # the run was already stopped: its record stands as it is
+                (self.run_dir / "report.html").unlink(missing_ok=True)
+                self.echo(f"  report skipped ({e.name}); write it with: splitbrain report {self.run_dir}")
+                return RunResult(run_dir=self.run_dir, results=doc, exit_code=code)
             return self._report_cut_short(doc, f"interrupted ({e.name})", e.exit_code, signal=e.name)
         except OSError as e:  # only a full disk gets out of _write_report
             why = _disk_full(e, self.run_dir)

@@ -80,3 +80,14 @@ def test_sigint_inherited_as_ignored_is_handled_anyway() -> None:
         assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # and put back as it was
     finally:
         signal.signal(signal.SIGINT, old)
+
+
+def test_a_skippable_step_of_stopping_is_cut_by_the_next_signal_only() -> None:
+    with stop_signals(note=lambda line: None) as stop:
+        stop.begin_stopping()
+        with pytest.raises(Interrupted) as e:
+            with stop.skippable():  # e.g. the report, once the record is final
+                _deliver(signal.SIGINT)
+        assert e.value.signum == signal.SIGINT
+        _deliver(signal.SIGINT)  # outside it, noted again
+    assert stop.received == [signal.SIGINT, signal.SIGINT]
