@@ -21,7 +21,9 @@ then ``results.json`` is written a last time (the run's real ``duration_s``,
 what stopped it and when), the verdict printed, the report written. A signal
 during the check leaves the verdict ``unknown`` and says the history is
 complete; one during the report keeps the verdict, says the report is
-missing, and exits with the signal's code. The run's watchdog
+missing, and exits with the signal's code. A second signal while stopping
+is only noted (cleanup is never cut short) unless it comes while the report
+of a stopped run is being written: that is skipped. The run's watchdog
 (:mod:`harness.watchdog`) does the same cleanup if the harness itself is
 SIGKILLed. Signal handling: :mod:`harness.backends._interrupts`.
 
