@@ -11,7 +11,8 @@ whose verdict is
 
 * ``INVALID`` when an anomaly the requested models proscribe was found;
 * ``UNKNOWN`` when none was, but the time ran out before every proscribed cycle
-  kind was searched for (``error`` names them);
+  kind was searched for (``error`` names them), or no transaction committed
+  (Elle's "empty transaction graph": nothing was checked);
 * ``VALID`` otherwise.
 
 ``stats`` holds the counts per anomaly kind, the models asked for, the
@@ -117,6 +118,8 @@ def _check(history: History, workload: Workload, *, models: Sequence[str], timeo
         verdict = Verdict.UNKNOWN
         error = (f"cycle search ran out of its {budget:g} s budget; not searched for: "
                  + ", ".join(unsearched))
+    elif not any(t.status == "ok" for t in parsed.txns):
+        verdict, error = Verdict.UNKNOWN, "no transaction completed ok: there was nothing to check"
     else:
         verdict, error = Verdict.VALID, None
     statuses = [t.status for t in parsed.txns]

@@ -207,3 +207,9 @@ def test_unread_appends_come_after_everything_read() -> None:
                     (4, [r("x", [1])]))
     assert kinds(h) == {"G-single-realtime"}
     assert ListAppend(models=["serializable"]).check(h).verdict is Verdict.VALID
+
+
+def test_nothing_committed_is_unknown_not_valid() -> None:
+    res = ListAppend().check(concurrent([ap("x", 1)], [r("x", [])], fail=[0, 1]))
+    assert res.verdict is Verdict.UNKNOWN and "nothing to check" in (res.error or "")
+    assert ListAppend().check(History.of([])).verdict is Verdict.UNKNOWN
