@@ -95,7 +95,7 @@ def recover(run_id: str, run_dir: Path | None, backend: str) -> list[str]:
             pass
         else:
             try:
-                done += [f"docker: removed {r}" for r in clean_leftovers(run_id)]
+                done += [f"docker: {r}" for r in clean_leftovers(run_id)]
             except Exception as e:  # noqa: BLE001 - no engine: nothing of ours can run there
                 done.append(f"docker: could not clean: {type(e).__name__}: {e}")
     if run_dir is not None and st.mark_killed(run_dir):
