@@ -29,6 +29,8 @@ Invariants, each an anomaly kind naming the orders involved:
 ``ack-broken``               the client was told CONFIRMED and the order is not, or told FAILED and
                              it was confirmed or charged
 ``duplicate-orders-for-key`` one idempotency key, several orders
+``status-regressed``         a ``status`` read saw an order CONFIRMED or CANCELLED, and the final
+                             read has it in another state, or not at all (a terminal state changed)
 
 Times in the prose are seconds since the run began: the services' wall
 clock is aligned to the history by the final read's ``now`` and its
@@ -47,7 +49,7 @@ __all__ = ["KINDS", "SagaChecker", "check_state", "trace_of"]
 
 KINDS = ("order-not-terminal", "illegal-saga", "stock-not-conserved", "negative-stock", "orphan-reservation",
          "double-charge", "wrong-charge", "cancelled-but-charged", "charge-without-order", "ack-broken",
-         "duplicate-orders-for-key")
+         "duplicate-orders-for-key", "status-regressed")
 LIMIT = 8
 TERMINAL = ("CONFIRMED", "CANCELLED")
 
@@ -121,8 +123,13 @@ def trace_of(final: Mapping[str, Any], oid: str) -> str:
 
 
 def check_state(final: Mapping[str, Any], told: Mapping[str, tuple[str, Any]] | None = None, *,
-                offset: float | None = None, faults: tuple[tuple[float, str], ...] = ()) -> list[Anomaly]:
-    """Every invariant broken by ``final``; ``told`` maps key -> (status told, order id) from ok ``place`` ops."""
+                offset: float | None = None, faults: tuple[tuple[float, str], ...] = (),
+                seen: Mapping[str, tuple[str, float | None]] | None = None) -> list[Anomaly]:
+    """Every invariant broken by ``final``.
+
+    ``told`` maps key -> (status told, order id) from ok ``place`` ops;
+    ``seen`` maps order id -> (terminal status a ``status`` read returned, run seconds of that read).
+    """
     v = _View(final, offset, faults)
     out: list[Anomaly] = []
 
@@ -206,6 +213,12 @@ def check_state(final: Mapping[str, Any], told: Mapping[str, tuple[str, Any]] | 
         elif status == "FAILED" and oid and (v.net(oid) or (o is not None and o["status"] == "CONFIRMED")):
             add("ack-broken", [oid], f"the client was told order {oid} (key {key}) FAILED, but it is "
                 f"{o['status'] if o else 'missing'} and charged {v.net(oid)} net", key=key)
+    for oid, (status, at) in sorted((seen or {}).items()):
+        o = v.orders.get(oid)
+        if o is None or o["status"] != status:
+            when = "" if at is None else f" at {at:.2f} s"
+            add("status-regressed", [oid], f"a status read{when} saw order {oid} {status}, but the final read "
+                f"has it {'missing' if o is None else o['status']}", seen=status)
     return out
 
 
@@ -234,6 +247,7 @@ class SagaChecker:
 
     def check(self, history: History) -> CheckResult:
         told: dict[str, tuple[str, Any]] = {}
+        seen: dict[str, tuple[str, float | None]] = {}
         final_op: Op | None = None
         places = 0
         for o in history.operations:
@@ -243,6 +257,11 @@ class SagaChecker:
                     d = o.completion.value  # type: ignore[union-attr]
                     if d.get("status") in ("CONFIRMED", "FAILED"):
                         told[o.invoke.value["key"]] = (d["status"], d.get("order"))
+            elif o.f == "status" and o.status == "ok" and isinstance(o.completion.value, dict):  # type: ignore[union-attr]
+                at = None if o.invoke.time is None else o.invoke.time / 1e9
+                for row in o.completion.value.get("orders") or []:  # type: ignore[union-attr]
+                    if row.get("status") in TERMINAL:
+                        seen.setdefault(row["id"], (row["status"], at))
             elif o.f == "final" and o.status == "ok":
                 final_op = o.completion
         if final_op is None:
@@ -254,7 +273,7 @@ class SagaChecker:
         if final_op.time is not None and final.get("now") is not None:
             offset = final_op.time / 1e9 - float(final["now"])
         faults = _faults(history)
-        found = check_state(final, told, offset=offset, faults=faults)
+        found = check_state(final, told, offset=offset, faults=faults, seen=seen)
         counts: dict[str, int] = defaultdict(int)
         kept: list[Anomaly] = []
         for a in found:

@@ -110,6 +110,7 @@ TARGET = Target(
         "budget": "durable: seconds a request drives its saga before answering PENDING (default 2)",
         "client_timeout": "seconds a client waits per attempt (default 3)",
         "client_retries": "times a client resends a timed-out order with the same key (default 1)",
+        "status_fraction": "fraction of ops that read a recent key's orders (default 0.1)",
         "recovery": "seconds the final read waits for PENDING orders to finish (default 10)",
     },
 )

@@ -8,6 +8,9 @@ idempotency key, as a client would, up to ``retries`` times; if none is
 answered the op is ``info``. A refused connection on the first attempt
 (nothing sent) is ``fail``.
 
+``status`` value ``{"key"}``; ``ok`` value ``{"key", "orders": [{id, status}]}``
+(the order service's orders for that key, read through the orchestrator).
+
 ``final`` value ``{"wait": s}``; ``ok`` value: every service's state (see
 :func:`targets.saga_orders.orchestrator.final_state`).
 """
@@ -49,6 +52,12 @@ class SagaClient:
             wait = float(op.value.get("wait", 10))
             try:
                 return Completion(type="ok", value=call(addr, "POST", "/final", op.value, timeout=wait + 15))
+            except (Refused, Unreachable) as e:
+                return Completion(type="fail", error=str(e))
+        if op.f == "status":  # a read: a timeout changes nothing, so it may be fail
+            try:
+                d = call(addr, "POST", "/status", op.value, timeout=self.timeout_s)
+                return Completion(type="ok", value={"key": op.value["key"], "orders": d["orders"]})
             except (Refused, Unreachable) as e:
                 return Completion(type="fail", error=str(e))
         if op.f != "place":

@@ -1,6 +1,7 @@
 """The client-facing node: the saga orchestrator (``seed``, ``durable``) or the gateway (``choreography``).
 
-``POST /place {key, user, items}`` places an order; ``POST /final {wait}``
+``POST /place {key, user, items}`` places an order; ``POST /status {key}``
+reads the order service's orders for a key; ``POST /final {wait}``
 waits until no order is PENDING (or ``wait`` seconds passed) and returns
 every service's own state (the final reads).
 
@@ -71,6 +72,7 @@ class _Front:
     def routes(self) -> dict[tuple[str, str], Any]:
         return {("GET", "/health"): lambda _: (200, {"status": "ok", "role": "orchestrator"}),
                 ("POST", "/place"): self.place,
+                ("POST", "/status"): lambda b: (200, self._call("order", "/get", {"key": b["key"]})),
                 ("POST", "/final"): lambda b: (200, final_state(
                     self.services, float((b or {}).get("wait", 10)), self.crash.fired(), self.timeout * 4))}
 

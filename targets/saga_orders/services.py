@@ -147,8 +147,9 @@ class Orders(_Service):
         return self.op_status({"id": ev["data"]["order"], "status": status})
 
     def op_get(self, b: Any) -> tuple[int, Any]:
-        rows = [r for r in self.state(None)[1]["orders"] if r["key"] == b["key"]]
-        return 200, {"orders": rows}
+        """The orders placed under one idempotency key: ``{"orders": [{id, status}]}``."""
+        rows = self.db.rows("SELECT id, key, status FROM orders ORDER BY created")
+        return 200, {"orders": [{"id": r["id"], "status": r["status"]} for r in rows if r["key"] == b["key"]]}
 
     def state(self, _: Any) -> tuple[int, Any]:
         rows = self.db.rows("SELECT * FROM orders ORDER BY created")

@@ -182,6 +182,26 @@ def test_two_orders_for_one_key() -> None:
     assert found[0].data["orders"] == ["o1", "o4"]
 
 
+def test_a_terminal_status_that_a_read_saw_must_not_change() -> None:
+    s, told = legal()
+    assert check_state(s, told, seen={"o1": ("CONFIRMED", 1.5), "o2": ("CANCELLED", None)}) == []
+    found = check_state(s, told, seen={"o2": ("CONFIRMED", 1.5), "o7": ("CANCELLED", 2.0)})
+    assert [a.kind for a in found] == ["status-regressed", "status-regressed"]
+    assert "at 1.50 s saw order o2 CONFIRMED" in found[0].summary and "missing" in found[1].summary
+
+
+def test_the_checker_takes_status_reads_from_the_history() -> None:
+    s, told = legal()
+    h = _history(s, told)
+    read = [Op(index=0, type="invoke", process=5, f="status", value={"key": "k2"}, time=1),
+            Op(index=1, type="ok", process=5, f="status",
+               value={"key": "k2", "orders": [{"id": "o2", "status": "CONFIRMED"}]}, time=2)]
+    ops = read + [Op(index=o.index + 2, type=o.type, process=o.process, f=o.f, value=o.value, time=o.time)
+                  for o in h.ops]
+    r = SagaChecker().check(History.of(ops))
+    assert {a.kind for a in r.anomalies} == {"status-regressed"}
+
+
 def test_every_kind_is_tested_above() -> None:
     import inspect
     import sys

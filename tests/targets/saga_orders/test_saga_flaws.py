@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from checkers.saga import check_state
-from targets.saga_orders.http_base import Unreachable
+from targets.saga_orders.http_base import Unreachable, call
 
 pytestmark = pytest.mark.slow
 
@@ -110,3 +110,6 @@ def test_choreography_without_faults_confirms_and_cancels_cleanly(saga_nodes: An
     final = n.final(wait=5)
     assert sorted(o["status"] for o in final["orders"]) == ["CANCELLED", "CONFIRMED"]
     assert kinds(final) == set()
+    a = n.addr["orchestrator"]
+    (row,) = call((a.host, a.port), "POST", "/status", {"key": "k2"}, timeout=5)["orders"]
+    assert row["status"] == "CANCELLED"
