@@ -52,3 +52,16 @@ def test_durable_resolves_the_same_crash_after_the_restart(tmp_path: Path) -> No
     assert d["valid"] is True, r["anomalies"]
     assert r["stats"]["blocking_resolved_count"] >= 3  # all three held it while the coordinator was down
     assert {b["state"] for b in r["stats"]["blocking_resolved"]} == {"committed"}
+
+
+@pytest.mark.docker
+def test_the_same_blocking_on_docker(tmp_path: Path) -> None:
+    try:
+        from harness.backends.docker_engine import connect
+        connect(timeout=10).close()
+    except Exception as e:  # no engine here (or no SDK): nothing to run on
+        pytest.skip(f"no Docker engine: {e}")
+    d = run("seed", tmp_path, "--backend", "docker")
+    assert d["backend"] == "docker"
+    blocking = [a for a in d["checkers"]["atomic-commit"]["anomalies"] if a["kind"] == "blocking"]
+    assert blocking and blocking[0]["data"]["problem"] == "blocking after coordinator crash"
