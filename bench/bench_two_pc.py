@@ -34,17 +34,20 @@ from checkers.atomic_commit import LIVENESS, PROBLEMS
 
 ROOT = Path(__file__).resolve().parents[1]
 NEMESIS = "kill:coordinator,kill,partition:coordinator,partition:payment"
-# Larger than the workload's defaults, so that a leaking seed run keeps committing (and so keeps
-# reaching phase two, where failed commits show) for most of its 30 s instead of running dry.
+# A point between every pair of phases, but few enough that a crashed coordinator (restarted only by
+# the next kill:coordinator heal) does not spend most of a run dead.
+POINTS = "after-prepare-order;after-prepare-payment;after-decision;after-commit-order;after-vote-yes"
+# Stock larger than the workload's default, so that a leaking seed run keeps committing (and so keeps
+# reaching phase two, where failed commits show) instead of running dry in its first seconds.
 STOCK = "p1=400;p2=400;p3=400"
-BALANCES = "u1=3000;u2=3000;u3=3000;u4=3000"
+BALANCES = "u1=1500;u2=1500;u3=1500;u4=1500"  # payment starts voting NO after ~10 s
 
 
 def one_run(variant: str, seed: int, seconds: float, backend: str | None, crash_p: float,
             store: Path) -> dict:
     argv = [sys.executable, "-m", "harness.cli", "run", "two-pc", "--variant", variant, "--nemesis", NEMESIS,
-            "--time-limit", str(seconds), "--concurrency", "4", "--rate", "20", "--nemesis-interval", "3",
-            "--seed", str(seed), "--store", str(store), "--option", "crash_points=all",
+            "--time-limit", str(seconds), "--concurrency", "4", "--rate", "20", "--nemesis-interval", "2",
+            "--seed", str(seed), "--store", str(store), "--option", f"crash_points={POINTS}",
             "--option", f"crash_p={crash_p}", "--option", f"stock={STOCK}", "--option", f"balances={BALANCES}"]
     if backend:
         argv += ["--backend", backend]
@@ -72,12 +75,12 @@ def main() -> None:
     ap.add_argument("--first-seed", type=int, default=1)
     ap.add_argument("--variants", default="seed,durable")
     ap.add_argument("--backend", default=None, help="default: splitbrain's default backend")
-    ap.add_argument("--crash-p", type=float, default=0.005, help="probability per armed crash point (default 0.005)")
+    ap.add_argument("--crash-p", type=float, default=0.002, help="probability per armed crash point (default 0.002)")
     ap.add_argument("--store", type=Path, default=None, help="keep the runs here (default: a temporary folder)")
     a = ap.parse_args()
     store = a.store or Path(tempfile.mkdtemp(prefix="bench-two-pc-"))
-    print(f"two-pc: {a.seeds} seeds x {a.seconds:g} s per variant, nemesis {NEMESIS}, crash points all "
-          f"at p={a.crash_p}, backend {a.backend or 'default'}; runs in {store}", flush=True)
+    print(f"two-pc: {a.seeds} seeds x {a.seconds:g} s per variant, nemesis {NEMESIS} (every ~2 s), "
+          f"crash points {POINTS} at p={a.crash_p}, backend {a.backend or 'default'}; runs in {store}", flush=True)
     notes = []
     for variant in a.variants.split(","):
         caught, safety_runs, errors = 0, 0, 0

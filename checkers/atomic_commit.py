@@ -188,21 +188,22 @@ def check_logs(final: Mapping[str, Any], told: Mapping[str, str] | None = None, 
     resolved: list[dict[str, Any]] = []
     for txn in v.txns():
         holders = sorted(p for p in v.parts if txn in v.locks[p])
+        hold = "hold" if len(holders) > 1 else "holds"
         if holders:
             since = min(v.t(v.locks[p][txn]["since"]) or 0.0 for p in holders)
             if told.get(txn) == "ABORTED":
                 add("locks-kept-by-abort", [txn], f"the client was told {txn} ABORTED, yet "
-                    f"{', '.join(holders)} still {'hold' if len(holders) > 1 else 'holds'} its lock "
+                    f"{', '.join(holders)} still {hold} its lock "
                     f"(since {since:.2f} s): the abort released nothing", holders=holders)
                 continue
             d = _down_at(down, since, None)
             if d is not None:
                 add("blocking", [txn], f"{', '.join(holders)} prepared {txn} (at {since:.2f} s) and still "
-                    f"{'hold' if len(holders) > 1 else 'holds'} its locks at the end; the coordinator was down from {d.start:.2f} s ({d.why}) "
+                    f"{hold} its locks at the end; the coordinator was down from {d.start:.2f} s ({d.why}) "
                     + ("and never came back" if d.end is None else f"to {d.end:.2f} s, and it never resolved"),
                     problem=PROBLEMS["blocking"], holders=holders, resolved=False)
             else:
-                add("blocking", [txn], f"{', '.join(holders)} still {'hold' if len(holders) > 1 else 'holds'} {txn}'s locks at the end "
+                add("blocking", [txn], f"{', '.join(holders)} still {hold} {txn}'s locks at the end "
                     f"(in doubt since {since:.2f} s)", problem="in doubt at the end", holders=holders,
                     resolved=False)
             continue
@@ -227,9 +228,10 @@ def _coordinator_down(history: History, name: str, crashes: Iterable[Mapping[str
                       offset: float) -> list[Down]:
     """Kill windows of the coordinator, and crash-point deaths up to the next ``start`` that revived it."""
     out = [Down(start=w.start_ns / 1e9, end=None if w.end_ns is None else w.end_ns / 1e9, why="killed")
-           for w in fault_windows(history.nemesis) if w.kind == "kill" and name in w.nodes and w.start_ns is not None]
+           for w in fault_windows(history.nemesis)
+           if w.kind == "kill" and name in w.nodes and w.start_ns is not None]
     starts = sorted(e.time / 1e9 for e in history.nemesis if e.f == "start" and e.type == "info"
-                    and e.time is not None and name in ((e.value or {}).get("nodes", []) if isinstance(e.value, dict) else []))
+                    and e.time is not None and isinstance(e.value, dict) and name in e.value.get("nodes", []))
     for c in crashes:
         at = float(c["at"]) + offset
         end = next((s for s in starts if s >= at), None)
