@@ -16,6 +16,8 @@
   exits at once with ``os._exit``: nothing after the point runs, as with
   etcd's gofail failpoints. The kill nemesis's ``start`` restarts any node
   that is not alive, so an armed run needs ``kill`` in ``--nemesis``.
+  ``POST /disarm`` (every node) disarms for good: the final read does it
+  first, so no point fires while the sagas recover.
 
 Only the standard library, so a node runs in a container with bare python3.
 """
@@ -120,9 +122,14 @@ def serve(host: str, port: int, routes: Mapping[tuple[str, str], Handler], name:
         def do_POST(self) -> None:
             self._do("POST")
 
-    ThreadingHTTPServer.daemon_threads = True
-    ThreadingHTTPServer.allow_reuse_address = True
-    return ThreadingHTTPServer((host, port), _H)
+    class _Server(ThreadingHTTPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+        def handle_error(self, request: Any, client_address: Any) -> None:  # a client gone mid-answer
+            log(name, f"answer to {client_address} not delivered: {sys.exc_info()[1]!r}")
+
+    return _Server((host, port), _H)
 
 
 class CrashPoints:
@@ -136,10 +143,19 @@ class CrashPoints:
         self.node = node
         self._rng = random.Random(seed)
         self.spent = {c["point"] for c in self.fired()} if once else set()  # once: each point fires once
+        self.disarmed_file = Path(data_dir) / "crash-points-disarmed"
+
+    def disarm(self) -> None:
+        """Fire no more, in this process or after a restart (the final phase heals crash points too)."""
+        self.disarmed_file.touch()
+        self.armed = frozenset()
 
     def hit(self, point: str, order: Any = None) -> None:
         """Die here with probability ``p`` if ``point`` (or ``all``) is armed."""
         if not self.armed or (point not in self.armed and "all" not in self.armed) or point in self.spent:
+            return
+        if self.disarmed_file.exists():
+            self.armed = frozenset()
             return
         if self._rng.random() >= self.p:
             return

@@ -45,8 +45,13 @@ def order_total(items: list[list[Any]], prices: Mapping[str, int]) -> int:
 
 def final_state(services: Mapping[str, Address], wait: float, self_crashes: list[dict[str, Any]],
                 timeout: float) -> dict[str, Any]:
-    """Wait until no order is PENDING (at most ``wait`` s), then read every service's database."""
+    """Disarm every service's crash points, wait until no order is PENDING (at most ``wait`` s), read every database."""
     end = time.monotonic() + wait
+    for s in services:
+        try:
+            call(services[s], "POST", "/disarm", {}, timeout=timeout)
+        except (Refused, Unreachable) as e:
+            log("orchestrator", f"could not disarm {s}: {e}")
     while True:
         try:
             orders = call(services["order"], "GET", "/state", timeout=timeout)["orders"]
@@ -58,10 +63,20 @@ def final_state(services: Mapping[str, Address], wait: float, self_crashes: list
         time.sleep(0.25)
     out: dict[str, Any] = {"crashes": list(self_crashes), "now": time.time()}
     for s in SERVICES:
-        d = call(services[s], "GET", "/state", timeout=timeout)
+        d = _state_of(services[s], timeout)
         out["crashes"] += d.pop("crashes", [])
         out.update(d)
     return out
+
+
+def _state_of(address: Address, timeout: float, tries: int = 5) -> Any:
+    for i in range(tries):
+        try:
+            return call(address, "GET", "/state", timeout=timeout)
+        except Unreachable:
+            if i == tries - 1:
+                raise
+            time.sleep(0.5)
 
 
 class _Front:
@@ -73,8 +88,12 @@ class _Front:
         return {("GET", "/health"): lambda _: (200, {"status": "ok", "role": "orchestrator"}),
                 ("POST", "/place"): self.place,
                 ("POST", "/status"): lambda b: (200, self._call("order", "/get", {"key": b["key"]})),
-                ("POST", "/final"): lambda b: (200, final_state(
-                    self.services, float((b or {}).get("wait", 10)), self.crash.fired(), self.timeout * 4))}
+                ("POST", "/disarm"): lambda _: (self.crash.disarm(), (200, {"disarmed": True}))[1],
+                ("POST", "/final"): self.final}
+
+    def final(self, b: Any) -> tuple[int, Any]:
+        self.crash.disarm()
+        return 200, final_state(self.services, float((b or {}).get("wait", 10)), self.crash.fired(), self.timeout * 4)
 
     def _call(self, svc: str, path: str, body: Any) -> Any:
         return call(self.services[svc], "POST", path, body, timeout=self.timeout)

@@ -83,7 +83,8 @@ class _Service:
 
     def routes(self) -> dict[tuple[str, str], Callable[[Any], tuple[int, Any]]]:
         r: dict[tuple[str, str], Callable[[Any], tuple[int, Any]]] = {
-            ("GET", "/health"): self.health, ("GET", "/state"): self.state, ("POST", "/event"): self.event}
+            ("GET", "/health"): self.health, ("GET", "/state"): self.state, ("POST", "/event"): self.event,
+            ("POST", "/disarm"): lambda _: (self.crash.disarm(), (200, {"disarmed": True}))[1]}
         for name in dir(self):
             if name.startswith("op_"):
                 r[("POST", "/" + name[3:])] = getattr(self, name)

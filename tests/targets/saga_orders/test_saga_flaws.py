@@ -113,3 +113,13 @@ def test_choreography_without_faults_confirms_and_cancels_cleanly(saga_nodes: An
     a = n.addr["orchestrator"]
     (row,) = call((a.host, a.port), "POST", "/status", {"key": "k2"}, timeout=5)["orders"]
     assert row["status"] == "CANCELLED"
+
+
+def test_the_final_read_disarms_every_crash_point_for_good(saga_nodes: Any) -> None:
+    n = saga_nodes("durable", crash_points="all", crash_p="1")
+    n.final(wait=0)                                           # recovery must not be cut short by a crash
+    n.kill("orchestrator")
+    n.start("orchestrator")                                   # a restart reads the options again
+    assert n.place("k1", [["p1", 1]])["status"] == "CONFIRMED"
+    final = n.final(wait=0)
+    assert final["crashes"] == [] and kinds(final) == set()
