@@ -153,6 +153,7 @@ class DurableCoordinator(_Coordinator):
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("CREATE TABLE IF NOT EXISTS decisions (txn TEXT PRIMARY KEY, body TEXT, "
                         "at REAL, done_at REAL)")
+        self._stop = threading.Event()
         threading.Thread(target=self._driver, daemon=True).start()
 
     def undone(self) -> list[str]:
@@ -226,8 +227,11 @@ class DurableCoordinator(_Coordinator):
                 return acked
             time.sleep(0.1)
 
+    def close(self) -> None:
+        """Stop the driver (an in-process coordinator; a real one just dies)."""
+        self._stop.set()
+
     def _driver(self) -> None:
-        while True:
-            time.sleep(0.5)
+        while not self._stop.wait(0.5):
             for txn in self.undone():
                 self._drive(txn, time.monotonic())

@@ -95,6 +95,7 @@ class Participant:
                 self.db.execute("INSERT OR IGNORE INTO resources VALUES (?, ?, ?)", (k, v, v))
         # txn -> (work, since): the lock table. seed: memory only; durable: rebuilt from txlog.
         self.prepared: dict[str, tuple[dict[str, Any], float]] = {}
+        self._stop = threading.Event()
         if variant == "durable":
             for txn, work, at in self.db.execute("SELECT txn, work, prepared_at FROM txlog WHERE state='prepared'"):
                 self.prepared[txn] = (json.loads(work), at)
@@ -198,8 +199,7 @@ class Participant:
 
     def _resolver(self) -> None:
         """durable: ask the coordinator about every transaction held prepared for too long."""
-        while True:
-            time.sleep(0.3)
+        while not self._stop.wait(0.3):
             with self.mu:
                 old = [t for t, (_, at) in self.prepared.items() if time.time() - at > self.inquire_after]
             for txn in old:
@@ -215,6 +215,10 @@ class Participant:
                 elif d.get("decision") == "abort":
                     self.abort({"txn": txn})
                     log(self.name, f"{txn}: in doubt, coordinator says abort")
+
+    def close(self) -> None:
+        """Stop the resolver (an in-process node; a real one just dies)."""
+        self._stop.set()
 
     # -- reads -----------------------------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ class Node:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
+        self.p.close()
         self.server.shutdown()
         self.server.server_close()
 
@@ -79,11 +80,18 @@ def nodes(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[dict[str, 
         n.stop()
 
 
-def coordinator(nodes: dict[str, Node], tmp_path: Path, cls: Any = SeedCoordinator, hook: Any = None,
-                **kw: Any) -> Any:
-    crash = Hook(tmp_path, hook or (lambda point: None))
-    return cls(name="coordinator", participants={k: n.addr for k, n in nodes.items()}, prices=PRICES,
-               crash=crash, timeout=0.5, **kw)
+@pytest.fixture
+def coordinator(request: pytest.FixtureRequest) -> Any:
+    """A factory of in-process coordinators over ``nodes``, each stopped when the test ends."""
+    def make(nodes: dict[str, Node], tmp_path: Path, cls: Any = SeedCoordinator, hook: Any = None,
+             **kw: Any) -> Any:
+        crash = Hook(tmp_path, hook or (lambda point: None))
+        c = cls(name="coordinator", participants={k: n.addr for k, n in nodes.items()}, prices=PRICES,
+                crash=crash, timeout=0.5, **kw)
+        if hasattr(c, "close"):
+            request.addfinalizer(c.close)
+        return c
+    return make
 
 
 def txn(t: str, user: str = "u1", items: Any = (("p1", 2),)) -> dict[str, Any]:
@@ -94,7 +102,8 @@ def locks(n: Node) -> list[str]:
     return [lk["txn"] for lk in n.p.state()["locks"]]
 
 
-def test_seed_commits_and_every_participant_logs_it(nodes: dict[str, Node], tmp_path: Path) -> None:
+def test_seed_commits_and_every_participant_logs_it(
+        nodes: dict[str, Node], tmp_path: Path, coordinator: Any) -> None:
     c = coordinator(nodes, tmp_path)
     assert c.place(txn("t1"))[1]["status"] == "COMMITTED"
     for n in nodes.values():
@@ -103,7 +112,8 @@ def test_seed_commits_and_every_participant_logs_it(nodes: dict[str, Node], tmp_
     assert nodes["payment"].p.snapshot()["resources"]["u1"] == 40
 
 
-def test_seed_abort_all_passes_no_transaction_so_the_locks_stay(nodes: dict[str, Node], tmp_path: Path) -> None:
+def test_seed_abort_all_passes_no_transaction_so_the_locks_stay(
+        nodes: dict[str, Node], tmp_path: Path, coordinator: Any) -> None:
     c = coordinator(nodes, tmp_path)
     status, d = c.place(txn("big", items=[["p1", 3]], user="u2"))  # 90 <= 100: yes; then a second one
     assert d["status"] == "COMMITTED"
@@ -117,7 +127,7 @@ def test_seed_abort_all_passes_no_transaction_so_the_locks_stay(nodes: dict[str,
     assert c.place(txn("t3", items=[["p1", 6]]))[1]["reason"] == "inventory voted NO"
 
 
-def test_seed_commit_failing_on_a_participant_is_still_reported_committed(nodes: dict[str, Node],
+def test_seed_commit_failing_on_a_participant_is_still_reported_committed(nodes: dict[str, Node], coordinator: Any,
                                                                           tmp_path: Path) -> None:
     def restart_payment(point: str) -> None:  # payment restarts between its YES and the commit
         if point == "after-prepare-payment":
@@ -132,7 +142,7 @@ def test_seed_commit_failing_on_a_participant_is_still_reported_committed(nodes:
 
 
 @pytest.mark.parametrize("nodes", ["durable"], indirect=True)
-def test_durable_prepare_survives_a_restart_and_the_commit_is_retried(nodes: dict[str, Node],
+def test_durable_prepare_survives_a_restart_and_the_commit_is_retried(nodes: dict[str, Node], coordinator: Any,
                                                                        tmp_path: Path) -> None:
     def restart_payment(point: str) -> None:
         if point == "after-prepare-payment":
@@ -146,7 +156,8 @@ def test_durable_prepare_survives_a_restart_and_the_commit_is_retried(nodes: dic
 
 
 @pytest.mark.parametrize("nodes", ["durable"], indirect=True)
-def test_durable_abort_releases_and_a_late_prepare_votes_no(nodes: dict[str, Node], tmp_path: Path) -> None:
+def test_durable_abort_releases_and_a_late_prepare_votes_no(
+        nodes: dict[str, Node], tmp_path: Path, coordinator: Any) -> None:
     c = coordinator(nodes, tmp_path, cls=DurableCoordinator, data_dir=str(tmp_path))
     assert c.place(txn("t1", user="u1", items=[["p1", 4]]))[1]["status"] == "ABORTED"  # 120 > 100
     assert all(locks(n) == [] for n in nodes.values())
@@ -155,7 +166,7 @@ def test_durable_abort_releases_and_a_late_prepare_votes_no(nodes: dict[str, Nod
 
 
 @pytest.mark.parametrize("nodes", ["durable"], indirect=True)
-def test_durable_in_doubt_participants_ask_and_presumed_abort_resolves(nodes: dict[str, Node],
+def test_durable_in_doubt_participants_ask_and_presumed_abort_resolves(nodes: dict[str, Node], coordinator: Any,
                                                                         tmp_path: Path) -> None:
     import time
 
