@@ -223,20 +223,25 @@ def check_state(final: Mapping[str, Any], told: Mapping[str, tuple[str, Any]] | 
 
 
 def _faults(history: History) -> tuple[tuple[float, str], ...]:
-    """Each fault event once (its invocation; the matching completion is skipped), as (s, "kill orchestrator")."""
-    out: list[tuple[float, str]] = []
-    open_: set[str] = set()
+    """Each fault once, as (run seconds, "kill orchestrator").
+
+    A nemesis op's invocation and completion are both recorded; the second
+    event of one kind within 2 s of the first is taken as its completion and
+    only lends it the nodes it names ("start" -> "start inventory").
+    """
+    out: list[tuple[float, str, str]] = []  # (s, f, description)
     for e in history.nemesis:
         if e.time is None:
             continue
+        t = e.time / 1e9
         nodes = e.value.get("nodes") if isinstance(e.value, dict) else None
         what = f"{e.f} {', '.join(nodes)}" if nodes else e.f
-        if what in open_:
-            open_.discard(what)
+        if out and out[-1][1] == e.f and t - out[-1][0] <= 2.0:
+            if nodes and out[-1][2] == e.f:
+                out[-1] = (out[-1][0], e.f, what)
             continue
-        open_.add(what)
-        out.append((e.time / 1e9, what))
-    return tuple(out)
+        out.append((t, e.f, what))
+    return tuple((t, what) for t, _, what in out)
 
 
 class SagaChecker:

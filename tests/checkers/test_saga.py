@@ -250,3 +250,20 @@ def test_sagas_run_one_at_a_time_without_faults_never_break_an_invariant(
 def test_each_kind_is_documented(kind: str) -> None:
     import checkers.saga as mod
     assert f"``{kind}``" in (mod.__doc__ or "")
+
+
+def test_the_prose_aligns_the_services_clock_and_names_each_nearby_fault_once() -> None:
+    s, told = legal()
+    order(s, "o4")["status"] = "PENDING"
+    rows(s, "reservations", "o4")[0]["state"] = "reserved"
+    told.pop("k4")
+    h = _history(s, told)   # final completes at 55 ns ~ 0 s; the services' "now" is 100.0 wall seconds
+    kill = [Op(index=0, type="info", process="nemesis", f="kill", value={"nodes": ["orchestrator"]},
+               time=int(-97.7e9)),
+            Op(index=1, type="info", process="nemesis", f="kill", value={"nodes": ["orchestrator"]},
+               time=int(-97.6e9))]
+    ops = kill + [Op(index=o.index + 2, type=o.type, process=o.process, f=o.f, value=o.value, time=o.time)
+                  for o in h.ops]
+    (a,) = SagaChecker().check(History.of(ops)).anomalies
+    assert "created at -98.00 s" in a.summary and "charged 20 (c4) at -97.80 s" in a.summary
+    assert a.summary.count("kill orchestrator") == 1 and "kill orchestrator at -97.70 s" in a.summary
