@@ -34,11 +34,11 @@ from typing import Callable
 from harness.cluster import Address
 from harness.target import NodeContext, Role, Target
 from targets.saga_orders.client import SagaClient
+from targets.saga_orders.server import ROLES
 from targets.saga_orders.workload import ORDERS
 
-__all__ = ["TARGET", "node_command", "ready"]
+__all__ = ["ROLES", "TARGET", "node_command", "ready"]
 
-ROLES = ("orchestrator", "order", "inventory", "payment", "bus")
 _NODE_OPTIONS = {"crash_points": "--crash-points", "crash_p": "--crash-p", "peer_timeout": "--timeout",
                  "stock": "--stock", "balances": "--balances", "prices": "--prices",
                  "reservation_ttl": "--reservation-ttl", "budget": "--budget"}

@@ -17,8 +17,6 @@ answered the op is ``info``. A refused connection on the first attempt
 
 from __future__ import annotations
 
-from typing import Any
-
 from harness.client import Completion
 from harness.cluster import Address
 from harness.history import Op
