@@ -26,10 +26,11 @@ import os
 import re
 import secrets
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from harness.edn import EDNError, FlatMaps, Keyword, dumps, loads, parse
-from harness.history import NEMESIS, OP_TYPES, History, HistoryError, Op, _gc_paused, op_to_json, read_jsonl
+from harness.history import (NEMESIS, OP_TYPES, History, HistoryError, LineNumbers, Op, Sharing, _gc_paused,
+                             op_to_json, read_jsonl)
 from harness.input_limits import MAX_OP_BYTES, decode_utf8, depth_exceeds, line_blocks, too_deep, too_large
 
 __all__ = ["load_history", "write_history", "read_edn", "read_value", "op_to_edn", "FORMATS"]
@@ -75,7 +76,7 @@ def read_edn(path: str | os.PathLike[str]) -> History:
     return History.of(ops, source=p, lines=lines)
 
 
-def _read_edn_forms(p: Path) -> tuple[list[Op], list[int]]:
+def _read_edn_forms(p: Path) -> tuple[list[Op], Sequence[int]]:
     """The general reader: every top-level form of the whole file (see the module docstring)."""
     text = decode_utf8(p.read_bytes(), 1, lambda msg, ln: HistoryError(msg, file=p, line=ln))
     try:
@@ -113,12 +114,11 @@ class _OurLines:
     """Ops from the groups of ``_OUR_LINE``; a completion's value text equal to its
     invocation's shares the invocation's value (half of the values, half the memory)."""
 
-    __slots__ = ("flat", "atoms", "names", "last")
+    __slots__ = ("flat", "atoms", "last")
 
     def __init__(self, flat: FlatMaps) -> None:
         self.flat = flat
         self.atoms = flat.atoms
-        self.names: dict[str, str] = {}
         self.last: dict[Any, tuple[str, Any]] = {}
 
     def _scalar(self, a: str, st: str, line: int) -> Any:
@@ -145,17 +145,18 @@ class _OurLines:
         if not f:
             raise HistoryError(":f must be a keyword, got ''", line=line)
         return Op(index=int(idx), time=int(tm) if tm else None, process=p, type=_TYPES[typ],
-                  f=self.names.setdefault(f, f), value=value,
+                  f=f, value=value,
                   node=self.flat.value(node, line) if node else None,
                   error=self.flat.value(err, line) if err else None)
 
 
-def _read_edn_lines(p: Path) -> tuple[list[Op], list[int]] | None:
+def _read_edn_lines(p: Path) -> tuple[list[Op], Sequence[int]] | None:
     """The ops of a one-op-map-per-line file, or None when the file is not one."""
     flat = FlatMaps()
     ours = _OurLines(flat)
+    share = Sharing()
     ops: list[Op] = []
-    lines: list[int] = []
+    lines = LineNumbers()
     error = lambda msg, ln: HistoryError(msg, file=p, line=ln)  # noqa: E731
     with p.open("rb") as fh, _gc_paused():
         for first, raw_lines, _ in line_blocks(fh, error):
@@ -163,29 +164,41 @@ def _read_edn_lines(p: Path) -> tuple[list[Op], list[int]] | None:
             if not ops and text[:1] != "{":
                 return None
             try:
-                found = _OUR_LINE.findall(text)
-                if len(found) == len(raw_lines):
-                    ops.extend(map(ours.op, found, range(first, first + len(found))))
-                    lines.extend(range(first, first + len(found)))
-                    continue
-                for n, line in enumerate(text.split("\n"), start=first):
-                    if not line or line.isspace():
-                        continue
-                    m = _OUR_LINE.fullmatch(line)
-                    if m is not None:
-                        ops.append(ours.op(m.groups(), n))
-                    else:
-                        d = flat.map(line, n)
-                        if d is None:
-                            return None
-                        ops.append(_op_from_edn(d, file=p, line=n, position=len(ops)))
-                    lines.append(n)
+                got = _edn_block(text, first, len(raw_lines), ours, p, len(ops))
             except EDNError as e:
                 raise HistoryError(f"not EDN: {e.message}", file=p, line=e.line) from None
             except HistoryError as e:
                 if e.file is None:
                     raise HistoryError(e.message, file=p, line=e.line) from None
                 raise
+            if got is None:
+                return None
+            share(got[0])
+            ops.extend(got[0])
+            lines.add(got[1])
+    return ops, lines.result()
+
+
+def _edn_block(text: str, first: int, count: int, ours: _OurLines, p: Path,
+               position: int) -> tuple[list[Op], Sequence[int]] | None:
+    """The ops of ``count`` lines from line ``first`` on, and their lines; None if one is not a flat map."""
+    found = _OUR_LINE.findall(text)
+    if len(found) == count:  # every line in our layout: one match each
+        return list(map(ours.op, found, range(first, first + count))), range(first, first + count)
+    ops: list[Op] = []
+    lines: list[int] = []
+    for n, line in enumerate(text.split("\n"), start=first):
+        if not line or line.isspace():
+            continue
+        m = _OUR_LINE.fullmatch(line)
+        if m is not None:
+            ops.append(ours.op(m.groups(), n))
+        else:
+            d = ours.flat.map(line, n)
+            if d is None:
+                return None
+            ops.append(_op_from_edn(d, file=p, line=n, position=position + len(ops)))
+        lines.append(n)
     return ops, lines
 
 
