@@ -59,6 +59,7 @@ PROBLEMS = {"commit-reported-not-committed": "commit reported although a partici
             "blocking": "blocking after coordinator crash"}
 LIVENESS = ("locks-kept-by-abort", "blocking")
 LIMIT = 8
+SLACK = 0.2
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,9 +110,15 @@ class _Logs:
 
 
 def _down_at(down: Iterable[Down], lo: float, hi: float | None) -> Down | None:
-    """The first down window overlapping [lo, hi] (hi None: up to the end)."""
+    """The first outage that began while a lock taken at ``lo`` was still held (until ``hi``; None: the end).
+
+    Only an outage that *began* during the hold counts: a window's end is the nemesis's ``start``
+    completion, recorded after the restarted coordinator already serves, so locks taken in a window's
+    tail were taken by the new coordinator. ``SLACK`` s before ``lo`` still count: a prepare the
+    coordinator sent just before it died may arrive just after.
+    """
     for d in down:
-        if (hi is None or d.start <= hi) and (d.end is None or d.end >= lo):
+        if lo <= d.start + SLACK and (hi is None or hi >= d.start):
             return d
     return None
 
@@ -213,7 +220,7 @@ def check_logs(final: Mapping[str, Any], told: Mapping[str, str] | None = None, 
                 continue
             lo, hi = v.t(e["prepared_at"]), v.t(e["decided_at"])
             d = _down_at(down, lo, hi)  # type: ignore[arg-type]
-            if d is not None and hi is not None and lo is not None and hi >= d.start:
+            if d is not None and hi is not None and lo is not None:
                 resolved.append({"txn": txn, "participant": p, "held_s": round(hi - lo, 3), "state": e["state"],
                                  "summary": f"{p} held {txn} prepared from {lo:.2f} s to {hi:.2f} s "
                                  f"({hi - lo:.2f} s) while the coordinator was down from {d.start:.2f} s "

@@ -187,6 +187,10 @@ def test_blocking_resolved_after_restart_is_reported_not_a_violation() -> None:
         "inventory held t0 prepared from 0.00 s to 6.00 s (6.00 s) while the coordinator was down from "
         "1.00 s (killed); resolved as committed after it came back")
     assert check_logs(final, told)[1]["blocking_resolved"] == []  # no outage, nothing blocked
+    # an outage that began before the lock was taken (the lock was the restarted coordinator's) does not count
+    assert check_logs(final, told, down=[Down(start=-3.0, end=6.5, why="killed")])[1]["blocking_resolved"] == []
+    # nor one that began after it was released
+    assert check_logs(final, told, down=[Down(start=6.5, end=9.0, why="killed")])[1]["blocking_resolved"] == []
 
 
 def _nem(ops: list[Op], f: str, t: float, nodes: list[str]) -> None:
