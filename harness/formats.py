@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from harness.edn import EDNError, FlatMaps, Keyword, dumps, loads, parse
-from harness.history import (NEMESIS, OP_TYPES, History, HistoryError, LineNumbers, Op, Sharing, _gc_paused,
+from harness.history import (NEMESIS, OP_TYPES, History, HistoryError, LineNumbers, Op, Pairing, _gc_paused,
                              op_to_json, read_jsonl)
 from harness.input_limits import MAX_OP_BYTES, decode_utf8, depth_exceeds, line_blocks, too_deep, too_large
 
@@ -69,11 +69,13 @@ def read_edn(path: str | os.PathLike[str]) -> History:
     """
     p = Path(path)
     try:
-        read = _read_edn_lines(p)
-        ops, lines = read if read is not None else _read_edn_forms(p)
+        h = _read_edn_lines(p)
+        if h is None:
+            ops, lines = _read_edn_forms(p)
+            h = History.of(ops, source=p, lines=lines)
     except OSError as e:
         raise HistoryError(f"cannot read: {e.strerror}", file=p) from None
-    return History.of(ops, source=p, lines=lines)
+    return h
 
 
 def _read_edn_forms(p: Path) -> tuple[list[Op], Sequence[int]]:
@@ -150,11 +152,11 @@ class _OurLines:
                   error=self.flat.value(err, line) if err else None)
 
 
-def _read_edn_lines(p: Path) -> tuple[list[Op], Sequence[int]] | None:
-    """The ops of a one-op-map-per-line file, or None when the file is not one."""
+def _read_edn_lines(p: Path) -> History | None:
+    """The history in a one-op-map-per-line file, read and paired a block at a time; None if not one."""
     flat = FlatMaps()
     ours = _OurLines(flat)
-    share = Sharing()
+    pairing = Pairing(source=p, share=True)
     ops: list[Op] = []
     lines = LineNumbers()
     error = lambda msg, ln: HistoryError(msg, file=p, line=ln)  # noqa: E731
@@ -173,10 +175,10 @@ def _read_edn_lines(p: Path) -> tuple[list[Op], Sequence[int]] | None:
                 raise
             if got is None:
                 return None
-            share(got[0])
+            pairing.feed(*got)
             ops.extend(got[0])
             lines.add(got[1])
-    return ops, lines.result()
+    return History.paired(ops, pairing, lines.result())
 
 
 def _edn_block(text: str, first: int, count: int, ours: _OurLines, p: Path,

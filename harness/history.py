@@ -176,8 +176,16 @@ class History:
            lines: Sequence[int] | None = None) -> "History":
         """Pair ``ops`` (see :func:`pair`); ``lines`` maps each op to its file line for errors."""
         ops = tuple(ops)
-        operations, nemesis = pair(ops, source=source, lines=lines)
-        return cls(ops=ops, operations=operations, nemesis=nemesis,
+        pairing = Pairing(source=source)
+        pairing.feed(ops, lines)
+        return cls.paired(ops, pairing, lines)
+
+    @classmethod
+    def paired(cls, ops: Sequence[Op], pairing: "Pairing", lines: Sequence[int] | None) -> "History":
+        """The history of ``ops`` already fed to ``pairing`` (how readers build one as they read)."""
+        operations, nemesis = pairing.result()
+        source = pairing.source
+        return cls(ops=tuple(ops), operations=operations, nemesis=nemesis,
                    source=None if source is None else str(source),
                    lines=None if lines is None else lines if isinstance(lines, range) else tuple(lines))
 
@@ -199,39 +207,92 @@ class History:
 
 def pair(ops: Sequence[Op], *, source: str | Path | None = None,
          lines: Sequence[int] | None = None) -> tuple[tuple[Operation, ...], tuple[Op, ...]]:
-    """Pair invocations with completions by Jepsen's rules, in one pass.
+    """Pair invocations with completions by Jepsen's rules, in one pass (see :class:`Pairing`).
 
     Raises :class:`HistoryError` when a process invokes while it has an op open
     (naming the file line when ``lines`` is given). Completions with nothing
     open for their process, and every ``nemesis`` event, go to the second list.
     """
-    open_: dict[Process, int] = {}
-    invokes: list[Op] = []
-    completions: list[Op | None] = []
-    stray: list[Op] = []
-    for i, op in enumerate(ops):
-        p = op.process
-        if p == NEMESIS:
-            stray.append(op)
-        elif op.type == "invoke":
-            if p in open_:
-                prev = invokes[open_[p]]
-                raise HistoryError(
-                    f"process {p} invokes {op.f!r} while its {prev.f!r} "
-                    f"(index {prev.index}) is still open",
-                    file=source, line=lines[i] if lines else None)
-            open_[p] = len(invokes)
-            invokes.append(op)
-            completions.append(None)
-        else:
-            j = open_.pop(p, None)
-            if j is None:
+    pairing = Pairing(source=source)
+    pairing.feed(ops, lines)
+    return pairing.result()
+
+
+class Pairing:
+    """Jepsen's pairing, fed a block of ops at a time, so that a reader pairs as it reads.
+
+    With ``share`` (for readers: the ops were just decoded and no one else holds
+    them) equal data is held once on the way: each name's ``f`` string; a
+    completion's value equal to its invocation's (a write's ``[k v]``) is the
+    invocation's list; the first element of a list value (the key of a ``[k v]``
+    pair) when it is a short string or an integer. Over a million ops that is a
+    third of the memory, at no extra pass.
+    """
+
+    __slots__ = ("source", "share", "open", "invokes", "completions", "stray", "names", "keys")
+    MAX_KEYS = 100_000  # past this many distinct keys, new ones are kept as they are
+
+    def __init__(self, *, source: str | Path | None = None, share: bool = False) -> None:
+        self.source = source
+        self.share = share
+        self.open: dict[Process, int] = {}
+        self.invokes: list[Op] = []
+        self.completions: list[Op | None] = []
+        self.stray: list[Op] = []
+        self.names: dict[str, str] = {}
+        self.keys: dict[Any, Any] = {}
+
+    def feed(self, ops: Sequence[Op], lines: Sequence[int] | None = None) -> None:
+        """Pair the next ``ops`` (``lines``: the file line of each, for the error)."""
+        open_, invokes, completions, stray = self.open, self.invokes, self.completions, self.stray
+        share, names, keys = self.share, self.names, self.keys
+        for i, op in enumerate(ops):
+            p = op.process
+            if p == NEMESIS:
                 stray.append(op)
+                continue
+            if op.type == "invoke":
+                if p in open_:
+                    prev = invokes[open_[p]]
+                    raise HistoryError(
+                        f"process {p} invokes {op.f!r} while its {prev.f!r} "
+                        f"(index {prev.index}) is still open",
+                        file=self.source, line=lines[i] if lines else None)
+                open_[p] = len(invokes)
+                invokes.append(op)
+                completions.append(None)
+                if not share:
+                    continue
+                _SET_F(op, names.setdefault(op.f, op.f))
             else:
+                j = open_.pop(p, None)
+                if j is None:
+                    stray.append(op)
+                    continue
                 completions[j] = op
-    with _gc_paused():
-        operations = tuple(map(_operation, invokes, completions))
-    return operations, tuple(stray)
+                if not share:
+                    continue
+                inv = invokes[j]
+                _SET_F(op, inv.f if inv.f == op.f else names.setdefault(op.f, op.f))
+                if inv.value == op.value and op.value.__class__ is list:
+                    _SET_VALUE(op, inv.value)
+                    continue
+            v = op.value
+            if v.__class__ is list and v:  # the key of a [k v] value, held once
+                k = v[0]
+                if k.__class__ is str and len(k) <= 32 or k.__class__ is int:
+                    shared = keys.get(k)
+                    if shared is None:
+                        if len(keys) < self.MAX_KEYS:
+                            keys[k] = k
+                    elif shared is not k and shared.__class__ is k.__class__:
+                        v[0] = shared
+
+    def result(self) -> tuple[tuple[Operation, ...], tuple[Op, ...]]:
+        """The operations in invocation order, and the stray events."""
+        with _gc_paused():
+            operations = tuple(map(_operation, self.invokes, self.completions))
+        return operations, tuple(self.stray)
 
 
 def _operation(invoke: Op, completion: Op | None) -> Operation:
@@ -324,7 +385,7 @@ _DECODE_OP = msgspec.json.Decoder(Op).decode
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 # A line shorter than this cannot nest past MAX_DEPTH: each of its brackets needs a closer.
 _SHALLOW_BYTES = 2 * MAX_DEPTH + 2
-_SET_F = Op.__dict__["f"].__set__  # only to share equal data (see Sharing)
+_SET_F = Op.__dict__["f"].__set__  # only to share equal data (see Pairing)
 _SET_VALUE = Op.__dict__["value"].__set__
 
 
@@ -386,49 +447,6 @@ def _decode_lines(raw_lines: list[bytes], first_line: int, position: int,
     return ops, lines
 
 
-class Sharing:
-    """Equal data held once: each name's ``f`` string; a completion's value equal to its
-    invocation's (a write's ``[k v]``) is the invocation's list; the first element of
-    a list (the key of a ``[k v]`` pair: kv, independent keys, cas's expected value) when
-    it is a short string or an integer. Over a million ops this is a third of the memory
-    for a fifth of the reading time. Only freshly decoded ops are touched (their slots set
-    before anyone else sees them)."""
-
-    __slots__ = ("names", "open", "keys")
-    MAX_KEYS = 100_000  # past this many distinct keys, new ones are kept as they are
-
-    def __init__(self) -> None:
-        self.names: dict[str, str] = {}
-        self.open: dict[Any, list[Any]] = {}
-        self.keys: dict[Any, Any] = {}
-
-    def __call__(self, ops: list[Op]) -> None:
-        names, open_, keys = self.names, self.open, self.keys
-        for op in ops:
-            f = op.f
-            g = names.setdefault(f, f)
-            if g is not f:
-                _SET_F(op, g)
-            v = op.value
-            if v.__class__ is not list or not v:
-                continue
-            if op.type == "invoke":
-                open_[op.process] = v
-            else:
-                prev = open_.pop(op.process, None)
-                if prev is not None and prev == v:
-                    _SET_VALUE(op, prev)
-                    continue
-            k = v[0]
-            if k.__class__ is str and len(k) <= 32 or k.__class__ is int:
-                shared = keys.get(k)
-                if shared is None:
-                    if len(keys) < self.MAX_KEYS:
-                        keys[k] = k
-                elif shared is not k and shared.__class__ is k.__class__:
-                    v[0] = shared
-
-
 class LineNumbers:
     """The file line of each op, as a reader finds them: a ``range`` while line *k* holds op *k - 1*."""
 
@@ -449,11 +467,11 @@ class LineNumbers:
         return range(1, self.count + 1) if self.lines is None else self.lines
 
 
-def _read_ops(path: Path, *, tolerate_torn_tail: bool) -> tuple[list[Op], Sequence[int]]:
-    """The ops of a JSON Lines file and the line of each: a ``range`` when no line is blank."""
+def _read_ops(path: Path, *, tolerate_torn_tail: bool) -> History:
+    """A JSON Lines file read and paired a block at a time; ``lines`` a ``range`` when no line is blank."""
     ops: list[Op] = []
     lines = LineNumbers()
-    share = Sharing()
+    pairing = Pairing(source=path, share=True)
     try:
         with path.open("rb") as fh, _gc_paused():
             for first, raw_lines, tail in line_blocks(fh, lambda msg, ln: HistoryError(msg, file=path, line=ln)):
@@ -463,12 +481,12 @@ def _read_ops(path: Path, *, tolerate_torn_tail: bool) -> tuple[list[Op], Sequen
                     if tail and tolerate_torn_tail:
                         break
                     raise
-                share(got)
+                pairing.feed(got, where)
                 ops.extend(got)
                 lines.add(where)
     except OSError as e:
         raise HistoryError(f"cannot read: {e.strerror}", file=path) from None
-    return ops, lines.result()
+    return History.paired(ops, pairing, lines.result())
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Op]]:
@@ -477,8 +495,8 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Op]]:
     A torn last line (a run killed mid-write) is reported like any other bad
     line: the caller decides whether to tolerate it (see :func:`read_jsonl`).
     """
-    ops, lines = _read_ops(Path(path), tolerate_torn_tail=False)
-    return zip(lines, ops)
+    h = _read_ops(Path(path), tolerate_torn_tail=False)
+    return zip(h.lines or (), h.ops)
 
 
 def read_jsonl(path: str | Path, *, tolerate_torn_tail: bool = False) -> History:
@@ -488,6 +506,4 @@ def read_jsonl(path: str | Path, *, tolerate_torn_tail: bool = False) -> History
     newline (the recorder was killed while writing it) is dropped. The file
     is read a block at a time; memory is the history's, not the file's.
     """
-    path = Path(path)
-    ops, lines = _read_ops(path, tolerate_torn_tail=tolerate_torn_tail)
-    return History.of(ops, source=path, lines=lines)
+    return _read_ops(Path(path), tolerate_torn_tail=tolerate_torn_tail)
