@@ -246,9 +246,10 @@ class Pairing:
         """Pair the next ``ops`` (``lines``: the file line of each, for the error)."""
         open_, invokes, completions, stray = self.open, self.invokes, self.completions, self.stray
         share, names, keys = self.share, self.names, self.keys
-        for i, op in enumerate(ops):
+        pop, invoked, completed = open_.pop, invokes.append, completions.append
+        for op in ops:
             p = op.process
-            if p == NEMESIS:
+            if p.__class__ is not int and p == NEMESIS:
                 stray.append(op)
                 continue
             if op.type == "invoke":
@@ -257,15 +258,15 @@ class Pairing:
                     raise HistoryError(
                         f"process {p} invokes {op.f!r} while its {prev.f!r} "
                         f"(index {prev.index}) is still open",
-                        file=self.source, line=lines[i] if lines else None)
+                        file=self.source, line=lines[_position(ops, op)] if lines else None)
                 open_[p] = len(invokes)
-                invokes.append(op)
-                completions.append(None)
+                invoked(op)
+                completed(None)
                 if not share:
                     continue
                 _SET_F(op, names.setdefault(op.f, op.f))
             else:
-                j = open_.pop(p, None)
+                j = pop(p, None)
                 if j is None:
                     stray.append(op)
                     continue
@@ -291,12 +292,12 @@ class Pairing:
     def result(self) -> tuple[tuple[Operation, ...], tuple[Op, ...]]:
         """The operations in invocation order, and the stray events."""
         with _gc_paused():
-            operations = tuple(map(_operation, self.invokes, self.completions))
+            operations = tuple([Operation(invoke=i, completion=c) for i, c in zip(self.invokes, self.completions)])
         return operations, tuple(self.stray)
 
 
-def _operation(invoke: Op, completion: Op | None) -> Operation:
-    return Operation(invoke=invoke, completion=completion)
+def _position(ops: Sequence[Op], op: Op) -> int:
+    return next(i for i, o in enumerate(ops) if o is op)
 
 
 @contextmanager
