@@ -270,26 +270,27 @@ def _kv(*, init: Any, nil_read_unknown: bool) -> Model:
     def unseen(calls: Sequence[Call]) -> Callable[[Call], bool]:
         # A string is seen when some get's result contains it. The distinct results,
         # each dropped when another extends it, are joined into one text to search;
-        # a string with spaces is first tested against the set of the text's
-        # space-separated words: its inner words are whole words of any result
-        # containing it, so a word missing means unseen; else it counts as seen
-        # (keeping an info op is never wrong, only slower). This keeps the test
-        # near linear on long histories.
+        # a string of three or more space-separated words is first tested against
+        # the pairs of adjacent words of that text: its inner words stand as whole,
+        # adjacent words in any result containing it, so a pair missing means
+        # unseen; else it counts as seen (keeping an info op is never wrong, only
+        # slower). This keeps the test near linear on long histories.
         results = sorted({c.needs for c in calls if c.read_only and c.needs.__class__ is str})
         kept = [r for r, later in zip(results, results[1:] + [None]) if later is None or not later.startswith(r)]
         seen = "\0".join(kept)
-        words: set[str] | None = None
+        pairs: set[tuple[str, str]] | None = None
 
         def unseen_call(c: Call) -> bool:
-            nonlocal words
+            nonlocal pairs
             if c.read_only or c.arg.__class__ is not str:
                 return False
             inner = c.arg.split(" ")[1:-1]
-            if not inner:
+            if len(inner) < 2:
                 return c.arg not in seen
-            if words is None:
-                words = set(seen.replace("\0", " ").split(" "))
-            return any(w not in words for w in inner)
+            if pairs is None:
+                words = seen.replace("\0", " ").split(" ")
+                pairs = set(zip(words, words[1:]))
+            return any(p not in pairs for p in zip(inner, inner[1:]))
 
         return unseen_call
 
