@@ -34,12 +34,13 @@ from typing import Callable
 from harness.cluster import Address
 from harness.target import NodeContext, Role, Target
 from targets.saga_orders.client import SagaClient
-from targets.saga_orders.server import ROLES
 from targets.saga_orders.workload import ORDERS
 
 __all__ = ["ROLES", "TARGET", "node_command", "ready"]
 
-_NODE_OPTIONS = {"crash_points": "--crash-points", "crash_p": "--crash-p", "peer_timeout": "--timeout",
+ROLES = ("orchestrator", "order", "inventory", "payment", "bus")
+_NODE_OPTIONS = {"crash_restart": "--crash-restart", "crash_points": "--crash-points", "crash_p": "--crash-p",
+                 "peer_timeout": "--timeout",
                  "stock": "--stock", "balances": "--balances", "prices": "--prices",
                  "reservation_ttl": "--reservation-ttl", "budget": "--budget"}
 
@@ -100,6 +101,8 @@ TARGET = Target(
     roles=tuple(Role(name=r, ready=_ready_as(r), clients=(r == "orchestrator")) for r in ROLES),
     options={
         "crash_points": "comma- (or ;-) separated crash points to arm, or all (default none)",
+        "crash_restart": "seconds after which a node that died at a crash point is back (default 1; "
+                         "none: it stays dead until the kill nemesis starts it)",
         "crash_once": "1: each armed point fires at most once per node (default 0)",
         "crash_p": "probability an armed point fires each time it is reached (default 0.01)",
         "peer_timeout": "seconds a node waits for another node (default 0.5)",

@@ -13,9 +13,12 @@
   can place a crash exactly and the restarted node then runs past it). When a
   point fires the process appends ``{point, order, at}`` to
   ``crashes.jsonl`` in its data dir (so the final reads can show it) and
-  exits at once with ``os._exit``: nothing after the point runs, as with
-  etcd's gofail failpoints. The kill nemesis's ``start`` restarts any node
-  that is not alive, so an armed run needs ``kill`` in ``--nemesis``.
+  dies at once: nothing after the point runs, as with etcd's gofail
+  failpoints. With ``restart_after`` (``--crash-restart S``, default 1) it
+  dies by re-executing itself, which drops every thread, socket and byte of
+  memory, and is back after S seconds (the same pid, so kill and pause still
+  reach it); with ``none`` it exits (``os._exit(70)``) and stays dead until
+  the kill nemesis's ``start``, which restarts any node not alive.
   ``POST /disarm`` (every node) disarms for good: the final read does it
   first, so no point fires while the sagas recover.
 
@@ -34,7 +37,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-__all__ = ["CrashPoints", "HttpError", "Refused", "Unreachable", "call", "log", "serve"]
+BOOT_DELAY_ENV = "SAGA_ORDERS_BOOT_DELAY"
+
+__all__ = ["BOOT_DELAY_ENV", "CrashPoints", "HttpError", "Refused", "Unreachable", "call", "log", "serve"]
 
 Handler = Callable[[Any], tuple[int, Any]]
 
@@ -136,7 +141,8 @@ class CrashPoints:
     """Named points at which this process may die (see the module docstring)."""
 
     def __init__(self, armed: str, p: float, data_dir: str, node: str, seed: int | None = None,
-                 once: bool = False) -> None:
+                 once: bool = False, restart_after: float | None = None) -> None:
+        self.restart_after = restart_after
         self.armed = frozenset(x for x in armed.split(",") if x)
         self.p = p
         self.file = Path(data_dir) / "crashes.jsonl"
@@ -164,8 +170,13 @@ class CrashPoints:
             f.write(line + "\n")
             f.flush()
             os.fsync(f.fileno())
-        log(self.node, f"crash point {point} fired (order {order}); exiting")
-        os._exit(70)
+        if self.restart_after is None:
+            log(self.node, f"crash point {point} fired (order {order}); exiting")
+            os._exit(70)
+        log(self.node, f"crash point {point} fired (order {order}); back in {self.restart_after:g} s")
+        # exec: every thread, socket and byte of memory gone at once (the sockets are close-on-exec),
+        # the same pid, so the harness's kill and pause still reach it
+        os.execve(sys.executable, sys.orig_argv, {**os.environ, BOOT_DELAY_ENV: str(self.restart_after)})
 
     def fired(self) -> list[dict[str, Any]]:
         """Every crash this node recorded, oldest first."""

@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from typing import Any
 
+from targets.saga_orders import ROLES
 from targets.saga_orders.bus import Bus
-from targets.saga_orders.http_base import CrashPoints, log, serve
+from targets.saga_orders.http_base import BOOT_DELAY_ENV, CrashPoints, log, serve
 from targets.saga_orders.orchestrator import DurableSaga, Gateway, SeedSaga
 from targets.saga_orders.services import Inventory, Orders, Payments, Db
 
-ROLES = ("orchestrator", "order", "inventory", "payment", "bus")
 VARIANTS = ("seed", "choreography", "durable")
 
 
@@ -38,6 +39,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--crash-points", default="")
     p.add_argument("--crash-p", type=float, default=0.01)
     p.add_argument("--crash-once", action="store_true")
+    p.add_argument("--crash-restart", default="1", help="seconds until a crashed node is back, or none")
     p.add_argument("--timeout", type=float, default=0.5, help="seconds per call to another node")
     p.add_argument("--budget", type=float, default=2.0, help="durable: seconds a client's request drives its saga")
     p.add_argument("--stock", default="p1=100,p2=100,p3=100")
@@ -55,7 +57,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def build(a: argparse.Namespace) -> Any:
     os.makedirs(a.data, exist_ok=True)
-    crash = CrashPoints(a.crash_points, a.crash_p, a.data, a.name, once=a.crash_once)
+    restart = None if a.crash_restart in ("none", "") else float(a.crash_restart)
+    crash = CrashPoints(a.crash_points, a.crash_p, a.data, a.name, once=a.crash_once, restart_after=restart)
     if a.role == "bus":
         return Bus(name=a.name, services=a.peers, timeout=a.timeout)
     if a.role == "orchestrator":
@@ -77,6 +80,9 @@ def build(a: argparse.Namespace) -> Any:
 
 def main(argv: list[str] | None = None) -> None:
     a = parse_args(sys.argv[1:] if argv is None else argv)
+    boot_delay = float(os.environ.pop(BOOT_DELAY_ENV, "0") or 0)
+    if boot_delay:  # re-executed by a crash point: down (nothing listening) for this long
+        time.sleep(boot_delay)
     node = build(a)
     server = serve(a.host, a.port, node.routes(), a.name)
     log(a.name, f"{a.role} ({a.variant}) listening on {a.host}:{a.port}; peers {a.peers}")

@@ -24,7 +24,7 @@ def kinds(final: dict[str, Any], told: dict[str, Any] | None = None) -> set[str]
 
 
 def test_the_seed_orchestrator_killed_after_the_charge_leaves_the_order_half_done(saga_nodes: Any) -> None:
-    n = saga_nodes("seed", crash_points="after-charge", crash_p="1", crash_once="1")
+    n = saga_nodes("seed", crash_points="after-charge", crash_p="1", crash_once="1", crash_restart="none")
     with pytest.raises(Unreachable):
         n.place("k1", [["p1", 2]])
     assert n.wait_exit("orchestrator") == 70
@@ -38,7 +38,7 @@ def test_the_seed_orchestrator_killed_after_the_charge_leaves_the_order_half_don
 
 
 def test_the_durable_orchestrator_resumes_the_saga_it_crashed_in(saga_nodes: Any) -> None:
-    n = saga_nodes("durable", crash_points="after-charge", crash_p="1", crash_once="1")
+    n = saga_nodes("durable", crash_points="after-charge", crash_p="1", crash_once="1", crash_restart="none")
     with pytest.raises(Unreachable):
         n.place("k1", [["p1", 2]])
     assert n.wait_exit("orchestrator") == 70
@@ -123,3 +123,21 @@ def test_the_final_read_disarms_every_crash_point_for_good(saga_nodes: Any) -> N
     assert n.place("k1", [["p1", 1]])["status"] == "CONFIRMED"
     final = n.final(wait=0)
     assert final["crashes"] == [] and kinds(final) == set()
+
+
+def test_a_crash_point_with_a_restart_delay_comes_back_as_the_same_process_without_its_memory(
+        saga_nodes: Any) -> None:
+    from targets.saga_orders import TARGET
+    ready = next(r.ready for r in TARGET.roles if r.name == "orchestrator")
+    n = saga_nodes("seed", crash_points="after-charge", crash_p="1", crash_once="1", crash_restart="0.5")
+    pid = n.procs["orchestrator"].pid
+    with pytest.raises(Unreachable):
+        n.place("k1", [["p1", 2]])
+    end = time.monotonic() + 10
+    while not ready(n.addr["orchestrator"]):
+        assert n.procs["orchestrator"].poll() is None and time.monotonic() < end
+        time.sleep(0.05)
+    assert n.procs["orchestrator"].pid == pid
+    final = n.final(wait=1)
+    assert [o["status"] for o in final["orders"]] == ["PENDING"]   # the saga's progress was in memory
+    assert kinds(final) == {"order-not-terminal"}
