@@ -187,3 +187,15 @@ def test_durable_in_doubt_participants_ask_and_presumed_abort_resolves(nodes: di
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize("nodes", ["durable"], indirect=True)
+def test_durable_decision_is_unknown_in_phase_one_and_commit_once_logged(
+        nodes: dict[str, Node], tmp_path: Path, coordinator: Any) -> None:
+    seen: dict[str, Any] = {}
+    c = coordinator(nodes, tmp_path, cls=DurableCoordinator, data_dir=str(tmp_path),
+                    hook=lambda point: seen.setdefault(point, c.decision({"txn": "t1"})[1]["decision"]))
+    assert c.place(txn("t1"))[1]["status"] == "COMMITTED"
+    assert seen["after-prepare-order"] == "unknown"  # a participant asking now must keep waiting
+    assert seen["after-decision"] == "commit"
+    assert c.decision({"txn": "never-seen"})[1] == {"decision": "abort"}
