@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.edn import EDNError, Keyword, dumps, loads, parse
+from harness.edn import EDNError, FlatMaps, Keyword, dumps, loads, parse
 
 
 def test_scalars_and_keywords() -> None:
@@ -80,3 +80,25 @@ edn_data = st.recursive(
 @given(edn_data)
 def test_dumps_then_loads_is_identity(v: Any) -> None:
     assert loads(dumps(v)) == v
+
+
+@pytest.mark.parametrize("text, words", [
+    ("[" * 200 + "]" * 200, "more than 100 deep"),
+    ("[" + "7" * 4400 + "]", "more than 4300 digits"),
+    ('"\\uD800 alone"', "lone surrogate"),
+])
+def test_bounds_are_errors(text: str, words: str) -> None:
+    with pytest.raises(EDNError, match=words):
+        parse(text)
+
+
+def test_surrogate_pairs_are_one_character_and_strings_read_without_backtracking() -> None:
+    assert loads('"\\uD83D\\uDE00"') == "\U0001F600"
+    assert loads('"' + "x" * 100_000 + '\\"' + '"') == "x" * 100_000 + '"'
+
+
+def test_a_flat_map_is_tokenized_as_edn_tokenizes() -> None:
+    """Longest atoms only: {:a x:y 1} has three elements (an error), not {:a x, :y 1}."""
+    assert FlatMaps().map("{:a x:y 1}", 1) is None
+    assert FlatMaps().map("{:a 1, :b [2 \"c\" :d]}", 1) == {"a": 1, "b": [2, "c", "d"]}
+    assert FlatMaps().map("{:a 1 :b" + " :c" * 40, 1) is None  # a line that is not a map fails, and fast

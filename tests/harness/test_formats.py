@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.cli import main
-from harness.formats import load_history, write_history
+from harness.formats import load_history, read_value, write_history
 from harness.history import NEMESIS, History, HistoryError, Op
 
 CORPUS = Path("/work/shared/corpus")
@@ -181,3 +181,43 @@ def test_edn_jsonl_edn_keeps_any_history(tmp_path: Path, ops: list[Op]) -> None:
     write_history(via_jsonl, tmp_path / "c.edn")
     for h in (via_edn, via_jsonl, load_history(tmp_path / "c.edn")):
         same_ops(original, h)
+
+
+@pytest.mark.parametrize("layout", ["ours", "flat", "vector"])
+def test_every_edn_reader_reads_the_same_ops(tmp_path: Path, layout: str) -> None:
+    """The line regex, the flat-map reader and the general reader agree (the fuzz suite mutates this)."""
+    from harness.formats import _read_edn_forms, op_to_edn
+    ops = [Op(index=0, time=5, process=0, type="invoke", f="cas", value=[1, "a\\\"b"], node="n1"),
+           Op(index=1, time=9, process=0, type="info", f="cas", value=[1, "a\\\"b"], error="timed-out"),
+           Op(index=2, process=NEMESIS, type="info", f="kill", value=None),
+           Op(index=3, process=1, type="invoke", f="read", value=None),
+           Op(index=4, process=1, type="ok", f="read", value=3.5)]
+    lines = [op_to_edn(o) for o in ops]
+    if layout == "flat":
+        lines = [ln.replace("{:index", "{:extra 1, :index") for ln in lines]
+    text = "[" + "\n".join(lines) + "]\n" if layout == "vector" else "\n".join(lines) + "\n"
+    p = write(tmp_path, text)
+    h = load_history(p)
+    assert h.ops == tuple(ops) and tuple(h.lines or ()) == (1, 2, 3, 4, 5)
+    assert h.ops == tuple(_read_edn_forms(p)[0])
+
+
+def test_an_output_name_too_long_is_a_history_error(tmp_path: Path) -> None:
+    ops = [Op(index=0, process=0, type="invoke", f="read")]
+    with pytest.raises(HistoryError, match="cannot write: File name too long"):
+        write_history(ops, tmp_path / ("x" * 300 + ".edn"))
+    assert list(tmp_path.iterdir()) == []
+    assert write_history(ops, tmp_path / ("x" * 245 + ".jsonl")).exists()  # its temporary name is short
+
+
+@pytest.mark.parametrize("text, value", [("0", 0), ("nil", None), ("{:x 0 :y 0}", {"x": 0, "y": 0}),
+                                         ('{"x": [1, 2]}', {"x": [1, 2]}), ("#{1}", [1])])
+def test_read_value_takes_json_or_edn(text: str, value: Any) -> None:
+    assert read_value(text) == value
+
+
+@pytest.mark.parametrize("text, words", [("[" * 3000, "deep"), ("[" * 101 + "]" * 101, "deep"),
+                                         ("9" * 5000, "digits"), ("{:a", "neither JSON nor EDN")])
+def test_read_value_errors(text: str, words: str) -> None:
+    with pytest.raises(ValueError, match=words):
+        read_value(text)
