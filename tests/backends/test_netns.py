@@ -95,8 +95,8 @@ def test_a_run_records_traffic_and_warns_only_on_the_proxy_backend(tmp_path, mon
     from harness.commands.run import perform_run, resolve
 
     monkeypatch.setenv("SPLITBRAIN_STATE_DIR", str(tmp_path / "state"))
-    found = registry.all_targets
-    monkeypatch.setattr(registry, "all_targets", lambda: {**found(), "gossip": gossip_target.TARGET})
+    scan = registry._scan
+    monkeypatch.setattr(registry, "_scan", lambda: ({**scan()[0], "gossip": gossip_target.TARGET}, scan()[1]))
     warnings = {}
     for backend in ("netns", "local"):
         req = resolve("gossip", backend=backend, nemesis="partition", time_limit=8, nemesis_interval=1.5,
