@@ -14,7 +14,9 @@ where the issue has them.
 
 Targets (issue 15), on this machine: 1,000,000 ops loaded in under 5 s from
 JSON Lines and under 15 s from EDN. The machine is shared: CPU time is the
-steadier figure when other jobs run.
+steadier figure when other jobs run, and ``--baseline DIR`` (an older
+checkout) measures the old reader beside the new one, so that the issue's
+figures times the CPU ratio estimate an idle machine's.
 """
 
 from __future__ import annotations
@@ -127,8 +129,9 @@ def ensure_files(n_ops: int, folder: Path, formats: list[str]) -> dict[str, Path
     return paths
 
 
-def measure(path: Path) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", _MEASURE, str(path), str(ROOT)],
+def measure(path: Path, root: Path = ROOT) -> dict[str, float]:
+    """Load ``path`` with the harness of the checkout at ``root``, in a fresh interpreter."""
+    out = subprocess.run([sys.executable, "-c", _MEASURE, str(path), str(root)],
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out)
 
@@ -139,6 +142,9 @@ def main() -> int:
                     help="comma-separated numbers of operations")
     ap.add_argument("--formats", default="jsonl,edn")
     ap.add_argument("--dir", type=Path, default=None, help="keep the generated files here (reused next time)")
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="another checkout (e.g. `git archive d3386b9 | tar -x -C DIR`): load each file with it "
+                         "too and print the CPU ratio, the figure that holds on a busy machine")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     formats = [f for f in args.formats.split(",") if f]
@@ -152,7 +158,7 @@ def main() -> int:
     missed = False
     try:
         print(f"{'ops':>9} {'format':6} {'MB':>7} {'load_s':>7} {'cpu_s':>6} {'peak_MiB':>8} "
-              f"{'before_s':>8} {'speedup':>7} {'target_s':>8}")
+              f"{'before_s':>8} {'speedup':>7} {'target_s':>8}" + ("  baseline_cpu_s  cpu_ratio" if args.baseline else ""))
         for n in sizes:
             paths = ensure_files(n, folder, formats)
             for fmt in formats:
@@ -161,8 +167,12 @@ def main() -> int:
                 target = TARGET_S.get((fmt, n))
                 missed |= target is not None and m["wall"] > target
                 speedup = f"{before / m['wall']:.1f}x" if before else ""
+                extra = ""
+                if args.baseline:
+                    base = measure(paths[fmt], args.baseline)
+                    extra = f"  {base['cpu']:14.2f}  {m['cpu'] / base['cpu']:9.3f}"
                 print(f"{n:9d} {fmt:6} {paths[fmt].stat().st_size / 1e6:7.1f} {m['wall']:7.2f} {m['cpu']:6.2f} "
-                      f"{m['rss_mib']:8.0f} {before or '':>8} {speedup:>7} {target or '':>8}", flush=True)
+                      f"{m['rss_mib']:8.0f} {before or '':>8} {speedup:>7} {target or '':>8}{extra}", flush=True)
         print(f"machine load average now: {' '.join(f'{x:.1f}' for x in os.getloadavg())} (2 cores shared)")
     finally:
         if tmp is not None:
