@@ -105,12 +105,19 @@ def test_choreography_drops_an_event_whose_handler_is_down(saga_nodes: Any) -> N
 
 def test_choreography_without_faults_confirms_and_cancels_cleanly(saga_nodes: Any) -> None:
     n = saga_nodes("choreography", balances="u1=40")
+    a = n.addr["orchestrator"]
     n.place("k1", [["p1", 1]])                                # 30 of 40: confirmed
+    # The bus is asynchronous: let k1's saga finish first, so that k2 is the one declined.
+    end = time.monotonic() + 15
+    while time.monotonic() < end:
+        rows = call((a.host, a.port), "POST", "/status", {"key": "k1"}, timeout=5)["orders"]
+        if rows and rows[0]["status"] in ("CONFIRMED", "CANCELLED"):
+            break
+        time.sleep(0.05)
     n.place("k2", [["p1", 1]])                                # declined: restored and cancelled
     final = n.final(wait=5)
     assert sorted(o["status"] for o in final["orders"]) == ["CANCELLED", "CONFIRMED"]
     assert kinds(final) == set()
-    a = n.addr["orchestrator"]
     (row,) = call((a.host, a.port), "POST", "/status", {"key": "k2"}, timeout=5)["orders"]
     assert row["status"] == "CANCELLED"
 
