@@ -135,10 +135,12 @@ def test_split_search_agrees_with_unsplit_and_brute_force(data: Any, model: str,
 
 
 @pytest.mark.slow
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), model=st.sampled_from(["register", "cas-register", "kv", "set", "fifo-queue", "mutex"]))
 def test_split_search_agrees_with_unsplit_on_longer_histories(data: Any, model: str) -> None:
-    h = data.draw(paused_history(model, max_ops=40))
+    # 20 ops: the unsplit way is exponential in the concurrency, and at 40 ops one drawn
+    # history could take minutes (712 s for 150 examples seen under load).
+    h = data.draw(paused_history(model, max_ops=20))
     ways = four_ways(h, model)
     assert len(set(ways)) == 1, (ways, h.ops)
 
