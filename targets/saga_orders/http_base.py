@@ -39,7 +39,10 @@ from typing import Any, Callable, Mapping
 
 BOOT_DELAY_ENV = "SAGA_ORDERS_BOOT_DELAY"
 
-__all__ = ["BOOT_DELAY_ENV", "CrashPoints", "HttpError", "Refused", "Unreachable", "call", "log", "serve"]
+__all__ = [
+    "BOOT_DELAY_ENV", "CrashPoints", "HttpError", "Refused", "Unreachable", "call", "int_pairs", "log",
+    "peer_addresses", "serve",
+]
 
 Handler = Callable[[Any], tuple[int, Any]]
 
@@ -62,6 +65,27 @@ class Refused(Exception):
 
 class Unreachable(Exception):
     """No answer (connection refused, timeout, reset): the request may or may not have taken effect."""
+
+
+def int_pairs(text: str, what: str) -> dict[str, int]:
+    """``"p1=30,p2=20"`` -> ``{"p1": 30, "p2": 20}``; a bad part exits naming the ``--what`` flag."""
+    out: dict[str, int] = {}
+    for part in (x for x in text.split(",") if x):
+        k, sep, v = part.partition("=")
+        if not sep or not v.strip().lstrip("-").isdigit():
+            raise SystemExit(f"--{what}: {part!r} is not NAME=INT")
+        out[k.strip()] = int(v)
+    return out
+
+
+def peer_addresses(specs: list[str]) -> dict[str, tuple[str, int]]:
+    """``["ROLE=HOST:PORT", ...]`` (the nodes' ``--peer`` flags) -> ``{ROLE: (HOST, PORT)}``."""
+    peers: dict[str, tuple[str, int]] = {}
+    for spec in specs:
+        role, _, hp = spec.partition("=")
+        host, _, port = hp.rpartition(":")
+        peers[role] = (host, int(port))
+    return peers
 
 
 def log(name: str, msg: str) -> None:

@@ -10,21 +10,11 @@ from typing import Any
 
 from targets.saga_orders import ROLES
 from targets.saga_orders.bus import Bus
-from targets.saga_orders.http_base import BOOT_DELAY_ENV, CrashPoints, log, serve
+from targets.saga_orders.http_base import BOOT_DELAY_ENV, CrashPoints, int_pairs, log, peer_addresses, serve
 from targets.saga_orders.orchestrator import DurableSaga, Gateway, SeedSaga
 from targets.saga_orders.services import Inventory, Orders, Payments, Db
 
 VARIANTS = ("seed", "choreography", "durable")
-
-
-def _pairs(text: str, what: str) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for part in (x for x in text.split(",") if x):
-        k, sep, v = part.partition("=")
-        if not sep or not v.strip().lstrip("-").isdigit():
-            raise SystemExit(f"--{what}: {part!r} is not NAME=INT")
-        out[k.strip()] = int(v)
-    return out
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -47,11 +37,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--prices", default="p1=30,p2=20,p3=10")
     p.add_argument("--reservation-ttl", type=float, default=5.0)
     a = p.parse_args(argv)
-    a.peers = {}
-    for spec in a.peer:
-        role, _, hp = spec.partition("=")
-        host, _, port = hp.rpartition(":")
-        a.peers[role] = (host, int(port))
+    a.peers = peer_addresses(a.peer)
     return a
 
 
@@ -62,7 +48,7 @@ def build(a: argparse.Namespace) -> Any:
     if a.role == "bus":
         return Bus(name=a.name, services=a.peers, timeout=a.timeout)
     if a.role == "orchestrator":
-        kw = dict(name=a.name, services=a.peers, prices=_pairs(a.prices, "prices"), crash=crash, timeout=a.timeout)
+        kw = dict(name=a.name, services=a.peers, prices=int_pairs(a.prices, "prices"), crash=crash, timeout=a.timeout)
         if a.variant == "seed":
             return SeedSaga(**kw)
         if a.variant == "durable":
@@ -72,9 +58,9 @@ def build(a: argparse.Namespace) -> Any:
     kw = dict(name=a.name, variant=a.variant, db=Db(os.path.join(a.data, f"{a.role}.db"), cls.SCHEMA),
               crash=crash, bus=a.peers.get("bus"), timeout=a.timeout)
     if cls is Inventory:
-        return Inventory(stock=_pairs(a.stock, "stock"), ttl=a.reservation_ttl, **kw)
+        return Inventory(stock=int_pairs(a.stock, "stock"), ttl=a.reservation_ttl, **kw)
     if cls is Payments:
-        return Payments(balances=_pairs(a.balances, "balances"), **kw)
+        return Payments(balances=int_pairs(a.balances, "balances"), **kw)
     return Orders(**kw)
 
 

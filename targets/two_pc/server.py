@@ -7,22 +7,12 @@ import os
 import sys
 from typing import Any
 
-from targets.saga_orders.http_base import CrashPoints, log, serve
+from targets.saga_orders.http_base import CrashPoints, int_pairs, log, peer_addresses, serve
 from targets.two_pc.coordinator import DurableCoordinator, SeedCoordinator
 from targets.two_pc.participant import KINDS, Participant
 
 ROLES = ("coordinator", *KINDS)
 VARIANTS = ("seed", "durable")
-
-
-def _pairs(text: str, what: str) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for part in (x for x in text.split(",") if x):
-        k, sep, v = part.partition("=")
-        if not sep or not v.strip().lstrip("-").isdigit():
-            raise SystemExit(f"--{what}: {part!r} is not NAME=INT")
-        out[k.strip()] = int(v)
-    return out
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -43,11 +33,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--balances", default="u1=600,u2=600,u3=600,u4=600")
     p.add_argument("--prices", default="p1=30,p2=20,p3=10")
     a = p.parse_args(argv)
-    a.peers = {}
-    for spec in a.peer:
-        role, _, hp = spec.partition("=")
-        host, _, port = hp.rpartition(":")
-        a.peers[role] = (host, int(port))
+    a.peers = peer_addresses(a.peer)
     return a
 
 
@@ -56,11 +42,11 @@ def build(a: argparse.Namespace) -> Any:
     crash = CrashPoints(a.crash_points, a.crash_p, a.data, a.name)
     if a.role == "coordinator":
         kw = dict(name=a.name, participants={k: v for k, v in a.peers.items() if k in KINDS},
-                  prices=_pairs(a.prices, "prices"), crash=crash, timeout=a.timeout)
+                  prices=int_pairs(a.prices, "prices"), crash=crash, timeout=a.timeout)
         if a.variant == "durable":
             return DurableCoordinator(data_dir=a.data, budget=a.budget, **kw)
         return SeedCoordinator(**kw)
-    initial = {"inventory": lambda: _pairs(a.stock, "stock"), "payment": lambda: _pairs(a.balances, "balances"),
+    initial = {"inventory": lambda: int_pairs(a.stock, "stock"), "payment": lambda: int_pairs(a.balances, "balances"),
                "order": dict}[a.role]()
     return Participant(kind=a.role, name=a.name, variant=a.variant, db_path=os.path.join(a.data, f"{a.role}.db"),
                        initial=initial, crash=crash, coordinator=a.peers.get("coordinator"), timeout=a.timeout,
