@@ -11,7 +11,9 @@ own piece of work and *locks* what that work needs at prepare time:
 Routes: ``POST /prepare {txn...}`` -> ``{"vote": "YES"|"NO"}``; ``POST
 /commit {txn}``; ``POST /abort {txn?}``; ``GET /snapshot`` (read-only
 figures for ``read-all``); ``GET /state`` (the final read: transaction log,
-lock table, resources, crash records).
+lock table, resources, crash records). A lock is taken at ``prepared_at`` and
+released at ``decided_at`` (commit or abort), or, in ``seed``, lost when the
+process restarts without it: ``lost_at``, the restart's time.
 
 Variants, as :mod:`targets.two_pc` describes:
 
@@ -53,6 +55,7 @@ CREATE TABLE IF NOT EXISTS resources (key TEXT PRIMARY KEY, initial INTEGER NOT 
 CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY, user TEXT, items TEXT, total INTEGER, at REAL);
 CREATE TABLE IF NOT EXISTS txlog (txn TEXT PRIMARY KEY, state TEXT NOT NULL, work TEXT NOT NULL,
                                   prepared_at REAL, decided_at REAL, note TEXT);
+CREATE TABLE IF NOT EXISTS lost (txn TEXT PRIMARY KEY, at REAL NOT NULL);
 """
 
 
@@ -96,6 +99,9 @@ class Participant:
         # txn -> (work, since): the lock table. seed: memory only; durable: rebuilt from txlog.
         self.prepared: dict[str, tuple[dict[str, Any], float]] = {}
         self._stop = threading.Event()
+        if variant != "durable":  # a previous incarnation's locks are gone: when, for the checker's lock bound
+            self.db.execute("INSERT OR REPLACE INTO lost SELECT txn, ? FROM txlog t WHERE state='prepared' AND NOT "
+                            "EXISTS (SELECT 1 FROM lost l WHERE l.txn=t.txn AND l.at >= t.prepared_at)", (time.time(),))
         if variant == "durable":
             for txn, work, at in self.db.execute("SELECT txn, work, prepared_at FROM txlog WHERE state='prepared'"):
                 self.prepared[txn] = (json.loads(work), at)
@@ -237,8 +243,11 @@ class Participant:
     def state(self) -> dict[str, Any]:
         """The final read: transaction log, lock table, resources, crash records, wall clock."""
         with self.mu:
-            logrows = {t: {"state": s, "work": json.loads(w), "prepared_at": p, "decided_at": d, "note": n}
-                       for t, s, w, p, d, n in self.db.execute("SELECT * FROM txlog")}
+            lost = dict(self.db.execute("SELECT txn, at FROM lost"))
+            logrows = {t: {"state": s, "work": json.loads(w), "prepared_at": p, "decided_at": d, "note": n,
+                           "lost_at": lost.get(t)}
+                       for t, s, w, p, d, n in self.db.execute("SELECT txn, state, work, prepared_at, decided_at, "
+                                                                "note FROM txlog")}
             locks = [{"txn": t, "since": at, "holds": _need(self.kind, w) or {"order": t}}
                      for t, (w, at) in sorted(self.prepared.items())]
         snap = self.snapshot()

@@ -139,6 +139,9 @@ def test_seed_commit_failing_on_a_participant_is_still_reported_committed(nodes:
     assert "Transaction not prepared" in d["results"][2]["error"]
     assert nodes["payment"].p.state()["log"]["t1"]["state"] == "prepared" and locks(nodes["payment"]) == []
     assert nodes["payment"].p.snapshot()["resources"]["u1"] == 100  # never charged, order created
+    e = nodes["payment"].p.state()["log"]["t1"]  # the lock was lost when payment restarted, and it says when
+    assert e["lost_at"] is not None and e["lost_at"] >= e["prepared_at"]
+    assert nodes["order"].p.state()["log"]["t1"]["lost_at"] is None
 
 
 @pytest.mark.parametrize("nodes", ["durable"], indirect=True)
