@@ -32,6 +32,15 @@ Variants, as :mod:`targets.two_pc` describes:
   for longer than ``inquire_after`` seconds (presumed abort answers "abort"
   for a transaction the coordinator has no commit record of).
 
+A prepare body with ``kv`` instead (``{txn, kv: [[i, f, key, value], ...]}``)
+is a general multi-key transaction (:mod:`targets.two_pc.kv`): the same
+protocol, variant for variant, over a key-value table. Prepare waits up to
+``lock_wait`` s for the keys it needs (shared for reads, exclusive for
+writes), answers the reads with its YES vote (``{"vote": "YES", "reads":
+[[i, value], ...]}``) and stages the writes in the prepare record (seed:
+memory only, as for an order); commit applies them; a conflict still there
+after the wait votes NO.
+
 Crash point ``after-vote-yes`` (``--crash-points``): the process dies just
 after its YES vote has been sent. Only the standard library.
 """
@@ -45,6 +54,7 @@ import time
 from typing import Any, Mapping
 
 from targets.saga_orders.http_base import CrashPoints, HttpError, Refused, Unreachable, call, log
+from targets.two_pc import kv
 
 __all__ = ["KINDS", "Participant"]
 
@@ -56,11 +66,14 @@ CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY, user TEXT, items TEXT, t
 CREATE TABLE IF NOT EXISTS txlog (txn TEXT PRIMARY KEY, state TEXT NOT NULL, work TEXT NOT NULL,
                                   prepared_at REAL, decided_at REAL, note TEXT);
 CREATE TABLE IF NOT EXISTS lost (txn TEXT PRIMARY KEY, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
 def work_of(kind: str, t: Mapping[str, Any]) -> dict[str, Any]:
     """This participant's share of transaction ``t``: what it locks at prepare and applies at commit."""
+    if "kv" in t:  # a general transaction: its micro-ops here (reads filled in at prepare)
+        return {"kv": [list(m) for m in t["kv"]]}
     if kind == "order":
         return {"order": t["txn"], "user": t["user"], "items": t["items"], "total": t["total"]}
     if kind == "inventory":
@@ -69,7 +82,9 @@ def work_of(kind: str, t: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _need(kind: str, work: Mapping[str, Any]) -> dict[str, int]:
-    """Resource key -> amount the work takes (nothing for an order: its lock is its id)."""
+    """Resource key -> amount the work takes (nothing for an order: its lock is its id, nor a kv work)."""
+    if "kv" in work:
+        return {}
     if kind == "inventory":
         need: dict[str, int] = {}
         for p, q in work["items"]:
@@ -85,10 +100,12 @@ class Participant:
 
     def __init__(self, *, kind: str, name: str, variant: str, db_path: str, initial: Mapping[str, int],
                  crash: CrashPoints, coordinator: tuple[str, int] | None, timeout: float,
-                 inquire_after: float = 1.0) -> None:
+                 inquire_after: float = 1.0, lock_wait: float | None = None) -> None:
         self.kind, self.name, self.variant, self.crash = kind, name, variant, crash
         self.coordinator, self.timeout, self.inquire_after = coordinator, timeout, inquire_after
+        self.lock_wait = min(0.2, timeout / 3) if lock_wait is None else lock_wait  # well inside a call's timeout
         self.mu = threading.Lock()
+        self.released = threading.Condition(self.mu)  # notified whenever a prepared transaction goes
         self.db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
@@ -138,6 +155,8 @@ class Participant:
         return None
 
     def prepare(self, t: Any) -> tuple[int, Any]:
+        if "kv" in t:
+            return self._prepare_kv(t)
         txn = str(t["txn"])
         work = work_of(self.kind, t)
         now = time.time()
@@ -160,7 +179,67 @@ class Participant:
             threading.Timer(0.005, self.crash.hit, args=("after-vote-yes", txn)).start()
         return 200, {"vote": "YES"}
 
+    # -- general transactions (see targets.two_pc.kv) -------------------------------------------------
+
+    def _value(self, key: str) -> Any:
+        row = self.db.execute("SELECT value FROM kv WHERE key=?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def _kv_conflict(self, txn: str, want: Mapping[str, str]) -> tuple[str, str] | None:
+        held = ((t, kv.modes(w["kv"])) for t, (w, _) in self.prepared.items() if t != txn and "kv" in w)
+        return kv.conflict(want, held)
+
+    @staticmethod
+    def _reads(work: Mapping[str, Any]) -> list[list[Any]]:
+        return [[i, v] for i, f, _, v in work["kv"] if f == "r"]
+
+    def _prepare_kv(self, t: Any) -> tuple[int, Any]:
+        txn = str(t["txn"])
+        mops = [list(m) for m in t["kv"]]
+        want = kv.modes(mops)
+        with self.mu:
+            end = time.monotonic() + self.lock_wait
+            clash = self._kv_conflict(txn, want)
+            while clash is not None and (left := end - time.monotonic()) > 0:
+                self.released.wait(left)
+                clash = self._kv_conflict(txn, want)
+            now = time.time()
+            held = self.prepared.get(txn)
+            if held is not None:
+                return 200, {"vote": "YES", "reads": self._reads(held[0])}
+            row = self.db.execute("SELECT state, work FROM txlog WHERE txn=?", (txn,)).fetchone()
+            if row is not None and self.variant == "durable" and row[0] != "prepared":
+                if row[0] == "committed":
+                    return 200, {"vote": "YES", "reads": self._reads(json.loads(row[1]))}
+                return 200, {"vote": "NO", "reason": "aborted before"}
+            why = None if clash is None else f"key {clash[0]} locked by {clash[1]}"
+            if why is None:
+                try:
+                    reads, _ = kv.stage(mops, self._value)
+                except ValueError as e:
+                    why = str(e)
+            if why is not None:
+                self.db.execute("INSERT OR REPLACE INTO txlog VALUES (?, 'aborted', ?, NULL, ?, ?)",
+                                (txn, json.dumps({"kv": mops}), now, f"voted NO: {why}"))
+                return 200, {"vote": "NO", "reason": why}
+            for i, v in reads:
+                next(m for m in mops if m[0] == i)[3] = v
+            work = {"kv": mops}
+            # seed: an observation row; durable: the prepare record (locks and staged writes), before the vote
+            self.db.execute("INSERT OR REPLACE INTO txlog VALUES (?, 'prepared', ?, ?, NULL, NULL)",
+                            (txn, json.dumps(work), now))
+            self.prepared[txn] = (work, now)
+        if "after-vote-yes" in self.crash.armed or "all" in self.crash.armed:
+            threading.Timer(0.005, self.crash.hit, args=("after-vote-yes", txn)).start()
+        return 200, {"vote": "YES", "reads": reads}
+
     def _apply(self, txn: str, work: Mapping[str, Any], now: float) -> None:
+        if "kv" in work:
+            with self.db:
+                for key, value in kv.apply_writes(work["kv"], self._value).items():
+                    self.db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", (key, json.dumps(value)))
+                self.db.execute("UPDATE txlog SET state='committed', decided_at=? WHERE txn=?", (now, txn))
+            return
         with self.db:
             for k, n in _need(self.kind, work).items():
                 self.db.execute("UPDATE resources SET value = value - ? WHERE key=?", (n, k))
@@ -181,6 +260,7 @@ class Participant:
                 raise HttpError(409, "Transaction not prepared")
             self._apply(txn, held[0], now)
             del self.prepared[txn]
+            self.released.notify_all()
         return 200, {"ack": True}
 
     def abort(self, b: Any) -> tuple[int, Any]:
@@ -194,6 +274,7 @@ class Participant:
                 self.db.execute("UPDATE txlog SET state='aborted', decided_at=?, note='aborted' WHERE txn=?",
                                 (now, txn))
                 del self.prepared[txn]
+                self.released.notify_all()
             elif self.variant == "durable":
                 row = self.db.execute("SELECT state FROM txlog WHERE txn=?", (txn,)).fetchone()
                 if row is not None and row[0] == "committed":
@@ -248,7 +329,8 @@ class Participant:
                            "lost_at": lost.get(t)}
                        for t, s, w, p, d, n in self.db.execute("SELECT txn, state, work, prepared_at, decided_at, "
                                                                 "note FROM txlog")}
-            locks = [{"txn": t, "since": at, "holds": _need(self.kind, w) or {"order": t}}
+            locks = [{"txn": t, "since": at,
+                      "holds": kv.modes(w["kv"]) if "kv" in w else _need(self.kind, w) or {"order": t}}
                      for t, (w, at) in sorted(self.prepared.items())]
         snap = self.snapshot()
         return {"participant": self.kind, "name": self.name, "log": logrows, "locks": locks,
