@@ -32,6 +32,7 @@ import time
 from typing import Any, Mapping
 
 from targets.saga_orders.http_base import CrashPoints, HttpError, Refused, Unreachable, call, log
+from targets.saga_orders.trace import StepTrace
 
 __all__ = ["DurableSaga", "Gateway", "SeedSaga", "final_state"]
 
@@ -44,8 +45,11 @@ def order_total(items: list[list[Any]], prices: Mapping[str, int]) -> int:
 
 
 def final_state(services: Mapping[str, Address], wait: float, self_crashes: list[dict[str, Any]],
-                timeout: float) -> dict[str, Any]:
-    """Disarm every service's crash points, wait until no order is PENDING (at most ``wait`` s), read every database."""
+                timeout: float, trace: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Disarm every service's crash points, wait until no order is PENDING (at most ``wait`` s), read every database.
+
+    ``trace`` is the orchestrator's step trace (:class:`StepTrace`), returned as ``"trace"``.
+    """
     end = time.monotonic() + wait
     for s in services:
         try:
@@ -61,7 +65,7 @@ def final_state(services: Mapping[str, Address], wait: float, self_crashes: list
             if time.monotonic() >= end:
                 break
         time.sleep(0.25)
-    out: dict[str, Any] = {"crashes": list(self_crashes), "now": time.time()}
+    out: dict[str, Any] = {"crashes": list(self_crashes), "now": time.time(), "trace": list(trace or [])}
     for s in SERVICES:
         d = _state_of(services[s], timeout)
         out["crashes"] += d.pop("crashes", [])
@@ -83,6 +87,7 @@ class _Front:
     def __init__(self, *, name: str, services: Mapping[str, Address], prices: Mapping[str, int],
                  crash: CrashPoints, timeout: float) -> None:
         self.name, self.services, self.prices, self.crash, self.timeout = name, services, prices, crash, timeout
+        self.trace = StepTrace(crash.file.parent, name)  # beside crashes.jsonl, in the node's data dir
 
     def routes(self) -> dict[tuple[str, str], Any]:
         return {("GET", "/health"): lambda _: (200, {"status": "ok", "role": "orchestrator"}),
@@ -93,10 +98,16 @@ class _Front:
 
     def final(self, b: Any) -> tuple[int, Any]:
         self.crash.disarm()
-        return 200, final_state(self.services, float((b or {}).get("wait", 10)), self.crash.fired(), self.timeout * 4)
+        return 200, final_state(self.services, float((b or {}).get("wait", 10)), self.crash.fired(), self.timeout * 4,
+                                self.trace.read())
 
     def _call(self, svc: str, path: str, body: Any) -> Any:
         return call(self.services[svc], "POST", path, body, timeout=self.timeout)
+
+    def _step(self, order: Any, step: str, svc: str, path: str, body: Any) -> Any:
+        """``_call``, recorded in the step trace under ``order``."""
+        return self.trace.call(order, step, svc, lambda: self._call(svc, path, body),
+                               detail=lambda d: d.get("id") if isinstance(d, dict) else None)
 
     def place(self, b: Any) -> tuple[int, Any]:
         raise NotImplementedError
@@ -105,7 +116,7 @@ class _Front:
 class Gateway(_Front):
     def place(self, b: Any) -> tuple[int, Any]:
         total = order_total(b["items"], self.prices)
-        d = self._call("order", "/create_order", {**b, "total": total})
+        d = self._step(b["key"], "createOrder", "order", "/create_order", {**b, "total": total})
         return 200, {"status": "PENDING", "order": d["id"]}
 
 
@@ -124,30 +135,33 @@ class SeedSaga(_Front):
         executed: list[tuple[str, Any]] = []
         oid = None
         try:
-            oid = self._call("order", "/create", {**b, "total": total})["id"]
+            oid = self._step(key, "createOrder", "order", "/create", {**b, "total": total})["id"]
             executed.append(("createOrder", oid))
             self.crash.hit("after-create", oid)
-            rid = self._call("inventory", "/reserve", {"order": oid, "items": b["items"]})["id"]
+            rid = self._step(oid, "reserveInventory", "inventory", "/reserve",
+                             {"order": oid, "items": b["items"]})["id"]
             executed.append(("reserveInventory", rid))
             self.crash.hit("after-reserve", oid)
-            pid = self._call("payment", "/charge", {"order": oid, "user": b["user"], "amount": total})["id"]
+            pid = self._step(oid, "processPayment", "payment", "/charge",
+                             {"order": oid, "user": b["user"], "amount": total})["id"]
             executed.append(("processPayment", pid))
             self.crash.hit("after-charge", oid)
-            self._call("inventory", "/confirm", {"order": oid, "reservation": rid})
+            self._step(oid, "confirmInventory", "inventory", "/confirm", {"order": oid, "reservation": rid})
             executed.append(("confirmInventory", None))
             self.crash.hit("after-confirm-inventory", oid)
-            self._call("order", "/status", {"id": oid, "status": "CONFIRMED"})
+            self._step(oid, "confirmOrder", "order", "/status", {"id": oid, "status": "CONFIRMED"})
         except (Refused, Unreachable) as e:  # a timeout is a failure, like any other error
             log(self.name, f"order {oid}: step failed: {e}; compensating {[s for s, _ in executed]}")
             self.crash.hit("before-compensate", oid)
             for step, result in reversed(executed):
                 try:
                     if step == "createOrder":
-                        self._call("order", "/status", {"id": result, "status": "CANCELLED"})
+                        self._step(oid, "cancelOrder", "order", "/status", {"id": result, "status": "CANCELLED"})
                     elif step == "reserveInventory":
-                        self._call("inventory", "/release", {"order": oid, "reservation": result})
+                        self._step(oid, "releaseInventory", "inventory", "/release",
+                                   {"order": oid, "reservation": result})
                     elif step == "processPayment":
-                        self._call("payment", "/refund", {"order": oid, "payment": result})
+                        self._step(oid, "refundPayment", "payment", "/refund", {"order": oid, "payment": result})
                 except (Refused, Unreachable) as ce:  # "needs recording and maybe a human": dropped
                     log(self.name, f"order {oid}: compensation of {step} failed: {ce}")
             return 200, {"status": "FAILED", "order": oid, "error": str(e)}
@@ -206,15 +220,34 @@ class DurableSaga(_Front):
         finally:
             lock.release()
 
+    _STEP_OF = {"/create": "createOrder", "/reserve": "reserveInventory", "/charge": "processPayment",
+                "/confirm": "confirmInventory", "/refund": "refundPayment", "/release": "releaseInventory"}
+
     def _retry(self, svc: str, path: str, body: Any, deadline: float) -> Any:
-        """Send until answered: a timeout is not a failure, and the step is idempotent."""
+        """Send until answered: a timeout is not a failure, and the step is idempotent.
+
+        Recorded in the step trace once, from the first attempt to the answer (``detail``: attempts).
+        """
+        order = body.get("order", body.get("id"))
+        step = self._STEP_OF.get(path) or ("cancelOrder" if body.get("status") == "CANCELLED" else "confirmOrder")
+        start, attempts = time.time(), 0
         while True:
+            attempts += 1
             try:
-                return self._call(svc, path, body)
-            except Unreachable:
+                out = self._call(svc, path, body)
+            except Refused as e:
+                self.trace.record(order, step, to=svc, start=start, outcome="refused", error=str(e),
+                                  detail={"attempts": attempts})
+                raise
+            except Unreachable as e:
                 if time.monotonic() >= deadline:
+                    self.trace.record(order, step, to=svc, start=start, outcome="unreachable", error=str(e),
+                                      detail={"attempts": attempts})
                     raise
                 time.sleep(0.1)
+                continue
+            self.trace.record(order, step, to=svc, start=start, detail={"attempts": attempts})
+            return out
 
     def _drive(self, key: str, deadline: float) -> dict[str, Any]:
         row = self._row(key)

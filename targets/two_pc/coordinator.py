@@ -25,6 +25,12 @@ most ``wait`` s) and returns every participant's final state.
 Crash points: ``after-prepare-<participant>`` (after its YES), ``after-decision``
 (the decision taken -- and, durable, logged -- before phase two),
 ``after-commit-<participant>`` (after its commit returned).
+
+Every message the coordinator sends (prepare and the vote it got, commit and
+its ack, abort) and every decision it takes are recorded in its step trace
+(:class:`targets.saga_orders.trace.StepTrace`, ``trace.jsonl``): an
+observation record for the final read (``coordinator.trace``) and the
+report's lanes, never read by the protocol.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import time
 from typing import Any, Mapping
 
 from targets.saga_orders.http_base import CrashPoints, HttpError, Refused, Unreachable, call, log
+from targets.saga_orders.trace import StepTrace
 from targets.two_pc.participant import KINDS
 
 __all__ = ["DurableCoordinator", "SeedCoordinator"]
@@ -49,6 +56,7 @@ class _Coordinator:
         self.name, self.participants, self.prices = name, dict(participants), dict(prices)
         self.crash, self.timeout = crash, timeout
         self.order = [k for k in KINDS if k in self.participants]
+        self.trace = StepTrace(crash.file.parent, name)  # beside crashes.jsonl, in the node's data dir
 
     def routes(self) -> dict[tuple[str, str], Any]:
         return {("GET", "/health"): lambda _: (200, {"status": "ok", "role": "coordinator"}),
@@ -57,6 +65,11 @@ class _Coordinator:
 
     def _call(self, kind: str, path: str, body: Any) -> Any:
         return call(self.participants[kind], "POST", path, body, timeout=self.timeout)
+
+    def _send(self, txn: str, msg: str, kind: str, body: Any) -> Any:
+        """``_call`` of ``/msg``, recorded in the step trace under ``txn`` (a prepare's detail: the vote)."""
+        return self.trace.call(txn, msg, kind, lambda: self._call(kind, "/" + msg, body),
+                               detail=lambda d: d.get("vote") if isinstance(d, dict) else None)
 
     def _txn(self, b: Any) -> dict[str, Any]:
         try:
@@ -98,7 +111,8 @@ class _Coordinator:
                 break
             time.sleep(0.3)
         return 200, {"participants": states, "now": time.time(),
-                     "coordinator": {"name": self.name, "crashes": self.crash.fired(), "undone": self.undone()}}
+                     "coordinator": {"name": self.name, "crashes": self.crash.fired(), "undone": self.undone(),
+                                     "trace": self.trace.read()}}
 
 
 class SeedCoordinator(_Coordinator):
@@ -109,22 +123,25 @@ class SeedCoordinator(_Coordinator):
         votes: list[str] = []
         for k in self.order:  # Phase 1: Prepare
             try:
-                vote = self._call(k, "/prepare", t)["vote"]
+                vote = self._send(t["txn"], "prepare", k, t)["vote"]
                 votes.append(k)
                 if vote != "YES":
                     log(self.name, f"{t['txn']}: {k} voted NO")
-                    self._abort_all(votes)
+                    self.trace.record(t["txn"], "decision", detail="abort")
+                    self._abort_all(t["txn"], votes)
                     return 200, {"status": "ABORTED", "reason": f"{k} voted NO"}
             except (Refused, Unreachable) as e:
                 log(self.name, f"{t['txn']}: {k} prepare failed: {e}")
-                self._abort_all(votes)
+                self.trace.record(t["txn"], "decision", detail="abort")
+                self._abort_all(t["txn"], votes)
                 return 200, {"status": "ABORTED", "reason": f"{k} prepare failed: {e}"}
             self.crash.hit(f"after-prepare-{k}", t["txn"])
+        self.trace.record(t["txn"], "decision", detail="commit")
         self.crash.hit("after-decision", t["txn"])
         results = []
         for k in votes:  # Phase 2: Commit
             try:
-                self._call(k, "/commit", {"txn": t["txn"]})
+                self._send(t["txn"], "commit", k, {"txn": t["txn"]})
                 results.append({"participant": k, "status": "COMMITTED"})
             except (Refused, Unreachable) as e:  # "here it gets hard - retry or a human"
                 log(self.name, f"{t['txn']}: {k} commit failed: {e}")
@@ -132,10 +149,11 @@ class SeedCoordinator(_Coordinator):
             self.crash.hit(f"after-commit-{k}", t["txn"])
         return 200, {"status": "COMMITTED", "results": results}
 
-    def _abort_all(self, votes: list[str]) -> None:
+    def _abort_all(self, txn: str, votes: list[str]) -> None:
+        """The guide's ``abortAll(votes)``; ``txn`` only names the trace record, it is not sent."""
         for k in votes:
             try:
-                self._call(k, "/abort", None)  # participant.abort(): no transaction passed
+                self._send(txn, "abort", k, None)  # participant.abort(): no transaction passed
             except (Refused, Unreachable) as e:
                 log(self.name, f"{k} abort failed: {e}")
 
@@ -179,7 +197,7 @@ class DurableCoordinator(_Coordinator):
             reason = None
             for k in self.order:
                 try:
-                    vote = self._call(k, "/prepare", t)["vote"]
+                    vote = self._send(t["txn"], "prepare", k, t)["vote"]
                 except (Refused, Unreachable) as e:
                     reason = f"{k} prepare failed: {e}"
                     break
@@ -192,13 +210,14 @@ class DurableCoordinator(_Coordinator):
                 if reason is None:  # the decision, durable before anyone hears of it
                     self.db.execute("INSERT INTO decisions VALUES (?, ?, ?, NULL)",
                                     (t["txn"], json.dumps(t), time.time()))
+            self.trace.record(t["txn"], "decision", detail="commit" if reason is None else "abort")
         finally:
             with self.mu:
                 self.active.discard(t["txn"])
         if reason is not None:
             for k in self.order:  # best effort: presumed abort answers whoever asks later
                 try:
-                    self._call(k, "/abort", {"txn": t["txn"]})
+                    self._send(t["txn"], "abort", k, {"txn": t["txn"]})
                 except (Refused, Unreachable):
                     pass
             return 200, {"status": "ABORTED", "reason": reason}
@@ -214,7 +233,7 @@ class DurableCoordinator(_Coordinator):
                 if k in acked:
                     continue
                 try:
-                    self._call(k, "/commit", {"txn": txn})
+                    self._send(txn, "commit", k, {"txn": txn})
                     acked.append(k)
                 except (Refused, Unreachable):
                     continue
