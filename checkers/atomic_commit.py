@@ -7,7 +7,7 @@ participant's transaction log and lock table read after healing (see
 ``targets/two_pc``)::
 
     {"participants": {P: {"log": {txn: {state: prepared|committed|aborted, work,
-                                        prepared_at, decided_at, note}},
+                                        prepared_at, decided_at, note, lost_at}},
                           "locks": [{txn, since, holds}], "resources": {k: n}, "initial": {k: n},
                           "crashes": [{node, point, order, at}]}},
      "coordinator": {"name", "crashes": [...], "undone": [txn]}, "now": wall seconds}
@@ -36,6 +36,17 @@ Liveness findings, kept apart (``data["class"] == "liveness"``):
                          back are not anomalies: they are listed in ``stats["blocking_resolved"]``
                          with how long each was held.
 
+Locks held longer than a bound (``lock_bound_s``, default 5 s), from the
+participants' own times: a lock is taken at ``prepared_at`` and released at
+``decided_at`` (commit or abort), at ``lost_at`` (a restart that forgot it),
+or not at all (still held at the end, measured to the final read). A
+``blocking`` anomaly carries ``held_s``, how long each holder has held it.
+Locks that were held longer than the bound *and released* are the same
+liveness finding without an anomaly, as resolved blocking is: listed in
+``stats["held_long"]`` (longest first) per transaction with each
+participant's hold, so a protocol that blocks while its coordinator is down
+and recovers is reported, not failed.
+
 Times in the prose are seconds since the run began (the participants' wall
 clock is aligned by the final read's ``now`` and its completion time).
 """
@@ -50,7 +61,7 @@ from checkers.api import Anomaly, CheckResult, Verdict
 from harness.history import History, Op
 from nemesis.windows import fault_windows
 
-__all__ = ["KINDS", "PROBLEMS", "AtomicCommit", "Down", "check_logs"]
+__all__ = ["KINDS", "LOCK_BOUND_S", "PROBLEMS", "AtomicCommit", "Down", "check_logs"]
 
 KINDS = ("atomicity", "commit-reported-not-committed", "abort-reported-but-committed", "not-conserved",
          "locks-kept-by-abort", "blocking")
@@ -60,6 +71,7 @@ PROBLEMS = {"commit-reported-not-committed": "commit reported although a partici
 LIVENESS = ("locks-kept-by-abort", "blocking")
 LIMIT = 8
 SLACK = 0.2
+LOCK_BOUND_S = 5.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,6 +105,23 @@ class _Logs:
             return "forgotten"  # prepared, then the participant lost it (a restart of in-memory state)
         return e["state"]
 
+    def hold(self, p: str, txn: str, end: float) -> tuple[float, float, str] | None:
+        """When ``p`` took ``txn``'s lock, when it let it go (``end`` if it still holds it), and how."""
+        e = self.parts[p].get("log", {}).get(txn)
+        lock = self.locks[p].get(txn)
+        if lock is not None:
+            lo = self.t(lock.get("since", e and e.get("prepared_at")))
+            return None if lo is None else (lo, end, "still held")
+        if e is None or e.get("prepared_at") is None:
+            return None  # never locked: voted NO, or an abort before any prepare
+        lo = self.t(e["prepared_at"])
+        st = self.state(p, txn)
+        if st in ("committed", "aborted") and e.get("decided_at") is not None:
+            return lo, self.t(e["decided_at"]), st  # type: ignore[return-value]
+        if st == "forgotten" and e.get("lost_at") is not None and e["lost_at"] >= e["prepared_at"]:
+            return lo, self.t(e["lost_at"]), "lost at a restart"  # type: ignore[return-value]
+        return None
+
     def describe(self, txn: str) -> str:
         out = []
         for p in sorted(self.parts):
@@ -125,9 +154,11 @@ def _down_at(down: Iterable[Down], lo: float, hi: float | None) -> Down | None:
 
 def check_logs(final: Mapping[str, Any], told: Mapping[str, str] | None = None, *,
                reads: Iterable[tuple[float, Mapping[str, Any]]] = (), down: Iterable[Down] = (),
-               offset: float = 0.0) -> tuple[list[Anomaly], dict[str, Any]]:
+               offset: float = 0.0, lock_bound_s: float = LOCK_BOUND_S) -> tuple[list[Anomaly], dict[str, Any]]:
     """Every property ``final`` breaks, and the figures; ``told`` maps txn -> COMMITTED|ABORTED."""
     v = _Logs(final, offset)
+    nows = [s["now"] for s in v.parts.values() if s.get("now") is not None]
+    end = v.t(final.get("now", max(nows, default=None))) or 0.0
     down = tuple(sorted(down, key=lambda d: d.start))
     told = dict(told or {})
     out: list[Anomaly] = []
@@ -193,26 +224,34 @@ def check_logs(final: Mapping[str, Any], told: Mapping[str, str] | None = None, 
 
     # liveness: locks still held at the end, and locks held while the coordinator was down
     resolved: list[dict[str, Any]] = []
+    held_long: list[dict[str, Any]] = []
     for txn in v.txns():
+        holds = {p: h for p in sorted(v.parts) if (h := v.hold(p, txn, end)) is not None}
+        long = {p: h for p, h in holds.items() if h[2] != "still held" and h[1] - h[0] > lock_bound_s}
+        if long:
+            held_long.append(_held_long(txn, long, lock_bound_s, down))
         holders = sorted(p for p in v.parts if txn in v.locks[p])
         hold = "hold" if len(holders) > 1 else "holds"
         if holders:
             since = min(v.t(v.locks[p][txn]["since"]) or 0.0 for p in holders)
+            held_s = {p: round(holds[p][1] - holds[p][0], 3) for p in holders if p in holds}
+            how_long = f"; held {max(held_s.values(), default=0.0):.2f} s by the final read"
             if told.get(txn) == "ABORTED":
                 add("locks-kept-by-abort", [txn], f"the client was told {txn} ABORTED, yet "
                     f"{', '.join(holders)} still {hold} its lock "
-                    f"(since {since:.2f} s): the abort released nothing", holders=holders)
+                    f"(since {since:.2f} s): the abort released nothing{how_long}", holders=holders,
+                    held_s=held_s)
                 continue
             d = _down_at(down, since, None)
             if d is not None:
                 add("blocking", [txn], f"{', '.join(holders)} prepared {txn} (at {since:.2f} s) and still "
                     f"{hold} its locks at the end; the coordinator was down from {d.start:.2f} s ({d.why}) "
-                    + ("and never came back" if d.end is None else f"to {d.end:.2f} s, and it never resolved"),
-                    problem=PROBLEMS["blocking"], holders=holders, resolved=False)
+                    + ("and never came back" if d.end is None else f"to {d.end:.2f} s, and it never resolved")
+                    + how_long, problem=PROBLEMS["blocking"], holders=holders, held_s=held_s, resolved=False)
             else:
                 add("blocking", [txn], f"{', '.join(holders)} still {hold} {txn}'s locks at the end "
-                    f"(in doubt since {since:.2f} s)", problem="in doubt at the end", holders=holders,
-                    resolved=False)
+                    f"(in doubt since {since:.2f} s){how_long}", problem="in doubt at the end", holders=holders,
+                    held_s=held_s, resolved=False)
             continue
         for p in sorted(v.parts):
             e = v.parts[p].get("log", {}).get(txn)
@@ -227,8 +266,22 @@ def check_logs(final: Mapping[str, Any], told: Mapping[str, str] | None = None, 
                                  f"({d.why}); resolved as {e['state']} after it came back"})
     stats = {"txns": len(v.txns()), "told": len(told), "committed_orders": len(committed),
              "blocking_resolved": resolved[:LIMIT], "blocking_resolved_count": len(resolved),
+             "lock_bound_s": lock_bound_s, "held_long_count": len(held_long),
+             "held_long": sorted(held_long, key=lambda h: -h["longest_s"])[:LIMIT],
              "coordinator_down": [{"start": d.start, "end": d.end, "why": d.why} for d in down]}
     return out, stats
+
+
+def _held_long(txn: str, long: Mapping[str, tuple[float, float, str]], bound: float,
+               down: Iterable[Down]) -> dict[str, Any]:
+    """One transaction whose locks participants held longer than ``bound`` s, then let go."""
+    held = {p: round(hi - lo, 3) for p, (lo, hi, _) in long.items()}
+    each = ", ".join(f"{p} {hi - lo:.2f} s (from {lo:.2f} s, {how} at {hi:.2f} s)"
+                     for p, (lo, hi, how) in long.items())
+    d = _down_at(down, min(lo for lo, _, _ in long.values()), max(hi for _, hi, _ in long.values()))
+    why = "" if d is None else f"; the coordinator was down from {d.start:.2f} s ({d.why})"
+    return {"txn": txn, "participants": sorted(long), "held_s": held, "longest_s": max(held.values()),
+            "summary": f"{txn}'s locks were held longer than the {bound:g} s bound: {each}{why}"}
 
 
 def _coordinator_down(history: History, name: str, crashes: Iterable[Mapping[str, Any]],
@@ -249,8 +302,10 @@ def _coordinator_down(history: History, name: str, crashes: Iterable[Mapping[str
 class AtomicCommit:
     """The atomic-commit properties over a history with a ``final`` read (see the module docstring)."""
 
-    def __init__(self, *, name: str = "atomic-commit") -> None:
-        self.name = name
+    def __init__(self, *, name: str = "atomic-commit", lock_bound_s: float = LOCK_BOUND_S) -> None:
+        if not lock_bound_s > 0:
+            raise ValueError(f"lock_bound_s must be a positive number of seconds, not {lock_bound_s!r}")
+        self.name, self.lock_bound_s = name, lock_bound_s
 
     def check(self, history: History) -> CheckResult:
         told: dict[str, str] = {}
@@ -280,7 +335,7 @@ class AtomicCommit:
             offset = final_op.time / 1e9 - float(final["now"])
         coord = final.get("coordinator", {})
         down = _coordinator_down(history, coord.get("name", "coordinator"), coord.get("crashes", []), offset)
-        found, stats = check_logs(final, told, reads=reads, down=down, offset=offset)
+        found, stats = check_logs(final, told, reads=reads, down=down, offset=offset, lock_bound_s=self.lock_bound_s)
         counts: dict[str, int] = defaultdict(int)
         kept: list[Anomaly] = []
         for a in found:

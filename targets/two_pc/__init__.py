@@ -112,5 +112,6 @@ TARGET = Target(
         "inquire_after": "durable: seconds a participant holds a prepare before asking the coordinator (default 1)",
         "client_timeout": "seconds a client waits for a transaction (default 5)",
         "recovery": "seconds the final read waits for locks to be released (default 6)",
+        "lock_bound_s": "checker: seconds a lock may be held before it is reported as blocking (default 5)",
     },
 )

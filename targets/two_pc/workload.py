@@ -7,13 +7,14 @@ balances (600 per user) are small enough that some prepares vote NO during
 a 30 s run. The final generator is one ``final`` op: the coordinator waits
 until no participant holds a lock (``recovery`` s, default 6) and returns
 every participant's log and lock table. The checker is
-:class:`checkers.atomic_commit.AtomicCommit`.
+:class:`checkers.atomic_commit.AtomicCommit`, with the lock bound of
+``--option lock_bound_s`` (default 5 s).
 """
 
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 from harness import generators as gen
 from harness.target import Workload, WorkloadContext
@@ -21,7 +22,7 @@ from harness.target import Workload, WorkloadContext
 if TYPE_CHECKING:
     from checkers.api import Checker
 
-__all__ = ["ORDERS", "PRODUCTS", "USERS"]
+__all__ = ["ORDERS", "PRODUCTS", "USERS", "lock_bound_of"]
 
 PRODUCTS = ("p1", "p2", "p3")
 USERS = ("u1", "u2", "u3", "u4")
@@ -44,10 +45,25 @@ def orders_final(ctx: WorkloadContext) -> gen.Generator:
     return gen.once(gen.OpSpec(f="final", value={"wait": float(ctx.options.get("recovery", 6))}))
 
 
+def lock_bound_of(options: Mapping[str, str]) -> float:
+    """``--option lock_bound_s=S``: a lock held longer than S s is a blocking finding (default 5)."""
+    from checkers.atomic_commit import LOCK_BOUND_S
+
+    raw = options.get("lock_bound_s", str(LOCK_BOUND_S))
+    try:
+        bound = float(raw)
+    except ValueError:
+        bound = -1.0
+    if not bound > 0:
+        raise ValueError(f"option lock_bound_s must be a positive number of seconds (not {raw!r}); "
+                         f"e.g. --option lock_bound_s={LOCK_BOUND_S:g}")
+    return bound
+
+
 def orders_checker(ctx: WorkloadContext) -> "Checker":
     from checkers.atomic_commit import AtomicCommit
 
-    return AtomicCommit()
+    return AtomicCommit(lock_bound_s=lock_bound_of(ctx.options))
 
 
 ORDERS = Workload(name="orders", description="place orders as two-phase-commit transactions over the order, "
