@@ -13,6 +13,13 @@ value: each participant's snapshot (see
 
 ``final`` value ``{"wait": s}``; ``ok`` value: every participant's state
 (see :meth:`targets.two_pc.coordinator._Coordinator.final`).
+
+``txn`` (the ``list-append`` and ``rw-register`` workloads) value: Elle
+micro-ops ``[[f, key, value], ...]``, sent as ``POST /txn {txn, mops}``
+under the id ``x<process>-<op index>`` (unique in a run). COMMITTED is
+``ok`` with the micro-ops, reads filled in; ABORTED is ``fail`` (the
+coordinator decided abort in phase one, before any commit); no answer, or an
+error answer, is ``info`` as for ``place``.
 """
 
 from __future__ import annotations
@@ -51,17 +58,24 @@ class TwoPcClient:
                 return Completion(type="ok", value=call(addr, "POST", "/final", op.value, timeout=wait + 20))
             if op.f == "read-all":
                 return Completion(type="ok", value=call(addr, "GET", "/read-all", timeout=self.timeout_s))
-            if op.f != "place":
+            if op.f not in ("place", "txn"):
                 return Completion(type="fail", error=f"unknown op {op.f!r}")
         except (Refused, Unreachable) as e:
             return Completion(type="fail", error=str(e))
+        path, body = "/place", op.value
+        if op.f == "txn":
+            path, body = "/txn", {"txn": f"x{op.process}-{op.index}", "mops": op.value}
         try:
-            d = call(addr, "POST", "/place", op.value, timeout=self.timeout_s)
+            d = call(addr, "POST", path, body, timeout=self.timeout_s)
         except Refused as e:
             return Completion(type="info", error=str(e))  # an error answer may come after some work
         except Unreachable as e:
             if "ConnectionRefused" in str(e):
                 return Completion(type="fail", error=str(e))
             return Completion(type="info", error=str(e))
+        if op.f == "txn":
+            if d["status"] == "COMMITTED":
+                return Completion(type="ok", value=d["mops"])
+            return Completion(type="fail", error=d.get("reason") or d["status"])
         return Completion(type="ok", value={"txn": op.value["txn"], "status": d["status"],
                                             "reason": d.get("reason")})
