@@ -14,7 +14,7 @@ import queue
 import threading
 from typing import Any, Mapping
 
-from targets.saga_orders.http_base import Refused, Unreachable, call, log
+from harness.node.http import Refused, Unreachable, call, log
 
 __all__ = ["SUBSCRIPTIONS", "Bus"]
 

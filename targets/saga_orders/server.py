@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from typing import Any
 
 from targets.saga_orders import ROLES
 from targets.saga_orders.bus import Bus
-from targets.saga_orders.http_base import BOOT_DELAY_ENV, CrashPoints, int_pairs, log, peer_addresses, serve
+from harness.node.crashpoints import CrashPoints, boot_delay
+from harness.node.http import int_pairs, log, peer_addresses, serve
 from targets.saga_orders.orchestrator import DurableSaga, Gateway, SeedSaga
 from targets.saga_orders.services import Inventory, Orders, Payments, Db
 
@@ -66,9 +66,7 @@ def build(a: argparse.Namespace) -> Any:
 
 def main(argv: list[str] | None = None) -> None:
     a = parse_args(sys.argv[1:] if argv is None else argv)
-    boot_delay = float(os.environ.pop(BOOT_DELAY_ENV, "0") or 0)
-    if boot_delay:  # re-executed by a crash point: down (nothing listening) for this long
-        time.sleep(boot_delay)
+    boot_delay()  # re-executed by a crash point: down (nothing listening) for crash_restart s
     node = build(a)
     server = serve(a.host, a.port, node.routes(), a.name)
     log(a.name, f"{a.role} ({a.variant}) listening on {a.host}:{a.port}; peers {a.peers}")

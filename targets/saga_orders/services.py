@@ -31,7 +31,8 @@ import threading
 import time
 from typing import Any, Callable
 
-from targets.saga_orders.http_base import CrashPoints, HttpError, call, log
+from harness.node.crashpoints import CrashPoints
+from harness.node.http import HttpError, call, log
 
 __all__ = ["Db", "Inventory", "Orders", "Payments"]
 

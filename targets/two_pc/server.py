@@ -7,7 +7,8 @@ import os
 import sys
 from typing import Any
 
-from targets.saga_orders.http_base import CrashPoints, int_pairs, log, peer_addresses, serve
+from harness.node.crashpoints import CrashPoints, boot_delay
+from harness.node.http import int_pairs, log, peer_addresses, serve
 from targets.two_pc.coordinator import DurableCoordinator, SeedCoordinator
 from targets.two_pc.participant import KINDS, Participant
 
@@ -55,6 +56,7 @@ def build(a: argparse.Namespace) -> Any:
 
 def main(argv: list[str] | None = None) -> None:
     a = parse_args(sys.argv[1:] if argv is None else argv)
+    boot_delay()  # re-executed by a crash point: down for a while first
     node = build(a)
     server = serve(a.host, a.port, node.routes(), a.name)
     log(a.name, f"{a.role} ({a.variant}) listening on {a.host}:{a.port}; peers {a.peers}")
