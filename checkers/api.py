@@ -7,7 +7,10 @@ Jepsen's ``valid-priorities``). Anomalies are data first (:class:`Anomaly`):
 the CLI and the HTML report are two renderers of the same records.
 
 :func:`check_safe` turns a crashing checker into an ``UNKNOWN`` result that
-carries the error, never a traceback; :class:`Compose` runs several checkers
+carries the error, never a traceback, but lets a
+:class:`~harness.history.HistoryError` through: a history whose values do not
+fit the checker is the user's input error (file, line, what is wrong; exit 3),
+not a verdict; :class:`Compose` runs several checkers
 under names and merges their verdicts.
 """
 
@@ -19,7 +22,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, runtime_checkable
 
-from harness.history import History
+from harness.history import History, HistoryError
 
 __all__ = ["Anomaly", "CheckResult", "Checker", "Compose", "Verdict", "check_safe"]
 
@@ -149,10 +152,16 @@ class Checker(Protocol):
 
 
 def check_safe(checker: Checker, history: History) -> CheckResult:
-    """Run ``checker``; a crash becomes an ``UNKNOWN`` result naming the error."""
+    """Run ``checker``; a crash becomes an ``UNKNOWN`` result naming the error.
+
+    :class:`HistoryError` (bad input, raised with the file and line of the
+    event) propagates: the caller reports it as an input error.
+    """
     t0 = time.monotonic()
     try:
         return checker.check(history)
+    except HistoryError:
+        raise
     except Exception as e:  # noqa: BLE001 - a checker's crash is a verdict, not a traceback
         tb = traceback.extract_tb(e.__traceback__)
         where = f" at {tb[-1].filename}:{tb[-1].lineno}" if tb else ""

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from checkers.api import Anomaly, CheckResult, Verdict
+from checkers.inputs import number
 from harness.history import History
 
 __all__ = ["Counter"]
@@ -41,9 +42,9 @@ class Counter:
                 continue
             if op.f == "add":
                 if op.type == "invoke":
-                    upper += op.value
+                    upper += number(history, op, op.value, "the increment")
                 elif op.type == "ok":
-                    lower += op.value
+                    lower += number(history, op, op.value, "the increment")
             elif op.f == "read":
                 if op.type == "invoke":
                     pending[op.process] = lower

@@ -24,17 +24,23 @@ from collections import Counter as Multiset
 from typing import Any
 
 from checkers.api import Anomaly, CheckResult, Verdict
+from checkers.inputs import element, elements
 from harness.history import History
 
 __all__ = ["Queue", "TotalQueue", "UniqueIds"]
 
 
-def _taken(op_f: str, value: Any) -> list[Any]:
-    return list(value or []) if op_f == "drain" else [value]
+def _taken(history: History, op: Any, op_f: str, value: Any) -> list[Any]:
+    if op_f == "drain":
+        return elements(history, op, value, "the drained value")
+    return [element(history, op, value, f"the {op_f}d element")]
 
 
 def _sorted(m: Multiset) -> list[Any]:
-    return sorted(m.elements(), key=lambda x: (type(x).__name__, x))
+    try:
+        return sorted(m.elements(), key=lambda x: (type(x).__name__, x))
+    except TypeError:  # tuples of mixed types: any stable order will do for a listing
+        return sorted(m.elements(), key=repr)
 
 
 class Queue:
@@ -50,9 +56,9 @@ class Queue:
             if op.is_nemesis:
                 continue
             if op.f == "enqueue" and op.type == "invoke" and id(op) not in failed:
-                present[op.value] += 1
+                present[element(history, op, op.value, "the enqueued element")] += 1
             elif op.f in ("dequeue", "drain") and op.type == "ok":
-                for x in _taken(op.f, op.value):
+                for x in _taken(history, op, op.f, op.value):
                     if x is None:
                         continue
                     if present[x] <= 0:
@@ -77,11 +83,12 @@ class TotalQueue:
         dequeued: Multiset = Multiset()
         for o in history.operations:
             if o.f == "enqueue":
-                attempts[o.invoke.value] += 1
+                x = element(history, o.invoke, o.invoke.value, "the enqueued element")
+                attempts[x] += 1
                 if o.status == "ok":
-                    acked[o.invoke.value] += 1
+                    acked[x] += 1
             elif o.f in ("dequeue", "drain") and o.status == "ok":
-                for x in _taken(o.f, o.completion.value):  # type: ignore[union-attr]
+                for x in _taken(history, o, o.f, o.completion.value):  # type: ignore[union-attr]
                     dequeued[x] += 1
         ok = dequeued & attempts
         unexpected = Multiset({x: c for x, c in dequeued.items() if x not in attempts})
@@ -120,7 +127,7 @@ class UniqueIds:
                 continue
             attempted += 1
             if o.status == "ok":
-                v = o.completion.value  # type: ignore[union-attr]
+                v = element(history, o, o.completion.value, "the generated id")  # type: ignore[union-attr]
                 ids[v] += 1
                 where.setdefault(v, []).append(o.completion.index)  # type: ignore[union-attr]
         dups = {v: c for v, c in ids.items() if c > 1}

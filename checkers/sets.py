@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from checkers.api import Anomaly, CheckResult, Verdict
+from checkers.inputs import element
+from checkers.inputs import elements as checked
 from harness.history import History, Op
 
 __all__ = ["Set", "SetFull", "quantiles"]
@@ -44,12 +46,21 @@ def _ref(op: Op | None) -> dict[str, Any] | None:
     return {"index": op.index, "time": op.time, "process": op.process, "type": op.type, "value": op.value}
 
 
-def _elements(v: Any) -> list[Any]:
-    return [] if v is None else list(v)
+
+
+def _hashable(x: Any) -> bool:
+    try:
+        hash(x)
+    except TypeError:
+        return False
+    return True
 
 
 def _sort(xs: Any) -> list[Any]:
-    return sorted(xs, key=lambda x: (type(x).__name__, x))
+    try:
+        return sorted(xs, key=lambda x: (type(x).__name__, x))
+    except TypeError:  # tuples of mixed types: any stable order will do for a listing
+        return sorted(xs, key=repr)
 
 
 class Set:
@@ -62,15 +73,16 @@ class Set:
         attempts, adds, final, final_op = set(), set(), None, None
         for o in history.operations:
             if o.f == "add":
-                attempts.add(o.invoke.value)
+                x = element(history, o.invoke, o.invoke.value, "the added element")
+                attempts.add(x)
                 if o.status == "ok":
-                    adds.add(o.invoke.value)
+                    adds.add(x)
             elif o.f == "read" and o.status == "ok":
                 final, final_op = o.completion.value, o  # type: ignore[union-attr]
         if final_op is None:
             return CheckResult(checker=self.name, verdict=Verdict.UNKNOWN, error="the set was never read",
                                stats={"attempt_count": len(attempts), "acknowledged_count": len(adds)})
-        read = set(_elements(final))
+        read = set(checked(history, final_op, final, "the final read's value"))
         ok = read & attempts
         unexpected, lost, recovered = read - attempts, adds - read, ok - adds
         stats = {"attempt_count": len(attempts), "acknowledged_count": len(adds), "ok_count": len(ok),
@@ -132,15 +144,16 @@ class SetFull:
                 continue
             if op.f == "add":
                 if op.type == "invoke":
-                    elements[op.value] = _Element(element=op.value, add=op)
-                elif op.type == "ok" and op.value in elements:
+                    x = element(history, op, op.value, "the added element")
+                    elements[x] = _Element(element=x, add=op)
+                elif op.type == "ok" and _hashable(op.value) and op.value in elements:
                     e = elements[op.value]
                     e.known = e.known or op
             elif op.f == "read" and op.type == "ok":
                 inv = invocation.get(id(op))
                 if inv is None:
                     continue
-                vals = _elements(op.value)
+                vals = checked(history, op, op.value, "the read's value")
                 for x, c in Counter(vals).items():
                     if c > 1:
                         dups[x] = max(dups.get(x, 0), c)

@@ -408,7 +408,11 @@ def recheck_run(run_dir: str | Path, json_output: bool = False, *, write: bool =
     except (RunStoreError, HistoryError) as e:
         print(f"error: {e}", file=err)
         return 3
-    result = check_safe(RequireSuccess(checker=checker), history)  # as the run itself did
+    try:
+        result = check_safe(RequireSuccess(checker=checker), history)  # as the run itself did
+    except HistoryError as e:
+        print(f"error: {e}", file=err)
+        return 3
     new = dict(results)
     new["valid"] = result.verdict.to_json()
     new["checkers"] = checkers_json(result)

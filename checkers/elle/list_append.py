@@ -41,7 +41,7 @@ from checkers.api import CheckResult
 from checkers.elle.analysis import Findings, check_txns
 from checkers.elle.explain import EdgeExplainer, show, show_key
 from checkers.elle.graph import RW, WR, WW, GraphBuilder
-from checkers.elle.models import DEFAULT_MODEL
+from checkers.elle.models import DEFAULT_MODEL, check_model
 from checkers.elle.txn import Parsed, Txn, bad_input
 from harness.history import History
 
@@ -56,7 +56,7 @@ class ListAppend:
 
     def __init__(self, *, models: Sequence[str] = (DEFAULT_MODEL,), timeout_s: float | None = None,
                  name: str = "list-append"):
-        self.models = tuple(models)
+        self.models = tuple(check_model(m) for m in models)  # a bad name is a usage error, now
         self.timeout_s = timeout_s
         self.name = name
 

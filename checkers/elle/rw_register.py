@@ -37,7 +37,7 @@ from checkers.api import CheckResult
 from checkers.elle.analysis import Findings, check_txns
 from checkers.elle.explain import EdgeExplainer, show, show_key
 from checkers.elle.graph import RW, WR, WW, GraphBuilder
-from checkers.elle.models import DEFAULT_MODEL
+from checkers.elle.models import DEFAULT_MODEL, check_model
 from checkers.elle.txn import Parsed, Txn, bad_input
 from harness.history import History
 
@@ -54,7 +54,7 @@ class RWRegister:
 
     def __init__(self, *, models: Sequence[str] = (DEFAULT_MODEL,), timeout_s: float | None = None,
                  sequential_keys: bool = False, linearizable_keys: bool = False, name: str = "rw-register"):
-        self.models = tuple(models)
+        self.models = tuple(check_model(m) for m in models)  # a bad name is a usage error, now
         self.timeout_s = timeout_s
         self.sequential_keys = sequential_keys
         self.linearizable_keys = linearizable_keys

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from checkers.api import CheckResult
+from checkers.api import CheckResult, check_safe
 from checkers.catalog import CATALOG, Options
 from harness.history import History, HistoryError, op_from_json
 
@@ -76,7 +76,7 @@ def check_model(path: Path, model: str, options: Options, json_output: bool) -> 
     """Check ``path`` with the catalog's ``model``; print; return the exit code."""
     try:
         checker = CATALOG[model].make(options)
-        result = checker.check(load_any(path))
+        result = check_safe(checker, load_any(path))
     except (HistoryError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     if json_output:

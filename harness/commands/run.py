@@ -324,7 +324,7 @@ class _Run:
     def _check(self, outcome: Any) -> Any:
         from checkers.api import CheckResult, Verdict, check_safe
         from checkers.success import RequireSuccess
-        from harness.history import History
+        from harness.history import History, HistoryError
         from harness.target import WorkloadContext
 
         req = self.req
@@ -337,7 +337,11 @@ class _Run:
         except Exception as e:  # noqa: BLE001 - the history is safe on disk; say why it is unchecked
             return CheckResult(checker=workload.name, verdict=Verdict.UNKNOWN,
                                error=f"cannot build the {workload.name!r} checker: {type(e).__name__}: {e}")
-        return check_safe(RequireSuccess(checker=checker), history)  # nothing ok: unknown, not valid
+        try:
+            return check_safe(RequireSuccess(checker=checker), history)  # nothing ok: unknown, not valid
+        except HistoryError as e:  # the target's client recorded values its own checker cannot read
+            return CheckResult(checker=workload.name, verdict=Verdict.UNKNOWN,
+                               error=f"the history does not fit the {workload.name!r} checker: {e}")
 
     # -- the one way out ----------------------------------------------------------
 
