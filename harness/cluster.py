@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Address", "Cluster", "ClusterSpec", "EnvironmentError_", "Killable", "Link",
-    "LogSource", "PacketFault", "PacketShapeable", "Partitionable", "Pausable", "TrafficCounters",
+    "LogSource", "NodeFiles", "PacketFault", "PacketShapeable", "Partitionable", "Pausable", "TrafficCounters",
 ]
 
 
@@ -133,6 +133,23 @@ class Partitionable(Protocol):
 class LogSource(Protocol):
     def collect_logs(self, dest: Path) -> list[Path]:
         """Copy every node's log into ``dest`` (one file per node); return the paths."""
+
+
+@runtime_checkable
+class NodeFiles(Protocol):
+    """Small files in a node's data directory, read and written from the harness's side.
+
+    A control channel every backend has (the crash nemesis arms a node's crash
+    points through it, :mod:`harness.node.crashpoints`): the local and netns
+    backends reach the data directory on the host, Docker through ``docker exec``.
+    ``name`` is a plain file name (no ``/``) in the node's ``data_dir``.
+    """
+
+    def read_node_file(self, node: str, name: str) -> bytes | None:
+        """The file's bytes, or None when it does not exist."""
+
+    def write_node_file(self, node: str, name: str, data: bytes) -> None:
+        """Replace the file atomically (a reader sees the old bytes or the new, never a mix)."""
 
 
 @runtime_checkable

@@ -117,6 +117,9 @@ class Role:
     ``ports``         named ports of this role's nodes; None: the target's ``ports``.
     ``clients``       whether the harness's client workers are bound to this role's
                       nodes (False for, e.g., participants only a coordinator talks to).
+    ``crash_points``  the named crash points this role's nodes declare (``after-charge``,
+                      ...), which ``--nemesis crash`` arms at run time
+                      (:mod:`harness.node.crashpoints`, :mod:`nemesis.crashpoints`).
     """
 
     name: str
@@ -126,6 +129,7 @@ class Role:
     link_probe: Callable[[Address], bool] | None = None
     ports: Mapping[str, int] | None = None
     clients: bool = True
+    crash_points: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name or not all(c.isalnum() or c in "-_" for c in self.name) or self.name[-1].isdigit():
@@ -133,6 +137,10 @@ class Role:
                              f"in a digit (node names are the role name plus a number)")
         if self.count < 1:
             raise ValueError(f"role {self.name!r}: count must be at least 1 (not {self.count})")
+        bad = [p for p in self.crash_points if not p or p == "all" or "," in p or ":" in p]
+        if bad or len(set(self.crash_points)) != len(self.crash_points):
+            raise ValueError(f"role {self.name!r}: crash points must be distinct names without ',' or ':' "
+                             f"and not 'all' (got {list(self.crash_points)})")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
