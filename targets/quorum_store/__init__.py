@@ -18,6 +18,15 @@ sizes, default N//2+1), ``peer_timeout`` (seconds per peer request, default
 0.3); to the workload: ``keys``, ``hot``, ``read_fraction``
 (see :mod:`targets.quorum_store.workload`).
 
+Workloads (``--workload``): ``register`` (default; linearizability per key),
+and the data types of :mod:`targets.quorum_store.datatypes`: ``set``
+(set-full per key), ``counter``, ``list-append`` (Elle). On ``seed`` and
+``abd`` their adds are client read-modify-writes; on ``vclock`` they are sent
+as operations the coordinator merges. Their options: ``keys`` (default 3),
+``read_fraction`` (set 0.2, else 0.5), ``max_writes_per_key`` (list-append,
+64). E.g. ``splitbrain run quorum-store --workload set --variant seed
+--concurrency 20 --nemesis partition --time-limit 30``.
+
 Importing this package needs only the standard library and ``harness``'s
 protocol modules, so a node can start in a container with only python3.
 """
@@ -31,6 +40,7 @@ from pathlib import Path
 from harness.cluster import Address
 from harness.target import NodeContext, Target
 from targets.quorum_store.client import QuorumStoreClient
+from targets.quorum_store.datatypes import COUNTER, LIST_APPEND, SET
 from targets.quorum_store.workload import REGISTER
 
 __all__ = ["TARGET", "node_command", "ready"]
@@ -79,7 +89,7 @@ TARGET = Target(
     node_command=node_command,
     ready=ready,
     client=QuorumStoreClient,
-    workloads={"register": REGISTER},
+    workloads={"register": REGISTER, "set": SET, "counter": COUNTER, "list-append": LIST_APPEND},
     default_workload="register",
     default_nodes=5,
     source_dir=Path(__file__).parent,
@@ -88,8 +98,9 @@ TARGET = Target(
         "r": "read quorum: replies a read needs (default N//2+1)",
         "peer_timeout": "seconds a coordinator waits for each peer (default 0.3)",
         "client_timeout": "seconds a client waits for its node (default 1.5)",
-        "keys": "how many keys the workload uses (default 100)",
+        "keys": "how many keys the workload uses (default 100; set, counter, list-append 3)",
         "hot": "fraction of ops on the first key (default 0.8)",
-        "read_fraction": "fraction of ops that are reads (default 0.5)",
+        "read_fraction": "fraction of ops that are reads (default 0.5; set 0.2)",
+        "max_writes_per_key": "list-append: appends a key takes before it is retired (default 64)",
     },
 )

@@ -25,6 +25,19 @@ an anomaly, and it keeps the checker from carrying an open read for the rest
 of the history. A write that may have reached a replica is ``info``: it may
 take effect at any later time, or never.
 
+Typed keys (:mod:`targets.quorum_store.datatypes`: ``set:N``, ``counter:N``,
+``list:N``) hold a whole set, counter or list in one value:
+
+* ``read [k, None]`` -> ok ``[k, value, {"version": V}]`` (``[]`` or ``0`` for a
+  key never written; the version read, for explainers);
+* ``add [k, x]`` (set, counter) and ``txn [["append", k, x]]``: on ``seed`` and
+  ``abd`` a read-modify-write (read through the quorum, change, write back;
+  a read that does not return fails the op, since nothing was written), whose
+  ok completion is ``[k, x, {"read": V, "version": W, "node": N}]``; on
+  ``vclock`` one ``POST /kv/<k>`` with ``{"op": "add"|"append", "arg": x}``
+  that the coordinator merges server-side;
+* ``txn [["r", k, None]]`` -> ok ``[["r", k, [...]]]``.
+
 One keep-alive connection per client, timeout ~1.5 s (``--option
 client_timeout=S``, read from the workload context the client is opened with);
 it is dropped and made afresh after any error, so a restarted node is picked up
@@ -41,6 +54,7 @@ from harness.client import Completion
 from harness.cluster import Address
 from harness.history import Op
 from harness.target import WorkloadContext
+from targets.quorum_store.datatypes import kind_of
 
 __all__ = ["QuorumStoreClient"]
 
@@ -51,10 +65,11 @@ class QuorumStoreClient:
     """A :class:`harness.client.Client` for the quorum store (see the module docstring)."""
 
     def __init__(self, *, timeout_s: float = DEFAULT_TIMEOUT_S, node: str | None = None,
-                 address: Address | None = None) -> None:
+                 address: Address | None = None, variant: str = "seed") -> None:
         self.timeout_s = timeout_s
         self.node = node
         self.address = address
+        self.variant = variant
         self._conn: http.client.HTTPConnection | None = None
 
     def open(self, node: str, address: Address,
@@ -69,7 +84,8 @@ class QuorumStoreClient:
                 raise ValueError(f"--option client_timeout={raw}: expected seconds, e.g. 1.5") from None
             if timeout_s <= 0:
                 raise ValueError(f"--option client_timeout={raw}: must be > 0 seconds")
-        return QuorumStoreClient(timeout_s=timeout_s, node=node, address=address)
+        return QuorumStoreClient(timeout_s=timeout_s, node=node, address=address,
+                                 variant=context.variant if context is not None else self.variant)
 
     def setup(self) -> None:
         pass
@@ -83,12 +99,92 @@ class QuorumStoreClient:
             self._conn = None
 
     def invoke(self, op: Op) -> Completion:
-        if op.f not in ("read", "write"):
-            raise ValueError(f'quorum store ops are "read" and "write" (not {op.f!r})')
+        if op.f == "txn":
+            return self._txn(op.value)
+        if op.f not in ("read", "write", "add"):
+            raise ValueError(f'quorum store ops are "read", "write", "add" and "txn" (not {op.f!r})')
         key, value = _tuple(op.value)
+        kind = kind_of(key)
+        if kind == "register":
+            if op.f == "add":
+                raise ValueError(f"add needs a set: or counter: key (not {key!r})")
+            return self._read(key) if op.f == "read" else self._write(key, value)
         if op.f == "read":
-            return self._read(key)
-        return self._write(key, value)
+            return self._typed_read(key, kind)
+        if op.f == "add" and kind in ("set", "counter"):
+            return self._modify(key, kind, value)
+        raise ValueError(f"{op.f} is not an op on the {kind} key {key!r}")
+
+    # -- typed keys: sets, counters, lists -------------------------------------------
+
+    def _typed_read(self, key: Any, kind: str) -> Completion:
+        c, value, version = self._get_typed(key, kind)
+        if c is not None:
+            return c
+        return Completion(type="ok", value=[key, value, {"version": version}])
+
+    def _get_typed(self, key: Any, kind: str) -> tuple[Completion | None, Any, Any]:
+        """(a fail completion or None, the current value, its version)."""
+        try:
+            d = self._request("GET", key, None)
+        except ConnectionRefusedError as e:
+            return Completion(type="fail", error=f"connection refused: {e}"), None, None
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            return Completion(type="fail", error=f"read did not return ({_describe(e)})"), None, None
+        if d.get("status") != "ok":
+            return Completion(type="fail", error=f"{d.get('status')}: {d.get('error')}"), None, None
+        return None, _resolve(kind, d), d.get("version")
+
+    def _modify(self, key: Any, kind: str, arg: Any) -> Completion:
+        """Apply an add (set, counter) or append (list): server-side on vclock, else read-modify-write."""
+        if self.variant == "vclock":
+            if kind == "counter":
+                raise ValueError("vclock keeps concurrent counters as siblings and cannot add them; "
+                                 "use a set: key")
+            return self._send(key, {"op": "add" if kind == "set" else "append", "arg": arg}, "POST",
+                              lambda d: [key, arg, {"version": d.get("version"), "node": self.node}])
+        c, current, read_version = self._get_typed(key, kind)
+        if c is not None:
+            return c
+        if kind == "counter":
+            new = current + arg
+        elif kind == "set":
+            new = current if arg in current else [*current, arg]
+        else:
+            new = [*current, arg]
+        return self._send(key, {"value": new}, "PUT",
+                          lambda d: [key, arg, {"read": read_version, "version": d.get("version"),
+                                                "node": self.node}])
+
+    def _send(self, key: Any, body: dict[str, Any], method: str, ok_value: Any) -> Completion:
+        try:
+            d = self._request(method, key, body)
+        except ConnectionRefusedError as e:
+            return Completion(type="fail", error=f"connection refused: {e}")
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            return Completion(type="info", error=_describe(e))
+        status = d.get("status")
+        if status == "ok":
+            return Completion(type="ok", value=ok_value(d))
+        if status == "fail":
+            return Completion(type="fail", error=d.get("error"))
+        return Completion(type="info", error=f"{status}: {d.get('error')}")
+
+    def _txn(self, mops: Any) -> Completion:
+        if not (isinstance(mops, list) and len(mops) == 1 and isinstance(mops[0], list) and len(mops[0]) == 3):
+            raise ValueError(f"quorum store transactions hold one micro-op [f, key, value] (not {mops!r})")
+        f, key, arg = mops[0]
+        if kind_of(key) != "list":
+            raise ValueError(f"list-append micro-ops need a list: key (not {key!r})")
+        if f == "r":
+            c, value, _ = self._get_typed(key, "list")
+            return c if c is not None else Completion(type="ok", value=[["r", key, value]])
+        if f == "append":
+            c = self._modify(key, "list", arg)
+            return Completion(type="ok", value=mops) if c.type == "ok" else c
+        raise ValueError(f'list-append micro-ops are "r" and "append" (not {f!r})')
+
+    # -- registers ------------------------------------------------------------------
 
     def _read(self, key: Any) -> Completion:
         try:
@@ -136,6 +232,23 @@ class QuorumStoreClient:
         if not isinstance(d, dict):
             raise ValueError(f"reply is not a JSON object: {payload[:100]!r}")
         return d
+
+
+def _resolve(kind: str, d: dict[str, Any]) -> Any:
+    """The value of a typed read: siblings (vclock) merged as the guide's shopping cart, None as empty."""
+    siblings = d.get("siblings")
+    values = siblings if isinstance(siblings, list) and siblings else [d.get("value")]
+    if kind == "counter":
+        nums = [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
+        return max(nums, default=0)
+    merged: list[Any] = []
+    seen: set[Any] = set()
+    for v in values:
+        for x in v if isinstance(v, list) else ():
+            if x not in seen:
+                seen.add(x)
+                merged.append(x)
+    return merged
 
 
 def _tuple(value: Any) -> tuple[Any, Any]:
