@@ -22,6 +22,14 @@ most ``wait`` s) and returns every participant's final state.
   phase one here, and "abort" otherwise (a restarted coordinator never
   resumes a phase one, so an unlogged transaction can only be aborted).
 
+``POST /txn {txn, mops}`` runs a general multi-key transaction (Elle
+micro-ops, :mod:`targets.two_pc.kv`) through the same protocol, variant for
+variant, over the participants holding its keys: each prepares its own
+micro-ops (locking their keys, answering the reads with its vote), and a
+COMMITTED answer carries ``mops``, the micro-ops with the reads filled in.
+So the seed coordinator's flaws reach these transactions too: a commit lost
+at one participant is still reported COMMITTED with its reads.
+
 Crash points: ``after-prepare-<participant>`` (after its YES), ``after-decision``
 (the decision taken -- and, durable, logged -- before phase two),
 ``after-commit-<participant>`` (after its commit returned).
@@ -43,6 +51,7 @@ from typing import Any, Mapping
 
 from targets.saga_orders.http_base import CrashPoints, HttpError, Refused, Unreachable, call, log
 from targets.saga_orders.trace import StepTrace
+from targets.two_pc import kv
 from targets.two_pc.participant import KINDS
 
 __all__ = ["DurableCoordinator", "SeedCoordinator"]
@@ -60,7 +69,7 @@ class _Coordinator:
 
     def routes(self) -> dict[tuple[str, str], Any]:
         return {("GET", "/health"): lambda _: (200, {"status": "ok", "role": "coordinator"}),
-                ("POST", "/place"): self.place, ("GET", "/read-all"): self.read_all,
+                ("POST", "/place"): self.place, ("POST", "/txn"): self.txn, ("GET", "/read-all"): self.read_all,
                 ("POST", "/decision"): self.decision, ("POST", "/final"): self.final}
 
     def _call(self, kind: str, path: str, body: Any) -> Any:
@@ -80,6 +89,30 @@ class _Coordinator:
             raise HttpError(400, f"bad transaction {b!r}: {e}") from None
 
     def place(self, b: Any) -> tuple[int, Any]:
+        t = self._txn(b)
+        return 200, self._execute(t["txn"], {k: t for k in self.order})[0]
+
+    def txn(self, b: Any) -> tuple[int, Any]:
+        """A general transaction: its micro-ops split by participant, run as one 2PC transaction."""
+        try:
+            txn, mops = str(b["txn"]), b["mops"]
+            parts = kv.split(mops, self.order)
+        except (KeyError, TypeError, ValueError) as e:
+            raise HttpError(400, f"bad transaction {b!r}: {e}") from None
+        if not parts:
+            raise HttpError(400, f"transaction {txn} has no micro-ops")
+        answer, reads = self._execute(txn, {k: {"txn": txn, "kv": m} for k, m in parts.items()})
+        if answer["status"] != "COMMITTED":
+            return 200, answer
+        if answer.get("reason") == "already decided":
+            raise HttpError(409, f"{txn} was decided before; its reads are not kept")
+        return 200, {**answer, "mops": kv.merge(mops, reads)}
+
+    def _execute(self, txn: str, bodies: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+        """Run ``txn`` over the participants of ``bodies`` (each its prepare body), in that order.
+
+        Returns the answer and the reads the participants sent with their YES votes.
+        """
         raise NotImplementedError
 
     def decision(self, b: Any) -> tuple[int, Any]:
@@ -118,36 +151,38 @@ class _Coordinator:
 class SeedCoordinator(_Coordinator):
     """The guide's coordinator, line for line (see the module docstring)."""
 
-    def place(self, b: Any) -> tuple[int, Any]:
-        t = self._txn(b)
+    def _execute(self, txn: str, bodies: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any]]:
         votes: list[str] = []
-        for k in self.order:  # Phase 1: Prepare
+        reads: list[Any] = []
+        for k, body in bodies.items():  # Phase 1: Prepare
             try:
-                vote = self._send(t["txn"], "prepare", k, t)["vote"]
+                d = self._send(txn, "prepare", k, body)
+                vote = d["vote"]
                 votes.append(k)
                 if vote != "YES":
-                    log(self.name, f"{t['txn']}: {k} voted NO")
-                    self.trace.record(t["txn"], "decision", detail="abort")
-                    self._abort_all(t["txn"], votes)
-                    return 200, {"status": "ABORTED", "reason": f"{k} voted NO"}
+                    log(self.name, f"{txn}: {k} voted NO")
+                    self.trace.record(txn, "decision", detail="abort")
+                    self._abort_all(txn, votes)
+                    return {"status": "ABORTED", "reason": f"{k} voted NO"}, []
+                reads += d.get("reads", [])
             except (Refused, Unreachable) as e:
-                log(self.name, f"{t['txn']}: {k} prepare failed: {e}")
-                self.trace.record(t["txn"], "decision", detail="abort")
-                self._abort_all(t["txn"], votes)
-                return 200, {"status": "ABORTED", "reason": f"{k} prepare failed: {e}"}
-            self.crash.hit(f"after-prepare-{k}", t["txn"])
-        self.trace.record(t["txn"], "decision", detail="commit")
-        self.crash.hit("after-decision", t["txn"])
+                log(self.name, f"{txn}: {k} prepare failed: {e}")
+                self.trace.record(txn, "decision", detail="abort")
+                self._abort_all(txn, votes)
+                return {"status": "ABORTED", "reason": f"{k} prepare failed: {e}"}, []
+            self.crash.hit(f"after-prepare-{k}", txn)
+        self.trace.record(txn, "decision", detail="commit")
+        self.crash.hit("after-decision", txn)
         results = []
         for k in votes:  # Phase 2: Commit
             try:
-                self._send(t["txn"], "commit", k, {"txn": t["txn"]})
+                self._send(txn, "commit", k, {"txn": txn})
                 results.append({"participant": k, "status": "COMMITTED"})
             except (Refused, Unreachable) as e:  # "here it gets hard - retry or a human"
-                log(self.name, f"{t['txn']}: {k} commit failed: {e}")
+                log(self.name, f"{txn}: {k} commit failed: {e}")
                 results.append({"participant": k, "status": "FAILED", "error": str(e)})
-            self.crash.hit(f"after-commit-{k}", t["txn"])
-        return 200, {"status": "COMMITTED", "results": results}
+            self.crash.hit(f"after-commit-{k}", txn)
+        return {"status": "COMMITTED", "results": results}, reads
 
     def _abort_all(self, txn: str, votes: list[str]) -> None:
         """The guide's ``abortAll(votes)``; ``txn`` only names the trace record, it is not sent."""
@@ -187,49 +222,60 @@ class DurableCoordinator(_Coordinator):
                 return 200, {"decision": "unknown"}
         return 200, {"decision": "abort"}  # presumed abort
 
-    def place(self, b: Any) -> tuple[int, Any]:
-        t = self._txn(b)
+    def _execute(self, txn: str, bodies: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any]]:
         with self.mu:
-            if self.db.execute("SELECT 1 FROM decisions WHERE txn=?", (t["txn"],)).fetchone():
-                return 200, {"status": "COMMITTED", "reason": "already decided"}
-            self.active.add(t["txn"])
+            if self.db.execute("SELECT 1 FROM decisions WHERE txn=?", (txn,)).fetchone():
+                return {"status": "COMMITTED", "reason": "already decided"}, []
+            self.active.add(txn)
+        parts = list(bodies)
+        reads: list[Any] = []
         try:
             reason = None
-            for k in self.order:
+            for k in parts:
                 try:
-                    vote = self._send(t["txn"], "prepare", k, t)["vote"]
+                    d = self._send(txn, "prepare", k, bodies[k])
+                    vote = d["vote"]
                 except (Refused, Unreachable) as e:
                     reason = f"{k} prepare failed: {e}"
                     break
                 if vote != "YES":
                     reason = f"{k} voted NO"
                     break
-                self.crash.hit(f"after-prepare-{k}", t["txn"])
+                reads += d.get("reads", [])
+                self.crash.hit(f"after-prepare-{k}", txn)
             with self.mu:
-                self.active.discard(t["txn"])
+                self.active.discard(txn)
                 if reason is None:  # the decision, durable before anyone hears of it
                     self.db.execute("INSERT INTO decisions VALUES (?, ?, ?, NULL)",
-                                    (t["txn"], json.dumps(t), time.time()))
-            self.trace.record(t["txn"], "decision", detail="commit" if reason is None else "abort")
+                                    (txn, json.dumps({**bodies[parts[0]], "participants": parts}), time.time()))
+            self.trace.record(txn, "decision", detail="commit" if reason is None else "abort")
         finally:
             with self.mu:
-                self.active.discard(t["txn"])
+                self.active.discard(txn)
         if reason is not None:
-            for k in self.order:  # best effort: presumed abort answers whoever asks later
+            for k in parts:  # best effort: presumed abort answers whoever asks later
                 try:
-                    self._send(t["txn"], "abort", k, {"txn": t["txn"]})
+                    self._send(txn, "abort", k, {"txn": txn})
                 except (Refused, Unreachable):
                     pass
-            return 200, {"status": "ABORTED", "reason": reason}
-        self.crash.hit("after-decision", t["txn"])
-        acked = self._drive(t["txn"], time.monotonic() + self.budget)
-        return 200, {"status": "COMMITTED", "acked": acked}
+            return {"status": "ABORTED", "reason": reason}, []
+        self.crash.hit("after-decision", txn)
+        acked = self._drive(txn, time.monotonic() + self.budget, parts)
+        return {"status": "COMMITTED", "acked": acked}, reads
 
-    def _drive(self, txn: str, until: float) -> list[str]:
-        """Send commit to every participant until each acknowledged or ``until``; mark done when all did."""
+    def _participants_of(self, txn: str) -> list[str]:
+        """The participants a logged decision involves (every one, for an order)."""
+        with self.mu:
+            row = self.db.execute("SELECT body FROM decisions WHERE txn=?", (txn,)).fetchone()
+        parts = json.loads(row[0]).get("participants") if row else None
+        return list(parts) if parts else list(self.order)
+
+    def _drive(self, txn: str, until: float, parts: list[str] | None = None) -> list[str]:
+        """Send commit to each of ``parts`` until each acknowledged or ``until``; mark done when all did."""
+        parts = self._participants_of(txn) if parts is None else parts
         acked: list[str] = []
         while True:
-            for k in self.order:
+            for k in parts:
                 if k in acked:
                     continue
                 try:
@@ -238,7 +284,7 @@ class DurableCoordinator(_Coordinator):
                 except (Refused, Unreachable):
                     continue
                 self.crash.hit(f"after-commit-{k}", txn)
-            if len(acked) == len(self.order):
+            if len(acked) == len(parts):
                 with self.mu:
                     self.db.execute("UPDATE decisions SET done_at=? WHERE txn=?", (time.time(), txn))
                 return acked
