@@ -58,6 +58,7 @@ from harness.backends.docker_engine import SERVICE_LOG, clean_leftovers, connect
 from harness.backends.docker_network import (
     create_run_network, cut_rules, iptables_script, probe_argv, probe_passed,
 )
+from harness.backends import node_files
 from harness.backends._interrupts import deferred_interrupts
 from harness.backends.netfilter import CUT, LinkCounters, merge_counters, read_counters, setup_script
 from harness.backends.shaping import Shaper
@@ -419,6 +420,27 @@ class DockerCluster:
     def exec(self, node: str, argv: list[str]) -> tuple[int, str]:
         """Run ``argv`` inside ``node``'s container; (exit code, stdout+stderr). For tests and debugging."""
         return self._exec(self._node(node), argv)
+
+    def read_node_file(self, node: str, name: str) -> bytes | None:
+        """A file in ``node``'s data directory, through the engine's archive API (:class:`~harness.cluster.NodeFiles`)."""
+        import docker.errors
+
+        n = self._node(node)
+        try:
+            stream, _ = self._api.get_archive(n.container, f"{DATA_DIR}/{node_files.check_name(name)}")
+        except docker.errors.NotFound:
+            return None
+        return node_files.untar_one(b"".join(stream))
+
+    def write_node_file(self, node: str, name: str, data: bytes) -> None:
+        """Replace a file in ``node``'s data directory: a temporary file put there, renamed inside the container."""
+        n = self._node(node)
+        tmp = node_files.temp_name(name)
+        if not self._api.put_archive(n.container, DATA_DIR, node_files.tar_one(tmp, data)):
+            raise OSError(f"{n.name}: the engine refused to copy {name} into {DATA_DIR}")
+        code, out = self._exec(n, ["mv", "-f", f"{DATA_DIR}/{tmp}", f"{DATA_DIR}/{name}"])
+        if code != 0:
+            raise OSError(f"{n.name}: renaming {tmp} to {name} in {DATA_DIR} failed (exit {code}: {out.strip()})")
 
     # ----------------------------------------------------------- open / close
 

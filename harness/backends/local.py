@@ -51,6 +51,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Collection, Iterator
 
+from harness.backends import node_files
 from harness.backends._interrupts import deferred_interrupts
 from harness.backends.netfilter import LinkCounters
 from harness.backends.processes import NodeDownError, NodeProcess, NodeStartError, stop_all
@@ -250,6 +251,14 @@ class LocalCluster:
 
     def log_path(self, node: str) -> Path:
         return self._node(node).log_path
+
+    def read_node_file(self, node: str, name: str) -> bytes | None:
+        """A file in ``node``'s data directory (:class:`~harness.cluster.NodeFiles`)."""
+        return node_files.read_in(self._node(node).data_dir, name)
+
+    def write_node_file(self, node: str, name: str, data: bytes) -> None:
+        """Replace a file in ``node``'s data directory atomically (:class:`~harness.cluster.NodeFiles`)."""
+        node_files.write_in(self._node(node).data_dir, name, data)
 
     # ----------------------------------------------------------- open / close
 

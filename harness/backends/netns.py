@@ -70,6 +70,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Collection, Iterator, Mapping
 
+from harness.backends import node_files
 from harness.backends._interrupts import deferred_interrupts
 from harness.backends.netfilter import (
     CUT, LinkCounters, cut_rules, iptables_script, merge_counters, probe_argv, probe_passed, read_counters,
@@ -319,6 +320,14 @@ class NetnsCluster:
 
     def log_path(self, node: str) -> Path:
         return self._node(node).log_path
+
+    def read_node_file(self, node: str, name: str) -> bytes | None:
+        """A file in ``node``'s data directory (:class:`~harness.cluster.NodeFiles`)."""
+        return node_files.read_in(self._node(node).data_dir, name)
+
+    def write_node_file(self, node: str, name: str, data: bytes) -> None:
+        """Replace a file in ``node``'s data directory atomically (:class:`~harness.cluster.NodeFiles`)."""
+        node_files.write_in(self._node(node).data_dir, name, data)
 
     def ns_argv(self, node: str, argv: list[str]) -> list[str]:
         """``argv`` run inside ``node``'s namespace (as root of the run's user namespace)."""
