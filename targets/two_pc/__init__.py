@@ -21,6 +21,12 @@ stock, charge the user its total. Variants:
              participants in doubt ask the coordinator; presumed abort; commits
              retried until acknowledged.
 
+Workloads: ``orders`` (the default: ``place`` an order, checked by
+:class:`checkers.atomic_commit.AtomicCommit`), and ``list-append`` and
+``rw-register`` (:mod:`.txn_workload`): general multi-key Elle transactions,
+their keys sharded across the three participants (:mod:`.kv`), each run
+through the variant's own 2PC and checked for strict serializability.
+
 Crash points (``--option crash_points=all`` or a comma/;-list, ``--option
 crash_p=0.02``): coordinator ``after-prepare-order``, ``after-prepare-inventory``,
 ``after-prepare-payment``, ``after-decision``, ``after-commit-<participant>``;
@@ -41,6 +47,7 @@ from typing import Callable
 from harness.cluster import Address
 from harness.target import NodeContext, Role, Target
 from targets.two_pc.client import TwoPcClient
+from targets.two_pc.txn_workload import LIST_APPEND, RW_REGISTER
 from targets.two_pc.workload import ORDERS
 
 __all__ = ["ROLES", "TARGET", "node_command", "ready"]
@@ -96,7 +103,7 @@ TARGET = Target(
     node_command=node_command,
     ready=ready,
     client=TwoPcClient,
-    workloads={"orders": ORDERS},
+    workloads={"orders": ORDERS, "list-append": LIST_APPEND, "rw-register": RW_REGISTER},
     default_workload="orders",
     default_nodes=len(ROLES),
     source_dir=Path(__file__).parent,
@@ -112,6 +119,10 @@ TARGET = Target(
         "inquire_after": "durable: seconds a participant holds a prepare before asking the coordinator (default 1)",
         "client_timeout": "seconds a client waits for a transaction (default 5)",
         "recovery": "seconds the final read waits for locks to be released (default 6)",
+        "active_keys": "list-append/rw-register: keys in use at once (default 6)",
+        "writes_per_key": "list-append/rw-register: writes after which a key is retired (default 32)",
+        "keys": "list-append/rw-register: key numbers wrap here; the final reads read them all (default 60)",
+        "max_txn_len": "list-append/rw-register: micro-ops per transaction, at most (default 4)",
         "lock_bound_s": "checker: seconds a lock may be held before it is reported as blocking (default 5)",
     },
 )
