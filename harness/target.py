@@ -174,6 +174,10 @@ class Target:
     ``options``       option name -> one line on what it sets: every ``--option K=V``
                       the target, its client and workloads read. ``splitbrain run``
                       refuses any other K (a typo must not pass silently).
+    ``check_options`` optional: called before any node starts with the run's
+                      :class:`WorkloadContext`; raises ``ValueError`` saying what is
+                      wrong with an option's value (``w=0`` for 5 nodes), so a bad
+                      value is a usage error (exit 3), not nodes that die at start.
     """
 
     name: str
@@ -192,6 +196,7 @@ class Target:
     link_probe: Callable[[Address], bool] | None = None
     build_context: Path | None = None
     roles: tuple[Role, ...] = ()
+    check_options: Callable[[WorkloadContext], None] | None = None
 
     def __post_init__(self) -> None:
         names = [r.name for r in self.roles]

@@ -125,6 +125,10 @@ def resolve(target_name: str, *, variant: str | None = None, backend: str = "net
     faults = parse_faults(nemesis)
     from harness.nodes import node_names as names_of, role_map
     node_names = names_of(target, nodes)  # n1..nN, or named by role (harness.nodes)
+    if target.check_options is not None:  # a value the nodes would refuse is a usage error, now
+        from harness.target import WorkloadContext
+        target.check_options(WorkloadContext(nodes=tuple(node_names), variant=v, concurrency=concurrency,
+                                              options=dict(options or {})))
     package(faults, nodes=node_names, roles=role_map(target, node_names),  # too few nodes? unknown role?
             interval_s=nemesis_interval, seed=0)
     return RunRequest(target=target, variant=v, workload_name=wl, backend=backend,

@@ -1,0 +1,28 @@
+"""A target's ``check_options`` turns a bad option value into a usage error before any node starts."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from harness import registry
+from harness.commands.run import resolve
+from harness.target import WorkloadContext
+
+
+def _quorum_within_nodes(ctx: WorkloadContext) -> None:
+    w = int(ctx.options.get("w", "1"))
+    if not 1 <= w <= len(ctx.nodes):
+        raise ValueError(f"--option w={w}: a write quorum is 1..{len(ctx.nodes)} for {len(ctx.nodes)} nodes")
+
+
+def test_a_bad_value_is_refused_with_the_targets_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    base = registry.get_target("quorum-store")
+    strict = dataclasses.replace(base, check_options=_quorum_within_nodes)
+    monkeypatch.setattr(registry, "get_target", lambda name: strict)
+    with pytest.raises(ValueError, match=r"w=0: a write quorum is 1\.\.5 for 5 nodes"):
+        resolve("quorum-store", nodes=5, options={"w": "0"})
+    with pytest.raises(ValueError, match=r"w=4: a write quorum is 1\.\.3"):
+        resolve("quorum-store", nodes=3, options={"w": "4"})
+    assert resolve("quorum-store", nodes=3, options={"w": "2"}).options == {"w": "2"}
