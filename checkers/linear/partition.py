@@ -26,13 +26,14 @@ the file line of the invocation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Hashable, NamedTuple
+from itertools import islice, repeat
+from operator import attrgetter, lt
+from typing import Any, Callable, Hashable, NamedTuple, Sequence
 
-from harness.history import History, HistoryError, Operation
+from harness.history import History, HistoryError, Op, Operation
 from checkers.linear.models import ANY, NOTHING, Call, Model, ModelInputError
 
-__all__ = ["Entry", "Partition", "partition"]
+__all__ = ["Entry", "Partition", "partition", "positions"]
 
 
 class Entry(NamedTuple):
@@ -50,13 +51,49 @@ class Entry(NamedTuple):
     ret_pos: int | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Partition:
-    """The entries of one key, in invocation order, and how many were dropped."""
+    """The operations of one key, in invocation order, and how many were dropped.
 
-    key: Hashable
-    entries: tuple[Entry, ...]
-    dropped: int = 0
+    Held as columns, which is what the search reads (issue 15: a million
+    operations must fit in well under a GiB): ``calls`` (the model's
+    :class:`Call` of each), ``cp`` and ``rp`` (their invocation and
+    completion positions in real-time order; ``rp`` is ``None`` for an
+    indeterminate op) and ``ops`` (the :class:`Operation` of each). About
+    150 bytes an operation, against some 300 for a tuple of :class:`Entry`
+    values. ``entries`` builds those (once) for the explanation of an invalid
+    key, and for callers that want them; a valid key never does.
+    """
+
+    __slots__ = ("key", "calls", "cp", "rp", "ops", "dropped", "_entries")
+
+    def __init__(self, *, key: Hashable, entries: Sequence[Entry] | None = None, dropped: int = 0,
+                 calls: list[Call] | None = None, cp: list[int] | None = None,
+                 rp: list[int | None] | None = None, ops: list[Operation] | None = None) -> None:
+        self.key = key
+        self.dropped = dropped
+        if entries is not None:
+            self._entries: tuple[Entry, ...] | None = tuple(entries)
+            self.calls = [e.call for e in self._entries]
+            self.cp = [e.call_pos for e in self._entries]
+            self.rp = [e.ret_pos for e in self._entries]
+            self.ops = [e.op for e in self._entries]
+        else:
+            assert calls is not None and cp is not None and rp is not None and ops is not None
+            self._entries = None
+            self.calls, self.cp, self.rp, self.ops = calls, cp, rp, ops
+
+    @property
+    def entries(self) -> tuple[Entry, ...]:
+        """The operations as :class:`Entry` values (built on first use, then the same objects)."""
+        if self._entries is None:
+            self._entries = tuple(map(_entry, repeat(Entry), zip(self.calls, self.ops, self.cp, self.rp)))
+        return self._entries
+
+    def __len__(self) -> int:
+        return len(self.calls)
+
+    def __repr__(self) -> str:
+        return f"Partition(key={self.key!r}, {len(self.calls)} ops, dropped={self.dropped})"
 
 
 _entry = tuple.__new__  # Entry(...) through its keyword-parsing __new__ costs twice as much
@@ -65,15 +102,35 @@ MEMO_TRIAL = 2000
 """Operations after which the call memo is dropped if it has not been paying (most values unique)."""
 
 
+def positions(history: History) -> Callable[[Op], int]:
+    """A key giving each event its position in real-time order.
+
+    An event's ``index`` when the indices increase along ``history.ops`` (as
+    every reader and the recorder make them: no table needed); else its
+    position, through a table of the events' ids.
+    """
+    idx = [o.index for o in history.ops]
+    if all(map(lt, idx, islice(idx, 1, None))):
+        return _INDEX
+    table = dict(zip(map(id, history.ops), range(len(history.ops))))
+    return lambda op: table[id(op)]
+
+
+_INDEX = attrgetter("index")
+
+
 def partition(history: History, model: Model) -> tuple[Partition, ...]:
-    """Build, filter and group the entries of ``history`` (see the module docstring)."""
-    pos = dict(zip(map(id, history.ops), range(len(history.ops))))
+    """Build, filter and group the operations of ``history`` (see the module docstring)."""
+    pos = positions(history)
+    by_index = pos is _INDEX
     make_call = model.call
     memo: dict[Any, Call] | None = {}  # model.call is pure, and many histories repeat a few calls
     hits = 0
-    groups: dict[Hashable, list[Entry]] = {}
+    # per key: [calls, cp, rp, ops], and the count dropped
+    groups: dict[Hashable, tuple[list[Call], list[int], list[int | None], list[Operation]]] = {}
     dropped: dict[Hashable, int] = {}
-    for n, operation in enumerate(history.operations):
+    n = 0
+    for operation in history.operations:
         inv, comp = operation.invoke, operation.completion
         if comp is None:
             ok = False
@@ -82,6 +139,7 @@ def partition(history: History, model: Model) -> tuple[Partition, ...]:
             if t == "fail":
                 continue
             ok = t == "ok"
+        n += 1
         iv = inv.value
         out = comp.value if ok else None  # type: ignore[union-attr]
         call = mk = None
@@ -109,30 +167,47 @@ def partition(history: History, model: Model) -> tuple[Partition, ...]:
         key = call.key
         group = groups.get(key)
         if group is None:
-            group = groups[key] = []
+            group = groups[key] = ([], [], [], [])
             dropped[key] = 0
         if call.read_only and (call.free or not ok):
             dropped[key] += 1
             continue
-        group.append(_entry(Entry, (call, operation, pos[id(inv)], pos[id(comp)] if ok else None)))
+        group[0].append(call)
+        group[3].append(operation)
+        if by_index:
+            group[1].append(inv.index)
+            group[2].append(comp.index if ok else None)  # type: ignore[union-attr]
+        else:
+            group[1].append(pos(inv))
+            group[2].append(pos(comp) if ok else None)  # type: ignore[arg-type]
     out = []
-    for key, entries in groups.items():
-        kept = _drop_unobservable(entries, model)
-        out.append(Partition(key=key, entries=tuple(kept), dropped=dropped[key] + len(entries) - len(kept)))
+    for key, (calls, cp, rp, ops) in groups.items():
+        before = len(calls)
+        calls, cp, rp, ops = _drop_unobservable(calls, cp, rp, ops, model)
+        out.append(Partition(key=key, calls=calls, cp=cp, rp=rp, ops=ops,
+                             dropped=dropped[key] + before - len(calls)))
     return tuple(out)
 
 
-def _drop_unobservable(entries: list[Entry], model: Model) -> list[Entry]:
-    if model.unseen is not None and any(e.ret_pos is None for e in entries):
-        unseen = model.unseen([e.call for e in entries])
-        entries = [e for e in entries if e.ret_pos is not None or not unseen(e.call)]
-    if any((c.makes is ANY) if not c.read_only else (c.needs is NOTHING and not c.free)
-           for c in (e.call for e in entries)):
-        return entries  # some call's legality or effect is not a fixed state: keep everything
-    while True:
-        needed = {e.call.needs for e in entries if e.call.needs is not NOTHING}
-        kept = [e for e in entries
-                if e.ret_pos is not None or e.call.read_only or e.call.makes in needed]
-        if len(kept) == len(entries):
-            return kept
-        entries = kept
+def _drop_unobservable(calls: list[Call], cp: list[int], rp: list[int | None], ops: list[Operation],
+                       model: Model) -> tuple[list[Call], list[int], list[int | None], list[Operation]]:
+    if None not in rp:
+        return calls, cp, rp, ops  # every op completed: there is no info op to drop
+    keep: list[int] | None = None
+    if model.unseen is not None:
+        unseen = model.unseen(calls)
+        keep = [i for i, (c, r) in enumerate(zip(calls, rp)) if r is not None or not unseen(c)]
+    idx: Sequence[int] = range(len(calls)) if keep is None else keep
+    if not any((c.makes is ANY) if not c.read_only else (c.needs is NOTHING and not c.free)
+               for c in map(calls.__getitem__, idx)):
+        # every call's legality or effect is a fixed state: drop info calls whose state no call needs
+        while True:
+            needed = {calls[i].needs for i in idx if calls[i].needs is not NOTHING}
+            kept = [i for i in idx if rp[i] is not None or calls[i].read_only or calls[i].makes in needed]
+            if len(kept) == len(idx):
+                break
+            idx = kept
+        keep = list(idx)
+    if keep is None or len(keep) == len(calls):
+        return calls, cp, rp, ops
+    return [calls[i] for i in keep], [cp[i] for i in keep], [rp[i] for i in keep], [ops[i] for i in keep]

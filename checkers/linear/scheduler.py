@@ -47,7 +47,7 @@ def check_partitions(parts: Sequence[Partition], model: Model, *, deadline: floa
                      fixed_bytes: int = 0, slice_: int = 1024) -> Outcome:
     """Search ``parts`` in turns; see the module docstring."""
     active: list[tuple[Partition, Generator[Usage, None, SearchResult], list[Usage]]] = [
-        (p, searcher(p.entries, model, model.init(p.key), slice_=slice_), [Usage(0, 0)]) for p in parts]
+        (p, searcher(p, model, model.init(p.key), slice_=slice_), [Usage(0, 0)]) for p in parts]
     explored = 0
     cache_peak = 0
     unknown: str | None = None

@@ -71,7 +71,7 @@ from dataclasses import dataclass
 from typing import Any, Generator, Hashable, Literal, NamedTuple, Sequence
 
 from checkers.linear.models import ANY, NOTHING, Call, Illegal, Model
-from checkers.linear.partition import Entry
+from checkers.linear.partition import Entry, Partition
 
 __all__ = ["BudgetSpent", "SearchResult", "Usage", "entry_bytes", "search", "searcher", "segments"]
 
@@ -116,7 +116,7 @@ class BudgetSpent(Exception):
     """Thrown into a :func:`searcher` to stop it with outcome ``"unknown"``."""
 
 
-def search(entries: Sequence[Entry], model: Model, init: Hashable, *,
+def search(entries: Sequence[Entry] | Partition, model: Model, init: Hashable, *,
            deadline: float | None = None, max_cache: int | None = None,
            max_bytes: int | None = None) -> SearchResult:
     """Decide whether ``entries`` (one partition) are linearizable from ``init``."""
@@ -204,15 +204,21 @@ TICK_BYTES = 8 << 20
 """A search yields early, before its slice ends, each time the states it holds grow by this much."""
 
 
-def searcher(entries: Sequence[Entry], model: Model, init: Hashable, *,
+def searcher(entries: Sequence[Entry] | Partition, model: Model, init: Hashable, *,
              slice_: int = 1024) -> Generator[Usage, None, SearchResult]:
     """:func:`search` as a generator: yields its :class:`Usage` every ``slice_`` configurations.
+
+    ``entries`` may be a :class:`~checkers.linear.partition.Partition`, whose
+    columns are then searched as they are (no :class:`Entry` is built).
 
     The caller enforces budgets by throwing :class:`BudgetSpent` in, which
     returns an ``"unknown"`` result; several partitions can so be searched in
     turns, and the first invalid one found ends the check.
     """
-    cols = _Cols([e.call for e in entries], [e.call_pos for e in entries], [e.ret_pos for e in entries])
+    if isinstance(entries, Partition):  # its columns, as they are
+        cols = _Cols(entries.calls, entries.cp, entries.rp)
+    else:
+        cols = _Cols([e.call for e in entries], [e.call_pos for e in entries], [e.ret_pos for e in entries])
     segs = _segments(cols.cp, cols.rp)
     count = [0, slice_]  # configurations explored, when to yield next
     got = yield from _lazy(cols, model, init, segs, count, slice_)
