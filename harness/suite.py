@@ -27,6 +27,14 @@ two runs. The other keys take one value: ``backend``, ``nodes``,
 ``"invalid"`` or ``"unknown"``, or a list of those. ``target`` and ``expect``
 are required (in the entry or in ``[defaults]``).
 
+A suite is also a *sweep* when entries carry ``row`` (a configuration's label,
+e.g. ``"W=N, R=1"``) and, optionally, ``claim`` (what that configuration is
+said to trade): the runs of one row are summed up into one line of a table of
+measured columns (:mod:`harness.sweep_stats`) on the suite's page and in its
+``sweep.json``. Entries of one row may differ in any key (a row is usually one
+variant and ``options``); the row's label is part of each run's id, so two
+rows may run the same variant, faults and seeds with other options.
+
 This module only parses and expands, and is pure: a malformed file, an unknown
 key or a wrong type raises :class:`SuiteError`, whose text is
 ``FILE:LINE: what is wrong``. Whether a target, variant or fault exists is the
@@ -65,6 +73,8 @@ _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "nemesis_interval": (_NUMBER, "seconds"),
     "options": ((dict,), "a table of --option values, e.g. {keys = 5}"),
     "expect": ((str, list), 'one of "valid", "invalid", "unknown", or a list of them'),
+    "row": ((str,), 'a row label of the sweep table, e.g. "W=N, R=1"'),
+    "claim": ((str,), "the row's claim, as text"),
 }
 _SECTIONS = {"suite": {"name", "description"}, "defaults": set(_TYPES), "entry": set(_TYPES)}
 
@@ -101,6 +111,8 @@ class SuiteRun:
     rate: float | None = None
     nemesis_interval: float | None = None
     options: Mapping[str, str] = field(default_factory=dict)
+    row: str | None = None
+    claim: str | None = None
 
     def expects(self, verdict: str) -> bool:
         return verdict in self.expect
@@ -219,13 +231,13 @@ def _expand(entry: Mapping[str, Any], line: int, lines: "_Lines", index: int) ->
     for combo in itertools.product(*axes):
         m = dict(zip(MATRIX_KEYS, combo))
         runs.append(SuiteRun(
-            id=_run_id(m, varying), line=line, target=m["target"], expect=expect, variant=m["variant"],
+            id=_run_id(m, varying, entry.get("row")), line=line, target=m["target"], expect=expect, variant=m["variant"],
             workload=m["workload"], nemesis=m["nemesis"],
             time_limit=None if m["time_limit"] is None else float(m["time_limit"]), seed=m["seed"],
             backend=entry.get("backend"), nodes=entry.get("nodes"), concurrency=entry.get("concurrency"),
             rate=None if entry.get("rate") is None else float(entry["rate"]),
             nemesis_interval=None if entry.get("nemesis_interval") is None else float(entry["nemesis_interval"]),
-            options=options))
+            options=options, row=entry.get("row"), claim=entry.get("claim")))
     return runs
 
 
@@ -233,11 +245,14 @@ def _option_text(v: Any) -> str:
     return ("true" if v else "false") if isinstance(v, bool) else str(v)
 
 
-def _run_id(m: Mapping[str, Any], varying: set[str]) -> str:
+def _run_id(m: Mapping[str, Any], varying: set[str], row: str | None = None) -> str:
     """``quorum-store/seed/partition/seed=1``: unset settings left out, the time limit only
-    when the entry lists several (``--time-limit`` may override it, the id stays)."""
+    when the entry lists several (``--time-limit`` may override it, the id stays); a sweep's
+    ``row`` after the variant and workload (``quorum-store/seed/W=N, R=1/partition/seed=1``)."""
     parts = [str(m["target"])]
     parts += [str(m[k]) for k in ("variant", "workload") if m[k] is not None]
+    if row is not None:
+        parts.append(row)
     parts.append(str(m["nemesis"]) if m["nemesis"] is not None else "default-nemesis")
     if "time_limit" in varying:
         parts.append(f"{m['time_limit']:g}s")

@@ -14,6 +14,8 @@ the store as usual (``STORE/<target>/<run>/``); beside them the suite writes
     junit.xml    one test case per run, failing when the verdict is not the
                  expected one (harness.junit)
     logs/        each child's output
+    sweep.json   for a sweep (entries with ``row``): the measured columns of each
+                 row and its runs (harness.sweep_stats), also a table on index.html
 
 A child that is interrupted (Ctrl-C, SIGTERM: the suite forwards SIGTERM to
 each running child) still writes its run folder, marked interrupted.
@@ -257,8 +259,46 @@ def _rows(outcomes: Sequence[Outcome], out: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _sweep(s: Suite, outcomes: Sequence[Outcome], out: Path, started: str) -> dict[str, Any] | None:
+    """The sweep table of a suite whose entries have rows, written to ``out/sweep.json``; else ``None``.
+
+    Each run's figures come from its ``history.jsonl`` and ``results.json``; a run
+    without a readable history counts with its verdict and no operations.
+    """
+    if not any(o.run.row is not None for o in outcomes):
+        return None
+    from harness.history import HistoryError, read_jsonl
+    from harness.sweep_stats import run_figures, sweep_rows
+
+    labelled, runs = [], []
+    for o in outcomes:
+        if o.run.row is None:
+            continue
+        operations: Sequence[Any] = ()
+        history = o.run_dir / "history.jsonl" if o.run_dir else None
+        if history is not None and history.exists():
+            try:
+                operations = read_jsonl(history, tolerate_torn_tail=True).operations
+            except (HistoryError, OSError):
+                operations = ()
+        verdict = o.verdict if o.verdict in ("error", "not run") else None
+        fig = run_figures(operations, o.results, verdict=verdict)
+        labelled.append((o.run.row, o.run.claim or "", fig))
+        runs.append({"row": o.run.row, "id": o.run.id, "seed": o.results.get("seed", o.run.seed),
+                     "verdict": fig.verdict, "ops": fig.ops, "anomalies": fig.anomalies,
+                     "anomaly_kinds": dict(fig.anomaly_kinds), "not_ok_in_fault": fig.not_ok_in_fault.value,
+                     "run_dir": str(o.run_dir) if o.run_dir else None, "error": o.error})
+    doc = {"suite": s.name, "source": str(s.path), "started": started,
+           "rows": [r.to_json() for r in sweep_rows(labelled)], "runs": runs}
+    path = out / "sweep.json"
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+    return doc
+
+
 def _write_summary(s: Suite, outcomes: Sequence[Outcome], out: Path, started: str, duration_s: float,
-                   interrupted: bool) -> Path:
+                   interrupted: bool, sweep: Mapping[str, Any] | None = None) -> Path:
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent.parent),
@@ -266,7 +306,7 @@ def _write_summary(s: Suite, outcomes: Sequence[Outcome], out: Path, started: st
     rows = _rows(outcomes, out)
     page = env.get_template("suite.html.j2").render(
         suite=s, rows=rows, started=started, duration=f"{duration_s:.0f}", interrupted=interrupted,
-        failed=sum(1 for r in rows if not r["ok"]), source=str(s.path))
+        failed=sum(1 for r in rows if not r["ok"]), source=str(s.path), sweep=sweep)
     path = out / "index.html"
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(page, encoding="utf-8")
@@ -333,12 +373,14 @@ def suite(file: Path, jobs: int, store: str, out: Path | None, junit: Path | Non
     write_junit(docs, out / "junit.xml", reports=reports)
     if junit is not None:
         write_junit(docs, junit, reports=reports)
+    sweep = _sweep(s, outcomes, out, now.isoformat(timespec="seconds"))
     summary = _write_summary(s, outcomes, out, now.isoformat(timespec="seconds"),
-                             time.monotonic() - t0, interrupted)
+                             time.monotonic() - t0, interrupted, sweep)
     bad = [o for o in outcomes if not o.as_expected]
     click.echo(f"{len(outcomes) - len(bad)} of {len(outcomes)} run(s) got the expected verdict"
                + "".join(f"\n  {o.run.id}: {o.verdict}, expected {' or '.join(o.run.expect)}" for o in bad))
-    click.echo(f"summary: {summary}\njunit:   {out / 'junit.xml'}" + (f" and {junit}" if junit else ""))
+    click.echo(f"summary: {summary}\njunit:   {out / 'junit.xml'}" + (f" and {junit}" if junit else "")
+               + (f"\nsweep:   {out / 'sweep.json'}" if sweep is not None else ""))
     return _exit_code(outcomes, interrupted)
 
 
