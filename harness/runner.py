@@ -24,6 +24,17 @@ Two layers:
 
 The runner knows no particular system: it uses only the ``Target``,
 ``Workload``, ``Cluster``, ``Client`` and ``Nemesis`` protocols.
+
+A nemesis's own events. Some faults take effect on their own time: an armed
+crash point fires when the node reaches it, the node comes back later. A
+nemesis that reports such things is an :class:`EventSource`: the nemesis
+worker calls its ``poll()`` between ops (every ``event_poll_s`` while idle,
+and after each op), never during one, so the nemesis needs no locking; and
+:func:`execute` polls once more at the end. Each :class:`NemesisEvent` is
+recorded by the interpreter thread as a pair of ``info`` events of process
+``nemesis`` with the event's ``f`` and value (docs/DESIGN.md, "Nemesis events
+in the history"). They are not shown to the generators: a schedule counting
+the two events of its own op in flight must not count these.
 """
 
 from __future__ import annotations
@@ -35,7 +46,7 @@ import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 
 from harness import generators as gen
 from harness.client import Client, Completion, open_client
@@ -46,11 +57,13 @@ from harness.recorder import Recorder
 from harness.nodes import client_nodes, ready_of, role_of
 from harness.target import Target, Workload, WorkloadContext
 
-__all__ = ["Interpreter", "Nemesis", "NemesisPlan", "RunOutcome", "execute", "wait_ready"]
+__all__ = ["EventSource", "Interpreter", "Nemesis", "NemesisEvent", "NemesisPlan", "RunOutcome", "execute",
+           "wait_ready"]
 
 log = logging.getLogger(__name__)
 
 _STOP = object()
+_POLL = object()  # asks the nemesis worker for one poll of its event source, answered even if empty
 
 
 class Nemesis(Protocol):
@@ -61,6 +74,31 @@ class Nemesis(Protocol):
     def invoke(self, op: Op) -> Completion: ...
 
     def teardown(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NemesisEvent:
+    """Something a nemesis saw happen on its own (``crash-fired``, ``restart``): recorded as an info pair."""
+
+    f: str
+    value: Any = None
+
+
+@runtime_checkable
+class EventSource(Protocol):
+    """A nemesis that also reports events it did not invoke (see the module docstring)."""
+
+    def poll(self) -> Sequence[NemesisEvent]:
+        """What happened since the last poll, oldest first; quick when nothing did."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Events:
+    """A nemesis worker's poll, handed to the interpreter thread to record."""
+
+    events: tuple[NemesisEvent, ...]
+    reply: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -129,7 +167,7 @@ class Interpreter:
 
     def __init__(self, *, recorder: Recorder, clients: Sequence[Any], nemesis: Nemesis | None,
                  rng: random.Random, poll_s: float = 0.001, join_timeout_s: float = 10.0,
-                 drain_timeout_s: float = 120.0) -> None:
+                 drain_timeout_s: float = 120.0, event_poll_s: float = 0.2) -> None:
         self.recorder = recorder
         self._slots = list(clients)  # objects with .node, .invoke(op), .close()
         self._nemesis = nemesis
@@ -137,6 +175,8 @@ class Interpreter:
         self._poll_s = poll_s
         self._join_timeout_s = join_timeout_s
         self._drain_timeout_s = drain_timeout_s
+        self._event_poll_s = event_poll_s
+        self._source = nemesis if isinstance(nemesis, EventSource) else None
         n = len(self._slots)
         self.concurrency = n
         self._proc_of: list[Process] = list(range(n))
@@ -199,15 +239,57 @@ class Interpreter:
         nem = self._nemesis
         assert nem is not None
         while True:
-            inv = inbox.get()
+            try:
+                inv = inbox.get(timeout=self._event_poll_s) if self._source is not None else inbox.get()
+            except queue.Empty:  # idle: what happened on its own since the last poll
+                self._poll_source(w, reply=False)
+                continue
             if inv is _STOP:
                 return
+            if inv is _POLL:
+                self._poll_source(w, reply=True)
+                continue
             try:
                 c = nem.invoke(inv)
                 value, err = c.value, c.error
             except Exception as e:  # noqa: BLE001 - a broken nemesis is recorded, not fatal
                 value, err = inv.value, _error_text(e)
             done.put((w, (inv, "info", value, None, err)))
+            if self._source is not None:
+                self._poll_source(w, reply=False)
+
+    def _poll_source(self, w: int, *, reply: bool) -> None:
+        """In the nemesis worker: poll the event source; hand what it saw to the interpreter thread."""
+        assert self._source is not None
+        try:
+            events = tuple(self._source.poll())
+        except Exception as e:  # noqa: BLE001 - a broken poll is logged, the run goes on
+            log.warning("the nemesis's event poll failed: %s", _error_text(e))
+            events = ()
+        if events or reply:
+            self._done.put((w, _Events(events=events, reply=reply)))  # type: ignore[arg-type]
+
+    def poll_events(self, timeout_s: float = 30.0) -> None:
+        """Record what the nemesis's event source saw up to now (the end of a run); no-op without one.
+
+        Waits for the nemesis worker's answer (completing any op that ends
+        meanwhile), at most ``timeout_s``.
+        """
+        if self._source is None or self._nemesis_worker_busy():
+            return
+        self._inbox[len(self._slots)].put(_POLL)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            item = self._wait(min(0.5, max(0.0, deadline - time.monotonic())))
+            if item is None:
+                continue
+            self._complete(None, item)
+            if isinstance(item[1], _Events) and item[1].reply:
+                return
+        log.warning("the nemesis's event source did not answer within %.0f s", timeout_s)
+
+    def _nemesis_worker_busy(self) -> bool:
+        return len(self._slots) in self._busy or len(self._slots) in self._abandoned
 
     # -- the interpreter loop ---------------------------------------------------------
 
@@ -226,6 +308,11 @@ class Interpreter:
         later than the op really ended, which widens its interval and so can
         never make a legal history look illegal.
         """
+        if isinstance(item[1], _Events):  # a nemesis's own events: recorded, not shown to g
+            for e in item[1].events:
+                for _ in range(2):
+                    self.recorder.record(type="info", process=NEMESIS, f=e.f, value=e.value)
+            return g
         w, (inv, typ, value, node, err) = item
         ev = self.recorder.record(type=typ, process=inv.process, f=inv.f, value=value, node=node, error=err)
         self._busy.pop(w, None)
@@ -453,6 +540,7 @@ def execute(*, cluster: Cluster, target: Target, workload: Workload, wctx: Workl
         if workload.final is not None:
             phase("final reads")
             interp.run(gen.phases(gen.clients(workload.final(wctx))), deadline_s=_PHASE_GRACE_S)
+        interp.poll_events()  # a nemesis's own events up to the end (a crash point that fired late)
     recorder.fsync()
     duration = time.monotonic() - t0
     events = tuple(recorder.events)

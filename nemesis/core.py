@@ -12,15 +12,20 @@ at the end, also after a failure. ``fs`` names the ops it handles (Jepsen's
 did; the runner records that as the second event (see docs/DESIGN.md). A fault
 that did not take effect is a completion with ``error`` set, never an
 exception: a run goes on when a kill fails, and the history says so.
+
+A nemesis may also report what happened on its own (a crash point firing):
+``poll()``, :class:`harness.runner.EventSource`. :class:`Compose` and
+:class:`Validate` pass it through (an empty list from nemeses without one).
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Protocol, runtime_checkable
+from typing import Iterable, Protocol, Sequence, runtime_checkable
 
 from harness.client import Completion
 from harness.cluster import Cluster
 from harness.history import Op
+from harness.runner import NemesisEvent
 
 __all__ = ["Compose", "Nemesis", "NemesisError", "Noop", "Validate", "info"]
 
@@ -111,6 +116,15 @@ class Compose:
                                f"{sorted(self._route)}")
         return target.invoke(op)
 
+    def poll(self) -> list[NemesisEvent]:
+        """Every part's own events (parts without ``poll`` have none), in the parts' order."""
+        out: list[NemesisEvent] = []
+        for n in self.nemeses:
+            poll = getattr(n, "poll", None)
+            if poll is not None:
+                out.extend(poll())
+        return out
+
     def teardown(self) -> None:
         first: BaseException | None = None
         for n in reversed(self.nemeses):
@@ -158,6 +172,15 @@ class Validate:
         if not isinstance(got, Completion) or got.type != "info":
             raise NemesisError(f"{self._name()}.invoke({op.f!r}) returned {got!r}; "
                                f"a nemesis returns Completion(type='info', ...)")
+        return got
+
+    def poll(self) -> Sequence[NemesisEvent]:
+        poll = getattr(self.nemesis, "poll", None)
+        got = list(poll()) if poll is not None else []
+        bad = [e for e in got if not isinstance(e, NemesisEvent)]
+        if bad:
+            raise NemesisError(f"{self._name()}.poll returned {bad[0]!r}; a nemesis's poll returns "
+                               f"NemesisEvent(f=..., value=...) items")
         return got
 
     def teardown(self) -> None:
