@@ -38,9 +38,10 @@ Liveness findings, kept apart (``data["class"] == "liveness"``):
 
 Locks held longer than a bound (``lock_bound_s``, default 5 s), from the
 participants' own times: a lock is taken at ``prepared_at`` and released at
-``decided_at`` (commit or abort), at ``lost_at`` (a restart that forgot it),
-or not at all (still held at the end, measured to the final read). A
-``blocking`` anomaly carries ``held_s``, how long each holder has held it.
+``decided_at`` (commit or abort), when the participant died if a restart
+forgot it (its first kill or crash after the prepare; else ``lost_at``, the
+restart that noticed), or not at all (still held at the end, measured to
+the final read). A ``blocking`` anomaly carries ``held_s``, how long each holder has held it.
 Locks that were held longer than the bound *and released* are the same
 liveness finding without an anomaly, as resolved blocking is: listed in
 ``stats["held_long"]`` (longest first) per transaction with each
@@ -105,8 +106,12 @@ class _Logs:
             return "forgotten"  # prepared, then the participant lost it (a restart of in-memory state)
         return e["state"]
 
-    def hold(self, p: str, txn: str, end: float) -> tuple[float, float, str] | None:
-        """When ``p`` took ``txn``'s lock, when it let it go (``end`` if it still holds it), and how."""
+    def hold(self, p: str, txn: str, end: float, deaths: Iterable[float] = ()) -> tuple[float, float, str] | None:
+        """When ``p`` took ``txn``'s lock, when it let it go (``end`` if it still holds it), and how.
+
+        A lock a restart forgot went with the process: at ``p``'s first death (``deaths``, run seconds)
+        after the prepare when one is known, else at the restart that noticed (``lost_at``).
+        """
         e = self.parts[p].get("log", {}).get(txn)
         lock = self.locks[p].get(txn)
         if lock is not None:
@@ -119,7 +124,11 @@ class _Logs:
         if st in ("committed", "aborted") and e.get("decided_at") is not None:
             return lo, self.t(e["decided_at"]), st  # type: ignore[return-value]
         if st == "forgotten" and e.get("lost_at") is not None and e["lost_at"] >= e["prepared_at"]:
-            return lo, self.t(e["lost_at"]), "lost at a restart"  # type: ignore[return-value]
+            back = self.t(e["lost_at"])
+            died = min((t for t in deaths if lo <= t <= back), default=None)  # type: ignore[operator]
+            if died is not None:
+                return lo, died, "lost when it died"  # type: ignore[return-value]
+            return lo, back, "lost at a restart"  # type: ignore[return-value]
         return None
 
     def describe(self, txn: str) -> str:
@@ -154,8 +163,13 @@ def _down_at(down: Iterable[Down], lo: float, hi: float | None) -> Down | None:
 
 def check_logs(final: Mapping[str, Any], told: Mapping[str, str] | None = None, *,
                reads: Iterable[tuple[float, Mapping[str, Any]]] = (), down: Iterable[Down] = (),
-               offset: float = 0.0, lock_bound_s: float = LOCK_BOUND_S) -> tuple[list[Anomaly], dict[str, Any]]:
-    """Every property ``final`` breaks, and the figures; ``told`` maps txn -> COMMITTED|ABORTED."""
+               offset: float = 0.0, lock_bound_s: float = LOCK_BOUND_S,
+               deaths: Mapping[str, Iterable[float]] | None = None) -> tuple[list[Anomaly], dict[str, Any]]:
+    """Every property ``final`` breaks, and the figures; ``told`` maps txn -> COMMITTED|ABORTED.
+
+    ``deaths``: participant -> when it was killed or crashed (run seconds), for the locks it forgot.
+    """
+    died = {p: tuple(ts) for p, ts in (deaths or {}).items()}
     v = _Logs(final, offset)
     nows = [s["now"] for s in v.parts.values() if s.get("now") is not None]
     end = v.t(final.get("now", max(nows, default=None))) or 0.0
@@ -226,7 +240,7 @@ def check_logs(final: Mapping[str, Any], told: Mapping[str, str] | None = None, 
     resolved: list[dict[str, Any]] = []
     held_long: list[dict[str, Any]] = []
     for txn in v.txns():
-        holds = {p: h for p in sorted(v.parts) if (h := v.hold(p, txn, end)) is not None}
+        holds = {p: h for p in sorted(v.parts) if (h := v.hold(p, txn, end, died.get(p, ()))) is not None}
         long = {p: h for p, h in holds.items() if h[2] != "still held" and h[1] - h[0] > lock_bound_s}
         if long:
             held_long.append(_held_long(txn, long, lock_bound_s, down))
@@ -284,6 +298,21 @@ def _held_long(txn: str, long: Mapping[str, tuple[float, float, str]], bound: fl
             "summary": f"{txn}'s locks were held longer than the {bound:g} s bound: {each}{why}"}
 
 
+def _participant_deaths(history: History, final: Mapping[str, Any], offset: float) -> dict[str, list[float]]:
+    """Participant -> the starts of its kill windows and its crash-point deaths, in run seconds."""
+    parts = final.get("participants", {})
+    by_name = {s.get("name", p): p for p, s in parts.items()}
+    out: dict[str, list[float]] = defaultdict(list)
+    for w in fault_windows(history.nemesis):
+        if w.kind == "kill" and w.start_ns is not None:
+            for n in w.nodes:
+                if n in by_name:
+                    out[by_name[n]].append(w.start_ns / 1e9)
+    for p, s in parts.items():
+        out[p] += [float(c["at"]) + offset for c in s.get("crashes", []) if c.get("at") is not None]
+    return out
+
+
 def _coordinator_down(history: History, name: str, crashes: Iterable[Mapping[str, Any]],
                       offset: float) -> list[Down]:
     """Kill windows of the coordinator, and crash-point deaths up to the next ``start`` that revived it."""
@@ -335,7 +364,8 @@ class AtomicCommit:
             offset = final_op.time / 1e9 - float(final["now"])
         coord = final.get("coordinator", {})
         down = _coordinator_down(history, coord.get("name", "coordinator"), coord.get("crashes", []), offset)
-        found, stats = check_logs(final, told, reads=reads, down=down, offset=offset, lock_bound_s=self.lock_bound_s)
+        found, stats = check_logs(final, told, reads=reads, down=down, offset=offset, lock_bound_s=self.lock_bound_s,
+                                  deaths=_participant_deaths(history, final, offset))
         counts: dict[str, int] = defaultdict(int)
         kept: list[Anomaly] = []
         for a in found:

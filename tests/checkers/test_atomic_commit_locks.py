@@ -15,8 +15,9 @@ import pytest
 from checkers.api import Verdict
 from checkers.atomic_commit import LOCK_BOUND_S, AtomicCommit, Down, check_logs
 from targets.two_pc.workload import ORDERS, lock_bound_of
+from harness.history import History
 from harness.target import WorkloadContext
-from tests.checkers.test_atomic_commit import _history, entry, hold, run_serial
+from tests.checkers.test_atomic_commit import _history, _nem, entry, hold, run_serial
 
 
 def one_order() -> tuple[dict, dict[str, str]]:
@@ -70,6 +71,14 @@ def test_a_lock_lost_at_a_restart_counts_until_the_restart() -> None:
     e["state"], e["decided_at"], e["lost_at"] = "prepared", None, 8.0  # seed: the restart forgot it
     (h,) = check_logs(final, told)[1]["held_long"]
     assert h["held_s"] == {"payment": 8.0} and "lost at a restart at 8.00 s" in h["summary"]
+    # the lock went with the process: its death (a kill or a crash point) is the release, when known
+    (h,) = check_logs(final, told, deaths={"payment": [-2.0, 6.5, 7.0]})[1]["held_long"]
+    assert h["held_s"] == {"payment": 6.5} and "lost when it died at 6.50 s" in h["summary"]
+    assert check_logs(final, told, deaths={"payment": [3.0]})[1]["held_long"] == []  # died after 3 s: within
+    ops = list(_history(final, told).ops)  # the checker reads payment's kill from the nemesis events
+    _nem(ops, "kill", 6.0, ["payment"])
+    r = AtomicCommit().check(History.of(ops))
+    assert r.stats["held_long"][0]["held_s"] == {"payment": 6.0}
     e["lost_at"] = -1.0  # lost by an earlier incarnation, before this prepare: no release time known
     assert check_logs(final, told)[1]["held_long"] == []
 
