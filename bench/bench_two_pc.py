@@ -52,11 +52,12 @@ BALANCES = "u1=1500;u2=1500;u3=1500;u4=1500"  # payment starts voting NO after ~
 
 
 def one_run(variant: str, seed: int, seconds: float, backend: str | None, crash_p: float,
-            store: Path) -> dict:
+            store: Path, lock_bound: float) -> dict:
     argv = [sys.executable, "-m", "harness.cli", "run", "two-pc", "--variant", variant, "--nemesis", NEMESIS,
             "--time-limit", str(seconds), "--concurrency", "4", "--rate", "20", "--nemesis-interval", "2",
             "--seed", str(seed), "--store", str(store), "--option", f"crash_points={POINTS}",
-            "--option", f"crash_p={crash_p}", "--option", f"stock={STOCK}", "--option", f"balances={BALANCES}"]
+            "--option", f"crash_p={crash_p}", "--option", f"stock={STOCK}", "--option", f"balances={BALANCES}",
+            "--option", f"lock_bound_s={lock_bound:g}"]
     if backend:
         argv += ["--backend", backend]
     before = set((store / "two-pc").glob("*")) if (store / "two-pc").exists() else set()
@@ -72,6 +73,8 @@ def one_run(variant: str, seed: int, seconds: float, backend: str | None, crash_
     stats = r.get("stats", {})
     return {"valid": d["valid"], "kinds": dict(stats.get("counts") or kinds), "problems": stats.get("problems", []),
             "resolved": stats.get("blocking_resolved_count", 0), "down": len(stats.get("coordinator_down", [])),
+            "held_long": stats.get("held_long_count", 0),
+            "longest": max((h["longest_s"] for h in stats.get("held_long", [])), default=0.0),
             "ok": d.get("stats", {}).get("ok"), "example": next((a["summary"] for a in r.get("anomalies", [])), ""),
             "folder": str(new[-1]), "elapsed": time.monotonic() - t0}
 
@@ -85,6 +88,7 @@ def main() -> None:
     ap.add_argument("--backend", default=None, help="default: splitbrain's default backend")
     ap.add_argument("--crash-p", type=float, default=0.002, help="probability per armed crash point (default 0.002)")
     ap.add_argument("--store", type=Path, default=None, help="keep the runs here (default: a temporary folder)")
+    ap.add_argument("--lock-bound", type=float, default=5.0, help="the checker's lock_bound_s (default 5)")
     a = ap.parse_args()
     store = a.store or Path(tempfile.mkdtemp(prefix="bench-two-pc-"))
     print(f"two-pc: {a.seeds} seeds x {a.seconds:g} s per variant, nemesis {NEMESIS} (every ~2 s), "
@@ -95,9 +99,9 @@ def main() -> None:
         kinds: Counter[str] = Counter()
         runs_with: Counter[str] = Counter()
         problems: Counter[str] = Counter()
-        resolved_runs = 0
+        resolved_runs, held_long_runs, longest = 0, 0, 0.0
         for seed in range(a.first_seed, a.first_seed + a.seeds):
-            r = one_run(variant, seed, a.seconds, a.backend, a.crash_p, store)
+            r = one_run(variant, seed, a.seconds, a.backend, a.crash_p, store, a.lock_bound)
             if "error" in r:
                 errors += 1
                 print(f"  {variant} seed {seed}: ERROR {r['error']}", flush=True)
@@ -109,9 +113,12 @@ def main() -> None:
             runs_with.update(r["kinds"].keys())
             problems.update(r["problems"])
             resolved_runs += r["resolved"] > 0
+            held_long_runs += r["held_long"] > 0
+            longest = max(longest, r["longest"])
             print(f"  {variant} seed {seed}: {'INVALID' if r['valid'] is False else r['valid']}; "
                   f"{', '.join(f'{k} x{n}' for k, n in sorted(r['kinds'].items())) or 'no anomaly'}; "
                   f"coordinator down {r['down']}x, held locks resolved after it: {r['resolved']}; "
+                  f"released after > {a.lock_bound:g} s: {r['held_long']} txns (longest {r['longest']:.1f} s); "
                   f"ok ops {r['ok']}; {r['elapsed']:.0f} s", flush=True)
             if r["example"]:
                 print(f"      e.g. {r['example'][:300]}", flush=True)
@@ -121,7 +128,9 @@ def main() -> None:
                      f"{safety_runs}/{n}; properties violated (runs): "
                      f"{', '.join(f'{k} {runs_with[k]}' for k in sorted(runs_with)) or 'none'}; "
                      f"guide problems shown (runs): {', '.join(f'{p!r} {c}' for p, c in shown.items())}; "
-                     f"runs with blocking resolved after a coordinator restart: {resolved_runs}/{n}")
+                     f"runs with blocking resolved after a coordinator restart: {resolved_runs}/{n}; "
+                     f"runs with locks released after more than {a.lock_bound:g} s: {held_long_runs}/{n} "
+                     f"(longest {longest:.1f} s)")
     print("\nclosing note:")
     for line in notes:
         print("  " + line)
