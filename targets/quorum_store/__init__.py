@@ -12,6 +12,11 @@ request with its peers over the (faultable) network. Variants:
   "fail", unconditional replica stores, asynchronous read repair). Not
   linearizable; the harness should say so within a 30 s run with faults.
 * ``abd``:  multi-writer ABD, a linearizable register.
+* ``vclock``: the guide's §4.3 vector clocks (:mod:`targets.quorum_store.vclock`,
+  :mod:`targets.quorum_store.vclock_node`): each write increments the
+  coordinator's clock entry, replicas compare clocks and merge ``CONCURRENT``
+  versions (lists by union, as the guide's shopping cart; other values kept
+  as siblings, returned to the reader), reads merge R answers and repair.
 
 Target options (``--option K=V``), passed to every node: ``w``, ``r`` (quorum
 sizes, default N//2+1), ``peer_timeout`` (seconds per peer request, default
@@ -84,6 +89,9 @@ TARGET = Target(
                 "unconditional replica stores, async read repair (not linearizable)",
         "abd": "multi-writer ABD: quorum version query, (counter+1, node) versions, "
                "read write-back (linearizable)",
+        "vclock": "the guide's section 4.3 vector clocks on the quorum store: concurrent versions merged "
+                  "(sets and lists by union, register siblings kept and returned), read repair; set adds "
+                  "sent as operations",
     },
     default_variant="seed",
     node_command=node_command,

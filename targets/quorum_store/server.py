@@ -3,7 +3,7 @@
 Run::
 
     python -m targets.quorum_store.server --node n1 --host 127.0.0.1 --port 7001 \\
-        --data /tmp/n1 --variant seed|abd --peer n2=127.0.0.1:7002 --peer n3=... \\
+        --data /tmp/n1 --variant seed|abd|vclock --peer n2=127.0.0.1:7002 --peer n3=... \\
         [--w W] [--r R] [--peer-timeout S]
 
 N is 1 + the number of peers; W and R default to a majority (N // 2 + 1).
@@ -16,6 +16,8 @@ Client API (JSON, HTTP/1.1 keep-alive):
   ``{"status": "fail", "error"}`` (certainly not applied) or
   ``{"status": "unknown", "error"}`` (may or may not be applied); 400 with
   ``{"status": "fail", "error"}`` for a malformed request.
+* ``vclock`` only: ``POST /kv/<key>`` body ``{"op": "add"|"append"|"put", "arg": x}``,
+  an update the coordinator merges (see :mod:`targets.quorum_store.vclock_node`).
 
 Peers use ``/replica/<key>`` (see :mod:`targets.quorum_store.replicas`). Every
 request and every coordinator decision is one line on stdout, the node log.
@@ -38,6 +40,9 @@ from typing import Any, TextIO
 from targets.quorum_store.coordinator import Coordinator, make_coordinator
 from targets.quorum_store.replica import Replica
 from targets.quorum_store.replicas import Replicas
+from targets.quorum_store.vclock_node import (
+    VclockCoordinator, VclockReplica, VclockReplicas, parse_update, replica_op as vclock_replica_op,
+)
 
 __all__ = ["NodeLog", "NodeServer", "main", "parse_args"]
 
@@ -91,6 +96,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         self._dispatch("PUT")
 
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
     def _dispatch(self, method: str) -> None:
         try:
             body = self._body()
@@ -111,6 +119,14 @@ class _Handler(BaseHTTPRequestHandler):
         s = self.server
         if method == "GET":
             outcome = s.coordinator.read(key)
+        elif method == "POST":
+            if not isinstance(s.coordinator, VclockCoordinator):
+                raise _BadRequest(f"POST /kv/<key> (a merged update) is for the vclock variant, not {s.variant}")
+            try:
+                op, arg = parse_update(body)
+            except ValueError as e:
+                raise _BadRequest(str(e)) from None
+            outcome = s.coordinator.update(key, op, arg)
         else:
             if not isinstance(body, dict) or "value" not in body:
                 raise _BadRequest('a write needs a JSON body {"value": ...}')
@@ -119,6 +135,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _replica_op(self, method: str, key: str, body: Any) -> None:
         s = self.server
+        if isinstance(s.replica, VclockReplica):
+            try:
+                self._reply(200, vclock_replica_op(s.replica, method, key, body, s.log))
+            except ValueError as e:
+                raise _BadRequest(str(e)) from None
+            return
         if method == "GET":
             stored = s.replica.get(key)
             s.log("replica-get", key=key, version=stored.version)
@@ -177,7 +199,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--data", required=True, help="directory for the SQLite replica (kept across restarts)")
-    p.add_argument("--variant", choices=("seed", "abd"), required=True)
+    p.add_argument("--variant", choices=("seed", "abd", "vclock"), required=True)
     p.add_argument("--peer", type=_peer, action="append", default=[], metavar="NAME=HOST:PORT")
     p.add_argument("--w", type=int, default=None, help="write quorum (default N//2+1)")
     p.add_argument("--r", type=int, default=None, help="read quorum (default N//2+1)")
@@ -205,12 +227,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     log = NodeLog(args.node, sys.stdout)
-    replica = Replica(args.data, mode="overwrite" if args.variant == "seed" else "max")
-    replicas = Replicas(me=args.node, local=replica, peers=args.peers,
-                        peer_timeout_s=args.peer_timeout, deadline_s=args.peer_timeout + 0.1)
-    incarnation = replica.next_incarnation()
-    coordinator = make_coordinator(args.variant, node=args.node, replicas=replicas,
-                                   w=args.w, r=args.r, log=log, incarnation=incarnation)
+    replica: Any
+    if args.variant == "vclock":
+        replica = VclockReplica(args.data, node=args.node)
+        replicas = VclockReplicas(me=args.node, local=replica, peers=args.peers,  # type: ignore[arg-type]
+                                  peer_timeout_s=args.peer_timeout, deadline_s=args.peer_timeout + 0.1)
+        incarnation = 1
+        coordinator: Any = VclockCoordinator(node=args.node, replicas=replicas, w=args.w, r=args.r, log=log)
+    else:
+        replica = Replica(args.data, mode="overwrite" if args.variant == "seed" else "max")
+        replicas = Replicas(me=args.node, local=replica, peers=args.peers,
+                            peer_timeout_s=args.peer_timeout, deadline_s=args.peer_timeout + 0.1)
+        incarnation = replica.next_incarnation()
+        coordinator = make_coordinator(args.variant, node=args.node, replicas=replicas,
+                                       w=args.w, r=args.r, log=log, incarnation=incarnation)
     server = NodeServer((args.host, args.port), node=args.node, variant=args.variant, replica=replica,
                         replicas=replicas, coordinator=coordinator, log=log)
 
