@@ -107,7 +107,7 @@ def final_reads(options: Mapping[str, str]) -> gen.Generator:
     wait = float(options.get("recovery", 6))
     reads = [gen.OpSpec(f="txn", value=[["r", k, None] for k in range(i, min(i + 3, keys))])
              for i in range(0, keys, 3)]
-    return gen.seq([gen.OpSpec(f="final", value={"wait": wait}), *reads])
+    return gen.phases(gen.OpSpec(f="final", value={"wait": wait}), gen.seq(reads))
 
 
 def _list_append_checker(ctx: WorkloadContext) -> "Checker":
