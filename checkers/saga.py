@@ -34,15 +34,24 @@ Invariants, each an anomaly kind naming the orders involved:
 
 Times in the prose are seconds since the run began: the services' wall
 clock is aligned to the history by the final read's ``now`` and its
-completion time. Each anomaly's ``data`` holds the orders' traces.
+completion time. Each anomaly's ``data`` holds the orders named
+(``orders``), a lane trace for each of the first three (``lanes``, see
+:mod:`checkers.saga_lanes`: every step and compensation per service with
+its time, the orchestrator's calls, the client's requests, the faults and
+crash points in effect) and ``explanation``, the invariant and the first
+order's story told from that trace; ``ops`` are the client's ``place`` ops
+for those orders.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from typing import Any, Iterable, Mapping
 
 from checkers.api import Anomaly, CheckResult, Verdict
+from checkers.lanes import crash_events, fault_spans
+from checkers.saga_lanes import ClientOp, SagaLanes, explain
 from harness.history import History, Op
 
 __all__ = ["KINDS", "SagaChecker", "check_state", "trace_of"]
@@ -124,20 +133,29 @@ def trace_of(final: Mapping[str, Any], oid: str) -> str:
 
 def check_state(final: Mapping[str, Any], told: Mapping[str, tuple[str, Any]] | None = None, *,
                 offset: float | None = None, faults: tuple[tuple[float, str], ...] = (),
-                seen: Mapping[str, tuple[str, float | None]] | None = None) -> list[Anomaly]:
+                seen: Mapping[str, tuple[str, float | None]] | None = None,
+                lanes: SagaLanes | None = None) -> list[Anomaly]:
     """Every invariant broken by ``final``.
 
     ``told`` maps key -> (status told, order id) from ok ``place`` ops;
-    ``seen`` maps order id -> (terminal status a ``status`` read returned, run seconds of that read).
+    ``seen`` maps order id -> (terminal status a ``status`` read returned, run seconds of that read);
+    ``lanes`` builds the orders' lane traces (by default from ``final`` alone, on ``offset``).
     """
     v = _View(final, offset, faults)
+    if lanes is None:
+        off = offset if offset is not None else 0.0
+        lanes = SagaLanes(final=final, offset=off, end=None if final.get("now") is None else final["now"] + off)
     out: list[Anomaly] = []
 
     def add(kind: str, orders: list[str], why: str, **data: Any) -> None:
         traces = [v.trace(o) for o in orders[:3]]
         more = f" (and {len(orders) - 3} more)" if len(orders) > 3 else ""
-        out.append(Anomaly(kind=kind, summary=f"{why}{more}. " + " | ".join(traces),
-                           data={"orders": orders, **data}))
+        shown = [lanes.trace(o) for o in orders[:3]]
+        told_why = f"{why}{more}"
+        out.append(Anomaly(kind=kind, summary=f"{told_why}. " + " | ".join(traces),
+                           data={"orders": orders, **data, "lanes": shown,
+                                 "explanation": explain(kind, told_why, shown[0]) if shown else
+                                 f"{kind}: {told_why}"}))
 
     for oid, o in v.orders.items():
         live = [r for r in v.res.get(oid, []) if r["state"] in ("reserved", "confirmed")]
@@ -244,6 +262,9 @@ def _faults(history: History) -> tuple[tuple[float, str], ...]:
     return tuple((t, what) for t, _, what in out)
 
 
+_LANE_NODES = ("orchestrator", "bus", "order", "inventory", "payment")
+
+
 class SagaChecker:
     """The saga invariants over a history with a ``final`` read (see the module docstring)."""
 
@@ -278,7 +299,27 @@ class SagaChecker:
         if final_op.time is not None and final.get("now") is not None:
             offset = final_op.time / 1e9 - float(final["now"])
         faults = _faults(history)
-        found = check_state(final, told, offset=offset, faults=faults, seen=seen)
+        places: dict[str, list[ClientOp]] = defaultdict(list)
+        place_ops: dict[str, list[int]] = defaultdict(list)
+        for o in history.operations:
+            if o.f == "place" and o.invoke.time is not None and isinstance(o.invoke.value, dict):
+                c = o.completion
+                told_s = (c.value.get("status") if o.status == "ok" and isinstance(c.value, dict)  # type: ignore[union-attr]
+                          else "refused" if o.status == "fail" else "no answer")
+                end = None if o.status == "info" or c is None or c.time is None else c.time / 1e9
+                places[o.invoke.value.get("key")].append(ClientOp(start=o.invoke.time / 1e9, end=end,
+                                                                  told=str(told_s)))
+                place_ops[o.invoke.value.get("key")].append(o.invoke.index)
+        lanes = None
+        if offset is not None:
+            lanes = SagaLanes(final=final, offset=offset, faults=fault_spans(history), places=places,
+                              end=final_op.time / 1e9,  # type: ignore[operator]
+                              extra_crashes=[e for _, e in crash_events(history, {n: n for n in _LANE_NODES})])
+        found = check_state(final, told, offset=offset, faults=faults, seen=seen, lanes=lanes)
+        key_of = {o["id"]: o["key"] for o in final.get("orders", [])}
+        found = [dataclasses.replace(a, ops=tuple(i for oid in a.data.get("orders", [])[:3]
+                                                  for i in place_ops.get(key_of.get(oid), ())))
+                 for a in found]
         counts: dict[str, int] = defaultdict(int)
         kept: list[Anomaly] = []
         for a in found:

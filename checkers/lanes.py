@@ -1,0 +1,152 @@
+"""Lane traces: what happened to one order or transaction, per service, against time, as anomaly data.
+
+The saga and atomic-commit checkers name orders and transactions; for each
+one named they put a *lane trace* into ``Anomaly.data["lanes"]`` (a list, one
+per subject), and the report (:mod:`harness.report.lanes`) and the terminal
+render it. The trace is plain JSON::
+
+    {"subject": "o17", "title": "order o17 (key k.., u3, total 250, now PENDING)",
+     "lanes": ["client", "orchestrator", "order", "inventory", "payment"],
+     "events": [LaneEvent.to_json(), ...],   # in time order
+     "faults": [FaultSpan.to_json(), ...],   # those overlapping the subject's span
+     "end": run seconds of the final read (open bars end there)}
+
+Times are seconds since the run began (the history's clock: node wall times
+are aligned by the final read's ``now`` and its completion time). A
+:class:`LaneEvent` with ``end`` is a span (a call, a held lock), without one
+an instant (a row written, a crash); a ``message`` event goes from ``lane`` to
+``to`` and back: sent at ``at``, received at ``peer_at`` when the receiver
+recorded it, answered at ``end``.
+
+Pure data and pure functions; the checkers decide what goes in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+from harness.history import History
+
+__all__ = ["EVENT_KINDS", "FaultSpan", "LaneEvent", "crash_events", "fault_spans", "lane_trace", "overlapping",
+           "when"]
+
+EVENT_KINDS = ("step", "compensation", "message", "decision", "lock", "crash", "restart", "client", "state")
+"""``step``/``compensation``: a saga's forward step or its undoing; ``message``: a request and its
+answer; ``decision``: a coordinator's commit/abort; ``lock``: a participant holding a prepared
+transaction; ``crash``/``restart``: a node dying at a crash point or coming back; ``client``: what a
+client sent and was told; ``state``: what the final read found (drawn at the end)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LaneEvent:
+    """One thing on one lane (see the module docstring)."""
+
+    lane: str
+    at: float
+    what: str
+    kind: str
+    end: float | None = None
+    outcome: str = "ok"  # ok | refused | unreachable | no (a NO vote) | lost
+    to: str | None = None
+    peer_at: float | None = None
+    detail: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"lane": self.lane, "at": round(self.at, 4), "what": self.what, "kind": self.kind,
+                             "outcome": self.outcome}
+        for k in ("end", "peer_at"):
+            v = getattr(self, k)
+            if v is not None:
+                d[k] = round(v, 4)
+        if self.to is not None:
+            d["to"] = self.to
+        if self.detail:
+            d["detail"] = self.detail
+        return d
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FaultSpan:
+    """A fault in effect from ``start`` to ``end`` (run seconds; ``None``: never healed) on ``nodes``."""
+
+    kind: str
+    start: float
+    end: float | None
+    nodes: tuple[str, ...]
+    what: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "start": round(self.start, 4),
+                "end": None if self.end is None else round(self.end, 4), "nodes": list(self.nodes),
+                "what": self.what}
+
+
+def fault_spans(history: History) -> tuple[FaultSpan, ...]:
+    """Every fault window of ``history`` (:func:`nemesis.windows.fault_windows`) in run seconds."""
+    from nemesis.windows import fault_windows
+
+    return tuple(FaultSpan(kind=w.kind, start=w.start_ns / 1e9, end=None if w.end_ns is None else w.end_ns / 1e9,
+                           nodes=tuple(w.nodes), what=w.describe())
+                 for w in fault_windows(history.ops) if w.start_ns is not None)
+
+
+CRASH_FS = ("crash-fired", "crash", "crash-point")
+RESTART_FS = ("restart",)
+
+
+def crash_events(history: History, lanes: Mapping[str, str]) -> list[tuple[float, LaneEvent]]:
+    """Crash-point firings and restarts recorded as nemesis events (``crash-fired``, ``restart``).
+
+    ``lanes`` maps node names to lanes; events naming no known node are dropped.
+    Returned with their time so callers can merge them with the nodes' own records.
+    """
+    out: list[tuple[float, LaneEvent]] = []
+    for e in history.nemesis:
+        if e.time is None or (e.f not in CRASH_FS and e.f not in RESTART_FS):
+            continue
+        v = e.value if isinstance(e.value, dict) else {}
+        nodes = v.get("nodes") or ([v["node"]] if isinstance(v.get("node"), str) else [])
+        point = v.get("point") or v.get("crash-point")
+        for n in nodes if isinstance(nodes, list) else []:
+            lane = lanes.get(str(n))
+            if lane is None:
+                continue
+            t = e.time / 1e9
+            if e.f in CRASH_FS:
+                out.append((t, LaneEvent(lane=lane, at=t, kind="crash", outcome="lost",
+                                         what=f"✗ {point}" if point else "✗ crash", detail=f"{n} crashed"
+                                         + (f" at crash point `{point}`" if point else ""))))
+            else:
+                out.append((t, LaneEvent(lane=lane, at=t, kind="restart", what="restart", detail=f"{n} back")))
+    return out
+
+
+def overlapping(faults: Iterable[FaultSpan], lo: float, hi: float, slack: float = 1.0) -> list[FaultSpan]:
+    """The faults in effect at some time in ``[lo - slack, hi + slack]``."""
+    return [f for f in faults if f.start <= hi + slack and (f.end is None or f.end >= lo - slack)]
+
+
+def when(t: float | None) -> str:
+    return "?" if t is None else f"{t:.2f} s"
+
+
+def lane_trace(*, subject: str, title: str, lanes: Sequence[str], events: Iterable[LaneEvent],
+               faults: Iterable[FaultSpan], end: float | None,
+               lane_of: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The JSON trace of one subject: events in time order, only the faults overlapping them.
+
+    ``lane_of`` maps node names to lanes (default: a node is the lane of its name); each fault
+    gets ``lanes``, the lanes of the nodes it hit (a partition: usually all of them).
+    """
+    evs = sorted(events, key=lambda e: e.at)
+    times = [t for e in evs if e.kind != "state" for t in (e.at, e.end) if t is not None]
+    near = overlapping(faults, min(times), max(times)) if times else []
+    lane_of = dict(lane_of or {})
+    shown = []
+    for f in near:
+        d = f.to_json()
+        d["lanes"] = [ln for ln in lanes if ln in {lane_of.get(n, n) for n in f.nodes}]
+        shown.append(d)
+    return {"subject": subject, "title": title, "lanes": list(lanes), "events": [e.to_json() for e in evs],
+            "faults": shown, "end": None if end is None else round(end, 4)}
