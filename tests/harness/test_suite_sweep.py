@@ -52,11 +52,11 @@ def test_a_row_that_is_not_a_string_is_an_error_at_its_line() -> None:
     assert e.value.line == 14 and "row must be a row label" in e.value.message
 
 
-def test_the_repositorys_quorum_table_has_the_guides_four_rows_and_two_abd_rows() -> None:
+def test_the_repositorys_quorum_table_has_the_guides_four_rows_then_abd_and_vclock() -> None:
     s = load_suite(ROOT / "suites" / "quorum-table.toml")
     rows = list(dict.fromkeys(r.row for r in s.runs))
-    assert rows == ["W=N, R=1", "W=1, R=N", "W=R=Q", "W=1, R=1", "abd W=R=Q", "abd W=2, R=2"]
-    assert len(s.runs) == 60 and all(r.seed in range(1, 11) and r.time_limit == 30 for r in s.runs)
+    assert rows == ["W=N, R=1", "W=1, R=N", "W=R=Q", "W=1, R=1", "abd W=R=Q", "abd W=2, R=2", "vclock W=R=Q"]
+    assert len(s.runs) == 70 and all(r.seed in range(1, 11) and r.time_limit == 30 for r in s.runs)
     abd = {r.row: r.expect for r in s.runs if r.variant == "abd"}
     assert abd == {"abd W=R=Q": ("valid",), "abd W=2, R=2": ("invalid",)}
 
