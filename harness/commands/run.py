@@ -130,7 +130,7 @@ def resolve(target_name: str, *, variant: str | None = None, backend: str = "net
         target.check_options(WorkloadContext(nodes=tuple(node_names), variant=v, concurrency=concurrency,
                                               options=dict(options or {})))
     package(faults, nodes=node_names, roles=role_map(target, node_names),  # too few nodes? unknown role?
-            interval_s=nemesis_interval, seed=0)
+            interval_s=nemesis_interval, seed=0, target=target)
     return RunRequest(target=target, variant=v, workload_name=wl, backend=backend,
                       nodes=node_names, faults=faults,
                       time_limit_s=float(time_limit), concurrency=concurrency,
@@ -304,7 +304,8 @@ class _Run:
                            run_dir=self.run_dir, options=req.options)
         from harness.nodes import role_map
         pkg = package(req.faults, nodes=req.nodes, roles=role_map(req.target, req.nodes),
-                      interval_s=req.nemesis_interval_s, seed=info.seed, time_limit_s=req.time_limit_s)
+                      interval_s=req.nemesis_interval_s, seed=info.seed, time_limit_s=req.time_limit_s,
+                      target=req.target)
         self.recorder = recorder = Recorder(self.run_dir / "history.jsonl", hold=RECORDER_HOLD)
         with ExitStack() as stack:
             stack.enter_context(recorder)
@@ -509,7 +510,7 @@ from harness.backends import BACKENDS  # noqa: E402 - light (names only), for --
 @click.option("--nodes", type=int, default=None, help="Number of nodes [default: the target's].")
 @click.option("--workload", default=None, help="Workload name [default: the target's].")
 @click.option("--nemesis", "nemesis_", default="partition,kill", show_default=True,
-              help="Faults: comma-separated subset of partition,kill,pause,packet (each may be aimed at a role, e.g. kill:coordinator); or none.")
+              help="Faults: comma-separated subset of partition,kill,pause,packet,crash (each may be aimed at a role, e.g. kill:coordinator; crash:ROLE:POINT arms a named crash point); or none.")
 @click.option("--nemesis-interval", type=float, default=3.0, show_default=True,
               help="Mean seconds of quiet, and of fault, per nemesis episode.")
 @click.option("--time-limit", type=float, default=30.0, show_default=True, help="Seconds of workload.")
