@@ -13,9 +13,10 @@ abandoned instead of failing every later transaction on it. Key numbers wrap
 at ``keys`` (default 60; more than a 30 s run retires).
 
 The final generator is a ``final`` op (the coordinator waits up to
-``recovery`` s for every prepared transaction to be resolved) and then reads
-of every key ``0 .. keys-1``, three consecutive keys (one per participant) a
-transaction. The checkers are :class:`checkers.elle.ListAppend` and
+``recovery`` s for every prepared transaction to be resolved) and, once it
+has completed, reads of every key ``0 .. keys-1``: each key alone (so that a
+key the seed variant left locked for ever fails only its own read), then
+three consecutive keys (one per participant) a transaction. The checkers are :class:`checkers.elle.ListAppend` and
 :class:`checkers.elle.RWRegister` against strict serializability (real-time
 edges included), which the durable variant's strict two-phase locking
 promises; for rw-register each key is assumed linearizable (it lives on one
@@ -102,11 +103,12 @@ def txn_generator(write_f: str, options: Mapping[str, str]) -> TxnOps:
 
 
 def final_reads(options: Mapping[str, str]) -> gen.Generator:
-    """Wait for prepared transactions to resolve, then read every key, three (one per participant) a txn."""
+    """Wait for prepared transactions to resolve, then read every key: alone, then three (one per participant)."""
     keys = _int(options, "keys", 60)
     wait = float(options.get("recovery", 6))
-    reads = [gen.OpSpec(f="txn", value=[["r", k, None] for k in range(i, min(i + 3, keys))])
-             for i in range(0, keys, 3)]
+    reads = [gen.OpSpec(f="txn", value=[["r", k, None]]) for k in range(keys)]
+    reads += [gen.OpSpec(f="txn", value=[["r", k, None] for k in range(i, min(i + 3, keys))])
+              for i in range(0, keys, 3)]
     return gen.phases(gen.OpSpec(f="final", value={"wait": wait}), gen.seq(reads))
 
 
