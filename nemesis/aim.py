@@ -10,6 +10,8 @@ Jepsen's plain replicas: one node or a minority, a grudge over all nodes. Aimed:
 ``partition:ROLE``             every node of ROLE cut off from every node of
                                other roles (:func:`nemesis.grudge.isolate`):
                                "isolate the orchestrator from every service".
+``crash:ROLE[:POINT]``          a crash point of one of ROLE's nodes
+                               (:mod:`nemesis.crashpoints`).
 
 The schedule resolves an aim to node names when it draws the episode, so the
 history records exactly which nodes were hit; the nemeses only ever see node
@@ -53,6 +55,8 @@ def check_aims(faults: Collection[str], roles: Mapping[str, str]) -> None:
     """``ValueError`` for an aim at a role no node has, or a partition aimed at every node."""
     for f in faults:
         kind, role = split(f)
+        if kind == "crash" and role is not None:  # crash:ROLE:POINT (nemesis.crashpoints checks the point)
+            role = role.partition(":")[0].strip() or None
         if role is None:
             continue
         aimed = members(roles, role)

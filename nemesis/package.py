@@ -18,7 +18,13 @@ and their durations are the same for a seed however the interpreter interleaves
 clients (which draw from the shared ``ctx.rng`` as often as timing makes them).
 Without ``seed`` the episodes draw from ``ctx.rng``.
 
-The final generator resumes paused nodes, restarts dead ones and heals every
+Crash points (``crash``, ``crash:ROLE``, ``crash:ROLE:POINT``): an episode
+arms one point on one node (:func:`nemesis.crashpoints.draw_arm`, among the
+points the target's roles declare) and disarms it when the hold ends;
+``package`` needs the ``target`` for these.
+
+The final generator resumes paused nodes, disarms crash points (waiting for a
+crashed node to be back), restarts dead ones and heals every
 partition, in that order (a heal is verified by probes, which need live nodes).
 It sends these whatever the schedule did, since the run may have been cut short
 in the middle of a fault.
@@ -43,6 +49,8 @@ from harness.generators import Context, Generator, OpResult, OpSpec
 from harness.history import NEMESIS, Op
 from nemesis.core import Compose, Nemesis, Noop, Validate
 from nemesis import aim
+from nemesis.crashpoints import ARM as CRASH_ARM, DISARM as CRASH_DISARM, CrashNemesis, check_faults, \
+    declared_points, draw_arm
 from nemesis.grudge import GRUDGE_KINDS, isolate, make_grudge
 from nemesis.packet import START as PACKET_START, STOP as PACKET_STOP, PacketNemesis, draw_behaviour
 from nemesis.partition import START, STOP, PartitionNemesis
@@ -50,7 +58,7 @@ from nemesis.process import KillNemesis, PauseNemesis, pick_targets
 
 __all__ = ["FAULTS", "NemesisPackage", "final_generator", "package", "parse_faults", "schedule"]
 
-FAULTS: tuple[str, ...] = ("partition", "kill", "pause", "packet")
+FAULTS: tuple[str, ...] = ("partition", "kill", "pause", "packet", "crash")
 """Fault names the CLI accepts (plus ``none``)."""
 
 _MIN_NODES = {"halves": 2, "one": 2, "majorities-ring": 3, "bridge": 3}
@@ -106,15 +114,24 @@ class _Plan:
 
 
 def _draw(rng: random.Random, *, faults: Sequence[str], nodes: Sequence[str],
-          partitions: Sequence[str], interval_ns: int, roles: Mapping[str, str] | None = None) -> _Plan:
+          partitions: Sequence[str], interval_ns: int, roles: Mapping[str, str] | None = None,
+          crash_points: Mapping[str, Sequence[str]] | None = None) -> _Plan:
     """Draw an episode; the order of draws is part of the seed's meaning (do not reorder).
 
     An aimed fault (``kill:ROLE``; :mod:`nemesis.aim`) draws among its role's nodes.
     """
     quiet = int(interval_ns * rng.uniform(0.5, 1.5))
-    fault, role = aim.split(rng.choice(list(faults)))
-    aimed = tuple(nodes) if role is None else aim.members(roles or aim.default_roles(nodes), role)
-    if fault == "partition" and role is not None:
+    name = rng.choice(list(faults))
+    fault, role = aim.split(name)
+    if fault == "crash":  # crash:ROLE:POINT; the role is checked with its points
+        aimed: tuple[str, ...] = ()
+    else:
+        aimed = tuple(nodes) if role is None else aim.members(roles or aim.default_roles(nodes), role)
+    if fault == "crash":
+        arm = draw_arm(rng, name, roles or aim.default_roles(nodes), crash_points or {})
+        start = OpSpec(f=CRASH_ARM, value=arm)
+        stop = OpSpec(f=CRASH_DISARM, value=dict(arm))
+    elif fault == "partition" and role is not None:
         grudge = isolate(nodes, aimed, label=role)
         start = OpSpec(f=START, value={"kind": "isolate", "grudge": grudge.to_json()})
         stop = OpSpec(f=STOP, value=None)
@@ -158,6 +175,7 @@ class _Episodes:
     interval_ns: int
     seed: int | None
     roles: Mapping[str, str] | None = None
+    crash_points: Mapping[str, tuple[str, ...]] | None = None
     episode: int = 0
     phase: str = "quiet"
     until: int | None = None
@@ -169,7 +187,7 @@ class _Episodes:
     def _plan(self, ctx: Context) -> _Plan:
         rng = ctx.rng if self.seed is None else random.Random(f"splitbrain-nemesis:{self.seed}:{self.episode}")
         return _draw(rng, faults=self.faults, nodes=self.nodes, partitions=self.partitions,
-                     interval_ns=self.interval_ns, roles=self.roles)
+                     interval_ns=self.interval_ns, roles=self.roles, crash_points=self.crash_points)
 
     def op(self, ctx: Context) -> OpResult:
         if self.awaiting:
@@ -212,26 +230,30 @@ class _Episodes:
 
 def schedule(faults: Sequence[str], *, nodes: Sequence[str], interval_s: float,
              seed: int | None = None, partitions: Sequence[str] | None = None,
-             time_limit_s: float | None = None, roles: Mapping[str, str] | None = None) -> Generator:
+             time_limit_s: float | None = None, roles: Mapping[str, str] | None = None,
+             crash_points: Mapping[str, Sequence[str]] | None = None) -> Generator:
     """The fault/quiet schedule for ``faults`` (names from :data:`FAULTS`), routed to the nemesis.
 
     Endless unless ``time_limit_s`` is given (see the module docstring); bound
     it with the run's time limit either way. ``partitions`` restricts the
     grudge kinds (default: every kind the node count allows). ``roles``: node
     -> role, for faults aimed at a role (default: every node in one role).
+    ``crash_points``: role -> its declared crash points, for ``crash`` faults.
     """
     faults = parse_faults(faults)
     if not faults:
         return gen.seq(())
     roles = dict(roles) if roles is not None else aim.default_roles(nodes)
     aim.check_aims(faults, roles)
+    points = {r: tuple(p) for r, p in (crash_points or {}).items()}
+    check_faults(faults, roles, points)
     if interval_s <= 0:
         raise ValueError(f"the nemesis interval must be > 0 s (not {interval_s!r})")
     kinds = _partition_kinds(nodes, partitions) if "partition" in faults else ()
     limit = None if time_limit_s is None else int(time_limit_s * NS)
     return gen.nemesis(_Episodes(faults=faults, nodes=tuple(nodes), partitions=kinds,
                                  interval_ns=int(interval_s * NS), seed=seed, limit_ns=limit,
-                                 roles=roles))
+                                 roles=roles, crash_points=points))
 
 
 def _partition_kinds(nodes: Sequence[str], partitions: Sequence[str] | None) -> tuple[str, ...]:
@@ -247,11 +269,13 @@ def _partition_kinds(nodes: Sequence[str], partitions: Sequence[str] | None) -> 
 
 
 def final_generator(faults: Sequence[str]) -> Generator:
-    """Resume every paused node, restart every dead one, heal every partition."""
+    """Resume every paused node, disarm every crash point, restart every dead node, heal every partition."""
     faults = aim.kinds(parse_faults(faults))
     specs: list[Any] = []
     if "pause" in faults:
         specs.append(OpSpec(f="resume", value="all", process=NEMESIS))
+    if "crash" in faults:
+        specs.append(OpSpec(f=CRASH_DISARM, value="all", process=NEMESIS))
     if "kill" in faults:
         specs.append(OpSpec(f="start", value="all", process=NEMESIS))
     if "partition" in faults:
@@ -264,7 +288,8 @@ def final_generator(faults: Sequence[str]) -> Generator:
 def package(faults: str | Collection[str], *, nodes: Sequence[str], interval_s: float = 3.0,
             seed: int | None = None, partitions: Sequence[str] | None = None,
             probe_timeout_s: float = 1.0, verify_s: float = 5.0,
-            time_limit_s: float | None = None, roles: Mapping[str, str] | None = None) -> NemesisPackage:
+            time_limit_s: float | None = None, roles: Mapping[str, str] | None = None,
+            target: Any = None) -> NemesisPackage:
     """Bundle the nemesis, schedule and final heal for ``faults``.
 
     ``faults``: names from :data:`FAULTS` (or ``"partition,kill"``, or ``none``).
@@ -276,6 +301,8 @@ def package(faults: str | Collection[str], *, nodes: Sequence[str], interval_s: 
     ``time_limit_s``: the run's time limit; no fault starts too close to it.
     ``roles``: node -> role (:func:`harness.nodes.role_map`), for aimed faults
     such as ``kill:coordinator`` (:mod:`nemesis.aim`).
+    ``target``: the :class:`~harness.target.Target`, for ``crash`` (its roles'
+    declared crash points, its readiness probes).
     Raises ``ValueError`` with what is wrong (unknown fault, too few nodes).
     """
     names = parse_faults(faults)
@@ -293,9 +320,11 @@ def package(faults: str | Collection[str], *, nodes: Sequence[str], interval_s: 
         parts.append(PauseNemesis(seed=s, roles=roles))
     if "packet" in kinds:
         parts.append(PacketNemesis(seed=s))
+    if "crash" in kinds:
+        parts.append(CrashNemesis(target=target))
     return NemesisPackage(
         nemesis=Validate(Compose(parts)),
         generator=schedule(names, nodes=nodes, interval_s=interval_s, seed=seed, partitions=partitions,
-                           time_limit_s=time_limit_s, roles=roles),
+                           time_limit_s=time_limit_s, roles=roles, crash_points=declared_points(target)),
         final_generator=final_generator(names),
         faults=names)

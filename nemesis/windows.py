@@ -17,6 +17,15 @@ Kill and pause windows close per node: ``start {"nodes": ["n2"]}`` closes a
 window of ``kill ["n2", "n4"]`` only once n4 is back as well. A heal event with
 no node list closes every open window of its kind.
 
+Crash points (:mod:`nemesis.crashpoints`): a window of kind ``crash`` per
+arming, from the ``arm-crash`` that wrote the node's control file to the
+``disarm-crash`` that emptied it (which closes it even when it also reports
+that the node did not come back). Its ``detail`` is ``{"node", "point",
+"arm", "outcome", "order", "fired_ns", "restart_ns"}``, read from the
+``crash-fired``, ``restart`` and ``disarm-crash`` events of the same arming:
+``outcome`` is ``"fired"``, ``"armed, never reached"`` or, never disarmed,
+``"armed"``.
+
 Histories imported from Jepsen often use a bare ``start``/``stop`` pair for
 one generic fault; when a history has nemesis ``stop`` events, ``start`` and
 ``stop`` are read that way, as kind ``"fault"``.
@@ -41,6 +50,8 @@ _ROLES: dict[str, tuple[str, bool]] = {
     "resume": ("pause", False),
     "start-packet": ("packet", True),
     "stop-packet": ("packet", False),
+    "arm-crash": ("crash", True),
+    "disarm-crash": ("crash", False),
 }
 _JEPSEN_ROLES: dict[str, tuple[str, bool]] = {"start": ("fault", True), "stop": ("fault", False)}
 
@@ -49,7 +60,8 @@ _JEPSEN_ROLES: dict[str, tuple[str, bool]] = {"start": ("fault", True), "stop": 
 class FaultWindow:
     """One fault, from when it was in effect until it was healed.
 
-    ``kind``         ``"partition"``, ``"kill"``, ``"pause"`` (or ``"fault"``, see above).
+    ``kind``         ``"partition"``, ``"kill"``, ``"pause"``, ``"packet"``, ``"crash"``
+                     (or ``"fault"``, see above).
     ``start_ns``     time of the event that confirmed the fault (``None``: history has no times).
     ``end_ns``       time of the event that confirmed the heal; ``None`` if never healed.
     ``detail``       what the fault was: for partitions the grudge kind, summary and
@@ -74,6 +86,8 @@ class FaultWindow:
         """
         d = self.detail if isinstance(self.detail, dict) else {}
         what = str(d.get("summary") or "") if self.kind == "partition" else ""
+        if self.kind == "crash" and d.get("point"):
+            what = f"{' '.join(self.nodes)} at {d['point']} ({d.get('outcome', 'armed')})"
         return f"{self.kind} {what or ' '.join(self.nodes)}".rstrip()
 
     def to_json(self) -> dict[str, Any]:
@@ -96,6 +110,8 @@ def _claimed(kind: str, op: Op) -> bool:
     they name even when others failed; anything else claims when error-free.
     """
     v = op.value
+    if kind == "crash" and op.f == "disarm-crash":
+        return True  # disarmed, even if the disarm also says the node is not back
     if isinstance(v, dict) and "verified" in v:
         return v["verified"] is True
     if kind in ("kill", "pause") and _value_nodes(v) is not None:
@@ -122,6 +138,9 @@ def _opening(kind: str, op: Op) -> FaultWindow | None:
             return None  # acted on no node: nothing in effect
         nodes = sorted(got or [])
         detail = {"nodes": nodes} if got is not None else v
+    elif kind == "crash":
+        nodes = sorted(_value_nodes(v) or [])
+        detail = {k: v.get(k) for k in ("node", "point", "arm")} if isinstance(v, dict) else v
     elif kind == "packet":
         nodes = sorted(_value_nodes(v) or [])
         detail = {k: v[k] for k in ("nodes", "behaviour") if k in v} if isinstance(v, dict) else v
@@ -181,4 +200,38 @@ def fault_windows(ops: Iterable[Op]) -> list[FaultWindow]:
         open_[kind] = still
     for opens in open_.values():
         done.extend(o.window for o in opens)
+    done = _crash_outcomes(done, events)
     return sorted(done, key=lambda w: (w.start_index, w.kind))
+
+
+def _crash_outcomes(windows: list[FaultWindow], events: list[Op]) -> list[FaultWindow]:
+    """Crash windows with what their arming led to (see the module docstring); others unchanged."""
+    if not any(w.kind == "crash" for w in windows):
+        return windows
+    fired: dict[Any, Op] = {}
+    restarted: dict[Any, Op] = {}
+    outcome: dict[Any, str] = {}
+    for op in events:  # the last event of each pair wins: the completion's time
+        v = op.value if isinstance(op.value, dict) else {}
+        if op.f == "crash-fired":
+            fired[v.get("arm")] = op
+        elif op.f == "restart":
+            restarted[v.get("arm")] = op
+        elif op.f == "disarm-crash":
+            for row in v.get("disarmed") or ():
+                if isinstance(row, dict):
+                    outcome[row.get("arm")] = str(row.get("outcome"))
+    out = []
+    for w in windows:
+        if w.kind != "crash" or not isinstance(w.detail, dict):
+            out.append(w)
+            continue
+        arm = w.detail.get("arm")
+        f, r = fired.get(arm), restarted.get(arm)
+        got = outcome.get(arm) or ("fired" if f is not None else "armed")
+        detail = {**w.detail, "outcome": got,
+                  "order": f.value.get("order") if f is not None and isinstance(f.value, dict) else None,
+                  "fired_ns": f.time if f is not None else None, "restart_ns": r.time if r is not None else None}
+        out.append(FaultWindow(kind=w.kind, start_ns=w.start_ns, end_ns=w.end_ns, detail=detail, nodes=w.nodes,
+                               start_index=w.start_index, end_index=w.end_index))
+    return out

@@ -15,13 +15,20 @@ Variants: ``seed`` (the guide's orchestrated saga as written), ``choreography``
 ``durable`` (persisted saga log, idempotent keyed steps, retried
 compensations, timeouts resolved by retrying idempotently, reservation expiry).
 
-Crash points (``--option crash_points=after-charge,before-compensate`` or
-``all``, ``--option crash_p=0.01``): each node dies at an armed point with
-that probability (see :class:`.http_base.CrashPoints`; points:
-``after-create``, ``after-reserve``, ``after-charge``,
-``after-confirm-inventory``, ``before-compensate`` in the orchestrator;
-``after-reserve-commit``, ``after-charge-commit``, ``after-deduct``
-in the services). Use with ``kill`` in ``--nemesis`` so dead nodes restart.
+Crash points (:data:`CRASH_POINTS`, declared per role): ``after-create``,
+``after-reserve``, ``after-charge``, ``after-confirm-inventory``,
+``after-confirm-order`` (durable), ``before-compensate`` in the orchestrator;
+``after-create`` in the order service, ``after-reserve-commit`` and
+``after-deduct`` in inventory, ``after-charge-commit`` and ``after-charge``
+in payment. ``--nemesis crash`` (or ``crash:orchestrator``,
+``crash:orchestrator:after-charge``) arms one at a time at run time and
+records ``arm-crash``, ``crash-fired`` (naming the order) and ``restart`` in
+the history (:mod:`nemesis.crashpoints`). Armed at start instead:
+``--option crash_points=after-charge,before-compensate`` or ``all``,
+``--option crash_p=0.01`` (each hit fires with that probability; use with
+``kill`` in ``--nemesis`` so dead nodes restart). Either way
+(:class:`harness.node.crashpoints.CrashPoints`) a node that dies there is
+back after ``crash_restart`` s.
 """
 
 from __future__ import annotations
@@ -36,9 +43,17 @@ from harness.target import NodeContext, Role, Target
 from targets.saga_orders.client import SagaClient
 from targets.saga_orders.workload import ORDERS
 
-__all__ = ["ROLES", "TARGET", "node_command", "ready"]
+__all__ = ["CRASH_POINTS", "ROLES", "TARGET", "node_command", "ready"]
 
 ROLES = ("orchestrator", "order", "inventory", "payment", "bus")
+CRASH_POINTS: dict[str, tuple[str, ...]] = {
+    "orchestrator": ("after-create", "after-reserve", "after-charge", "after-confirm-inventory",
+                     "after-confirm-order", "before-compensate"),
+    "order": ("after-create",),
+    "inventory": ("after-reserve-commit", "after-deduct"),
+    "payment": ("after-charge-commit", "after-charge"),
+}
+"""Role -> the crash points its nodes reach (the bus has none); ``--nemesis crash`` draws among these."""
 _NODE_OPTIONS = {"crash_restart": "--crash-restart", "crash_points": "--crash-points", "crash_p": "--crash-p",
                  "peer_timeout": "--timeout",
                  "stock": "--stock", "balances": "--balances", "prices": "--prices",
@@ -98,7 +113,8 @@ TARGET = Target(
     default_workload="orders",
     default_nodes=len(ROLES),
     source_dir=Path(__file__).parent,
-    roles=tuple(Role(name=r, ready=_ready_as(r), clients=(r == "orchestrator")) for r in ROLES),
+    roles=tuple(Role(name=r, ready=_ready_as(r), clients=(r == "orchestrator"), crash_points=CRASH_POINTS.get(r, ()))
+                for r in ROLES),
     options={
         "crash_points": "comma- (or ;-) separated crash points to arm, or all (default none)",
         "crash_restart": "seconds after which a node that died at a crash point is back (default 1; "

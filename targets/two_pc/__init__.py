@@ -27,11 +27,17 @@ Workloads: ``orders`` (the default: ``place`` an order, checked by
 their keys sharded across the three participants (:mod:`.kv`), each run
 through the variant's own 2PC and checked for strict serializability.
 
-Crash points (``--option crash_points=all`` or a comma/;-list, ``--option
-crash_p=0.02``): coordinator ``after-prepare-order``, ``after-prepare-inventory``,
-``after-prepare-payment``, ``after-decision``, ``after-commit-<participant>``;
-participants ``after-vote-yes``. A node dies there with that probability;
-use ``kill`` in ``--nemesis`` so that dead nodes are restarted.
+Crash points (:data:`CRASH_POINTS`, declared per role): coordinator
+``after-prepare-order``, ``after-prepare-inventory``, ``after-prepare-payment``,
+``after-decision``, ``after-commit-<participant>``; participants
+``after-vote-yes``. ``--nemesis crash`` (``crash:coordinator``,
+``crash:coordinator:after-decision``) arms one at a time at run time and
+records ``arm-crash``, ``crash-fired`` (naming the transaction) and
+``restart`` in the history; a node that died stays down until the window
+ends, then the nemesis starts it (:mod:`nemesis.crashpoints`). Armed at start
+instead: ``--option crash_points=all`` or a comma/;-list, ``--option
+crash_p=0.02``; a node dies there with that probability; use ``kill`` in
+``--nemesis`` so that dead nodes are restarted.
 
 Node code imports only the standard library (and the saga target's
 stdlib-only HTTP plumbing), so it runs in a bare python3 container.
@@ -50,9 +56,15 @@ from targets.two_pc.client import TwoPcClient
 from targets.two_pc.txn_workload import LIST_APPEND, RW_REGISTER
 from targets.two_pc.workload import ORDERS
 
-__all__ = ["ROLES", "TARGET", "node_command", "ready"]
+__all__ = ["CRASH_POINTS", "ROLES", "TARGET", "node_command", "ready"]
 
 ROLES = ("coordinator", "order", "inventory", "payment")
+CRASH_POINTS: dict[str, tuple[str, ...]] = {
+    "coordinator": (*(f"after-prepare-{k}" for k in ROLES[1:]), "after-decision",
+                    *(f"after-commit-{k}" for k in ROLES[1:])),
+    **{k: ("after-vote-yes",) for k in ROLES[1:]},
+}
+"""Role -> the crash points its nodes reach; ``--nemesis crash`` draws among these."""
 _NODE_OPTIONS = {"crash_points": "--crash-points", "crash_p": "--crash-p", "peer_timeout": "--timeout",
                  "stock": "--stock", "balances": "--balances", "prices": "--prices", "budget": "--budget",
                  "inquire_after": "--inquire-after"}
@@ -107,7 +119,8 @@ TARGET = Target(
     default_workload="orders",
     default_nodes=len(ROLES),
     source_dir=Path(__file__).parent,
-    roles=tuple(Role(name=r, ready=_ready_as(r), clients=(r == "coordinator")) for r in ROLES),
+    roles=tuple(Role(name=r, ready=_ready_as(r), clients=(r == "coordinator"), crash_points=CRASH_POINTS[r])
+                for r in ROLES),
     options={
         "crash_points": "comma- (or ;-) separated crash points to arm, or all (default none)",
         "crash_p": "probability an armed point fires each time it is reached (default 0.02)",

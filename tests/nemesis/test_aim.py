@@ -36,7 +36,7 @@ def test_split_and_kinds() -> None:
 def test_parse_faults_takes_aims_and_rejects_unknown_kinds() -> None:
     assert parse_faults("kill:coordinator,pause:participant") == ("kill:coordinator", "pause:participant")
     with pytest.raises(ValueError, match="unknown fault"):
-        parse_faults("crash:coordinator")
+        parse_faults("explode:coordinator")
 
 
 def test_an_aim_at_a_role_nobody_has_names_the_roles() -> None:
