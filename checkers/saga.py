@@ -299,7 +299,7 @@ class SagaChecker:
         if final_op.time is not None and final.get("now") is not None:
             offset = final_op.time / 1e9 - float(final["now"])
         faults = _faults(history)
-        places: dict[str, list[ClientOp]] = defaultdict(list)
+        client_ops: dict[str, list[ClientOp]] = defaultdict(list)
         place_ops: dict[str, list[int]] = defaultdict(list)
         for o in history.operations:
             if o.f == "place" and o.invoke.time is not None and isinstance(o.invoke.value, dict):
@@ -307,12 +307,12 @@ class SagaChecker:
                 told_s = (c.value.get("status") if o.status == "ok" and isinstance(c.value, dict)  # type: ignore[union-attr]
                           else "refused" if o.status == "fail" else "no answer")
                 end = None if o.status == "info" or c is None or c.time is None else c.time / 1e9
-                places[o.invoke.value.get("key")].append(ClientOp(start=o.invoke.time / 1e9, end=end,
+                client_ops[o.invoke.value.get("key")].append(ClientOp(start=o.invoke.time / 1e9, end=end,
                                                                   told=str(told_s)))
                 place_ops[o.invoke.value.get("key")].append(o.invoke.index)
         lanes = None
         if offset is not None:
-            lanes = SagaLanes(final=final, offset=offset, faults=fault_spans(history), places=places,
+            lanes = SagaLanes(final=final, offset=offset, faults=fault_spans(history), places=client_ops,
                               end=final_op.time / 1e9,  # type: ignore[operator]
                               extra_crashes=[e for _, e in crash_events(history, {n: n for n in _LANE_NODES})])
         found = check_state(final, told, offset=offset, faults=faults, seen=seen, lanes=lanes)
