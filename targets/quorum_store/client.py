@@ -156,7 +156,9 @@ class QuorumStoreClient:
                           lambda d: [key, arg, {"read": read_version, "version": d.get("version"),
                                                 "node": self.node}])
 
-    def _send(self, key: Any, body: dict[str, Any], method: str, ok_value: Any) -> Completion:
+    def _send(self, key: Any, body: dict[str, Any], method: str, meta: Any) -> Completion:
+        """One write; every completion the server answered carries ``meta(reply)`` (a failed seed write's
+        version too: it stays where it landed, and a later read may return it)."""
         try:
             d = self._request(method, key, body)
         except ConnectionRefusedError as e:
@@ -165,10 +167,10 @@ class QuorumStoreClient:
             return Completion(type="info", error=_describe(e))
         status = d.get("status")
         if status == "ok":
-            return Completion(type="ok", value=ok_value(d))
+            return Completion(type="ok", value=meta(d))
         if status == "fail":
-            return Completion(type="fail", error=d.get("error"))
-        return Completion(type="info", error=f"{status}: {d.get('error')}")
+            return Completion(type="fail", value=meta(d), error=d.get("error"))
+        return Completion(type="info", value=meta(d), error=f"{status}: {d.get('error')}")
 
     def _txn(self, mops: Any) -> Completion:
         if not (isinstance(mops, list) and len(mops) == 1 and isinstance(mops[0], list) and len(mops[0]) == 3):
@@ -181,7 +183,7 @@ class QuorumStoreClient:
             return c if c is not None else Completion(type="ok", value=[["r", key, value]])
         if f == "append":
             c = self._modify(key, "list", arg)
-            return Completion(type="ok", value=mops) if c.type == "ok" else c
+            return Completion(type=c.type, value=mops if c.type == "ok" else None, error=c.error)
         raise ValueError(f'list-append micro-ops are "r" and "append" (not {f!r})')
 
     # -- registers ------------------------------------------------------------------

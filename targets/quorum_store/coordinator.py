@@ -71,6 +71,8 @@ class Outcome:
         if self.status == "ok":
             d["value"] = self.value
             d["version"] = None if self.version is None else list(self.version)
+        elif self.version is not None:  # the version a failed or unknown write stored where it landed
+            d["version"] = list(self.version)
         if self.error is not None:
             d["error"] = self.error
         return d
@@ -112,7 +114,8 @@ class SeedCoordinator:
             return Outcome(status="ok", value=value, version=version)
         self.log("write", key=key, value=value, version=version, acks=acks, result="fail",
                  errors=_errors(g))
-        return Outcome(status="fail", error=f"Write failed: only {g.count}/{self.w} nodes confirmed "
+        return Outcome(status="fail", version=version,
+                       error=f"Write failed: only {g.count}/{self.w} nodes confirmed "
                                             f"({_errors(g)})")
 
     def read(self, key: str) -> Outcome:
@@ -164,7 +167,8 @@ class AbdCoordinator:
             return Outcome(status="ok", value=value, version=version)
         self.log("write", key=key, value=value, version=version, acks=sorted(g.answers),
                  result="unknown", errors=_errors(g))
-        return Outcome(status="unknown", error=f"store reached only {g.count}/{self.w} replicas; "
+        return Outcome(status="unknown", version=version,
+                       error=f"store reached only {g.count}/{self.w} replicas; "
                                                f"the write may or may not take effect ({_errors(g)})")
 
     def read(self, key: str) -> Outcome:

@@ -168,9 +168,10 @@ def set_final(ctx: WorkloadContext) -> gen.Generator:
 
 def set_checker(ctx: WorkloadContext) -> "Checker":
     from checkers.independent import Independent
+    from checkers.lost_updates import LostUpdates
     from checkers.sets import SetFull
 
-    return Independent(SetFull, name="set-full")
+    return LostUpdates(Independent(SetFull, name="set-full"))
 
 
 SET = Workload(

@@ -1,0 +1,285 @@
+"""Who lost each element: set-full's lost and stale elements explained by the read-modify-writes.
+
+:class:`checkers.sets.SetFull` says *that* an acknowledged element is
+missing. On a store whose clients add to a set by read-modify-write, the
+answer to *why* is in the history, if each add's completion records the
+version it read and the version it wrote (``[k, x, {"read": R, "version": V,
+"node": N}]``, as :mod:`targets.quorum_store.client` does on ``seed`` and
+``abd``): an add of ``x`` writes the list it read plus ``x``, so a version's
+content is its writer's element plus the content of the version its writer
+read. That *lineage* is followed from the final read of the key back:
+
+* the final read returned version F; its writer read version F', whose
+  writer read F'', ... none of them holds ``x`` (the read missed it);
+* walking back, the last writer whose version is still ordered after ``x``'s
+  version V(x) is **the write that lost it**: add ``y`` read version R (a
+  version without ``x``) and wrote version W > V(x) over it;
+* the **concurrent pair** is (add ``x``, add ``y``): when both read the same
+  version R it is the textbook lost update (both read R, ``y`` wrote last);
+  when ``y`` began after ``x`` was acknowledged, ``y`` read a stale quorum;
+  when W > V(x) only because ``y``'s coordinator clock ran ahead, the clock
+  offsets in effect say so.
+
+Stale elements (a read that missed an element known to exist) get the
+version that read returned and its writer.
+
+Clock offsets come from nemesis events whose ``f`` names a clock fault
+(``clock-offset``, ``bump``, ``strobe``, ``clock-reset``, or any ``f`` with
+``clock`` in it) and whose value maps nodes to offsets (directly, or under
+``"offsets"``); the offsets in effect at an op's time are folded from them.
+Absent such events, none are named.
+
+:class:`LostUpdates` wraps the set checker (usually
+``Independent(SetFull)``): verdict, kinds and stats are the inner checker's;
+each ``lost`` / ``stale`` anomaly gains ``data["explanation"]`` and a
+sentence in its summary, and ``stats`` gains ``lost_acknowledged_count``
+(lost elements whose add completed ``ok``) and ``lost_by`` (element -> the
+add that overwrote it, for every lost element, not only those described).
+Versions that are not ordered (vclock's clocks) have no lineage; the
+explanation then says so.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from checkers.api import Anomaly, Checker, CheckResult
+from harness.history import History, Op, Operation
+
+__all__ = ["CLOCK_FS", "Lineage", "LostUpdates", "clock_offsets"]
+
+CLOCK_FS = ("clock-offset", "bump", "strobe", "clock-reset", "reset-clock")
+
+
+def _vkey(v: Any) -> str | None:
+    return None if v is None else json.dumps(v, sort_keys=True, separators=(",", ":"))
+
+
+def _ordered(v: Any) -> bool:
+    return isinstance(v, list) and len(v) == 2 and isinstance(v[0], int) and isinstance(v[1], str)
+
+
+def _gt(a: Any, b: Any) -> bool:
+    return _ordered(a) and _ordered(b) and (a[0], a[1]) > (b[0], b[1])
+
+
+def _meta(op: Op | None) -> dict[str, Any]:
+    v = op.value if op is not None else None
+    return v[2] if isinstance(v, list) and len(v) >= 3 and isinstance(v[2], dict) else {}
+
+
+def _ref(o: Operation) -> dict[str, Any]:
+    c = o.completion
+    m = _meta(c)
+    return {"element": o.invoke.value[1], "index": o.invoke.index,
+            "completed": c.index if c is not None else None, "status": o.status,
+            "process": o.process, "node": (c.node if c is not None else None) or o.invoke.node,
+            "read": m.get("read"), "version": m.get("version")}
+
+
+def clock_offsets(history: History) -> list[tuple[int, str, dict[str, Any]]]:
+    """``(time, f, offsets in effect after it)`` for every clock event, in history order."""
+    out: list[tuple[int, str, dict[str, Any]]] = []
+    now: dict[str, Any] = {}
+    for op in history.nemesis:
+        f = str(op.f)
+        if f not in CLOCK_FS and "clock" not in f:
+            continue
+        v = op.value
+        if isinstance(v, Mapping) and isinstance(v.get("offsets"), Mapping):
+            v = v["offsets"]
+        if "reset" in f and not v:
+            now = {}
+        elif isinstance(v, Mapping):
+            now = {**now, **{str(k): x for k, x in v.items() if isinstance(x, (int, float))}}
+        out.append((op.time or 0, f, dict(now)))
+    return out
+
+
+def _offsets_at(events: list[tuple[int, str, dict[str, Any]]], t: int | None) -> dict[str, Any]:
+    now: dict[str, Any] = {}
+    for time, _, offsets in events:
+        if t is not None and time > t:
+            break
+        now = offsets
+    return now
+
+
+@dataclass(slots=True, kw_only=True)
+class Lineage:
+    """One key's read-modify-writes: who wrote each version, and what each final read returned."""
+
+    writers: dict[str, Operation] = field(default_factory=dict)  # version -> the ok add that wrote it
+    adds: dict[Any, Operation] = field(default_factory=dict)      # element -> its add
+    reads: dict[int, Operation] = field(default_factory=dict)     # invocation index -> ok read
+    last_read: Operation | None = None
+
+    def contains(self, version: Any, x: Any, limit: int = 100_000) -> bool | None:
+        """Whether ``version`` holds ``x`` by its lineage; None when the lineage breaks first."""
+        seen = 0
+        while seen < limit:
+            if version is None:
+                return None
+            if _ordered(version) and version[0] == 0:
+                return False
+            w = self.writers.get(_vkey(version) or "")
+            if w is None:
+                return None
+            if w.invoke.value[1] == x:
+                return True
+            version = _meta(w.completion).get("read")
+            seen += 1
+        return None
+
+    def loser(self, x: Any) -> tuple[Operation | None, str]:
+        """The add that wrote over ``x`` on the final read's lineage, and why none when there is none."""
+        a = self.adds.get(x)
+        va = _meta(a.completion).get("version") if a is not None else None
+        if self.last_read is None:
+            return None, "the key was never read"
+        version = _meta(self.last_read.completion).get("version")
+        if not _ordered(version):
+            return None, "its versions are not ordered (no lineage to follow)"
+        if va is None:
+            return None, "its add did not record the version it wrote (not acknowledged)"
+        last_after: Operation | None = None
+        for _ in range(100_000):
+            if not _gt(version, va):
+                break
+            w = self.writers.get(_vkey(version) or "")
+            if w is None:
+                if last_after is None:
+                    return None, (f"the final read's version {version} was written by an add that recorded "
+                                  f"no version (its reply was lost)")
+                return last_after, (f"the lineage breaks at version {version}, which it read (its writer "
+                                    f"recorded no version), so the loss may lie further back")
+            last_after = w
+            version = _meta(w.completion).get("read")
+        if last_after is None:
+            return None, f"the final read returned a version not after {va}"
+        return last_after, ""
+
+
+def lineages(history: History) -> dict[Any, Lineage]:
+    """Every key's :class:`Lineage` from the ``add`` and ``read`` operations (``[k, x, meta]`` values)."""
+    out: dict[Any, Lineage] = {}
+    for o in history.operations:
+        v = o.invoke.value
+        if not (isinstance(v, list) and len(v) >= 2):
+            continue
+        lin = out.setdefault(v[0], Lineage())
+        if o.f == "add":
+            lin.adds[v[1]] = o
+            ver = _meta(o.completion).get("version")
+            if ver is not None:  # a failed seed write still stored its version where it landed
+                lin.writers.setdefault(_vkey(ver) or "", o)
+        elif o.f == "read" and o.status == "ok":
+            lin.reads[o.invoke.index] = o
+            if lin.last_read is None or o.invoke.index > lin.last_read.invoke.index:
+                lin.last_read = o
+    return out
+
+
+def _concurrent(a: Operation, b: Operation) -> bool:
+    a_end = a.completion.index if a.completion is not None else 1 << 62
+    b_end = b.completion.index if b.completion is not None else 1 << 62
+    return a.invoke.index < b_end and b.invoke.index < a_end
+
+
+class LostUpdates:
+    """Wraps a set checker and explains its lost and stale elements (see the module docstring)."""
+
+    def __init__(self, inner: Checker, *, name: str | None = None) -> None:
+        self.inner = inner
+        self.name = name or inner.name
+
+    def check(self, history: History) -> CheckResult:
+        r = self.inner.check(history)
+        lins = lineages(history)
+        clocks = clock_offsets(history)
+        anomalies = [self._explain(a, a.data.get("key"), lins, clocks) for a in r.anomalies]
+        by_name = {str(k): k for k in lins}
+        children = {name: CheckResult(checker=c.checker, verdict=c.verdict, stats=c.stats, error=c.error,
+                                      children=c.children,
+                                      anomalies=tuple(self._explain(a, by_name.get(name), lins, clocks)
+                                                      for a in c.anomalies))
+                    for name, c in (r.children or {}).items()}
+        lost_by: dict[str, Any] = {}
+        acknowledged = 0
+        for key, lin in lins.items():
+            child = r.children.get(str(key)) if r.children else None
+            for x in (child.stats.get("lost", ()) if child is not None else ()):
+                a = lin.adds.get(x)
+                if a is not None and a.status == "ok":
+                    acknowledged += 1
+                b, _ = lin.loser(x)
+                lost_by[f"{key} {x}"] = None if b is None else {"by": b.invoke.value[1], "index": b.invoke.index}
+        stats = {**dict(r.stats), "lost_acknowledged_count": acknowledged, "lost_by": lost_by}
+        return CheckResult(checker=self.name, verdict=r.verdict, anomalies=tuple(anomalies), stats=stats,
+                           error=r.error, children=children)
+
+    def _explain(self, a: Anomaly, key: Any, lins: Mapping[Any, Lineage], clocks: list[Any]) -> Anomaly:
+        if a.kind not in ("lost", "stale") or key is None:
+            return a
+        x = a.data.get("element")
+        lin = lins.get(key)
+        if lin is None or x not in lin.adds:
+            return a
+        add = lin.adds[x]
+        ex: dict[str, Any] = {"add": _ref(add)}
+        if a.kind == "lost":
+            prose = self._lost(lin, add, x, ex, clocks)
+        else:
+            prose = self._stale(lin, a, x, ex)
+        return Anomaly(kind=a.kind, summary=f"{a.summary}. {prose}", ops=a.ops,
+                       data={**dict(a.data), "explanation": ex})
+
+    def _lost(self, lin: Lineage, add: Operation, x: Any, ex: dict[str, Any], clocks: list[Any]) -> str:
+        b, why = lin.loser(x)
+        if b is None:
+            ex["overwritten_by"] = None
+            return f"No write named: {why}."
+        ex["note"] = why or None
+        ra, rb = _ref(add), _ref(b)
+        ex["overwritten_by"] = rb
+        same = _vkey(ra["read"]) == _vkey(rb["read"])
+        conc = _concurrent(add, b)
+        ex["pair"] = {"same_read": same, "concurrent": conc}
+        status = {"ok": "", "fail": ", reported failed yet stored where it landed",
+                  "info": ", outcome unknown"}.get(rb["status"], "")
+        text = (f"The add of {x!r} (invoked at index {ra['index']} via {ra['node']}) read version {ra['read']} "
+                f"and wrote version {ra['version']}; the add of {rb['element']!r} (invoked at index "
+                f"{rb['index']} via {rb['node']}{status}) ")
+        if same:
+            text += f"read the same version {rb['read']} and wrote version {rb['version']} over it"
+        else:
+            text += f"read version {rb['read']}, which did not hold {x!r}, and wrote version {rb['version']} over it"
+        text += (": a read-modify-write race, the two adds concurrent" if conc
+                 else ", after the add of %r was acknowledged: it read a stale quorum" % (x,))
+        offsets = {}
+        if clocks:
+            t = b.completion.time if b.completion is not None else b.invoke.time
+            offsets = _offsets_at(clocks, t)
+        ex["clock_offsets"] = offsets
+        if offsets:
+            text += (f"; clock offsets in effect when it wrote: {ra['node']} {offsets.get(ra['node'], 0)}, "
+                     f"{rb['node']} {offsets.get(rb['node'], 0)} (all: {offsets})")
+        return text + (f" ({why})." if why else ".")
+
+    def _stale(self, lin: Lineage, a: Anomaly, x: Any, ex: dict[str, Any]) -> str:
+        absent = a.data.get("last_absent") or {}
+        read = lin.reads.get(absent.get("index", -1))
+        if read is None:
+            return "The read that missed it recorded no version."
+        version = _meta(read.completion).get("version")
+        w = lin.writers.get(_vkey(version) or "")
+        ex["stale_read"] = {"index": read.invoke.index, "version": version,
+                            "writer": None if w is None else _ref(w)}
+        va = _meta(lin.adds[x].completion).get("version")
+        if w is None:
+            return f"The read that missed it returned version {version}, by a write whose outcome was not recorded."
+        older = "older than" if va is not None and _gt(va, version) else "not descended from"
+        return (f"The read that missed it returned version {version}, written by the add of "
+                f"{w.invoke.value[1]!r} (index {w.invoke.index}), {older} the version {va} that held {x!r}.")
