@@ -34,7 +34,9 @@ Absent such events, none are named.
 each ``lost`` / ``stale`` anomaly gains ``data["explanation"]`` and a
 sentence in its summary, and ``stats`` gains ``lost_acknowledged_count``
 (lost elements whose add completed ``ok``) and ``lost_by`` (element -> the
-add that overwrote it, for every lost element, not only those described).
+add that overwrote it, for every lost element, not only those described),
+summed over the keys and in each key's child result (the run's
+``results.json`` keeps the children).
 Versions that are not ordered (vclock's clocks) have no lineage; the
 explanation then says so.
 """
@@ -201,21 +203,25 @@ class LostUpdates:
         clocks = clock_offsets(history)
         anomalies = [self._explain(a, a.data.get("key"), lins, clocks) for a in r.anomalies]
         by_name = {str(k): k for k in lins}
-        children = {name: CheckResult(checker=c.checker, verdict=c.verdict, stats=c.stats, error=c.error,
-                                      children=c.children,
-                                      anomalies=tuple(self._explain(a, by_name.get(name), lins, clocks)
-                                                      for a in c.anomalies))
-                    for name, c in (r.children or {}).items()}
+        children: dict[str, CheckResult] = {}
         lost_by: dict[str, Any] = {}
         acknowledged = 0
-        for key, lin in lins.items():
-            child = r.children.get(str(key)) if r.children else None
-            for x in (child.stats.get("lost", ()) if child is not None else ()):
-                a = lin.adds.get(x)
-                if a is not None and a.status == "ok":
-                    acknowledged += 1
-                b, _ = lin.loser(x)
-                lost_by[f"{key} {x}"] = None if b is None else {"by": b.invoke.value[1], "index": b.invoke.index}
+        for name, c in (r.children or {}).items():
+            key = by_name.get(name)
+            lin = lins.get(key) if key is not None else None
+            mine: dict[str, Any] = {}
+            ack = 0
+            for x in (c.stats.get("lost", ()) if lin is not None else ()):
+                a = lin.adds.get(x)  # type: ignore[union-attr]
+                ack += a is not None and a.status == "ok"
+                b, _ = lin.loser(x)  # type: ignore[union-attr]
+                mine[str(x)] = None if b is None else {"by": b.invoke.value[1], "index": b.invoke.index}
+            acknowledged += ack
+            lost_by.update({f"{name} {x}": v for x, v in mine.items()})
+            children[name] = CheckResult(
+                checker=c.checker, verdict=c.verdict, error=c.error, children=c.children,
+                stats={**dict(c.stats), "lost_acknowledged_count": ack, "lost_by": mine},
+                anomalies=tuple(self._explain(a, key, lins, clocks) for a in c.anomalies))
         stats = {**dict(r.stats), "lost_acknowledged_count": acknowledged, "lost_by": lost_by}
         return CheckResult(checker=self.name, verdict=r.verdict, anomalies=tuple(anomalies), stats=stats,
                            error=r.error, children=children)
