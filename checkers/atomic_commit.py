@@ -50,6 +50,10 @@ and recovers is reported, not failed.
 
 Times in the prose are seconds since the run began (the participants' wall
 clock is aligned by the final read's ``now`` and its completion time).
+:class:`AtomicCommit` adds to each anomaly a lane trace per named
+transaction (``data["lanes"]``: the coordinator's messages, each
+participant's lock and decision, the client's request, faults and crash
+points) and ``data["explanation"]``, told from it (:mod:`checkers.two_pc_lanes`).
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from checkers.api import Anomaly, CheckResult, Verdict
+from checkers.two_pc_lanes import with_lanes
 from harness.history import History, Op
 from nemesis.windows import fault_windows
 
@@ -366,6 +371,7 @@ class AtomicCommit:
         down = _coordinator_down(history, coord.get("name", "coordinator"), coord.get("crashes", []), offset)
         found, stats = check_logs(final, told, reads=reads, down=down, offset=offset, lock_bound_s=self.lock_bound_s,
                                   deaths=_participant_deaths(history, final, offset))
+        found = with_lanes(found, final, history, offset, end=None if final_op.time is None else final_op.time / 1e9)
         counts: dict[str, int] = defaultdict(int)
         kept: list[Anomaly] = []
         for a in found:
