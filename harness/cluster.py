@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from harness.target import Target
 
 __all__ = [
-    "Address", "Cluster", "ClusterSpec", "EnvironmentError_", "Killable", "Link",
+    "Address", "ClockSkewable", "Cluster", "ClusterSpec", "EnvironmentError_", "Killable", "Link",
     "LogSource", "NodeFiles", "PacketFault", "PacketShapeable", "Partitionable", "Pausable", "TrafficCounters",
 ]
 
@@ -65,6 +65,9 @@ class ClusterSpec:
                  ``splitbrain clean`` can find leftovers of a crashed harness.
     ``run_dir``  the run folder; node logs are collected into ``run_dir/logs``.
     ``options``  target-specific settings passed to every node (e.g. W and R).
+    ``clock``    start every node with its own wall clock (libfaketime,
+                 :mod:`harness.faketime`) that :class:`ClockSkewable` can skew;
+                 only runs with the clock nemesis ask for it.
     """
 
     target: "Target"
@@ -73,6 +76,7 @@ class ClusterSpec:
     run_id: str
     run_dir: Path
     options: Mapping[str, str] = field(default_factory=dict)
+    clock: bool = False
 
 
 @runtime_checkable
@@ -126,6 +130,18 @@ class Partitionable(Protocol):
 
         The nemesis records a partition as in effect only after every cut link
         probes False.
+        """
+
+
+@runtime_checkable
+class ClockSkewable(Protocol):
+    def set_clock_offset(self, node: str, offset_ms: float) -> None:
+        """Make ``node``'s wall clock read ``offset_ms`` ahead of the host's (negative: behind).
+
+        Takes effect at once in the running node and survives its restarts.
+        Only nodes started with ``ClusterSpec.clock`` see it; the clock
+        nemesis verifies every offset by reading the node's clock, so an
+        offset that changed nothing is reported, never assumed.
         """
 
 

@@ -178,6 +178,10 @@ class Target:
                       :class:`WorkloadContext`; raises ``ValueError`` saying what is
                       wrong with an option's value (``w=0`` for 5 nodes), so a bad
                       value is a usage error (exit 3), not nodes that die at start.
+    ``clock``         optional: reads a node's wall clock once through the target's
+                      API (seconds since the epoch, as the node's ``time.time()``);
+                      the clock nemesis verifies each skew with it. None: the
+                      clock nemesis refuses the target.
     """
 
     name: str
@@ -197,6 +201,7 @@ class Target:
     build_context: Path | None = None
     roles: tuple[Role, ...] = ()
     check_options: Callable[[WorkloadContext], None] | None = None
+    clock: Callable[[Address], float] | None = None
 
     def __post_init__(self) -> None:
         names = [r.name for r in self.roles]
