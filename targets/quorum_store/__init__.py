@@ -48,7 +48,7 @@ from targets.quorum_store.client import QuorumStoreClient
 from targets.quorum_store.datatypes import COUNTER, LIST_APPEND, SET
 from targets.quorum_store.workload import REGISTER
 
-__all__ = ["TARGET", "node_command", "ready"]
+__all__ = ["TARGET", "clock", "node_command", "ready"]
 
 _NODE_OPTIONS = {"w": "--w", "r": "--r", "peer_timeout": "--peer-timeout"}
 
@@ -80,6 +80,22 @@ def ready(address: Address) -> bool:
         conn.close()
 
 
+def clock(address: Address) -> float:
+    """The node's wall clock (``GET /time``), seconds since the epoch; ``OSError`` when it does not answer."""
+    conn = http.client.HTTPConnection(address.host, address.port, timeout=1.0)
+    try:
+        conn.request("GET", "/time")
+        resp = conn.getresponse()
+        body = json.loads(resp.read())
+        if resp.status != 200 or not isinstance(body.get("time"), (int, float)):
+            raise OSError(f"GET /time answered {resp.status} {body!r}")
+        return float(body["time"])
+    except (http.client.HTTPException, ValueError) as e:
+        raise OSError(f"GET /time failed: {e}") from e
+    finally:
+        conn.close()
+
+
 TARGET = Target(
     name="quorum-store",
     description="N-replica key-value store over HTTP + SQLite: the quorum replication design of the bundled "
@@ -96,6 +112,7 @@ TARGET = Target(
     default_variant="seed",
     node_command=node_command,
     ready=ready,
+    clock=clock,
     client=QuorumStoreClient,
     workloads={"register": REGISTER, "set": SET, "counter": COUNTER, "list-append": LIST_APPEND},
     default_workload="register",

@@ -11,6 +11,8 @@ N is 1 + the number of peers; W and R default to a majority (N // 2 + 1).
 Client API (JSON, HTTP/1.1 keep-alive):
 
 * ``GET /health`` -> ``{"status": "ok", "node": ..., "variant": ...}``
+* ``GET /time`` -> ``{"status": "ok", "node": ..., "time": <time.time()>}``: the node's
+  wall clock, the one its versions are stamped with (the clock nemesis reads it)
 * ``GET /kv/<key>`` coordinated read; ``PUT /kv/<key>`` body ``{"value": v}``
   coordinated write. Both answer 200 with ``{"status": "ok", "value", "version"}``,
   ``{"status": "fail", "error"}`` (certainly not applied) or
@@ -105,6 +107,8 @@ class _Handler(BaseHTTPRequestHandler):
             path = self.path.split("?", 1)[0]
             if method == "GET" and path == "/health":
                 self._reply(200, {"status": "ok", "node": self.server.node, "variant": self.server.variant})
+            elif method == "GET" and path == "/time":
+                self._reply(200, {"status": "ok", "node": self.server.node, "time": time.time()})
             elif path.startswith("/kv/"):
                 self._client_op(method, _key(path, "/kv/"), body)
             elif path.startswith("/replica/"):
