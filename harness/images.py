@@ -120,7 +120,7 @@ def _vendor_python_packages(names: tuple[str, ...], root: Path) -> None:
 
 BASE_RECIPE = BaseRecipe(
     suite="bookworm",
-    packages=("python3", "iptables", "iproute2", "procps"),
+    packages=("python3", "iptables", "iproute2", "procps", "faketime", "libfaketime"),
     script=PROJECT_ROOT / "docker" / "debootstrap.sh",
     python_packages=("msgspec",),
 )

@@ -4,7 +4,8 @@
 # 1. System tools. As root with apt-get, installs what is missing: debootstrap
 #    (builds the Docker backend's offline base image), chromium (the report's
 #    browser tests), iptables (the netns backend's faults; Docker nodes carry
-#    their own in the image), redis-server and redis-sentinel (the Redis
+#    their own in the image), faketime (the clock nemesis's libfaketime),
+#    redis-server and redis-sentinel (the Redis
 #    Sentinel example target), python3-venv (when the system Python is
 #    externally managed, as Debian 12's is). Without root or apt-get nothing is
 #    installed and the tests that need a missing tool are skipped; the run
@@ -37,6 +38,7 @@ need=()
 have debootstrap || need+=(debootstrap)
 have chromium || have chromium-browser || have google-chrome || need+=(chromium)
 have iptables || need+=(iptables)
+have faketime || need+=(faketime)
 have redis-server || need+=(redis-server)
 have redis-sentinel || need+=(redis-sentinel)
 use_venv=0
@@ -45,7 +47,7 @@ if ! [ -x .venv/bin/python ] && externally_managed; then
   python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 fi
 if [ ${#need[@]} -eq 0 ]; then
-  echo "all present (debootstrap, chromium, iptables, redis)"
+  echo "all present (debootstrap, chromium, iptables, faketime, redis)"
 elif is_root && have apt-get; then
   echo "installing with apt-get: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -63,6 +63,7 @@ from harness.backends._interrupts import deferred_interrupts
 from harness.backends.netfilter import CUT, LinkCounters, merge_counters, read_counters, setup_script
 from harness.backends.shaping import Shaper
 from harness.cluster import Address, ClusterSpec, EnvironmentError_, Link, PacketFault
+from harness.faketime import CONTAINER_CLOCK_FILE, INSTALL_HINT, LIBRARY_GLOB, node_env, timestamp_text
 from harness.nodes import command_of, layout, node_context, ports_of, ready_of
 from harness.ports import CLIENT, fixed_ports, peer_port_name
 from harness.target import NodeContext
@@ -161,6 +162,7 @@ class _Node:
         self.container_up = False
         self.container_paused = False
         self.rules_stale = False  # its namespace may not hold the rules ``_cut`` asks for
+        self.clock_library: str | None = None  # libfaketime in its image, once looked up
 
 
 class DockerCluster:
@@ -551,11 +553,41 @@ class DockerCluster:
             self.spec, self._layout[n.name], listen=Address(host=n.ip, port=ports[CLIENT]),
             ports=ports, peer_ports=peer_ports, data_dir=DATA_DIR, python="python3")
 
+    def set_clock_offset(self, node: str, offset_ms: float) -> None:
+        """Rewrite ``node``'s timestamp file inside its container (:class:`~harness.cluster.ClockSkewable`)."""
+        n = self._node(node)
+        with n.lock:
+            self._write_clock(n, timestamp_text(offset_ms))
+
+    def _write_clock(self, n: _Node, text: str) -> None:
+        code, out = self._exec(n, ["sh", "-c", 'mkdir -p "$(dirname "$2")" && printf "%s" "$1" > "$2.tmp" '
+                                               '&& mv "$2.tmp" "$2"', "sh", text, CONTAINER_CLOCK_FILE])
+        if code != 0:
+            raise EnvironmentError_(f"{n.name}: cannot write its clock file {CONTAINER_CLOCK_FILE} "
+                                    f"(exit {code}: {out.strip()})")
+
+    def _clock_env(self, n: _Node) -> dict[str, str]:
+        """libfaketime's variables for a run with per-node clocks (:mod:`harness.faketime`); {} otherwise."""
+        if not self.spec.clock:
+            return {}
+        if n.clock_library is None:
+            code, out = self._exec(n, ["sh", "-c", f"ls {LIBRARY_GLOB} 2>/dev/null | head -n 1"])
+            lib = out.strip()
+            if code != 0 or not lib:
+                raise EnvironmentError_(
+                    f"{n.name}: its image has no libfaketime ({LIBRARY_GLOB}), which the clock nemesis "
+                    f"needs; rebuild the images (splitbrain images build), or {INSTALL_HINT} in the image")
+            self._write_clock(n, timestamp_text(0))
+            n.clock_library = lib
+        return node_env(clock_file=CONTAINER_CLOCK_FILE, library=n.clock_library,
+                        site_dir=f"{PROJECT_DIR}/harness/faketime_site", base={"PYTHONPATH": PROJECT_DIR})
+
     def _spawn(self, n: _Node) -> None:
         argv = [str(a) for a in command_of(self._layout[n.name].role, self.spec.target)(self._context(n))]
         self._exec(n, ["rm", "-f", PID_FILE])
         env = {"PYTHONPATH": PROJECT_DIR, "PYTHONUNBUFFERED": "1",
                "SB_DATA": DATA_DIR, "SB_LOG": LOG_FILE}
+        env.update(self._clock_env(n))
         ex = self._api.exec_create(n.container, ["sh", "-c", _SERVICE_SH, "sh", *argv],
                                    environment=env, workdir=PROJECT_DIR)
         self._api.exec_start(ex["Id"], detach=True)

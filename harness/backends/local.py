@@ -281,6 +281,8 @@ class LocalCluster:
                 self._nodes[name] = _Node(name=name, index=i, ports=ports, root=self._root,
                                           record=self._record, run_id=spec.run_id,
                                           stop_grace=self._stop_grace)
+                if spec.clock:
+                    self._nodes[name].process.use_clock()
             self._hub = ProxyHub(name=f"splitbrain-proxy-{spec.run_id}")
             for src in self.nodes:
                 for dst in self.nodes:
@@ -340,6 +342,12 @@ class LocalCluster:
         stop_all([(n.lock, n.process) for n in self._nodes.values()], grace=self._stop_grace)
 
     # ----------------------------------------------------------- processes
+
+    def set_clock_offset(self, node: str, offset_ms: float) -> None:
+        """Rewrite ``node``'s timestamp file (:class:`~harness.cluster.ClockSkewable`)."""
+        n = self._node(node)
+        with n.lock:
+            n.process.set_clock(offset_ms)
 
     def _node(self, node: str) -> _Node:
         try:

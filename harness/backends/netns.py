@@ -359,6 +359,8 @@ class NetnsCluster:
                                       peer_port=peer_port_name(declared_ports), ip=str(hosts[9 + ns.index]),
                                       root=self._root, record=self._record, run_id=spec.run_id,
                                       stop_grace=self._stop_grace)
+            if spec.clock:
+                self._nodes[name].process.use_clock()
         self._start_holder()
         ips = self._ips()
         self._delayers = _Delayers(self)
@@ -473,6 +475,12 @@ class NetnsCluster:
         self._holder = None
 
     # ----------------------------------------------------------- processes
+
+    def set_clock_offset(self, node: str, offset_ms: float) -> None:
+        """Rewrite ``node``'s timestamp file (:class:`~harness.cluster.ClockSkewable`)."""
+        n = self._node(node)
+        with n.lock:
+            n.process.set_clock(offset_ms)
 
     def _node(self, node: str) -> _Node:
         try:

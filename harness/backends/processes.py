@@ -10,6 +10,12 @@ started group is listed in the run's :class:`~harness.leftovers.RunRecord`
 until it is gone, so that ``splitbrain clean`` can remove it after a SIGKILL of
 the harness.
 
+Clocks. In a run with per-node clocks (``ClusterSpec.clock``) the backend
+calls :meth:`NodeProcess.use_clock` once: every start then runs the node under
+libfaketime, reading its offset from a timestamp file beside its log
+(:class:`harness.faketime.HostClock`), which :meth:`NodeProcess.set_clock`
+rewrites, also while the node runs.
+
 A :class:`NodeProcess` is not thread-safe by itself: its backend serialises
 calls per node (its per-node lock).
 """
@@ -25,6 +31,7 @@ from typing import Callable, Mapping, Sequence
 
 from harness.backends._interrupts import deferred_interrupts
 from harness.cluster import EnvironmentError_
+from harness.faketime import HostClock
 from harness.leftovers import RunRecord, group_members
 
 __all__ = ["NodeDownError", "NodeProcess", "NodeStartError"]
@@ -51,6 +58,22 @@ class NodeProcess:
         self._record = record
         self._label = label
         self._stop_grace = stop_grace
+        self._clock: HostClock | None = None
+        self._clock_library: str | None = None
+
+    def use_clock(self) -> None:
+        """Start the node under libfaketime from now on; ``EnvironmentError_`` when it is not installed."""
+        try:
+            self._clock_library = HostClock.require()
+        except RuntimeError as e:
+            raise EnvironmentError_(f"node {self.name}: {e}") from None
+        self._clock = self._clock or HostClock(self.log_path.parent)
+
+    def set_clock(self, offset_ms: float) -> None:
+        """Write the node's timestamp file (made on first use: a node started without
+        :meth:`use_clock` keeps the host's clock, which the clock nemesis then reports)."""
+        self._clock = self._clock or HostClock(self.log_path.parent)
+        self._clock.set(offset_ms)
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -60,6 +83,8 @@ class NodeProcess:
 
     def spawn(self, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], what: str) -> None:
         """Start ``argv`` as a new process group appending to the log; ``what`` names it in errors."""
+        if self._clock is not None and self._clock_library is not None:
+            env = {**env, **self._clock.env(self._clock_library, env)}
         with open(self.log_path, "ab") as log:
             log.write(f"=== splitbrain: starting {self.name} at {time.strftime('%Y-%m-%dT%H:%M:%S')}: "
                       f"{' '.join(argv)}\n".encode())
