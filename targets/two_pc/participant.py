@@ -128,7 +128,8 @@ class Participant:
         return {("GET", "/health"): lambda _: (200, {"status": "ok", "role": self.kind}),
                 ("POST", "/prepare"): self.prepare, ("POST", "/commit"): self.commit,
                 ("POST", "/abort"): self.abort, ("GET", "/snapshot"): lambda _: (200, self.snapshot()),
-                ("GET", "/state"): lambda _: (200, self.state())}
+                ("GET", "/state"): lambda _: (200, self.state()),
+                ("POST", "/disarm"): lambda _: (self.crash.disarm(), (200, {"disarmed": True}))[1]}
 
     # -- the protocol ----------------------------------------------------------------------------------
 

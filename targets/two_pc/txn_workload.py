@@ -12,8 +12,9 @@ stay short, and a key the seed variant left locked for ever is soon
 abandoned instead of failing every later transaction on it. Key numbers wrap
 at ``keys`` (default 60; more than a 30 s run retires).
 
-The final generator is a ``final`` op (the coordinator waits up to
-``recovery`` s for every prepared transaction to be resolved) and, once it
+The final generator is a ``final`` op (the coordinator disarms every
+node's crash points, then waits up to ``recovery`` s for every prepared
+transaction to be resolved) and, once it
 has completed, reads of every key ``0 .. keys-1``: each key alone (so that a
 key the seed variant left locked for ever fails only its own read), then
 three consecutive keys (one per participant) a transaction. The checkers are :class:`checkers.elle.ListAppend` and
@@ -109,7 +110,7 @@ def final_reads(options: Mapping[str, str]) -> gen.Generator:
     reads = [gen.OpSpec(f="txn", value=[["r", k, None]]) for k in range(keys)]
     reads += [gen.OpSpec(f="txn", value=[["r", k, None] for k in range(i, min(i + 3, keys))])
               for i in range(0, keys, 3)]
-    return gen.phases(gen.OpSpec(f="final", value={"wait": wait}), gen.seq(reads))
+    return gen.phases(gen.OpSpec(f="final", value={"wait": wait, "disarm": True}), gen.seq(reads))
 
 
 def _list_append_checker(ctx: WorkloadContext) -> "Checker":
