@@ -95,10 +95,16 @@ class EventSource(Protocol):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Events:
-    """A nemesis worker's poll, handed to the interpreter thread to record."""
+    """A nemesis worker's poll, handed to the interpreter thread to record.
+
+    ``after``: the completion of the op just before the poll, recorded first,
+    so that no other event can come between it and these (every pair stays
+    adjacent in the history).
+    """
 
     events: tuple[NemesisEvent, ...]
     reply: bool = False
+    after: Any = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -254,20 +260,25 @@ class Interpreter:
                 value, err = c.value, c.error
             except Exception as e:  # noqa: BLE001 - a broken nemesis is recorded, not fatal
                 value, err = inv.value, _error_text(e)
-            done.put((w, (inv, "info", value, None, err)))
-            if self._source is not None:
-                self._poll_source(w, reply=False)
+            outcome = (inv, "info", value, None, err)
+            if self._source is None or not self._poll_source(w, reply=False, after=outcome):
+                done.put((w, outcome))
 
-    def _poll_source(self, w: int, *, reply: bool) -> None:
-        """In the nemesis worker: poll the event source; hand what it saw to the interpreter thread."""
+    def _poll_source(self, w: int, *, reply: bool, after: Any = None) -> bool:
+        """In the nemesis worker: poll the event source; hand what it saw (and ``after``) to the interpreter.
+
+        False when there was nothing to hand over.
+        """
         assert self._source is not None
         try:
             events = tuple(self._source.poll())
         except Exception as e:  # noqa: BLE001 - a broken poll is logged, the run goes on
             log.warning("the nemesis's event poll failed: %s", _error_text(e))
             events = ()
-        if events or reply:
-            self._done.put((w, _Events(events=events, reply=reply)))  # type: ignore[arg-type]
+        if not (events or reply):
+            return False
+        self._done.put((w, _Events(events=events, reply=reply, after=after)))  # type: ignore[arg-type]
+        return True
 
     def poll_events(self, timeout_s: float = 30.0) -> None:
         """Record what the nemesis's event source saw up to now (the end of a run); no-op without one.
@@ -309,6 +320,8 @@ class Interpreter:
         never make a legal history look illegal.
         """
         if isinstance(item[1], _Events):  # a nemesis's own events: recorded, not shown to g
+            if item[1].after is not None:
+                g = self._complete(g, (item[0], item[1].after))
             for e in item[1].events:
                 for _ in range(2):
                     self.recorder.record(type="info", process=NEMESIS, f=e.f, value=e.value)
