@@ -106,11 +106,12 @@ class TwoPcLanes:
                                     what=str(e.get("note") or e.get("state"))))
                 continue
             if held is not None:
-                stop, how = end, "lock still held"
+                stop, how = None, "lock still held at the end"
             elif e["state"] in ("committed", "aborted") and dec is not None:
                 stop, how = dec, "lock held"
-            elif lost is not None:
-                stop, how = lost, "lock lost at a restart"
+            elif lost is not None:  # gone with the process: at its death if one is known, else the restart
+                died = [t for t in self._deaths(p) if lo <= t <= lost]
+                stop, how = (min(died), "lock lost when it died") if died else (lost, "lock lost at a restart")
             else:
                 stop, how = None, "prepared"
             ev.append(LaneEvent(lane=p, at=lo, end=stop, kind="lock", what=f"prepared; {how}",
@@ -127,6 +128,16 @@ class TwoPcLanes:
                                         what=f"{p} forgot its prepare (restarted), never decided"))
         ev += self._crashes(txn, ev)
         return sorted(ev, key=lambda e: e.at)
+
+    def _deaths(self, lane: str) -> list[float]:
+        """When the node of ``lane`` died: its crash points fired, and kill windows that hit it."""
+        lane_of = self.lane_of()
+        node = next((n for n, ln in lane_of.items() if ln == lane), lane)
+        s = self.final.get("coordinator", {}) if lane == "coordinator" else self.parts().get(lane, {})
+        out = [t for c in s.get("crashes", []) if (t := self.t(c.get("at"))) is not None]
+        out += [f.start for f in self.faults if f.kind == "kill" and node in f.nodes]
+        out += [e.at for e in self.extra_crashes if e.lane == lane and e.kind == "crash"]
+        return sorted(out)
 
     def _crashes(self, txn: str, ev: Sequence[LaneEvent]) -> list[LaneEvent]:
         """Crash points fired in this transaction, and by any node while it ran."""
@@ -238,6 +249,7 @@ def with_lanes(found: Iterable[Anomaly], final: Mapping[str, Any], history: Hist
         shown = [lanes.trace(t) for t in txns]
         why = a.summary.split(". ")[0]
         why = why.split(": ", 1)[1] if a.data.get("problem") and why.startswith(str(a.data["problem"])) else why
+        why = why.split("; ")[0]  # the rest (outage, hold times) is in the summary and on the lanes
         data = {**a.data, "lanes": shown, "explanation": explain(a.kind, why, shown[0]) if shown else a.summary}
         ops = tuple(i for t in txns for i in idx.get(t, ())) or a.ops
         out.append(dataclasses.replace(a, data=data, ops=ops))
