@@ -21,7 +21,9 @@ read. That *lineage* is followed from the final read of the key back:
   offsets in effect say so.
 
 Stale elements (a read that missed an element known to exist) get the
-version that read returned and its writer.
+version that read returned and its writer: in the anomaly when set-full
+reports stale anomalies (``linearizable=True``), and always in each key's
+``stats["stale_explained"]`` for set-full's ``worst_stale`` rows.
 
 Clock offsets come from nemesis events whose ``f`` names a clock fault
 (``clock-offset``, ``bump``, ``strobe``, ``clock-reset``, or any ``f`` with
@@ -77,27 +79,56 @@ def _ref(o: Operation) -> dict[str, Any]:
     m = _meta(c)
     return {"element": o.invoke.value[1], "index": o.invoke.index,
             "completed": c.index if c is not None else None, "status": o.status,
-            "process": o.process, "node": (c.node if c is not None else None) or o.invoke.node,
+            "process": o.process, "node": (c.node if c is not None else None) or o.invoke.node or m.get("node"),
             "read": m.get("read"), "version": m.get("version")}
 
 
+def _num(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _offsets_in(v: Any) -> dict[str, Any]:
+    """Node -> offset from a clock event's value: ``{"offsets": {n: x}}``, ``{"node": n, "offset...": x}``,
+    ``{n: x}`` or ``[n, x]``; empty when it holds none."""
+    if isinstance(v, Mapping):
+        if isinstance(v.get("offsets"), Mapping):
+            return {str(k): x for k, x in v["offsets"].items() if _num(x)}
+        if isinstance(v.get("node"), str):
+            x = next((x for k, x in v.items() if "offset" in str(k) and _num(x)), None)
+            return {} if x is None else {v["node"]: x}
+        return {str(k): x for k, x in v.items() if _num(x)}
+    if isinstance(v, (list, tuple)) and len(v) == 2 and isinstance(v[0], str) and _num(v[1]):
+        return {v[0]: v[1]}
+    return {}
+
+
 def clock_offsets(history: History) -> list[tuple[int, str, dict[str, Any]]]:
-    """``(time, f, offsets in effect after it)`` for every clock event, in history order."""
+    """``(time, f, offsets in effect after it)`` for every clock event, in history order.
+
+    An event naming no offsets whose ``f`` says reset or stop clears them.
+    """
     out: list[tuple[int, str, dict[str, Any]]] = []
     now: dict[str, Any] = {}
     for op in history.nemesis:
         f = str(op.f)
         if f not in CLOCK_FS and "clock" not in f:
             continue
-        v = op.value
-        if isinstance(v, Mapping) and isinstance(v.get("offsets"), Mapping):
-            v = v["offsets"]
-        if "reset" in f and not v:
+        offsets = _offsets_in(op.value)
+        if offsets:
+            now = {**now, **offsets}
+        elif "reset" in f or f.startswith("stop"):
             now = {}
-        elif isinstance(v, Mapping):
-            now = {**now, **{str(k): x for k, x in v.items() if isinstance(x, (int, float))}}
         out.append((op.time or 0, f, dict(now)))
     return out
+
+
+def fmt_version(v: Any) -> str:
+    """A version for people: ``wall clock 1764...ms``, ``(3, n2/1)``, ``none`` for an empty key."""
+    if not _ordered(v):
+        return json.dumps(v)
+    if v[0] == 0:
+        return "none (the empty set)"
+    return f"{v[0]} ms (wall clock)" if v[1] == "" else f"({v[0]}, {v[1]})"
 
 
 def _offsets_at(events: list[tuple[int, str, dict[str, Any]]], t: int | None) -> dict[str, Any]:
@@ -220,7 +251,8 @@ class LostUpdates:
             lost_by.update({f"{name} {x}": v for x, v in mine.items()})
             children[name] = CheckResult(
                 checker=c.checker, verdict=c.verdict, error=c.error, children=c.children,
-                stats={**dict(c.stats), "lost_acknowledged_count": ack, "lost_by": mine},
+                stats={**dict(c.stats), "lost_acknowledged_count": ack, "lost_by": mine,
+                       "stale_explained": self._stale_rows(lin, c.stats.get("worst_stale"))},
                 anomalies=tuple(self._explain(a, key, lins, clocks) for a in c.anomalies))
         stats = {**dict(r.stats), "lost_acknowledged_count": acknowledged, "lost_by": lost_by}
         return CheckResult(checker=self.name, verdict=r.verdict, anomalies=tuple(anomalies), stats=stats,
@@ -238,7 +270,7 @@ class LostUpdates:
         if a.kind == "lost":
             prose = self._lost(lin, add, x, ex, clocks)
         else:
-            prose = self._stale(lin, a, x, ex)
+            prose = self._stale(lin, a.data, x, ex)
         return Anomaly(kind=a.kind, summary=f"{a.summary}. {prose}", ops=a.ops,
                        data={**dict(a.data), "explanation": ex})
 
@@ -255,13 +287,15 @@ class LostUpdates:
         ex["pair"] = {"same_read": same, "concurrent": conc}
         status = {"ok": "", "fail": ", reported failed yet stored where it landed",
                   "info": ", outcome unknown"}.get(rb["status"], "")
-        text = (f"The add of {x!r} (invoked at index {ra['index']} via {ra['node']}) read version {ra['read']} "
-                f"and wrote version {ra['version']}; the add of {rb['element']!r} (invoked at index "
-                f"{rb['index']} via {rb['node']}{status}) ")
+        text = (f"The add of {x!r} (invoked at index {ra['index']} via {ra['node']}) read version "
+                f"{fmt_version(ra['read'])} and wrote version {fmt_version(ra['version'])}; the add of "
+                f"{rb['element']!r} (invoked at index {rb['index']} via {rb['node']}{status}) ")
         if same:
-            text += f"read the same version {rb['read']} and wrote version {rb['version']} over it"
+            text += (f"read the same version {fmt_version(rb['read'])} and wrote version "
+                     f"{fmt_version(rb['version'])} over it")
         else:
-            text += f"read version {rb['read']}, which did not hold {x!r}, and wrote version {rb['version']} over it"
+            text += (f"read version {fmt_version(rb['read'])}, which did not hold {x!r}, and wrote version "
+                     f"{fmt_version(rb['version'])} over it")
         text += (": a read-modify-write race, the two adds concurrent" if conc
                  else ", after the add of %r was acknowledged: it read a stale quorum" % (x,))
         offsets = {}
@@ -270,12 +304,12 @@ class LostUpdates:
             offsets = _offsets_at(clocks, t)
         ex["clock_offsets"] = offsets
         if offsets:
-            text += (f"; clock offsets in effect when it wrote: {ra['node']} {offsets.get(ra['node'], 0)}, "
-                     f"{rb['node']} {offsets.get(rb['node'], 0)} (all: {offsets})")
+            text += (f"; clock offsets in effect when it wrote (as the nemesis recorded them): {ra['node']} "
+                     f"{offsets.get(ra['node'], 0)}, {rb['node']} {offsets.get(rb['node'], 0)} (all: {offsets})")
         return text + (f" ({why})." if why else ".")
 
-    def _stale(self, lin: Lineage, a: Anomaly, x: Any, ex: dict[str, Any]) -> str:
-        absent = a.data.get("last_absent") or {}
+    def _stale(self, lin: Lineage, row: Mapping[str, Any], x: Any, ex: dict[str, Any]) -> str:
+        absent = row.get("last_absent") or {}
         read = lin.reads.get(absent.get("index", -1))
         if read is None:
             return "The read that missed it recorded no version."
@@ -285,7 +319,21 @@ class LostUpdates:
                             "writer": None if w is None else _ref(w)}
         va = _meta(lin.adds[x].completion).get("version")
         if w is None:
-            return f"The read that missed it returned version {version}, by a write whose outcome was not recorded."
+            return (f"The read that missed it returned version {fmt_version(version)}, by a write that recorded "
+                    f"no version.")
         older = "older than" if va is not None and _gt(va, version) else "not descended from"
-        return (f"The read that missed it returned version {version}, written by the add of "
-                f"{w.invoke.value[1]!r} (index {w.invoke.index}), {older} the version {va} that held {x!r}.")
+        return (f"The read that missed it returned version {fmt_version(version)}, written by the add of "
+                f"{w.invoke.value[1]!r} (index {w.invoke.index}), {older} the version {fmt_version(va)} that "
+                f"held {x!r}.")
+
+    def _stale_rows(self, lin: Lineage | None, rows: Any) -> list[dict[str, Any]]:
+        out = []
+        for row in rows if lin is not None and isinstance(rows, list) else ():
+            x = row.get("element")
+            if x not in lin.adds:  # type: ignore[union-attr]
+                continue
+            ex: dict[str, Any] = {}
+            prose = self._stale(lin, row, x, ex)  # type: ignore[arg-type]
+            out.append({"element": x, "stable_latency": row.get("stable_latency"), "summary": prose,
+                        "explanation": ex})
+        return out
