@@ -42,7 +42,10 @@ memory only, as for an order); commit applies them; a conflict still there
 after the wait votes NO.
 
 Crash point ``after-vote-yes`` (``--crash-points``): the process dies just
-after its YES vote has been sent. Only the standard library.
+after its YES vote has been sent (5 ms later, time for the answer to leave)
+and before it does anything more for that transaction: a commit or abort of
+it arriving sooner waits for the point, so a coordinator's quick commit
+cannot slip in between. Only the standard library.
 """
 
 from __future__ import annotations
@@ -106,6 +109,7 @@ class Participant:
         self.lock_wait = min(0.2, timeout / 3) if lock_wait is None else lock_wait  # well inside a call's timeout
         self.mu = threading.Lock()
         self.released = threading.Condition(self.mu)  # notified whenever a prepared transaction goes
+        self._voting: dict[str, threading.Event] = {}  # txn -> set once its after-vote-yes point has passed
         self.db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
@@ -176,8 +180,7 @@ class Participant:
             self.db.execute("INSERT OR REPLACE INTO txlog VALUES (?, 'prepared', ?, ?, NULL, NULL)",
                             (txn, json.dumps(work), now))
             self.prepared[txn] = (work, now)
-        if "after-vote-yes" in self.crash.armed or "all" in self.crash.armed:
-            threading.Timer(0.005, self.crash.hit, args=("after-vote-yes", txn)).start()
+        self._after_vote_yes(txn)
         return 200, {"vote": "YES"}
 
     # -- general transactions (see targets.two_pc.kv) -------------------------------------------------
@@ -230,9 +233,29 @@ class Participant:
             self.db.execute("INSERT OR REPLACE INTO txlog VALUES (?, 'prepared', ?, ?, NULL, NULL)",
                             (txn, json.dumps(work), now))
             self.prepared[txn] = (work, now)
-        if "after-vote-yes" in self.crash.armed or "all" in self.crash.armed:
-            threading.Timer(0.005, self.crash.hit, args=("after-vote-yes", txn)).start()
+        self._after_vote_yes(txn)
         return 200, {"vote": "YES", "reads": reads}
+
+    def _after_vote_yes(self, txn: str) -> None:
+        """Schedule crash point ``after-vote-yes`` for ``txn`` if armed (see the module docstring)."""
+        if not self.crash.is_armed("after-vote-yes"):
+            return
+        done = threading.Event()
+        self._voting[txn] = done
+
+        def point() -> None:
+            try:
+                self.crash.hit("after-vote-yes", txn)
+            finally:
+                self._voting.pop(txn, None)
+                done.set()
+        threading.Timer(0.005, point).start()
+
+    def _past_vote(self, txn: str) -> None:
+        """Wait (at most 1 s) for ``txn``'s pending after-vote-yes point: the process may die there."""
+        pending = self._voting.get(txn)
+        if pending is not None:
+            pending.wait(1.0)
 
     def _apply(self, txn: str, work: Mapping[str, Any], now: float) -> None:
         if "kv" in work:
@@ -251,6 +274,7 @@ class Participant:
 
     def commit(self, b: Any) -> tuple[int, Any]:
         txn = str(b["txn"])
+        self._past_vote(txn)
         now = time.time()
         with self.mu:
             held = self.prepared.get(txn)
@@ -269,6 +293,7 @@ class Participant:
         if txn is None:  # the guide's `const { orderId } = transaction` with no transaction
             raise HttpError(400, "abort without a transaction: nothing to release")
         txn = str(txn)
+        self._past_vote(txn)
         now = time.time()
         with self.mu:
             if txn in self.prepared:

@@ -133,3 +133,28 @@ def test_durable_keeps_a_prepare_and_its_reads_over_a_restart(tmp_path: Path) ->
         assert vote(p, "t7", ["append", 0, 2])["vote"] == "NO"         # so the late prepare votes NO
     finally:
         p.close()
+
+
+class SlowPoint(CrashPoints):
+    """``after-vote-yes`` armed; reaching it takes 0.2 s and is recorded instead of dying."""
+
+    def __init__(self, data: Path) -> None:
+        super().__init__("after-vote-yes", 1.0, str(data), "order")
+        self.reached: list[float] = []
+
+    def hit(self, point: str, order: object = None) -> None:
+        time.sleep(0.2)
+        self.reached.append(time.monotonic())
+
+
+def test_a_commit_right_after_the_vote_waits_for_the_after_vote_yes_point(tmp_path: Path) -> None:
+    crash = SlowPoint(tmp_path)
+    p = Participant(kind="order", name="order", variant="seed", db_path=str(tmp_path / "order.db"), initial={},
+                    crash=crash, coordinator=None, timeout=0.5)
+    try:
+        assert vote(p, "t1", ["append", 0, 1])["vote"] == "YES"
+        p.commit({"txn": "t1"})                     # had the point fired, the process would be gone by now
+        assert crash.reached                        # the commit waited for the point
+        assert p._value("0") == [1]
+    finally:
+        p.close()
