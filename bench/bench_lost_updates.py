@@ -11,8 +11,8 @@ operation and merged server-side by vector clocks (:mod:`targets.quorum_store.vc
 Per run it prints the verdict, the acknowledged adds lost (set-full's lost
 elements whose add completed ``ok``), how many of the lost elements
 :mod:`checkers.lost_updates` named the overwriting add for, how the described
-pairs split (both read the same version / the overwriter read a stale
-quorum), and one explanation. The closing note: runs losing acknowledged adds
+pairs split (both read one version / read different versions; concurrent /
+the overwriter began after the add was acknowledged), and one explanation. The closing note: runs losing acknowledged adds
 per variant, and lost adds in total.
 
     python bench/bench_lost_updates.py                         # 10 seeds x 30 s, seed, vclock, abd
@@ -77,7 +77,8 @@ def one_run(variant: str, seed: int, a: argparse.Namespace, store: Path) -> dict
             ex = an.get("data", {}).get("explanation") or {}
             pair = ex.get("pair")
             if an["kind"] == "lost" and pair:
-                pairs["same read" if pair["same_read"] else "stale read"] += 1
+                pairs["both read one version" if pair["same_read"] else "read different versions"] += 1
+                pairs["concurrent" if pair["concurrent"] else "overwriter began after the ack"] += 1
                 if not example or (pair["same_read"] and "same version" not in example):
                     example = an["summary"]
     return {"valid": d["valid"], "lost": lost, "acked": acked, "named": named, "pairs": dict(pairs),
