@@ -212,7 +212,9 @@ def explain(kind: str, why: str, trace: Mapping[str, Any]) -> str:
     faults = [f for f in trace.get("faults", []) if isinstance(f, Mapping)]
     told = story(evs, faults)
     left = [str(e["what"]) for e in evs if e.get("kind") == "state"]
-    text = f"{INVARIANTS.get(kind, kind)}; {why}: " + (", ".join(told) or "no step recorded")
+    who = f"order {trace.get('subject')}"
+    head = why if why.startswith(who) else f"{why}; {who}"
+    text = f"{INVARIANTS.get(kind, kind)}; {head}: " + (", ".join(told) or "no step recorded")
     if left:
         text += "; left: " + ", ".join(left)
     return text

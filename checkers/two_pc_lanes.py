@@ -205,7 +205,8 @@ def explain(kind: str, summary_why: str, trace: Mapping[str, Any]) -> str:
                                                               f" to {when(f['end'])}")
               for f in trace.get("faults", []) if isinstance(f, Mapping)]
     left = [str(e["what"]) for e in evs if e.get("kind") == "state"]
-    text = f"{PROPERTIES.get(kind, kind)}; {summary_why}: " + "; ".join(per + said)
+    head = summary_why if str(txn) in summary_why else f"{summary_why}; transaction {txn}"
+    text = f"{PROPERTIES.get(kind, kind)}; {head}: " + "; ".join(per + said)
     if crashes or faults:
         text += "; meanwhile " + ", ".join((crashes + faults)[:4])
     if left:

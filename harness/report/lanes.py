@@ -57,13 +57,17 @@ def _events(trace: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 def view(trace: Mapping[str, Any]) -> tuple[float, float]:
     """The time range shown: every event but what the final read found, padded.
 
-    Spans with no end (a lock still held, a request never answered) run to the right edge.
+    Spans with no end (a lock still held, a request never answered) run to the right edge. A fault
+    beginning up to 1 s after the last event is brought in: it is what the explanation says came next.
     """
     ts = [t for e in _events(trace) if e.get("kind") != "state"
           for t in (_num(e.get("at")), _num(e.get("end")), _num(e.get("peer_at"))) if t is not None]
     if not ts:
         ts = [_num(e.get("at")) or 0.0 for e in _events(trace)] or [0.0]
     lo, hi = min(ts), max(ts)
+    faults = trace.get("faults") if isinstance(trace.get("faults"), list) else []
+    starts = [t for f in faults if isinstance(f, Mapping) and (t := _num(f.get("start"))) is not None]
+    hi = max([hi, *(t for t in starts if lo - 0.5 <= t <= hi + 1.0)])
     span = max(hi - lo, MIN_VIEW_S)
     right = 0.45 if any(e.get("kind") == "state" for e in _events(trace)) else 0.08
     return lo - 0.08 * span, hi + right * span  # room on the right for what was left
