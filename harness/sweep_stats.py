@@ -13,7 +13,8 @@ and ``bench/bench_quorum_table.py`` print them:
 * **anomalies per 1,000 ops**: every checker's anomalies over every client
   operation of the row's runs, times 1,000. What one anomaly is depends on the
   checker: the linearizability checker reports one per key it could not
-  linearize, ``set-full`` one per lost or stale element.
+  linearize, ``set-full`` one per lost or stale element. Kinds are counted
+  with the pattern the checker named (``nonlinearizable (stale read)``).
 * **not ok while a fault was in effect** (availability): of the client
   operations *invoked* inside a fault window (``results.json`` ``faults``:
   ``start_ns`` to ``end_ns``, the history's clock; a fault never healed lasts to
@@ -39,7 +40,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from harness.history import Operation
 
-__all__ = ["FaultWindow", "RowFigures", "RunFigures", "Share", "fault_windows", "percentile",
+__all__ = ["FaultWindow", "RowFigures", "RunFigures", "Share", "anomaly_kind", "fault_windows", "percentile",
            "row_figures", "run_figures", "sweep_rows"]
 
 READ_FS = frozenset({"read"})
@@ -110,6 +111,16 @@ def _verdict(results: Mapping[str, Any]) -> str:
     return "valid" if valid is True else "invalid" if valid is False else "unknown"
 
 
+def anomaly_kind(a: Mapping[str, Any]) -> str:
+    """An anomaly's kind, with the pattern its checker named when it did (``data.cause.label``):
+    ``nonlinearizable (stale read)``."""
+    kind = str(a.get("kind", "anomaly"))
+    data = a.get("data")
+    cause = data.get("cause") if isinstance(data, Mapping) else None
+    label = cause.get("label") if isinstance(cause, Mapping) else None
+    return f"{kind} ({label})" if isinstance(label, str) and label else kind
+
+
 def _anomalies(results: Mapping[str, Any]) -> Counter[str]:
     """Anomalies by kind over the top-level checkers (a composed checker already holds its children's)."""
     kinds: Counter[str] = Counter()
@@ -117,7 +128,7 @@ def _anomalies(results: Mapping[str, Any]) -> Counter[str]:
         if isinstance(r, Mapping):
             for a in r.get("anomalies") or ():
                 if isinstance(a, Mapping):
-                    kinds[str(a.get("kind", "anomaly"))] += 1
+                    kinds[anomaly_kind(a)] += 1
     return kinds
 
 

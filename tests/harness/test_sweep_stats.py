@@ -104,6 +104,13 @@ def test_anomalies_per_thousand_ops_over_a_rows_runs_and_the_verdict_counts() ->
     assert row_figures("empty", "", [e]).per_1k_ops is None
 
 
+def test_an_anomaly_kind_carries_the_pattern_its_checker_named() -> None:
+    results = _results(anomalies={"linearizability": ["nonlinearizable", "nonlinearizable"]}, valid=False)
+    results["checkers"]["linearizability"]["anomalies"][0]["data"] = {"cause": {"label": "stale read"}}
+    results["checkers"]["linearizability"]["anomalies"][1]["data"] = {"cause": "not a mapping"}
+    assert run_figures((), results).anomaly_kinds == {"nonlinearizable (stale read)": 1, "nonlinearizable": 1}
+
+
 def test_rows_group_runs_in_the_order_rows_first_appear_with_the_first_claim() -> None:
     fig = run_figures(_history((0, "read", 0, 4, "ok")), _results())
     rows = sweep_rows([("b", "claim b", fig), ("a", "claim a", fig), ("b", "other", fig)])
