@@ -93,9 +93,11 @@ class SagaLanes:
             if not mine:
                 continue
             step = str(r.get("step"))
-            verb = {"refused": "refused", "unreachable": "no answer"}.get(r.get("outcome", "ok"), "ok")
-            ev.append(LaneEvent(lane="orchestrator", at=self.t(r["start"]), end=self.t(r["end"]), kind="message",
-                                to=r.get("to"), outcome=str(r.get("outcome", "ok")), what=f"{step} → {verb}",
+            out = str(r.get("outcome", "ok"))
+            verb = {"refused": "refused", "unreachable": "no answer", "sent": "never answered"}.get(out, "ok")
+            ev.append(LaneEvent(lane="orchestrator", at=self.t(r["start"]),
+                                end=None if r.get("end") is None else self.t(r["end"]), kind="message",
+                                to=r.get("to"), outcome="lost" if out == "sent" else out, what=f"{step} → {verb}",
                                 detail=r.get("error")))
         if o is not None:
             ev.append(LaneEvent(lane="order", at=self.t(o["created"]), kind="step",
@@ -187,7 +189,8 @@ def story(evs: Sequence[Mapping[str, Any]], faults: Sequence[Mapping[str, Any]],
     failed = [e for e in evs if e.get("kind") == "message" and e.get("outcome") not in ("ok", "no")]
     for m in failed[:3]:
         what = str(m["what"]).split(" → ")[0]
-        how = "was refused" if m.get("outcome") == "refused" else "got no answer (outcome unknown)"
+        how = {"refused": "was refused", "lost": "was sent and never answered"}.get(
+            str(m.get("outcome")), "got no answer (outcome unknown)")
         t = m.get("end") or m["at"]
         items.append((t, f"the {m.get('lane')}'s {what} call to {m.get('to')} {how} at {when(t)}"
                       + (f" ({m['detail']})" if m.get("detail") else "")))

@@ -87,7 +87,8 @@ class TwoPcLanes:
             if out == "ok":
                 answer = r.get("detail") if step == "prepare" else "ack"
             else:
-                answer = "refused" if out == "refused" else "no answer"
+                answer = {"refused": "refused", "sent": "never answered"}.get(out, "no answer")
+                out = "lost" if out == "sent" else out
             at, stop = self.t(r["start"]) or 0.0, self.t(r["end"])
             if peer is not None and not (at - 0.05 <= peer <= (stop or at) + 0.05):
                 peer = None  # a row written by another message (a retry, the resolver)
@@ -184,8 +185,9 @@ def explain(kind: str, summary_why: str, trace: Mapping[str, Any]) -> str:
         said.append(f"the coordinator {decision['what'].replace('decide', 'decided')} at {when(decision['at'])}")
     for m in evs:
         if m.get("kind") == "message" and m.get("outcome") not in ("ok", "no"):
-            said.append(f"its {m['what'].split(' → ')[0]} to {m.get('to')} "
-                        f"{'was refused' if m.get('outcome') == 'refused' else 'got no answer'} at "
+            how = {"refused": "was refused", "lost": "was sent and never answered"}.get(str(m.get("outcome")),
+                                                                                       "got no answer")
+            said.append(f"its {m['what'].split(' → ')[0]} to {m.get('to')} {how} at "
                         f"{when(m.get('end') or m.get('at'))}" + (f" ({m['detail']})" if m.get("detail") else ""))
     per: list[str] = []
     for lane in trace.get("lanes", []):

@@ -103,26 +103,32 @@ def lanes_figure(trace: Mapping[str, Any]) -> dict[str, Any] | None:
             continue
         t0 = _num(e["at"]) or 0.0
         t1 = _num(e.get("end"))
-        t1 = hi if t1 is None else t1
         mid = _num(e.get("peer_at"))
-        mid = (t0 + t1) / 2 if mid is None else mid
+        if mid is None:
+            mid = (t0 + t1) / 2 if t1 is not None else t0 + 0.03 * (hi - lo)
         out = str(e.get("outcome", "ok"))
         xs, ys, hv = by_outcome.setdefault(out, ([], [], []))
-        xs += [t0, mid, t1, None]
-        ys += [e["lane"], e["to"], e["lane"], None]
+        answered = "never answered" if t1 is None else f"answered {t1:.3f} s"
         hover = (f"{plot_text(e.get('what'))}<br>{plot_text(e['lane'])} → {plot_text(e['to'])}: sent {t0:.3f} s, "
-                 f"answered {t1:.3f} s" + (f"<br>{plot_text(e.get('detail'), limit=200)}" if e.get("detail") else ""))
-        hv += [hover, hover, hover, ""]
+                 f"{answered}" + (f"<br>{plot_text(e.get('detail'), limit=200)}" if e.get("detail") else ""))
+        if t1 is None:  # one way: the answer never came back
+            xs += [t0, mid, None]
+            ys += [e["lane"], e["to"], None]
+            hv += [hover, hover, ""]
+        else:
+            xs += [t0, mid, t1, None]
+            ys += [e["lane"], e["to"], e["lane"], None]
+            hv += [hover, hover, hover, ""]
         labels[0].append(mid)
         labels[1].append(str(e["to"]))
         labels[2].append(plot_text(e.get("what"), limit=40))
         labels[3].append(hover)
     for out, (xs, ys, hv) in by_outcome.items():
         name = {"ok": "message, answered", "refused": "message, refused", "unreachable": "message, no answer",
-                "no": "message, voted NO"}.get(out, f"message, {out}")
+                "no": "message, voted NO", "lost": "message, never answered"}.get(out, f"message, {out}")
         traces.append({"type": "scatter", "mode": "lines+markers", "x": xs, "y": ys, "name": name,
                        "line": {"color": OUTCOME_COLORS.get(out, "#555"), "width": 1.5,
-                                "dash": "dot" if out == "unreachable" else "solid"},
+                                "dash": "dot" if out in ("unreachable", "lost") else "solid"},
                        "marker": {"size": 5}, "hovertext": hv, "hoverinfo": "text"})
     if labels[0]:
         traces.append({"type": "scatter", "mode": "text", "x": labels[0], "y": labels[1], "text": labels[2],

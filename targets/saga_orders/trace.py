@@ -11,7 +11,11 @@ the call returned::
      "outcome": "ok" | "refused" | "unreachable", "error"?: str, "detail"?: any}
 
 ``unreachable`` is a call whose outcome the node does not know (a timeout, a
-reset): the checker shows it as such, never as "not done". A line is written
+reset): the checker shows it as such, never as "not done". :meth:`StepTrace.call`
+also writes a ``"sent"`` record (``end`` null) before the call, so a call the
+node died in the middle of (a kill, a crash point in the callee's answer
+path) still shows as sent and never answered; :meth:`StepTrace.read` drops the
+``sent`` record of every call that has its full one. A line is written
 with one ``write`` on a file opened for appending, so a SIGKILL loses at most
 the call in flight (its record was never written) and never tears another.
 The file is bounded by the run (a few thousand calls in 30 s).
@@ -49,6 +53,8 @@ class StepTrace:
         rec: dict[str, Any] = {"node": self.node, "subject": subject, "step": step, "to": to,
                                "start": now if start is None else start, "end": now if end is None else end,
                                "outcome": outcome}
+        if outcome == "sent":
+            rec["end"] = None
         if error is not None:
             rec["error"] = error[:300]
         if detail is not None:
@@ -61,6 +67,7 @@ class StepTrace:
              detail: Callable[[T], Any] | None = None) -> T:
         """Run ``fn`` (one call to ``to``), record its times and outcome, return its answer or re-raise."""
         start = time.time()
+        self.record(subject, step, to=to, start=start, end=0.0, outcome="sent")
         try:
             out = fn()
         except Refused as e:
@@ -73,7 +80,10 @@ class StepTrace:
         return out
 
     def read(self) -> list[dict[str, Any]]:
-        """Every record, oldest first (a torn last line, from a write cut short, is skipped)."""
+        """Every record, oldest first: a call's full record, or its ``sent`` one if it never got further.
+
+        A torn last line, from a write cut short, is skipped.
+        """
         if not self.file.exists():
             return []
         out = []
@@ -82,4 +92,8 @@ class StepTrace:
                 out.append(json.loads(line))
             except ValueError:
                 continue
-        return out
+
+        def call_of(r: dict[str, Any]) -> tuple[Any, ...]:
+            return (r.get("subject"), r.get("step"), r.get("to"), r.get("start"))
+        done = {call_of(r) for r in out if r.get("outcome") != "sent"}
+        return [r for r in out if r.get("outcome") != "sent" or call_of(r) not in done]

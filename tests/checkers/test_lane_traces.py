@@ -172,3 +172,14 @@ def test_the_argument_less_abort_is_a_refused_message_on_the_lanes() -> None:
     assert abort["what"] == "abort() → refused" and abort["outcome"] == "refused" and abort["to"] == "order"
     assert [e["what"] for e in t["events"] if e["lane"] == "payment"] == ["voted NO: u1: 0 free, 30 needed"]
     assert "its abort() to order was refused at 7.08 s (400: abort without a transaction" in a.data["explanation"]
+
+
+def test_a_call_the_orchestrator_died_in_is_sent_and_never_answered() -> None:
+    final = saga_final()
+    final["trace"][2] = {**final["trace"][2], "outcome": "sent", "end": None}  # the kill came mid-call
+    final["crashes"] = []
+    (a,) = check_state(final, {}, offset=-WALL, lanes=SagaLanes(final=final, offset=-WALL, end=30.0))
+    (pay,) = [e for e in a.data["lanes"][0]["events"] if e["kind"] == "message" and e["to"] == "payment"]
+    assert pay["what"] == "processPayment → never answered" and pay["outcome"] == "lost" and "end" not in pay
+    assert "the orchestrator's processPayment call to payment was sent and never answered at 12.20 s" \
+        in a.data["explanation"]
