@@ -3,7 +3,9 @@
 Both ``splitbrain check`` and the verdict ``splitbrain run`` prints at the end
 render an anomaly's JSON (:meth:`checkers.api.Anomaly.to_json`) through
 :func:`anomaly_lines`, so the terminal says what ``results.json`` and the
-report say, in the same notation (:func:`harness.notation.value_text`).
+report say, in the same notation (:func:`harness.notation.value_text`); an
+anomaly's lane traces (saga orders, 2PC transactions) as the report's event
+rows (:func:`harness.report.lanes.trace_lines`).
 """
 
 from __future__ import annotations
@@ -49,4 +51,12 @@ def anomaly_lines(anomaly: Mapping[str, Any], *, detail: bool = True) -> list[st
         lines.append(f"  note: {d['witness_note']}")
     if detail and isinstance(d, Mapping) and d.get("search") and d.get("search") != anomaly.get("summary"):
         lines.append(f"  search: {d['search']}")
+    if isinstance(d, Mapping) and isinstance(d.get("explanation"), str):
+        lines.append(f"  why: {d['explanation']}")
+    if detail and isinstance(d, Mapping) and isinstance(d.get("lanes"), list):  # saga orders, 2PC transactions
+        from harness.report.lanes import trace_lines  # the report's rows of the same lane traces
+
+        for t in d["lanes"]:
+            if isinstance(t, Mapping):
+                lines.extend(f"  {ln}" for ln in trace_lines(t))
     return lines

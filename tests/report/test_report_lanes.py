@@ -199,3 +199,15 @@ def test_a_real_seed_2pc_run_reports_its_transaction_on_one_lane_per_participant
     section = section_of(page, "blocking")
     assert f"transaction {txn}" in section and "sb-lanes" in section
     browser_check(run / "report.html")
+
+
+def test_the_terminal_prints_the_same_explanation_and_rows(tmp_path: Path) -> None:
+    from harness.anomaly_text import anomaly_lines
+
+    doc = json.loads((hand_made_saga_run(tmp_path) / "results.json").read_text())
+    (a,) = doc["checkers"]["saga"]["anomalies"]
+    short = anomaly_lines(a, detail=False)
+    assert short[1] == f"  why: {a['data']['explanation']}" and len(short) == 2
+    full = anomaly_lines(a)
+    assert "  order o17 (key k17, u3, 2 of p1, total 250, now PENDING)" in full
+    assert any("payment" in ln and "charged 250 (c7)" in ln for ln in full)
