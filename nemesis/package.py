@@ -23,9 +23,15 @@ arms one point on one node (:func:`nemesis.crashpoints.draw_arm`, among the
 points the target's roles declare) and disarms it when the hold ends;
 ``package`` needs the ``target`` for these.
 
+Clock skew (``clock``, ``clock:ROLE``): an episode bumps one node's clock or a
+minority's, or strobes them, and resets them when the hold ends
+(:func:`nemesis.clock.draw`); the run must start its nodes with per-node
+clocks (``ClusterSpec.clock``), and the target must declare ``Target.clock``.
+
 The final generator resumes paused nodes, disarms crash points (waiting for a
 crashed node to be back), restarts dead ones and heals every
-partition, in that order (a heal is verified by probes, which need live nodes).
+partition, in that order (a heal is verified by probes, which need live nodes),
+then resets every clock.
 It sends these whatever the schedule did, since the run may have been cut short
 in the middle of a fault.
 
@@ -49,6 +55,7 @@ from harness.generators import Context, Generator, OpResult, OpSpec
 from harness.history import NEMESIS, Op
 from nemesis.core import Compose, Nemesis, Noop, Validate
 from nemesis import aim
+from nemesis import clock as clock_faults
 from nemesis.crashpoints import ARM as CRASH_ARM, DISARM as CRASH_DISARM, CrashNemesis, check_faults, \
     declared_points, draw_arm
 from nemesis.grudge import GRUDGE_KINDS, isolate, make_grudge
@@ -58,7 +65,7 @@ from nemesis.process import KillNemesis, PauseNemesis, pick_targets
 
 __all__ = ["FAULTS", "NemesisPackage", "final_generator", "package", "parse_faults", "schedule"]
 
-FAULTS: tuple[str, ...] = ("partition", "kill", "pause", "packet", "crash")
+FAULTS: tuple[str, ...] = ("partition", "kill", "pause", "packet", "crash", "clock")
 """Fault names the CLI accepts (plus ``none``)."""
 
 _MIN_NODES = {"halves": 2, "one": 2, "majorities-ring": 3, "bridge": 3}
@@ -152,6 +159,9 @@ def _draw(rng: random.Random, *, faults: Sequence[str], nodes: Sequence[str],
         targets = pick_targets(aimed, rng)
         start = OpSpec(f=PACKET_START, value={"nodes": targets, "behaviour": draw_behaviour(rng)})
         stop = OpSpec(f=PACKET_STOP, value=None)
+    elif fault == "clock":
+        (f1, v1), (f2, v2) = clock_faults.draw(rng, pick_targets(aimed, rng), interval_ns)
+        start, stop = OpSpec(f=f1, value=v1), OpSpec(f=f2, value=v2)
     else:  # parse_faults keeps this out
         raise ValueError(f"unknown fault {fault!r}")
     hold = int(interval_ns * rng.uniform(0.5, 1.5))
@@ -282,6 +292,8 @@ def final_generator(faults: Sequence[str]) -> Generator:
         specs.append(OpSpec(f=STOP, value=None, process=NEMESIS))
     if "packet" in faults:
         specs.append(OpSpec(f=PACKET_STOP, value=None, process=NEMESIS))
+    if "clock" in faults:  # after the restarts: a reset is verified by reading each node's clock
+        specs.append(OpSpec(f=clock_faults.RESET, value="all", process=NEMESIS))
     return gen.nemesis(gen.seq(specs))
 
 
@@ -302,7 +314,8 @@ def package(faults: str | Collection[str], *, nodes: Sequence[str], interval_s: 
     ``roles``: node -> role (:func:`harness.nodes.role_map`), for aimed faults
     such as ``kill:coordinator`` (:mod:`nemesis.aim`).
     ``target``: the :class:`~harness.target.Target`, for ``crash`` (its roles'
-    declared crash points, its readiness probes).
+    declared crash points, its readiness probes), and for ``clock`` (its
+    ``clock`` probe, which verifies each skew).
     Raises ``ValueError`` with what is wrong (unknown fault, too few nodes).
     """
     names = parse_faults(faults)
@@ -322,6 +335,9 @@ def package(faults: str | Collection[str], *, nodes: Sequence[str], interval_s: 
         parts.append(PacketNemesis(seed=s))
     if "crash" in kinds:
         parts.append(CrashNemesis(target=target))
+    if "clock" in kinds:
+        parts.append(clock_faults.ClockNemesis(probe=getattr(target, "clock", None),
+                                               target=f"target {getattr(target, 'name', '?')!r}"))
     return NemesisPackage(
         nemesis=Validate(Compose(parts)),
         generator=schedule(names, nodes=nodes, interval_s=interval_s, seed=seed, partitions=partitions,

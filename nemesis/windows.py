@@ -29,6 +29,10 @@ that the node did not come back). Its ``detail`` is ``{"node", "point",
 Histories imported from Jepsen often use a bare ``start``/``stop`` pair for
 one generic fault; when a history has nemesis ``stop`` events, ``start`` and
 ``stop`` are read that way, as kind ``"fault"``.
+
+Clock skews (:mod:`nemesis.clock`) open a ``clock`` window at a verified
+``clock-offset``, ``clock-bump`` or ``clock-strobe`` (detail: the offsets,
+the strobe) and close per node at ``clock-reset``.
 """
 
 from __future__ import annotations
@@ -50,6 +54,10 @@ _ROLES: dict[str, tuple[str, bool]] = {
     "resume": ("pause", False),
     "start-packet": ("packet", True),
     "stop-packet": ("packet", False),
+    "clock-offset": ("clock", True),
+    "clock-bump": ("clock", True),
+    "clock-strobe": ("clock", True),
+    "clock-reset": ("clock", False),
     "arm-crash": ("crash", True),
     "disarm-crash": ("crash", False),
 }
@@ -122,6 +130,8 @@ def _claimed(kind: str, op: Op) -> bool:
 def _value_nodes(value: Any) -> list[str] | None:
     if isinstance(value, dict) and isinstance(value.get("nodes"), list):
         return [str(n) for n in value["nodes"]]
+    if isinstance(value, dict) and isinstance(value.get("offsets_ms"), dict):  # clock ops
+        return [str(n) for n in value["offsets_ms"]]
     return None
 
 
@@ -144,6 +154,9 @@ def _opening(kind: str, op: Op) -> FaultWindow | None:
     elif kind == "packet":
         nodes = sorted(_value_nodes(v) or [])
         detail = {k: v[k] for k in ("nodes", "behaviour") if k in v} if isinstance(v, dict) else v
+    elif kind == "clock":
+        nodes = sorted(_value_nodes(v) or [])
+        detail = {k: v[k] for k in ("offsets_ms", "strobe") if k in v} if isinstance(v, dict) else v
     else:
         nodes, detail = [], v
     return FaultWindow(kind=kind, start_ns=op.time, end_ns=None, detail=detail,

@@ -301,7 +301,8 @@ class _Run:
         wctx = WorkloadContext(nodes=req.nodes, variant=req.variant, concurrency=req.concurrency,
                                options=req.options)
         spec = ClusterSpec(target=req.target, variant=req.variant, nodes=req.nodes, run_id=info.run_id,
-                           run_dir=self.run_dir, options=req.options)
+                           run_dir=self.run_dir, options=req.options,
+                           clock=any(f.split(":")[0] == "clock" for f in req.faults))  # libfaketime nodes
         from harness.nodes import role_map
         pkg = package(req.faults, nodes=req.nodes, roles=role_map(req.target, req.nodes),
                       interval_s=req.nemesis_interval_s, seed=info.seed, time_limit_s=req.time_limit_s,
