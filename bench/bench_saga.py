@@ -30,6 +30,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 NEMESIS = "kill,kill:orchestrator,pause,partition:orchestrator,partition:bus"
 OPTIONS = ("crash_points=all", "crash_p=0.004")
@@ -39,6 +40,22 @@ def _results(store: Path) -> set[Path]:
     return {p for p in store.glob("saga-orders/*/results.json") if not p.parent.is_symlink()}
 
 
+def run_bounded(argv: list[str], timeout: float, **kw: Any) -> subprocess.CompletedProcess:
+    """Run ``argv``; past ``timeout`` s stop it with SIGTERM, so that the harness removes its own
+    nodes (containers, namespaces) and records the run as interrupted, then SIGKILL after 60 s more."""
+    with subprocess.Popen(argv, **kw) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            try:
+                out, err = proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, err = proc.communicate()
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
 def one_run(variant: str, seed: int, seconds: float, backend: str, store: Path) -> dict:
     before = _results(store)
     argv = [sys.executable, "-m", "harness.cli", "run", "saga-orders", "--variant", variant, "--backend", backend,
@@ -46,11 +63,14 @@ def one_run(variant: str, seed: int, seconds: float, backend: str, store: Path) 
             "--store", str(store), "--nemesis-interval", "3"]
     for o in OPTIONS:
         argv += ["--option", o]
-    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=seconds + 180)
+    run_bounded(argv, seconds + 180, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     new = sorted(_results(store) - before)
     if not new:
         return {"valid": "error", "kinds": Counter(), "folder": None}
     doc = json.loads(new[-1].read_text())
+    if doc.get("valid") not in (True, False):
+        return {"valid": f"{doc.get('valid')} ({doc.get('status')} in {doc.get('phase')})", "kinds": Counter(),
+                "folder": str(new[-1].parent)}
     saga = (doc.get("checkers") or {}).get("saga") or {}
     kinds = Counter((saga.get("stats") or {}).get("counts") or {})
     if not kinds:

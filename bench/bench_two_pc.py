@@ -37,6 +37,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from checkers.atomic_commit import LIVENESS, PROBLEMS
 
@@ -51,6 +52,22 @@ STOCK = "p1=400;p2=400;p3=400"
 BALANCES = "u1=1500;u2=1500;u3=1500;u4=1500"  # payment starts voting NO after ~10 s
 
 
+def run_bounded(argv: list[str], timeout: float, **kw: Any) -> subprocess.CompletedProcess:
+    """Run ``argv``; past ``timeout`` s stop it with SIGTERM, so that the harness removes its own
+    nodes (containers, namespaces) and records the run as interrupted, then SIGKILL after 60 s more."""
+    with subprocess.Popen(argv, **kw) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            try:
+                out, err = proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, err = proc.communicate()
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
 def one_run(variant: str, seed: int, seconds: float, backend: str | None, crash_p: float,
             store: Path, lock_bound: float) -> dict:
     argv = [sys.executable, "-m", "harness.cli", "run", "two-pc", "--variant", variant, "--nemesis", NEMESIS,
@@ -62,12 +79,15 @@ def one_run(variant: str, seed: int, seconds: float, backend: str | None, crash_
         argv += ["--backend", backend]
     before = set((store / "two-pc").glob("*")) if (store / "two-pc").exists() else set()
     t0 = time.monotonic()
-    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 240)
+    proc = run_bounded(argv, seconds + 240, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     new = sorted(set((store / "two-pc").glob("*")) - before)
     if not new or not (new[-1] / "results.json").exists():
         return {"error": (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no run folder"],
                 "elapsed": time.monotonic() - t0}
     d = json.loads((new[-1] / "results.json").read_text())
+    if d["valid"] not in (True, False):
+        return {"error": [f"{d['valid']}: {d.get('status')} in {d.get('phase')}: {d.get('error', '')}"[:300]],
+                "elapsed": time.monotonic() - t0}
     r = d["checkers"].get("atomic-commit", {})
     kinds = Counter(a["kind"] for a in r.get("anomalies", []))
     stats = r.get("stats", {})
