@@ -95,30 +95,45 @@ CRASH_FS = ("crash-fired", "crash", "crash-point")
 RESTART_FS = ("restart",)
 
 
-def crash_events(history: History, lanes: Mapping[str, str]) -> list[tuple[float, LaneEvent]]:
+def crash_events(history: History, lanes: Mapping[str, str], offset: float | None = None
+                 ) -> list[tuple[float, LaneEvent]]:
     """Crash-point firings and restarts recorded as nemesis events (``crash-fired``, ``restart``).
 
-    ``lanes`` maps node names to lanes; events naming no known node are dropped.
+    ``lanes`` maps node names to lanes; events naming no known node are dropped. Each is
+    recorded as a pair of equal events (docs/DESIGN.md), taken once. A firing is placed at its
+    ``at`` (the node's wall clock) plus ``offset`` when both are known, else when it was recorded.
     Returned with their time so callers can merge them with the nodes' own records.
     """
     out: list[tuple[float, LaneEvent]] = []
+    seen: set[tuple[Any, ...]] = set()
     for e in history.nemesis:
         if e.time is None or (e.f not in CRASH_FS and e.f not in RESTART_FS):
             continue
         v = e.value if isinstance(e.value, dict) else {}
         nodes = v.get("nodes") or ([v["node"]] if isinstance(v.get("node"), str) else [])
         point = v.get("point") or v.get("crash-point")
+        once = (e.f, str(v.get("node")), str(point), str(v.get("arm")), str(v.get("at")))
+        if once in seen:
+            continue
+        seen.add(once)
+        at = v.get("at")
         for n in nodes if isinstance(nodes, list) else []:
             lane = lanes.get(str(n))
             if lane is None:
                 continue
             t = e.time / 1e9
             if e.f in CRASH_FS:
+                if isinstance(at, (int, float)) and offset is not None:
+                    t = float(at) + offset
+                order = f" (in {v['order']})" if v.get("order") is not None else ""
                 out.append((t, LaneEvent(lane=lane, at=t, kind="crash", outcome="lost",
                                          what=f"✗ {point}" if point else "✗ crash", detail=f"{n} crashed"
-                                         + (f" at crash point `{point}`" if point else ""))))
+                                         + (f" at crash point `{point}`" if point else "") + order)))
             else:
-                out.append((t, LaneEvent(lane=lane, at=t, kind="restart", what="restart", detail=f"{n} back")))
+                down = v.get("down_s")
+                out.append((t, LaneEvent(lane=lane, at=t, kind="restart", what="restart",
+                                         detail=f"{n} back" + (f" after {down:.2f} s" if isinstance(
+                                             down, (int, float)) else ""))))
     return out
 
 

@@ -314,7 +314,7 @@ class SagaChecker:
         if offset is not None:
             lanes = SagaLanes(final=final, offset=offset, faults=fault_spans(history), places=client_ops,
                               end=final_op.time / 1e9,  # type: ignore[operator]
-                              extra_crashes=[e for _, e in crash_events(history, {n: n for n in _LANE_NODES})])
+                              extra_crashes=[e for _, e in crash_events(history, {n: n for n in _LANE_NODES}, offset)])
         found = check_state(final, told, offset=offset, faults=faults, seen=seen, lanes=lanes)
         key_of = {o["id"]: o["key"] for o in final.get("orders", [])}
         found = [dataclasses.replace(a, ops=tuple(i for oid in a.data.get("orders", [])[:3]

@@ -245,7 +245,7 @@ def with_lanes(found: Iterable[Anomaly], final: Mapping[str, Any], history: Hist
                        faults=fault_spans(history) if history is not None else (),
                        end=end if end is not None else (None if final.get("now") is None else final["now"] + offset))
     if history is not None:
-        lanes = dataclasses.replace(lanes, extra_crashes=[e for _, e in crash_events(history, lanes.lane_of())])
+        lanes = dataclasses.replace(lanes, extra_crashes=[e for _, e in crash_events(history, lanes.lane_of(), offset)])
     out = []
     for a in found:
         txns = [str(t) for t in a.data.get("txns", [])][:3]
