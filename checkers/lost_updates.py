@@ -25,11 +25,10 @@ version that read returned and its writer: in the anomaly when set-full
 reports stale anomalies (``linearizable=True``), and always in each key's
 ``stats["stale_explained"]`` for set-full's ``worst_stale`` rows.
 
-Clock offsets come from nemesis events whose ``f`` names a clock fault
-(``clock-offset``, ``bump``, ``strobe``, ``clock-reset``, or any ``f`` with
-``clock`` in it) and whose value maps nodes to offsets (directly, or under
-``"offsets"``); the offsets in effect at an op's time are folded from them.
-Absent such events, none are named.
+Clock offsets are the clock nemesis's (:mod:`nemesis.clock`), read back
+from the history by :mod:`harness.clock_offsets`: each add's coordinator
+offset over the time the add ran (a range while a skew was being applied).
+Without clock events none are named.
 
 :class:`LostUpdates` wraps the set checker (usually
 ``Independent(SetFull)``): verdict, kinds and stats are the inner checker's;
@@ -50,11 +49,10 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from checkers.api import Anomaly, Checker, CheckResult
+from harness.clock_offsets import clock_spans, offset_during, offset_text
 from harness.history import History, Op, Operation
 
-__all__ = ["CLOCK_FS", "Lineage", "LostUpdates", "clock_offsets"]
-
-CLOCK_FS = ("clock-offset", "bump", "strobe", "clock-reset", "reset-clock")
+__all__ = ["Clocks", "Lineage", "LostUpdates", "fmt_version", "lineages"]
 
 
 def _vkey(v: Any) -> str | None:
@@ -83,43 +81,18 @@ def _ref(o: Operation) -> dict[str, Any]:
             "read": m.get("read"), "version": m.get("version")}
 
 
-def _num(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
+class Clocks:
+    """Each node's clock offset over time, as the clock nemesis recorded it (:mod:`harness.clock_offsets`)."""
 
+    def __init__(self, history: History) -> None:
+        self._spans = clock_spans(history.ops)
 
-def _offsets_in(v: Any) -> dict[str, Any]:
-    """Node -> offset from a clock event's value: ``{"offsets": {n: x}}``, ``{"node": n, "offset...": x}``,
-    ``{n: x}`` or ``[n, x]``; empty when it holds none."""
-    if isinstance(v, Mapping):
-        if isinstance(v.get("offsets"), Mapping):
-            return {str(k): x for k, x in v["offsets"].items() if _num(x)}
-        if isinstance(v.get("node"), str):
-            x = next((x for k, x in v.items() if "offset" in str(k) and _num(x)), None)
-            return {} if x is None else {v["node"]: x}
-        return {str(k): x for k, x in v.items() if _num(x)}
-    if isinstance(v, (list, tuple)) and len(v) == 2 and isinstance(v[0], str) and _num(v[1]):
-        return {v[0]: v[1]}
-    return {}
+    def __bool__(self) -> bool:
+        return bool(self._spans)
 
-
-def clock_offsets(history: History) -> list[tuple[int, str, dict[str, Any]]]:
-    """``(time, f, offsets in effect after it)`` for every clock event, in history order.
-
-    An event naming no offsets whose ``f`` says reset or stop clears them.
-    """
-    out: list[tuple[int, str, dict[str, Any]]] = []
-    now: dict[str, Any] = {}
-    for op in history.nemesis:
-        f = str(op.f)
-        if f not in CLOCK_FS and "clock" not in f:
-            continue
-        offsets = _offsets_in(op.value)
-        if offsets:
-            now = {**now, **offsets}
-        elif "reset" in f or f.startswith("stop"):
-            now = {}
-        out.append((op.time or 0, f, dict(now)))
-    return out
+    def during(self, node: str | None, start: int | None, end: int | None) -> tuple[float, float] | None:
+        """The range of ``node``'s offset in ms over ``[start, end]``; None when the history cannot tell."""
+        return offset_during(self._spans, node, start, end)
 
 
 def fmt_version(v: Any) -> str:
@@ -129,15 +102,6 @@ def fmt_version(v: Any) -> str:
     if v[0] == 0:
         return "none (the empty set)"
     return f"{v[0]} ms (wall clock)" if v[1] == "" else f"({v[0]}, {v[1]})"
-
-
-def _offsets_at(events: list[tuple[int, str, dict[str, Any]]], t: int | None) -> dict[str, Any]:
-    now: dict[str, Any] = {}
-    for time, _, offsets in events:
-        if t is not None and time > t:
-            break
-        now = offsets
-    return now
 
 
 @dataclass(slots=True, kw_only=True)
@@ -231,7 +195,7 @@ class LostUpdates:
     def check(self, history: History) -> CheckResult:
         r = self.inner.check(history)
         lins = lineages(history)
-        clocks = clock_offsets(history)
+        clocks = Clocks(history)
         anomalies = [self._explain(a, a.data.get("key"), lins, clocks) for a in r.anomalies]
         by_name = {str(k): k for k in lins}
         children: dict[str, CheckResult] = {}
@@ -258,7 +222,7 @@ class LostUpdates:
         return CheckResult(checker=self.name, verdict=r.verdict, anomalies=tuple(anomalies), stats=stats,
                            error=r.error, children=children)
 
-    def _explain(self, a: Anomaly, key: Any, lins: Mapping[Any, Lineage], clocks: list[Any]) -> Anomaly:
+    def _explain(self, a: Anomaly, key: Any, lins: Mapping[Any, Lineage], clocks: Clocks) -> Anomaly:
         if a.kind not in ("lost", "stale") or key is None:
             return a
         x = a.data.get("element")
@@ -274,7 +238,7 @@ class LostUpdates:
         return Anomaly(kind=a.kind, summary=f"{a.summary}. {prose}", ops=a.ops,
                        data={**dict(a.data), "explanation": ex})
 
-    def _lost(self, lin: Lineage, add: Operation, x: Any, ex: dict[str, Any], clocks: list[Any]) -> str:
+    def _lost(self, lin: Lineage, add: Operation, x: Any, ex: dict[str, Any], clocks: Clocks) -> str:
         b, why = lin.loser(x)
         if b is None:
             ex["overwritten_by"] = None
@@ -298,14 +262,21 @@ class LostUpdates:
                      f"{fmt_version(rb['version'])} over it")
         text += (": a read-modify-write race, the two adds concurrent" if conc
                  else ", after the add of %r was acknowledged: it read a stale quorum" % (x,))
-        offsets = {}
+        ex["clock_offsets"] = {}
         if clocks:
-            t = b.completion.time if b.completion is not None else b.invoke.time
-            offsets = _offsets_at(clocks, t)
-        ex["clock_offsets"] = offsets
-        if offsets:
-            text += (f"; clock offsets in effect when it wrote (as the nemesis recorded them): {ra['node']} "
-                     f"{offsets.get(ra['node'], 0)}, {rb['node']} {offsets.get(rb['node'], 0)} (all: {offsets})")
+            ranges = {}
+            for who, o in (("add", add), ("overwriter", b)):
+                end = o.completion.time if o.completion is not None else None
+                ranges[who] = clocks.during(_ref(o)["node"], o.invoke.time, end)
+            ex["clock_offsets"] = {w: None if r is None else list(r) for w, r in ranges.items()}
+            ra_off, rb_off = ranges["add"], ranges["overwriter"]
+            if ra_off is not None and rb_off is not None:
+                text += (f"; clock offsets in effect: {ra['node']} {offset_text(*ra_off)} while the add of {x!r} "
+                         f"ran, {rb['node']} {offset_text(*rb_off)} while the add of {rb['element']!r} ran")
+                ahead = rb_off[0] - ra_off[1]
+                if ahead > 0 and _ordered(ra["version"]) and ra["version"][1] == "":
+                    text += (f", so {rb['node']}'s wall-clock versions ran at least {ahead:.0f} ms ahead of "
+                             f"{ra['node']}'s")
         return text + (f" ({why})." if why else ".")
 
     def _stale(self, lin: Lineage, row: Mapping[str, Any], x: Any, ex: dict[str, Any]) -> str:
