@@ -28,6 +28,10 @@ observed a state (a read's value, a cas's expected value):
                         observed had completed: reads went back in time;
 ``generic``             none of these: the witness is shown as it is.
 
+When the clock nemesis skewed the nodes, a lost write, stale read or
+flip-flop whose older write won only because its node's clock was ahead says
+so, with the offsets from the history (:mod:`checkers.linear.clocks`).
+
 Other models get ``generic``. The sentences use :func:`harness.notation.value_text`
 for values, so they read like the rest of the report and the CLI.
 """
@@ -37,6 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Mapping, Sequence
 
+from checkers.linear.clocks import with_clocks
 from checkers.linear.models import NOTHING, Call, Model, ModelInputError
 from checkers.linear.partition import Entry
 from checkers.linear.witness import makers_of
@@ -170,7 +175,7 @@ def classify(witness: Sequence[Entry], entries: Sequence[Entry], model: Model, i
         for x in observers:
             cause = find(x)
             if cause is not None:
-                return cause
+                return with_clocks(cause, witness, history)
     return _generic(witness, minimal)
 
 
