@@ -27,6 +27,7 @@ from checkers.api import Anomaly
 from harness.notation import value_text
 from harness.report.charts import (Axis, axis_for, latency_figure, mark_anomalies, op_span, throughput_figure,
                                    timeline_figure)
+from harness.report.clock_chart import clock_figure
 from harness.report.embed import plot_div
 from harness.report.faults import FaultWindow, fault_text, fault_windows
 from harness.report.rundata import RunData, load_run, write_text_atomic
@@ -263,13 +264,14 @@ def render_report(run: RunData, *, sections: Mapping[str, Section] | None = None
     }[verdict]
     if results.get("status") not in (None, "done") and results.get("error"):  # killed, interrupted...
         sentence = f"The run did not finish ({results['status']}): {results['error']}. {sentence}"
-    timeline = latency = throughput = None
+    timeline = latency = throughput = clocks = None
     if history is not None:
         highlight = {i for _, a in all_anomalies for i in a.ops if isinstance(i, int)}
         timeline = timeline_figure(history, windows, axis, highlight=highlight)
         latency = latency_figure(history, windows, axis)
         throughput = throughput_figure(history, windows, axis)
-        for fig in (timeline.figure, latency, throughput):
+        clocks = clock_figure(history, windows, axis)
+        for fig in (timeline.figure, latency, throughput, clocks):
             if fig is not None:
                 mark_anomalies(fig, marks, axis)
     n_procs = timeline.n_processes if timeline is not None else 0
@@ -283,6 +285,7 @@ def render_report(run: RunData, *, sections: Mapping[str, Section] | None = None
         timeline_div=plot_div(timeline.figure, height=min(900, 160 + 22 * n_procs)) if timeline else None,
         latency_div=plot_div(latency, height=380) if latency else None,
         throughput_div=plot_div(throughput, height=300) if throughput else None,
+        clock_div=plot_div(clocks, height=300) if clocks else None,
         version=version, run_dir_name=run.run_dir.name, plotly_js=Markup(plotly_js),
     )
 
