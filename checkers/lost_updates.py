@@ -113,23 +113,6 @@ class Lineage:
     reads: dict[int, Operation] = field(default_factory=dict)     # invocation index -> ok read
     last_read: Operation | None = None
 
-    def contains(self, version: Any, x: Any, limit: int = 100_000) -> bool | None:
-        """Whether ``version`` holds ``x`` by its lineage; None when the lineage breaks first."""
-        seen = 0
-        while seen < limit:
-            if version is None:
-                return None
-            if _ordered(version) and version[0] == 0:
-                return False
-            w = self.writers.get(_vkey(version) or "")
-            if w is None:
-                return None
-            if w.invoke.value[1] == x:
-                return True
-            version = _meta(w.completion).get("read")
-            seen += 1
-        return None
-
     def loser(self, x: Any) -> tuple[Operation | None, str]:
         """The add that wrote over ``x`` on the final read's lineage, and why none when there is none."""
         a = self.adds.get(x)
