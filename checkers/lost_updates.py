@@ -253,7 +253,9 @@ class LostUpdates:
                 ranges[who] = clocks.during(_ref(o)["node"], o.invoke.time, end)
             ex["clock_offsets"] = {w: None if r is None else list(r) for w, r in ranges.items()}
             ra_off, rb_off = ranges["add"], ranges["overwriter"]
-            if ra_off is not None and rb_off is not None:
+            if ra_off is not None and rb_off is not None and not any(ra_off) and not any(rb_off):
+                text += f"; no clock offset was in effect on {ra['node']} or {rb['node']}"
+            elif ra_off is not None and rb_off is not None:
                 text += (f"; clock offsets in effect: {ra['node']} {offset_text(*ra_off)} while the add of {x!r} "
                          f"ran, {rb['node']} {offset_text(*rb_off)} while the add of {rb['element']!r} ran")
                 ahead = rb_off[0] - ra_off[1]
