@@ -68,18 +68,24 @@ class LaneEvent:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FaultSpan:
-    """A fault in effect from ``start`` to ``end`` (run seconds; ``None``: never healed) on ``nodes``."""
+    """A fault in effect from ``start`` to ``end`` (run seconds; ``None``: never healed) on ``nodes``.
+
+    A ``crash`` fault is a crash point armed (``point``) from its arming to its disarming.
+    """
 
     kind: str
     start: float
     end: float | None
     nodes: tuple[str, ...]
     what: str
+    point: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "start": round(self.start, 4),
-                "end": None if self.end is None else round(self.end, 4), "nodes": list(self.nodes),
-                "what": self.what}
+        d = {"kind": self.kind, "start": round(self.start, 4),
+             "end": None if self.end is None else round(self.end, 4), "nodes": list(self.nodes), "what": self.what}
+        if self.point is not None:
+            d["point"] = self.point
+        return d
 
 
 def fault_spans(history: History) -> tuple[FaultSpan, ...]:
@@ -87,7 +93,9 @@ def fault_spans(history: History) -> tuple[FaultSpan, ...]:
     from nemesis.windows import fault_windows
 
     return tuple(FaultSpan(kind=w.kind, start=w.start_ns / 1e9, end=None if w.end_ns is None else w.end_ns / 1e9,
-                           nodes=tuple(w.nodes), what=w.describe())
+                           nodes=tuple(w.nodes), what=w.describe(),
+                           point=str(w.detail["point"]) if w.kind == "crash" and isinstance(w.detail, dict)
+                           and w.detail.get("point") else None)
                  for w in fault_windows(history.ops) if w.start_ns is not None)
 
 

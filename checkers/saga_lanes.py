@@ -174,6 +174,9 @@ class SagaLanes:
 def _fault_phrase(f: Mapping[str, Any]) -> str:
     nodes = " and ".join(f.get("nodes") or []) or "?"
     until = "still in effect at the end" if f.get("end") is None else f"until {when(f['end'])}"
+    if f.get("kind") == "crash" and f.get("point"):
+        until = "never disarmed" if f.get("end") is None else f"disarmed at {when(f['end'])}"
+        return f"crash point `{f['point']}` armed on the {nodes} at {when(f.get('start'))} ({until})"
     verb = {"kill": f"the {nodes} was killed", "pause": f"the {nodes} was paused"}.get(str(f.get("kind")))
     return f"{verb or str(f.get('what'))} at {when(f.get('start'))} ({until})"
 
