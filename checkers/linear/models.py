@@ -269,27 +269,39 @@ def _kv(*, init: Any, nil_read_unknown: bool) -> Model:
 
     def unseen(calls: Sequence[Call]) -> Callable[[Call], bool]:
         # A string is seen when some get's result contains it. The distinct results,
-        # each dropped when another extends it, are joined into one text to search;
-        # a string of three or more space-separated words is first tested against
-        # the pairs of adjacent words of that text: its inner words stand as whole,
-        # adjacent words in any result containing it, so a pair missing means
-        # unseen; else it counts as seen (keeping an info op is never wrong, only
-        # slower). This keeps the test near linear on long histories.
+        # each dropped when another extends it, are what is searched; a string of
+        # three or more space-separated words is tested against the pairs of
+        # adjacent words of those results: its inner words stand as whole, adjacent
+        # words in any result containing it, so a pair missing means unseen; else it
+        # counts as seen (keeping an info op is never wrong, only slower). Only the
+        # pairs the info calls ask about are kept, one result split at a time, so
+        # memory stays that of the largest result (a million-op history's results
+        # hold some 200 MiB of text); this keeps the test near linear.
         results = sorted({c.needs for c in calls if c.read_only and c.needs.__class__ is str})
         kept = [r for r, later in zip(results, results[1:] + [None]) if later is None or not later.startswith(r)]
-        seen = "\0".join(kept)
+        del results
+        seen: str | None = None
         pairs: set[tuple[str, str]] | None = None
 
         def unseen_call(c: Call) -> bool:
-            nonlocal pairs
+            nonlocal seen, pairs
             if c.read_only or c.arg.__class__ is not str:
                 return False
             inner = c.arg.split(" ")[1:-1]
             if len(inner) < 2:
+                if seen is None:
+                    seen = "\0".join(kept)
                 return c.arg not in seen
             if pairs is None:
-                words = seen.replace("\0", " ").split(" ")
-                pairs = set(zip(words, words[1:]))
+                wanted = set()
+                for x in calls:
+                    if x.ret is UNKNOWN and not x.read_only and x.arg.__class__ is str:
+                        w = x.arg.split(" ")[1:-1]
+                        wanted.update(zip(w, w[1:]))
+                pairs = set()
+                for r in kept:
+                    words = r.split(" ")
+                    pairs.update(wanted.intersection(zip(words, words[1:])))
             return any(p not in pairs for p in zip(inner, inner[1:]))
 
         return unseen_call

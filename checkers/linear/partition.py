@@ -99,7 +99,9 @@ class Partition:
 _entry = tuple.__new__  # Entry(...) through its keyword-parsing __new__ costs twice as much
 
 MEMO_TRIAL = 2000
-"""Operations after which the call memo is dropped if it has not been paying (most values unique)."""
+"""Operations after which the call memo is dropped unless half of them were found in it."""
+MEMO_MAX = 65_536
+"""Calls the memo holds at most (some 250 bytes each): it must not grow with the history."""
 
 
 def positions(history: History) -> Callable[[Op], int]:
@@ -144,8 +146,8 @@ def partition(history: History, model: Model) -> tuple[Partition, ...]:
         out = comp.value if ok else None  # type: ignore[union-attr]
         call = mk = None
         if memo is not None:
-            if n == MEMO_TRIAL and hits * 10 < n:
-                memo = None
+            if n == MEMO_TRIAL and hits * 2 < n:
+                memo = None  # building its key costs about what a miss saves
             else:
                 try:  # memo key: lists become tuples (one level; deeper lists stay unhashable)
                     mk = (inv.f, (list, *iv) if iv.__class__ is list else iv,
@@ -160,7 +162,7 @@ def partition(history: History, model: Model) -> tuple[Partition, ...]:
                 bad = comp if ok and "completion" in str(e) else inv
                 raise HistoryError(f"op index {bad.index} ({inv.f}): {e}; check the --model option",
                                    file=history.source, line=history.line_of(bad)) from None  # type: ignore[union-attr]
-            if mk is not None:
+            if mk is not None and len(memo) < MEMO_MAX:  # type: ignore[arg-type]
                 memo[mk] = call  # type: ignore[index]
         else:
             hits += 1

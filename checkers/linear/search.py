@@ -68,6 +68,7 @@ import sys
 import time
 from array import array
 from dataclasses import dataclass
+from collections.abc import Sequence as SequenceABC
 from typing import Any, Generator, Hashable, Literal, NamedTuple, Sequence
 
 from checkers.linear.models import ANY, NOTHING, Call, Illegal, Model
@@ -134,7 +135,7 @@ def search(entries: Sequence[Entry] | Partition, model: Model, init: Hashable, *
         return stop.value  # type: ignore[no-any-return]
 
 
-def segments(entries: Sequence[Entry]) -> list[tuple[list[int], list[int]]]:
+def segments(entries: Sequence[Entry]) -> Sequence[tuple[list[int], list[int]]]:
     """Split at quiescent points: per segment, its ``ok`` entries (by completion) and new ``info`` ones.
 
     ``entries`` come in invocation order. An ``info`` entry belongs to the
@@ -145,29 +146,70 @@ def segments(entries: Sequence[Entry]) -> list[tuple[list[int], list[int]]]:
     return _segments([e.call_pos for e in entries], [e.ret_pos for e in entries])
 
 
-def _segments(cp: list[int], rp: list[int | None]) -> list[tuple[list[int], list[int]]]:
-    out: list[tuple[list[int], list[int]]] = []
-    oks: list[int] = []
-    infos: list[int] = []
+def _segments(cp: Sequence[int], rp: Sequence[int | None]) -> "_Segments":
+    """The segments of columns ``cp``/``rp`` (see :func:`segments`), found in one pass.
+
+    Each segment is a run of consecutive entries: it closes before the first
+    entry invoked after every ``ok`` entry of it returned. Only the
+    boundaries are kept; a trailing run without an ``ok`` entry is none.
+    """
+    bounds = array("q", (0,))
+    has_ok = False
     last = -1
-    by_ret = rp.__getitem__
     for i, r in enumerate(rp):
-        if oks and cp[i] > last:
-            if len(oks) > 1:
-                oks.sort(key=by_ret)  # type: ignore[arg-type]
-            out.append((oks, infos))
-            oks, infos = [], []
-        if r is None:
-            infos.append(i)
-        else:
-            oks.append(i)
+        if has_ok and cp[i] > last:
+            bounds.append(i)
+            has_ok = False
+        if r is not None:
+            has_ok = True
             if r > last:
                 last = r
-    if oks:
-        if len(oks) > 1:
-            oks.sort(key=by_ret)  # type: ignore[arg-type]
-        out.append((oks, infos))
-    return out
+    if has_ok:
+        bounds.append(len(rp))
+    return _Segments(rp, bounds)
+
+
+class _Segments(SequenceABC):
+    """The segments of one partition, materialised on demand: 8 bytes a segment held.
+
+    Segment ``s`` is the run of entries ``bounds[s]..bounds[s + 1]`` (in
+    invocation order); its ``ok`` entries (by completion) and ``info`` ones
+    are rebuilt from the column ``rp`` when asked for (the last few are kept:
+    the drivers ask for each a few times in a row).
+    """
+
+    __slots__ = ("rp", "bounds", "_memo")
+
+    def __init__(self, rp: Sequence[int | None], bounds: array) -> None:
+        self.rp = rp
+        self.bounds = bounds
+        self._memo: dict[int, tuple[list[int], list[int]]] = {}
+
+    def __len__(self) -> int:
+        return len(self.bounds) - 1
+
+    def __getitem__(self, si: int) -> tuple[list[int], list[int]]:  # type: ignore[override]
+        if si < 0:
+            si += len(self)
+        if not 0 <= si < len(self):
+            raise IndexError(si)
+        got = self._memo.get(si)
+        if got is not None:
+            return got
+        rp = self.rp
+        a, b = self.bounds[si], self.bounds[si + 1]
+        if b - a == 1:
+            got = ([a], []) if rp[a] is not None else ([], [a])
+        else:
+            oks = [i for i in range(a, b) if rp[i] is not None]
+            infos = [i for i in range(a, b) if rp[i] is None] if len(oks) < b - a else []
+            if len(oks) > 1:
+                oks.sort(key=rp.__getitem__)  # type: ignore[arg-type]
+            got = (oks, infos)
+        if len(self._memo) > 4:
+            self._memo.clear()
+        self._memo[si] = got
+        return got
 
 
 class _Config(NamedTuple):
@@ -235,7 +277,7 @@ class _Cols(NamedTuple):
     rp: list[int | None]
 
 
-def _lazy(cols: _Cols, model: Model, init: Hashable, segs: list[tuple[list[int], list[int]]],
+def _lazy(cols: _Cols, model: Model, init: Hashable, segs: Sequence[tuple[list[int], list[int]]],
           count: list[int], slice_: int) -> Generator[Usage, None, SearchResult | None]:
     """The lazy driver: a valid or unknown result, or None for the exact driver to decide."""
     step = model.step
@@ -329,7 +371,7 @@ def _dominated(tried: dict[Hashable, list[frozenset[int]]], cfg: _Config) -> boo
     return False
 
 
-def _exact(cols: _Cols, model: Model, init: Hashable, segs: list[tuple[list[int], list[int]]],
+def _exact(cols: _Cols, model: Model, init: Hashable, segs: Sequence[tuple[list[int], list[int]]],
            count: list[int], slice_: int) -> Generator[Usage, None, SearchResult]:
     """The exact driver (see the module docstring)."""
     step = model.step
