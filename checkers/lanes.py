@@ -28,8 +28,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from harness.history import History
 
-__all__ = ["EVENT_KINDS", "FaultSpan", "LaneEvent", "crash_events", "fault_spans", "lane_trace", "overlapping",
-           "when"]
+__all__ = ["EVENT_KINDS", "FaultSpan", "LaneEvent", "crash_events", "fault_phrase", "fault_spans", "lane_trace",
+           "overlapping", "when"]
 
 EVENT_KINDS = ("step", "compensation", "message", "decision", "lock", "crash", "restart", "client", "state")
 """``step``/``compensation``: a saga's forward step or its undoing; ``message``: a request and its
@@ -148,6 +148,17 @@ def crash_events(history: History, lanes: Mapping[str, str], offset: float | Non
 def overlapping(faults: Iterable[FaultSpan], lo: float, hi: float, slack: float = 1.0) -> list[FaultSpan]:
     """The faults in effect at some time in ``[lo - slack, hi + slack]``."""
     return [f for f in faults if f.start <= hi + slack and (f.end is None or f.end >= lo - slack)]
+
+
+def fault_phrase(f: Mapping[str, Any]) -> str:
+    """A fault of a lane trace in words: ``the orchestrator was killed at 4.56 s (until 9.42 s)``."""
+    nodes = " and ".join(f.get("nodes") or []) or "?"
+    until = "still in effect at the end" if f.get("end") is None else f"until {when(f['end'])}"
+    if f.get("kind") == "crash" and f.get("point"):
+        until = "never disarmed" if f.get("end") is None else f"disarmed at {when(f['end'])}"
+        return f"crash point `{f['point']}` armed on the {nodes} at {when(f.get('start'))} ({until})"
+    verb = {"kill": f"the {nodes} was killed", "pause": f"the {nodes} was paused"}.get(str(f.get("kind")))
+    return f"{verb or str(f.get('what'))} at {when(f.get('start'))} ({until})"
 
 
 def when(t: float | None) -> str:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from checkers.lanes import FaultSpan, LaneEvent, lane_trace, when
+from checkers.lanes import FaultSpan, LaneEvent, fault_phrase, lane_trace, when
 
 __all__ = ["INVARIANTS", "SagaLanes", "explain"]
 
@@ -171,16 +171,6 @@ class SagaLanes:
                           faults=self.faults, end=self.end)
 
 
-def _fault_phrase(f: Mapping[str, Any]) -> str:
-    nodes = " and ".join(f.get("nodes") or []) or "?"
-    until = "still in effect at the end" if f.get("end") is None else f"until {when(f['end'])}"
-    if f.get("kind") == "crash" and f.get("point"):
-        until = "never disarmed" if f.get("end") is None else f"disarmed at {when(f['end'])}"
-        return f"crash point `{f['point']}` armed on the {nodes} at {when(f.get('start'))} ({until})"
-    verb = {"kill": f"the {nodes} was killed", "pause": f"the {nodes} was paused"}.get(str(f.get("kind")))
-    return f"{verb or str(f.get('what'))} at {when(f.get('start'))} ({until})"
-
-
 def story(evs: Sequence[Mapping[str, Any]], faults: Sequence[Mapping[str, Any]], *, keep: int = 7) -> list[str]:
     """What happened, in time order: the services' rows, the calls that failed, crashes, faults beginning.
 
@@ -204,9 +194,9 @@ def story(evs: Sequence[Mapping[str, Any]], faults: Sequence[Mapping[str, Any]],
         lo, hi = min(times), max(times)
         for f in faults:
             if f.get("start") is not None and lo - 0.5 <= f["start"] <= hi + 1.0:
-                items.append((f["start"], _fault_phrase(f)))
+                items.append((f["start"], fault_phrase(f)))
             elif f.get("start") is not None and f["start"] < lo and (f.get("end") is None or f["end"] > lo):
-                items.append((lo - 1e-6, f"while {_fault_phrase(f)}"))
+                items.append((lo - 1e-6, f"while {fault_phrase(f)}"))
     items.sort(key=lambda x: x[0])
     out = [w for _, w in items]
     return out if len(out) <= keep else out[:2] + ["…"] + out[-(keep - 2):]

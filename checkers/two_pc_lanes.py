@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from checkers.api import Anomaly
-from checkers.lanes import FaultSpan, LaneEvent, crash_events, fault_spans, lane_trace, when
+from checkers.lanes import FaultSpan, LaneEvent, crash_events, fault_phrase, fault_spans, lane_trace, when
 from harness.history import History
 
 __all__ = ["PROPERTIES", "TwoPcLanes", "explain", "with_lanes"]
@@ -203,9 +203,7 @@ def explain(kind: str, summary_why: str, trace: Mapping[str, Any]) -> str:
             bits.append(f"prepared at {when(e['at'])}" if e.get("kind") == "lock" else f"{e['what']} at {when(e['at'])}")
         per.append(f"{lane} " + ", ".join(bits))
     crashes = [f"{e.get('detail') or e.get('what')} at {when(e.get('at'))}" for e in evs if e.get("kind") == "crash"]
-    faults = [f"{f.get('what')} from {when(f.get('start'))}" + ("" if f.get("end") is None else
-                                                              f" to {when(f['end'])}")
-              for f in trace.get("faults", []) if isinstance(f, Mapping)]
+    faults = [fault_phrase(f) for f in trace.get("faults", []) if isinstance(f, Mapping)]
     left = [str(e["what"]) for e in evs if e.get("kind") == "state"]
     head = summary_why if str(txn) in summary_why else f"{summary_why}; transaction {txn}"
     text = f"{PROPERTIES.get(kind, kind)}; {head}: " + "; ".join(per + said)
