@@ -83,7 +83,7 @@ def test_a_fast_clock_makes_older_writes_win_and_the_explanation_gives_the_offse
                            generator=gen.seq([OpSpec(f=OFFSET, value={"offsets_ms": {"n1": FAST_MS}},
                                                      process=NEMESIS)]))
         out = execute(cluster=cluster, target=TARGET, workload=workload, wctx=wctx, recorder=rec, seed=1,
-                      time_limit_s=6, nemesis=plan)
+                      time_limit_s=4, nemesis=plan)
     h = History.of(out.events)
     skew = [o for o in h.nemesis if o.f == OFFSET][1]
     assert skew.error is None and skew.value["measured_ms"]["n1"] == pytest.approx(FAST_MS, abs=100)
