@@ -20,7 +20,12 @@ Crash points (:data:`CRASH_POINTS`, declared per role): ``after-create``,
 ``after-confirm-order`` (durable), ``before-compensate`` in the orchestrator;
 ``after-create`` in the order service, ``after-reserve-commit`` and
 ``after-deduct`` in inventory, ``after-charge-commit`` and ``after-charge``
-in payment. ``--nemesis crash`` (or ``crash:orchestrator``,
+in payment (the services' ``after-create``, ``after-deduct`` and
+``after-charge`` are choreography's event handlers, ``after-reserve-commit``
+and ``after-charge-commit`` the orchestrated variants' steps, and
+``before-compensate`` is reached only when a step failed: a window arming a
+point the variant never reaches ends "armed, never reached" in the history
+and ``results.json``). ``--nemesis crash`` (or ``crash:orchestrator``,
 ``crash:orchestrator:after-charge``) arms one at a time at run time and
 records ``arm-crash``, ``crash-fired`` (naming the order) and ``restart`` in
 the history (:mod:`nemesis.crashpoints`). Armed at start instead:
