@@ -4,6 +4,7 @@
 ``grudge``     partitions as grudges: ``halves``, ``one``, ``majorities-ring``, ``bridge``.
 ``partition``  the partition nemesis, which verifies cuts with probes.
 ``process``    kill/restart and pause/resume nemeses.
+``clock``      clock offsets, bumps and strobes per node (libfaketime), verified by reading the clocks.
 ``package``    :func:`package`: nemesis + seeded fault schedule + final heal.
 ``windows``    :func:`fault_windows`: when each fault was in effect, from a history.
 """
