@@ -511,7 +511,7 @@ from harness.backends import BACKENDS  # noqa: E402 - light (names only), for --
 @click.option("--nodes", type=int, default=None, help="Number of nodes [default: the target's].")
 @click.option("--workload", default=None, help="Workload name [default: the target's].")
 @click.option("--nemesis", "nemesis_", default="partition,kill", show_default=True,
-              help="Faults: comma-separated subset of partition,kill,pause,packet,crash (each may be aimed at a role, e.g. kill:coordinator; crash:ROLE:POINT arms a named crash point); or none.")
+              help="Faults: comma-separated subset of partition,kill,pause,packet,crash,clock (each may be aimed at a role, e.g. kill:coordinator; crash:ROLE:POINT arms a named crash point; clock skews node clocks with libfaketime); or none.")
 @click.option("--nemesis-interval", type=float, default=3.0, show_default=True,
               help="Mean seconds of quiet, and of fault, per nemesis episode.")
 @click.option("--time-limit", type=float, default=30.0, show_default=True, help="Seconds of workload.")
