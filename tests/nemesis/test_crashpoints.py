@@ -186,7 +186,7 @@ def test_arm_crash_refuses_an_unknown_node(tmp_path: Path) -> None:
     from tests.nemesis.conftest import nemesis_op
 
     got = nem.invoke(nemesis_op(0, "arm-crash", {"node": "n9", "point": "x"}))
-    assert got.error is not None and "n9" in str(got.error) or "one of" in str(got.error)
+    assert got.error is not None and "n9" in str(got.error) and "'n1', 'n2'" in str(got.error)
 
 
 # --- the schedule ------------------------------------------------------------------------------
