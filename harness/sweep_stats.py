@@ -14,7 +14,10 @@ and ``bench/bench_quorum_table.py`` print them:
   operation of the row's runs, times 1,000. What one anomaly is depends on the
   checker: the linearizability checker reports one per key it could not
   linearize, ``set-full`` one per lost or stale element. Kinds are counted
-  with the pattern the checker named (``nonlinearizable (stale read)``).
+  with the pattern the checker named (``nonlinearizable (stale read)``). A
+  checker lists only its first few anomalies of a kind; where its ``stats``
+  give the kind's count (``set-full``'s ``lost_count``), that count is used.
+  A composed checker's anomalies are its children's, counted once.
 * **not ok while a fault was in effect** (availability): of the client
   operations *invoked* inside a fault window (``results.json`` ``faults``:
   ``start_ns`` to ``end_ns``, the history's clock; a fault never healed lasts to
@@ -121,14 +124,35 @@ def anomaly_kind(a: Mapping[str, Any]) -> str:
     return f"{kind} ({label})" if isinstance(label, str) and label else kind
 
 
+def _checker_anomalies(r: Mapping[str, Any]) -> Counter[str]:
+    """One checker's anomalies by kind: its children's when it has any (a composed checker holds
+    theirs), else its list, topped up to its ``stats`` ``KIND_count`` for each kind it lists."""
+    kinds: Counter[str] = Counter()
+    children = r.get("children")
+    if isinstance(children, Mapping) and children:
+        for child in children.values():
+            if isinstance(child, Mapping):
+                kinds.update(_checker_anomalies(child))
+        return kinds
+    listed: Counter[str] = Counter()
+    for a in r.get("anomalies") or ():
+        if isinstance(a, Mapping):
+            kinds[anomaly_kind(a)] += 1
+            listed[str(a.get("kind", "anomaly"))] += 1
+    stats = r.get("stats") if isinstance(r.get("stats"), Mapping) else {}
+    for kind, n in listed.items():
+        total = stats.get(f"{kind}_count")
+        if isinstance(total, int) and not isinstance(total, bool) and total > n:
+            kinds[kind] += total - n
+    return kinds
+
+
 def _anomalies(results: Mapping[str, Any]) -> Counter[str]:
-    """Anomalies by kind over the top-level checkers (a composed checker already holds its children's)."""
+    """Anomalies by kind over every checker of ``results``."""
     kinds: Counter[str] = Counter()
     for r in (results.get("checkers") or {}).values():
         if isinstance(r, Mapping):
-            for a in r.get("anomalies") or ():
-                if isinstance(a, Mapping):
-                    kinds[anomaly_kind(a)] += 1
+            kinds.update(_checker_anomalies(r))
     return kinds
 
 

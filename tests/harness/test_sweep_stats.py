@@ -116,3 +116,17 @@ def test_rows_group_runs_in_the_order_rows_first_appear_with_the_first_claim() -
     rows = sweep_rows([("b", "claim b", fig), ("a", "claim a", fig), ("b", "other", fig)])
     assert [(r.row, r.claim, r.runs) for r in rows] == [("b", "claim b", 2), ("a", "claim a", 1)]
     assert rows[0].read_p50_ms == 4.0
+
+
+def test_a_checker_that_lists_only_the_first_anomalies_is_counted_by_its_stats_and_children_once() -> None:
+    lost = [{"kind": "lost", "summary": f"element {i} lost"} for i in range(8)]
+    leaf = {"valid": False, "anomalies": lost, "stats": {"lost_count": 35, "never_read_count": 60,
+                                                       "stale_count": 4}}
+    results = {"valid": False, "status": "done", "checkers": {
+        "set:0": leaf,
+        "set": {"valid": False, "anomalies": lost + lost, "children": {"a": leaf, "b": {
+            "valid": False, "anomalies": lost[:2], "stats": {"lost_count": True}}}},
+    }}
+    # set:0: 35 lost (the 8 listed topped up; stale is not listed, never_read is no anomaly kind);
+    # the composed set: its children, 35 + 2, not its own list of their anomalies
+    assert run_figures((), results).anomaly_kinds == {"lost": 35 + 35 + 2}
