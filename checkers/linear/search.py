@@ -277,7 +277,7 @@ class _Cols(NamedTuple):
     rp: list[int | None]
 
 
-def _lazy(cols: _Cols, model: Model, init: Hashable, segs: Sequence[tuple[list[int], list[int]]],
+def _lazy(cols: _Cols, model: Model, init: Hashable, segs: "_Segments",
           count: list[int], slice_: int) -> Generator[Usage, None, SearchResult | None]:
     """The lazy driver: a valid or unknown result, or None for the exact driver to decide."""
     step = model.step
@@ -286,33 +286,50 @@ def _lazy(cols: _Cols, model: Model, init: Hashable, segs: Sequence[tuple[list[i
     # a level: [segment, its search, usage]; no paths are kept (the exact driver explains)
     levels: list[list[Any]] = []
     tried: dict[int, dict[Hashable, list[frozenset[int]]]] = {}  # per segment, the ends passed on
+    bounds = segs.bounds
     cfg = _Config(init, (), None)
     si = 0
     while True:
         while si < n:  # forward from cfg
-            oks, new = segs[si]
-            if len(oks) == 1 and not new and not cfg.open:  # one op alone in its window
-                s2 = _step(step, cfg.state, calls[oks[0]])
-                count[0] += 1
-                if count[0] >= count[1]:
-                    count[1] += slice_
-                    try:
-                        yield _usage(levels)
-                    except BudgetSpent as e:
-                        return _unknown(e, count, levels)
+            if not cfg.open and bounds[si + 1] - bounds[si] == 1:
+                # ops alone in their windows (a segment of one entry): stepped here, one after another
+                s = cfg.state
+                s2: Any = None
+                while True:
+                    c = calls[bounds[si]]
+                    if c.read_only and c.needs is not NOTHING:
+                        s2 = s if c.needs == s else _ILLEGAL
+                    elif c.makes is not ANY:
+                        s2 = c.makes if c.needs is NOTHING or c.needs == s else _ILLEGAL
+                    else:
+                        s2 = step(s, c)
+                    count[0] += 1
+                    if count[0] >= count[1]:
+                        count[1] += slice_
+                        try:
+                            yield _usage(levels)
+                        except BudgetSpent as e:
+                            return _unknown(e, count, levels)
+                    if s2.__class__ is Illegal:
+                        break
+                    s = s2
+                    si += 1
+                    if si == n or bounds[si + 1] - bounds[si] != 1:
+                        break
                 if s2.__class__ is Illegal:
-                    break
-                cfg = _Config(s2, (), None)
-                si += 1
+                    break  # a dead end: back to the last segment with a choice
+                cfg = _Config(s, (), None)
                 continue
+            oks, new = segs[si]
             usage = [0, 0]
             run = _segment(cols, model, oks, new, [cfg], count, slice_,
                            None if si + 1 == n else _ahead(cols, segs[si + 1]), usage, paths=False)
             levels.append([si, run, usage])
             if len(levels) > LAZY_DEPTH:
                 levels.pop(0)[1].close()  # it cannot be resumed: if the search needs it, the exact driver decides
-                for old in [x for x in tried if x < levels[0][0]]:
-                    del tried[old]
+                if len(tried) > 2 * LAZY_DEPTH:  # the ends of segments no level can reach again
+                    for old in [x for x in tried if x < levels[0][0]]:
+                        del tried[old]
             break
         else:
             return SearchResult(outcome="valid", explored=count[0], cache_entries=0)
