@@ -12,8 +12,9 @@ and ``bench/bench_quorum_table.py`` print them:
   (``error``) are counted apart, never as clean.
 * **anomalies per 1,000 ops**: every checker's anomalies over every client
   operation of the row's runs, times 1,000. What one anomaly is depends on the
-  checker: the linearizability checker reports one per key it could not
-  linearize, ``set-full`` one per lost or stale element. Kinds are counted
+  checker: the linearizability checker reports one per invalid history (the
+  first key it could not linearize), so on a register the figure is a floor
+  and the runs column says more; ``set-full`` one per lost or stale element. Kinds are counted
   with the pattern the checker named (``nonlinearizable (stale read)``). A
   checker lists only its first few anomalies of a kind; where its ``stats``
   give the kind's count (``set-full``'s ``lost_count``), that count is used.
