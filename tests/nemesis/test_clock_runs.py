@@ -143,3 +143,28 @@ def test_a_skew_takes_effect_inside_a_container(tmp_path: Path) -> None:
     assert abs(before) < 0.2 and abs(other) < 0.2
     assert got.error is None and got.value["measured_ms"]["n1"] == pytest.approx(4000, abs=150)
     assert inside == pytest.approx(4.0, abs=0.2)
+
+
+def test_a_python_node_under_the_preload_sleeps_waits_and_reads_the_offset_at_once(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from harness.faketime import HostClock
+
+    clock = HostClock(tmp_path)
+    clock.set(7000)
+    lib = HostClock.require()
+    script = ("import time, threading, sys; a = time.monotonic(); time.sleep(0.05); "
+              "e = threading.Event(); threading.Timer(0.02, e.set).start(); w = time.monotonic(); e.wait(2); "
+              "woken = time.monotonic() - w; first = time.time(); open(sys.argv[1], 'w').write('-1.000\\n'); "
+              "print(first, time.time(), time.monotonic() - a, woken)")
+    env = {**os.environ, **clock.env(lib, dict(os.environ))}
+    out = subprocess.run([sys.executable, "-c", script, str(clock.path)], env=env, capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    first, second, slept, woken = (float(x) for x in out.stdout.split())
+    now = time.time()
+    assert first - now == pytest.approx(7.0, abs=1.5)   # the offset at start (within the process's run time)
+    assert second - first == pytest.approx(-8.0, abs=0.5)  # a rewrite takes effect at the next call
+    assert 0.05 <= slept < 2.0 and woken < 0.5  # time.sleep works (the shim), and a woken wait is prompt
