@@ -82,6 +82,35 @@ What it says against the guide's claims:
 * ABD with W + R > N is linearizable in every run, at about 1.5x the
   latency. ABD with W + R <= N cannot be measured: the node refuses to start
   with it (targets/quorum_store/server.py), so the row says so.
+
+Set workload (adds of unique elements to 3 keys by client read-modify-write on
+seed and abd, merged operations on vclock; ``set-full``; ``lost`` = an element
+known to be in the set, by its acknowledged add or a read, missing from every
+later read), 3 seeds x 20 s (``python bench/bench_quorum_table.py --workload
+set --seeds 3 --time-limit 20``, 2026-12-01)::
+
+    W=N, R=1              3 of 3    165.26              80.7%    26.7%    94.6%     12.3%         9.8 / 189         47.5 / 373
+        anomalies: lost 664
+    W=1, R=N              3 of 3     92.07              93.4%    93.5%    93.3%     18.7%        48.3 / 345         76.2 / 435
+        anomalies: lost 338
+    W=R=Q                 3 of 3    161.46              31.7%    34.2%    31.0%      4.2%        21.5 / 244         50.7 / 409
+        anomalies: lost 662
+    W=1, R=1              3 of 3    312.48              29.8%    29.6%    29.9%      1.6%        15.7 / 305         34.4 / 488
+        anomalies: lost 1224
+    abd W=R=Q             3 of 3    205.06              36.2%    42.2%    34.8%      7.1%        34.5 / 414         91.6 / 672
+        anomalies: lost 665
+    abd W=2, R=2      0 of 3 +3!         -                  -        -        -         -             - / -              - / -
+        not performed (3): abd needs W + R > N to be linearizable (W=2, R=2, N=5); raise --w or --r
+    vclock W=R=Q          0 of 3      0.00              39.6%    40.4%    39.4%      4.3%        46.9 / 684         64.2 / 549
+
+* Every W/R configuration of the guide's store loses acknowledged adds in
+  every run, hundreds per run: a read-modify-write that read an older set
+  writes it back over adds made meanwhile, whatever W and R are. W=1, R=1
+  loses about twice as many per op as the rest. ABD with W + R > N loses as
+  many: a linearizable register does not make read-modify-write atomic.
+  vclock (server-side merge) loses none.
+* On a set, W=1, R=N is as unavailable for writes as for reads (93% of the
+  adds invoked under a fault not ok): an add reads first, with R=N.
 """
 
 from __future__ import annotations
