@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import http.client
 import json
-from typing import Any
+from typing import Any, Callable
 
 from harness.client import Completion
 from harness.cluster import Address
@@ -156,7 +156,8 @@ class QuorumStoreClient:
                           lambda d: [key, arg, {"read": read_version, "version": d.get("version"),
                                                 "node": self.node}])
 
-    def _send(self, key: Any, body: dict[str, Any], method: str, meta: Any) -> Completion:
+    def _send(self, key: Any, body: dict[str, Any], method: str,
+              meta: Callable[[dict[str, Any]], Any]) -> Completion:
         """One write; every completion the server answered carries ``meta(reply)`` (a failed seed write's
         version too: it stays where it landed, and a later read may return it)."""
         try:
