@@ -31,8 +31,9 @@ def test_parse_faults() -> None:
     assert parse_faults("kill,partition") == ("kill", "partition")
     assert parse_faults(["pause", "pause"]) == ("pause",)
     assert parse_faults("none") == () and parse_faults("") == ()
-    with pytest.raises(ValueError, match="unknown fault\\(s\\) \\['clock'\\]"):
-        parse_faults("partition,clock")
+    assert parse_faults("partition,clock") == ("clock", "partition")
+    with pytest.raises(ValueError, match="unknown fault\\(s\\) \\['drift'\\]"):
+        parse_faults("partition,drift")
     with pytest.raises(ValueError, match="cannot be combined"):
         parse_faults("none,kill")
 
