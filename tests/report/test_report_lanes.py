@@ -164,7 +164,7 @@ def browser_check(report: Path) -> None:
 @pytest.mark.slow
 def test_a_real_seed_saga_run_reports_its_order_on_one_lane_per_service(tmp_path: Path) -> None:
     run, doc = real_run(tmp_path, "saga-orders", "--variant", "seed", "--nemesis", "kill:orchestrator",
-                        "--time-limit", "6", "--rate", "20", "--option", "crash_points=after-charge",
+                        "--time-limit", "4", "--rate", "20", "--option", "crash_points=after-charge",
                         "--option", "crash_p=1", "--option", "crash_once=1", "--option", "recovery=3")
     anomalies = doc["checkers"]["saga"]["anomalies"]
     cut = next(a for a in anomalies if a["kind"] == "order-not-terminal"
@@ -184,7 +184,7 @@ def test_a_real_seed_saga_run_reports_its_order_on_one_lane_per_service(tmp_path
 @pytest.mark.slow
 def test_a_real_seed_2pc_run_reports_its_transaction_on_one_lane_per_participant(tmp_path: Path) -> None:
     run, doc = real_run(tmp_path, "two-pc", "--variant", "seed", "--nemesis", "kill:coordinator",
-                        "--time-limit", "6", "--rate", "20", "--concurrency", "2",
+                        "--time-limit", "4", "--rate", "20", "--concurrency", "2",
                         "--option", "crash_points=after-decision", "--option", "crash_p=1")
     anomalies = doc["checkers"]["atomic-commit"]["anomalies"]
     blocked = next(a for a in anomalies if a["kind"] == "blocking")
