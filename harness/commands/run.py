@@ -598,6 +598,9 @@ def targets() -> int:
         else:
             nodes = f"default nodes: {t.default_nodes}"
         click.echo(f"  workloads: {wls or 'none'}; {nodes}")
+        for r in t.roles:  # what --nemesis crash:ROLE:POINT can arm
+            if r.crash_points:
+                click.echo(f"  crash points of {r.name}: {', '.join(r.crash_points)}")
         for k in sorted(t.options):
             click.echo(f"  --option {k}=...: {t.options[k]}")
     from harness.registry import broken_targets
