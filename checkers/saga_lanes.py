@@ -86,6 +86,7 @@ class SagaLanes:
         for c in self.places.get(key, ()) if key is not None else ():
             ev.append(LaneEvent(lane="client", at=c.start, end=c.end, kind="client", what=f"place → {c.told}",
                                 outcome="ok" if c.end is not None else "unreachable"))
+        rows = self._row_times(oid)
         for r in f.get("trace", []):
             mine = r.get("subject") == oid or (r.get("step") == "createOrder" and
                                                (r.get("detail") == oid or (key is not None and r.get("subject") == key
@@ -95,10 +96,12 @@ class SagaLanes:
             step = str(r.get("step"))
             out = str(r.get("outcome", "ok"))
             verb = {"refused": "refused", "unreachable": "no answer", "sent": "never answered"}.get(out, "ok")
+            lo, hi = float(r["start"]), float(r["end"] if r.get("end") is not None else r["start"] + 10.0)
+            peer = next((t for t in rows.get(step, ()) if lo - 0.05 <= t <= hi + 0.05), None)  # the row it wrote
             ev.append(LaneEvent(lane="orchestrator", at=self.t(r["start"]),
                                 end=None if r.get("end") is None else self.t(r["end"]), kind="message",
                                 to=r.get("to"), outcome="lost" if out == "sent" else out, what=f"{step} → {verb}",
-                                detail=r.get("error")))
+                                peer_at=None if peer is None else self.t(peer), detail=r.get("error")))
         if o is not None:
             ev.append(LaneEvent(lane="order", at=self.t(o["created"]), kind="step",
                                 what=f"created (total {o['total']})"))
@@ -140,6 +143,29 @@ class SagaLanes:
                                     what=f"{c['amount']} still charged ({c['id']})"))
         ev += self._crashes(oid, ev)
         return sorted(ev, key=lambda e: e.at)
+
+    def _row_times(self, oid: str) -> dict[str, list[float]]:
+        """Step name -> wall times of the rows that step (or compensation) writes for ``oid``."""
+        f = self.final
+        out: dict[str, list[float]] = {}
+        for o in f.get("orders", []):
+            if o["id"] == oid:
+                out.setdefault("createOrder", []).append(o["created"])
+                done = {"CONFIRMED": "confirmOrder", "CANCELLED": "cancelOrder"}.get(o["status"])
+                if done:
+                    out.setdefault(done, []).append(o["updated"])
+        for r in f.get("reservations", []):
+            if r["order_id"] == oid:
+                out.setdefault("reserveInventory", []).append(r["created"])
+                done = {"confirmed": "confirmInventory", "released": "releaseInventory"}.get(r["state"])
+                if done:
+                    out.setdefault(done, []).append(r["updated"])
+        for c in f.get("charges", []):
+            if c["order_id"] == oid:
+                out.setdefault("processPayment", []).append(c["created"])
+                if c["state"] == "refunded":
+                    out.setdefault("refundPayment", []).append(c["updated"])
+        return out
 
     def _crashes(self, oid: str, ev: Sequence[LaneEvent]) -> list[LaneEvent]:
         """Crash points fired for this order, and by any node while its saga ran (they end it too)."""
@@ -185,7 +211,9 @@ def story(evs: Sequence[Mapping[str, Any]], faults: Sequence[Mapping[str, Any]],
         how = {"refused": "was refused", "lost": "was sent and never answered"}.get(
             str(m.get("outcome")), "got no answer (outcome unknown)")
         t = m.get("end") or m["at"]
-        items.append((t, f"the {m.get('lane')}'s {what} call to {m.get('to')} {how} at {when(t)}"
+        did = (f" ({m.get('to')} did it at {when(m['peer_at'])}; the answer never came back)"
+               if m.get("peer_at") is not None and m.get("outcome") != "refused" else "")
+        items.append((t, f"the {m.get('lane')}'s {what} call to {m.get('to')} {how} at {when(t)}{did}"
                       + (f" ({m['detail']})" if m.get("detail") else "")))
     crashes = [e for e in evs if e.get("kind") == "crash"]
     items += [(e["at"], f"{e.get('detail') or e.get('what')} at {when(e['at'])}") for e in crashes[:2]]

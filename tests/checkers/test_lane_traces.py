@@ -181,5 +181,6 @@ def test_a_call_the_orchestrator_died_in_is_sent_and_never_answered() -> None:
     (a,) = check_state(final, {}, offset=-WALL, lanes=SagaLanes(final=final, offset=-WALL, end=30.0))
     (pay,) = [e for e in a.data["lanes"][0]["events"] if e["kind"] == "message" and e["to"] == "payment"]
     assert pay["what"] == "processPayment → never answered" and pay["outcome"] == "lost" and "end" not in pay
-    assert "the orchestrator's processPayment call to payment was sent and never answered at 12.20 s" \
-        in a.data["explanation"]
+    assert pay["peer_at"] == 12.3  # the charge row it wrote: it got there, its answer did not get back
+    assert ("the orchestrator's processPayment call to payment was sent and never answered at 12.20 s "
+            "(payment did it at 12.30 s; the answer never came back)") in a.data["explanation"]
