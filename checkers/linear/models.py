@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import attrgetter, is_
 from typing import Any, Callable, Hashable, NamedTuple, Sequence
 
 __all__ = [
@@ -223,6 +225,14 @@ def _register(name: str, *, init: Any, nil_read_unknown: bool, independent: bool
 
 # --- kv: per key get / put / append -------------------------------------------------
 
+_RET = attrgetter("ret")
+_NEEDS = attrgetter("needs")
+
+
+def _never(c: Call) -> bool:
+    return False
+
+
 
 def _kv(*, init: Any, nil_read_unknown: bool) -> Model:
     start = "" if init is None else _h(init)
@@ -268,18 +278,20 @@ def _kv(*, init: Any, nil_read_unknown: bool) -> Model:
         return isinstance(t, str) and t.startswith(s or "")  # type: ignore[arg-type]
 
     def unseen(calls: Sequence[Call]) -> Callable[[Call], bool]:
-        # A string is seen when some get's result contains it. The distinct results,
-        # each dropped when another extends it, are what is searched; a string of
+        # A string is seen when some get's result contains it. The distinct results
+        # are what is searched; a string of
         # three or more space-separated words is tested against the pairs of
         # adjacent words of those results: its inner words stand as whole, adjacent
         # words in any result containing it, so a pair missing means unseen; else it
         # counts as seen (keeping an info op is never wrong, only slower). Only the
         # pairs the info calls ask about are kept, one result split at a time, so
-        # memory stays that of the largest result (a million-op history's results
-        # hold some 200 MiB of text); this keeps the test near linear.
-        results = sorted({c.needs for c in calls if c.read_only and c.needs.__class__ is str})
-        kept = [r for r, later in zip(results, results[1:] + [None]) if later is None or not later.startswith(r)]
-        del results
+        # memory stays that of the largest result; this keeps the test near linear.
+        infos = list(compress(calls, map(is_, map(_RET, calls), repeat(UNKNOWN))))  # in C: no loop here
+        if not infos:
+            return _never
+        results = set(map(_NEEDS, calls))
+        results.discard(NOTHING)
+        results = [r for r in results if r.__class__ is str]
         seen: str | None = None
         pairs: set[tuple[str, str]] | None = None
 
@@ -290,16 +302,16 @@ def _kv(*, init: Any, nil_read_unknown: bool) -> Model:
             inner = c.arg.split(" ")[1:-1]
             if len(inner) < 2:
                 if seen is None:
-                    seen = "\0".join(kept)
+                    seen = "\0".join(results)
                 return c.arg not in seen
             if pairs is None:
                 wanted = set()
-                for x in calls:
-                    if x.ret is UNKNOWN and not x.read_only and x.arg.__class__ is str:
+                for x in infos:
+                    if not x.read_only and x.arg.__class__ is str:
                         w = x.arg.split(" ")[1:-1]
                         wanted.update(zip(w, w[1:]))
                 pairs = set()
-                for r in kept:
+                for r in results:
                     words = r.split(" ")
                     pairs.update(wanted.intersection(zip(words, words[1:])))
             return any(p not in pairs for p in zip(inner, inner[1:]))

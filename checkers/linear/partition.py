@@ -26,8 +26,8 @@ the file line of the invocation.
 
 from __future__ import annotations
 
-from itertools import islice, repeat
-from operator import attrgetter, lt
+from itertools import compress, islice, repeat
+from operator import attrgetter, is_, lt
 from typing import Any, Callable, Hashable, NamedTuple, Sequence
 
 from harness.history import History, HistoryError, Op, Operation
@@ -128,8 +128,9 @@ def partition(history: History, model: Model) -> tuple[Partition, ...]:
     make_call = model.call
     memo: dict[Any, Call] | None = {}  # model.call is pure, and many histories repeat a few calls
     hits = 0
-    # per key: [calls, cp, rp, ops], and the count dropped
+    # per key: [calls, cp, rp, ops] and their appends; the count dropped
     groups: dict[Hashable, tuple[list[Call], list[int], list[int | None], list[Operation]]] = {}
+    adders: dict[Hashable, tuple[Any, Any, Any, Any]] = {}
     dropped: dict[Hashable, int] = {}
     n = 0
     for operation in history.operations:
@@ -141,11 +142,11 @@ def partition(history: History, model: Model) -> tuple[Partition, ...]:
             if t == "fail":
                 continue
             ok = t == "ok"
-        n += 1
         iv = inv.value
         out = comp.value if ok else None  # type: ignore[union-attr]
         call = mk = None
         if memo is not None:
+            n += 1
             if n == MEMO_TRIAL and hits * 2 < n:
                 memo = None  # building its key costs about what a miss saves
             else:
@@ -167,21 +168,23 @@ def partition(history: History, model: Model) -> tuple[Partition, ...]:
         else:
             hits += 1
         key = call.key
-        group = groups.get(key)
-        if group is None:
+        add = adders.get(key)
+        if add is None:
             group = groups[key] = ([], [], [], [])
+            add = adders[key] = tuple(x.append for x in group)  # type: ignore[assignment]
             dropped[key] = 0
         if call.read_only and (call.free or not ok):
             dropped[key] += 1
             continue
-        group[0].append(call)
-        group[3].append(operation)
+        add_call, add_cp, add_rp, add_op = add  # type: ignore[misc]
+        add_call(call)
+        add_op(operation)
         if by_index:
-            group[1].append(inv.index)
-            group[2].append(comp.index if ok else None)  # type: ignore[union-attr]
+            add_cp(inv.index)
+            add_rp(comp.index if ok else None)  # type: ignore[union-attr]
         else:
-            group[1].append(pos(inv))
-            group[2].append(pos(comp) if ok else None)  # type: ignore[arg-type]
+            add_cp(pos(inv))
+            add_rp(pos(comp) if ok else None)  # type: ignore[arg-type]
     out = []
     for key, (calls, cp, rp, ops) in groups.items():
         before = len(calls)
@@ -193,23 +196,26 @@ def partition(history: History, model: Model) -> tuple[Partition, ...]:
 
 def _drop_unobservable(calls: list[Call], cp: list[int], rp: list[int | None], ops: list[Operation],
                        model: Model) -> tuple[list[Call], list[int], list[int | None], list[Operation]]:
-    if None not in rp:
+    infos = list(compress(range(len(rp)), map(is_, rp, repeat(None))))  # found in C: no loop over every op
+    if not infos:
         return calls, cp, rp, ops  # every op completed: there is no info op to drop
-    keep: list[int] | None = None
+    gone: set[int] = set()
     if model.unseen is not None:
         unseen = model.unseen(calls)
-        keep = [i for i, (c, r) in enumerate(zip(calls, rp)) if r is not None or not unseen(c)]
-    idx: Sequence[int] = range(len(calls)) if keep is None else keep
+        gone = {i for i in infos if unseen(calls[i])}
     if not any((c.makes is ANY) if not c.read_only else (c.needs is NOTHING and not c.free)
-               for c in map(calls.__getitem__, idx)):
+               for i, c in enumerate(calls) if i not in gone):
         # every call's legality or effect is a fixed state: drop info calls whose state no call needs
         while True:
-            needed = {calls[i].needs for i in idx if calls[i].needs is not NOTHING}
-            kept = [i for i in idx if rp[i] is not None or calls[i].read_only or calls[i].makes in needed]
-            if len(kept) == len(idx):
+            needed = {c.needs for i, c in enumerate(calls) if i not in gone and c.needs is not NOTHING}
+            more = {i for i in infos if i not in gone and not calls[i].read_only and calls[i].makes not in needed}
+            if not more:
                 break
-            idx = kept
-        keep = list(idx)
-    if keep is None or len(keep) == len(calls):
+            gone |= more
+    if not gone:
         return calls, cp, rp, ops
-    return [calls[i] for i in keep], [cp[i] for i in keep], [rp[i] for i in keep], [ops[i] for i in keep]
+    keep = bytearray(b"\x01") * len(calls)
+    for i in gone:
+        keep[i] = 0
+    return (list(compress(calls, keep)), list(compress(cp, keep)), list(compress(rp, keep)),
+            list(compress(ops, keep)))
