@@ -31,7 +31,8 @@ import threading
 import time
 from typing import Any, Mapping
 
-from targets.saga_orders.http_base import CrashPoints, HttpError, Refused, Unreachable, call, log
+from harness.node.crashpoints import CrashPoints
+from harness.node.http import HttpError, Refused, Unreachable, call, log
 from targets.saga_orders.trace import StepTrace
 
 __all__ = ["DurableSaga", "Gateway", "SeedSaga", "final_state"]

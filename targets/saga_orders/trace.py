@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from targets.saga_orders.http_base import Refused, Unreachable
+from harness.node.http import Refused, Unreachable
 
 __all__ = ["StepTrace"]
 

@@ -39,8 +39,8 @@ instead: ``--option crash_points=all`` or a comma/;-list, ``--option
 crash_p=0.02``; a node dies there with that probability; use ``kill`` in
 ``--nemesis`` so that dead nodes are restarted.
 
-Node code imports only the standard library (and the saga target's
-stdlib-only HTTP plumbing), so it runs in a bare python3 container.
+Node code imports only the standard library (and the harness's node-side
+modules, harness/node/: HTTP plumbing and crash points), so it runs in a bare python3 container.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from harness.client import Completion
 from harness.cluster import Address
 from harness.history import Op
 from harness.target import WorkloadContext
-from targets.saga_orders.http_base import Refused, Unreachable, call
+from harness.node.http import Refused, Unreachable, call
 
 __all__ = ["TwoPcClient"]
 

@@ -52,7 +52,8 @@ import threading
 import time
 from typing import Any, Mapping
 
-from targets.saga_orders.http_base import CrashPoints, HttpError, Refused, Unreachable, call, log
+from harness.node.crashpoints import CrashPoints
+from harness.node.http import HttpError, Refused, Unreachable, call, log
 from targets.saga_orders.trace import StepTrace
 from targets.two_pc import kv
 from targets.two_pc.participant import KINDS

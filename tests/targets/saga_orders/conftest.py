@@ -22,7 +22,7 @@ import pytest
 from harness.cluster import Address
 from harness.target import NodeContext
 from targets.saga_orders import ROLES, TARGET, node_command
-from targets.saga_orders.http_base import call
+from harness.node.http import call
 
 ROOT = Path(__file__).resolve().parents[3]
 _READY = {r.name: r.ready for r in TARGET.roles}

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from checkers.saga import check_state
-from targets.saga_orders.http_base import Unreachable, call
+from harness.node.http import Unreachable, call
 
 pytestmark = pytest.mark.slow
 

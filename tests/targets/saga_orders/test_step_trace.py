@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from targets.saga_orders.http_base import Refused, Unreachable
+from harness.node.http import Refused, Unreachable
 from targets.saga_orders.trace import StepTrace
 
 

@@ -18,7 +18,8 @@ import pytest
 
 pytestmark = pytest.mark.slow  # real HTTP servers in threads, ~10 s in all
 
-from targets.saga_orders.http_base import CrashPoints, HttpError, call, serve
+from harness.node.crashpoints import CrashPoints
+from harness.node.http import HttpError, call, serve
 from targets.two_pc.coordinator import DurableCoordinator, SeedCoordinator
 from targets.two_pc.participant import Participant
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from targets.saga_orders.http_base import CrashPoints, HttpError
+from harness.node.crashpoints import CrashPoints
+from harness.node.http import HttpError
 from targets.two_pc import kv
 from targets.two_pc.participant import KINDS, Participant
 
