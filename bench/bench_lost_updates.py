@@ -10,7 +10,8 @@ operation and merged server-side by vector clocks (:mod:`targets.quorum_store.vc
 
 Per run it prints the verdict, the acknowledged adds lost (set-full's lost
 elements whose add completed ``ok``), how many of the lost elements
-:mod:`checkers.lost_updates` named the overwriting add for, how the described
+:mod:`checkers.lost_updates` named the overwriting add for (and for how many
+that add's coordinator clock was surely ahead of the lost add's), how the described
 pairs split (both read one version / read different versions; concurrent /
 the overwriter began after the add was acknowledged), and one explanation. The closing note: runs losing acknowledged adds
 per variant, and lost adds in total.
@@ -74,7 +75,7 @@ def one_run(variant: str, seed: int, a: argparse.Namespace, store: Path) -> dict
         return {"error": (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no run folder"],
                 "elapsed": time.monotonic() - t0}
     d = json.loads((new[-1] / "results.json").read_text())
-    lost = acked = named = 0
+    lost = acked = named = ahead = 0
     pairs: Counter[str] = Counter()
     example = ""
     for c in d["checkers"].values():
@@ -82,6 +83,7 @@ def one_run(variant: str, seed: int, a: argparse.Namespace, store: Path) -> dict
         lost += st.get("lost_count", 0)
         acked += st.get("lost_acknowledged_count", 0)
         named += sum(v is not None for v in st.get("lost_by", {}).values())
+        ahead += sum(1 for v in st.get("lost_by", {}).values() if v and (v.get("clock_lead_ms") or 0) > 0)
         for an in c.get("anomalies", []):
             ex = an.get("data", {}).get("explanation") or {}
             pair = ex.get("pair")
@@ -90,7 +92,7 @@ def one_run(variant: str, seed: int, a: argparse.Namespace, store: Path) -> dict
                 pairs["concurrent" if pair["concurrent"] else "overwriter began after the ack"] += 1
                 if not example or (pair["same_read"] and "same version" not in example):
                     example = an["summary"]
-    return {"valid": d["valid"], "lost": lost, "acked": acked, "named": named, "pairs": dict(pairs),
+    return {"valid": d["valid"], "lost": lost, "acked": acked, "named": named, "ahead": ahead, "pairs": dict(pairs),
             "ok": d.get("stats", {}).get("ok"), "ops": d.get("stats", {}).get("ops"),
             "faults": d.get("nemesis"), "example": example, "folder": str(new[-1]),
             "elapsed": time.monotonic() - t0}
@@ -116,7 +118,7 @@ def main() -> None:
           f"runs in {store}", flush=True)
     notes = []
     for variant in a.variants.split(","):
-        losing = errors = lost_total = named_total = acked_total = 0
+        losing = errors = lost_total = named_total = acked_total = ahead_total = 0
         pairs: Counter[str] = Counter()
         for seed in range(a.first_seed, a.first_seed + a.seeds):
             r = one_run(variant, seed, a, store)
@@ -128,10 +130,11 @@ def main() -> None:
             lost_total += r["lost"]
             acked_total += r["acked"]
             named_total += r["named"]
+            ahead_total += r["ahead"]
             pairs.update(r["pairs"])
             verdict = "INVALID" if r["valid"] is False else "valid" if r["valid"] is True else r["valid"]
             print(f"  {variant} seed {seed}: {verdict}; acknowledged adds lost {r['acked']} (lost elements "
-                  f"{r['lost']}, overwriter named for {r['named']}); described pairs "
+                  f"{r['lost']}, overwriter named for {r['named']}, its clock ahead for {r['ahead']}); described pairs "
                   f"{', '.join(f'{k} {n}' for k, n in sorted(r['pairs'].items())) or 'none'}; "
                   f"ops {r['ops']} (ok {r['ok']}); {r['elapsed']:.0f} s", flush=True)
             if r["example"]:
@@ -139,7 +142,8 @@ def main() -> None:
         n = a.seeds - errors
         notes.append(f"{variant}: lost acknowledged adds in {losing}/{n} runs ({errors} errored); "
                      f"{acked_total} acknowledged adds lost in all ({lost_total} lost elements, the overwriting "
-                     f"add named for {named_total}); described pairs: "
+                     f"add named for {named_total}, its coordinator's clock surely ahead of the lost add's for "
+                     f"{ahead_total}); described pairs: "
                      f"{', '.join(f'{k} {c}' for k, c in sorted(pairs.items())) or 'none'}")
     print("\nclosing note:")
     for line in notes:

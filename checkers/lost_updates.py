@@ -35,7 +35,9 @@ Without clock events none are named.
 each ``lost`` / ``stale`` anomaly gains ``data["explanation"]`` and a
 sentence in its summary, and ``stats`` gains ``lost_acknowledged_count``
 (lost elements whose add completed ``ok``) and ``lost_by`` (element -> the
-add that overwrote it, for every lost element, not only those described),
+add that overwrote it and, with clock events, ``clock_lead_ms``: how far its
+coordinator's clock was surely ahead of the lost add's; for every lost
+element, not only those described),
 summed over the keys and in each key's child result (the run's
 ``results.json`` keeps the children).
 Versions that are not ordered (vclock's clocks) have no lineage; the
@@ -168,6 +170,15 @@ def _concurrent(a: Operation, b: Operation) -> bool:
     return a.invoke.index < b_end and b.invoke.index < a_end
 
 
+def _lead(clocks: Clocks, a: Operation, b: Operation) -> float | None:
+    """How far ``b``'s coordinator clock was surely ahead of ``a``'s while they ran (ms); None without clocks."""
+    if not clocks:
+        return None
+    ra = clocks.during(_ref(a)["node"], a.invoke.time, a.completion.time if a.completion is not None else None)
+    rb = clocks.during(_ref(b)["node"], b.invoke.time, b.completion.time if b.completion is not None else None)
+    return None if ra is None or rb is None else rb[0] - ra[1]
+
+
 class LostUpdates:
     """Wraps a set checker and explains its lost and stale elements (see the module docstring)."""
 
@@ -193,7 +204,8 @@ class LostUpdates:
                 a = lin.adds.get(x)  # type: ignore[union-attr]
                 ack += a is not None and a.status == "ok"
                 b, _ = lin.loser(x)  # type: ignore[union-attr]
-                mine[str(x)] = None if b is None else {"by": b.invoke.value[1], "index": b.invoke.index}
+                mine[str(x)] = None if b is None or a is None else {
+                    "by": b.invoke.value[1], "index": b.invoke.index, "clock_lead_ms": _lead(clocks, a, b)}
             acknowledged += ack
             lost_by.update({f"{name} {x}": v for x, v in mine.items()})
             children[name] = CheckResult(
