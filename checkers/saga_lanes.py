@@ -74,7 +74,8 @@ class SagaLanes:
 
     def lanes(self) -> tuple[str, ...]:
         bus = any("bus" in f.nodes for f in self.faults) or any(c.get("node") == "bus"
-                                                                for c in self.final.get("crashes", []))
+                                                                for c in self.final.get("crashes", [])) \
+            or bool(self.final.get("bus_trace"))
         return ("client", "orchestrator", *(("bus",) if bus else ()), *SERVICE_LANES)
 
     def events(self, oid: str) -> list[LaneEvent]:
@@ -102,6 +103,19 @@ class SagaLanes:
                                 end=None if r.get("end") is None else self.t(r["end"]), kind="message",
                                 to=r.get("to"), outcome="lost" if out == "sent" else out, what=f"{step} → {verb}",
                                 peer_at=None if peer is None else self.t(peer), detail=r.get("error")))
+        for r in f.get("bus_trace", []):  # choreography: events into the bus, and each delivery out of it
+            if r.get("subject") != oid:
+                continue
+            out = str(r.get("outcome", "ok"))
+            if out == "received":
+                ev.append(LaneEvent(lane=str(r.get("to")), to="bus", at=self.t(r["start"]) - 0.001,
+                                    peer_at=self.t(r["start"]), kind="message", what=f"publish {r.get('step')}"))
+                continue
+            verb = {"refused": "refused", "unreachable": "no answer", "sent": "never answered"}.get(out, "ok")
+            ev.append(LaneEvent(lane="bus", to=str(r.get("to")), at=self.t(r["start"]),
+                                end=None if r.get("end") is None else self.t(r["end"]), kind="message",
+                                outcome="lost" if out == "sent" else out, what=f"{r.get('step')} → {verb}",
+                                detail=r.get("error")))
         if o is not None:
             ev.append(LaneEvent(lane="order", at=self.t(o["created"]), kind="step",
                                 what=f"created (total {o['total']})"))
@@ -213,7 +227,9 @@ def story(evs: Sequence[Mapping[str, Any]], faults: Sequence[Mapping[str, Any]],
         t = m.get("end") or m["at"]
         did = (f" ({m.get('to')} did it at {when(m['peer_at'])}; the answer never came back)"
                if m.get("peer_at") is not None and m.get("outcome") != "refused" else "")
-        items.append((t, f"the {m.get('lane')}'s {what} call to {m.get('to')} {how} at {when(t)}{did}"
+        call = (f"the bus's delivery of {what} to {m.get('to')}" if m.get("lane") == "bus" else
+                f"the {m.get('lane')}'s {what} call to {m.get('to')}")
+        items.append((t, f"{call} {how} at {when(t)}{did}"
                       + (f" ({m['detail']})" if m.get("detail") else "")))
     crashes = [e for e in evs if e.get("kind") == "crash"]
     items += [(e["at"], f"{e.get('detail') or e.get('what')} at {when(e['at'])}") for e in crashes[:2]]

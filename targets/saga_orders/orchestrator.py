@@ -71,6 +71,11 @@ def final_state(services: Mapping[str, Address], wait: float, self_crashes: list
         d = _state_of(services[s], timeout)
         out["crashes"] += d.pop("crashes", [])
         out.update(d)
+    if "bus" in services:  # choreography's deliveries (the other variants leave the bus idle)
+        try:
+            out["bus_trace"] = call(services["bus"], "GET", "/trace", timeout=timeout)["trace"]
+        except (Refused, Unreachable) as e:
+            log("orchestrator", f"could not read the bus's trace: {e}")
     return out
 
 

@@ -13,6 +13,7 @@ from harness.node.crashpoints import CrashPoints, boot_delay
 from harness.node.http import int_pairs, log, peer_addresses, serve
 from targets.saga_orders.orchestrator import DurableSaga, Gateway, SeedSaga
 from targets.saga_orders.services import Inventory, Orders, Payments, Db
+from targets.saga_orders.trace import StepTrace
 
 VARIANTS = ("seed", "choreography", "durable")
 
@@ -46,7 +47,7 @@ def build(a: argparse.Namespace) -> Any:
     restart = None if a.crash_restart in ("none", "") else float(a.crash_restart)
     crash = CrashPoints(a.crash_points, a.crash_p, a.data, a.name, once=a.crash_once, restart_after=restart)
     if a.role == "bus":
-        return Bus(name=a.name, services=a.peers, timeout=a.timeout)
+        return Bus(name=a.name, services=a.peers, timeout=a.timeout, trace=StepTrace(a.data, a.name))
     if a.role == "orchestrator":
         kw = dict(name=a.name, services=a.peers, prices=int_pairs(a.prices, "prices"), crash=crash, timeout=a.timeout)
         if a.variant == "seed":

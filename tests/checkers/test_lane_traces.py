@@ -184,3 +184,30 @@ def test_a_call_the_orchestrator_died_in_is_sent_and_never_answered() -> None:
     assert pay["peer_at"] == 12.3  # the charge row it wrote: it got there, its answer did not get back
     assert ("the orchestrator's processPayment call to payment was sent and never answered at 12.20 s "
             "(payment did it at 12.30 s; the answer never came back)") in a.data["explanation"]
+
+
+def test_choreography_puts_the_bus_on_a_lane_of_its_own_with_what_it_dropped() -> None:
+    w = WALL
+    final = saga_final()
+    final.update(trace=[], crashes=[], charges=[])
+    final["reservations"][0].update(state="confirmed", updated=final["reservations"][0]["created"])  # deducted
+    final["bus_trace"] = [
+        {"subject": "o17", "step": "ORDER_CREATED", "to": "order", "start": w + 12.11, "end": w + 12.11,
+         "outcome": "received"},
+        {"subject": "o17", "step": "ORDER_CREATED", "to": "inventory", "start": w + 12.12, "end": w + 12.16,
+         "outcome": "ok"},
+        {"subject": "o17", "step": "INVENTORY_DEDUCTED", "to": "inventory", "start": w + 12.16, "end": w + 12.16,
+         "outcome": "received"},
+        {"subject": "o17", "step": "INVENTORY_DEDUCTED", "to": "payment", "start": w + 12.17, "end": w + 12.67,
+         "outcome": "unreachable", "error": "timed out"},
+    ]
+    found = check_state(final, {}, offset=-WALL, lanes=SagaLanes(final=final, offset=-WALL, end=30.0))
+    a = next(x for x in found if x.kind == "order-not-terminal")
+    (t,) = a.data["lanes"]
+    assert t["lanes"] == ["client", "orchestrator", "bus", "order", "inventory", "payment"]
+    msgs = [(e["lane"], e["to"], e["what"]) for e in t["events"] if e["kind"] == "message"]
+    assert msgs == [("order", "bus", "publish ORDER_CREATED"), ("bus", "inventory", "ORDER_CREATED → ok"),
+                    ("inventory", "bus", "publish INVENTORY_DEDUCTED"),
+                    ("bus", "payment", "INVENTORY_DEDUCTED → no answer")]
+    assert ("the bus's delivery of INVENTORY_DEDUCTED to payment got no answer (outcome unknown) at 12.67 s"
+            in a.data["explanation"])
