@@ -61,7 +61,7 @@ def test_the_lost_element_is_named_with_the_add_that_read_the_same_version_and_w
     r = LostUpdates(Independent(SetFull, name="set-full")).check(history(RACE))
     assert r.verdict is Verdict.INVALID
     s = r.children["s"]
-    assert s.stats["lost_acknowledged_count"] == 1 and s.stats["lost_by"] == {"1": {"by": 2, "index": 3}}
+    assert s.stats["lost_acknowledged_count"] == 1 and s.stats["lost_by"] == {"1": {"by": 2, "index": 3, "clock_lead_ms": 40.0}}
     (a,) = s.anomalies
     ex = a.data["explanation"]
     assert ex["overwritten_by"]["element"] == 2 and ex["overwritten_by"]["version"] == [11, ""]
