@@ -119,6 +119,8 @@ def lanes_figure(trace: Mapping[str, Any]) -> dict[str, Any] | None:
             xs += [t0, mid, t1, None]
             ys += [e["lane"], e["to"], e["lane"], None]
             hv += [hover, hover, hover, ""]
+        if t1 is None and out == "ok":
+            continue  # a one-way notice that arrived (an event published): its hover is enough
         labels[0].append(mid)
         labels[1].append(str(e["to"]))
         labels[2].append(plot_text(e.get("what"), limit=40))
