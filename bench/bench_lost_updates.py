@@ -77,13 +77,14 @@ def one_run(variant: str, seed: int, a: argparse.Namespace, store: Path) -> dict
     d = json.loads((new[-1] / "results.json").read_text())
     lost = acked = named = ahead = 0
     pairs: Counter[str] = Counter()
-    example = ""
+    example = clock_example = ""
     for c in d["checkers"].values():
         st = c.get("stats", {})
         lost += st.get("lost_count", 0)
         acked += st.get("lost_acknowledged_count", 0)
         named += sum(v is not None for v in st.get("lost_by", {}).values())
         ahead += sum(1 for v in st.get("lost_by", {}).values() if v and (v.get("clock_lead_ms") or 0) > 0)
+        clock_example = clock_example or next((w["summary"] for w in st.get("clock_won", ())), "")
         for an in c.get("anomalies", []):
             ex = an.get("data", {}).get("explanation") or {}
             pair = ex.get("pair")
@@ -94,7 +95,7 @@ def one_run(variant: str, seed: int, a: argparse.Namespace, store: Path) -> dict
                     example = an["summary"]
     return {"valid": d["valid"], "lost": lost, "acked": acked, "named": named, "ahead": ahead, "pairs": dict(pairs),
             "ok": d.get("stats", {}).get("ok"), "ops": d.get("stats", {}).get("ops"),
-            "faults": d.get("nemesis"), "example": example, "folder": str(new[-1]),
+            "faults": d.get("nemesis"), "example": example, "clock_example": clock_example, "folder": str(new[-1]),
             "elapsed": time.monotonic() - t0}
 
 
@@ -139,6 +140,8 @@ def main() -> None:
                   f"ops {r['ops']} (ok {r['ok']}); {r['elapsed']:.0f} s", flush=True)
             if r["example"]:
                 print(f"      e.g. {r['example'][:600]}", flush=True)
+            if r["clock_example"]:
+                print(f"      a faster clock won: {r['clock_example'][:700]}", flush=True)
         n = a.seeds - errors
         notes.append(f"{variant}: lost acknowledged adds in {losing}/{n} runs ({errors} errored); "
                      f"{acked_total} acknowledged adds lost in all ({lost_total} lost elements, the overwriting "

@@ -37,7 +37,9 @@ sentence in its summary, and ``stats`` gains ``lost_acknowledged_count``
 (lost elements whose add completed ``ok``) and ``lost_by`` (element -> the
 add that overwrote it and, with clock events, ``clock_lead_ms``: how far its
 coordinator's clock was surely ahead of the lost add's; for every lost
-element, not only those described),
+element, not only those described), and ``clock_won``: up to 8 lost
+elements whose overwriter's clock was ahead, each with its explanation
+(set-full describes the first lost elements, usually before any skew),
 summed over the keys and in each key's child result (the run's
 ``results.json`` keeps the children).
 Versions that are not ordered (vclock's clocks) have no lineage; the
@@ -51,6 +53,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from checkers.api import Anomaly, Checker, CheckResult
+from checkers.sets import LIMIT
 from harness.clock_offsets import clock_spans, offset_during, offset_text
 from harness.history import History, Op, Operation
 
@@ -199,19 +202,26 @@ class LostUpdates:
             key = by_name.get(name)
             lin = lins.get(key) if key is not None else None
             mine: dict[str, Any] = {}
+            clock_won: list[dict[str, Any]] = []
             ack = 0
             for x in (c.stats.get("lost", ()) if lin is not None else ()):
                 a = lin.adds.get(x)  # type: ignore[union-attr]
                 ack += a is not None and a.status == "ok"
                 b, _ = lin.loser(x)  # type: ignore[union-attr]
+                lead = _lead(clocks, a, b) if a is not None and b is not None else None
                 mine[str(x)] = None if b is None or a is None else {
-                    "by": b.invoke.value[1], "index": b.invoke.index, "clock_lead_ms": _lead(clocks, a, b)}
+                    "by": b.invoke.value[1], "index": b.invoke.index, "clock_lead_ms": lead}
+                if lead is not None and lead > 0 and len(clock_won) < LIMIT and a is not None:
+                    ex: dict[str, Any] = {"add": _ref(a)}
+                    clock_won.append({"element": x, "summary": self._lost(lin, a, x, ex, clocks),  # type: ignore[arg-type]
+                                      "explanation": ex})
             acknowledged += ack
             lost_by.update({f"{name} {x}": v for x, v in mine.items()})
             children[name] = CheckResult(
                 checker=c.checker, verdict=c.verdict, error=c.error, children=c.children,
                 stats={**dict(c.stats), "lost_acknowledged_count": ack, "lost_by": mine,
-                       "stale_explained": self._stale_rows(lin, c.stats.get("worst_stale"))},
+                       "stale_explained": self._stale_rows(lin, c.stats.get("worst_stale")),
+                       "clock_won": clock_won},
                 anomalies=tuple(self._explain(a, key, lins, clocks) for a in c.anomalies))
         stats = {**dict(r.stats), "lost_acknowledged_count": acknowledged, "lost_by": lost_by}
         return CheckResult(checker=self.name, verdict=r.verdict, anomalies=tuple(anomalies), stats=stats,
@@ -246,8 +256,10 @@ class LostUpdates:
         ex["pair"] = {"same_read": same, "concurrent": conc}
         status = {"ok": "", "fail": ", reported failed yet stored where it landed",
                   "info": ", outcome unknown"}.get(rb["status"], "")
+        behind = (" (below the version it read: its coordinator's clock was behind that version's writer's)"
+                  if _gt(ra["read"], ra["version"]) else "")
         text = (f"The add of {x!r} (invoked at index {ra['index']} via {ra['node']}) read version "
-                f"{fmt_version(ra['read'])} and wrote version {fmt_version(ra['version'])}; the add of "
+                f"{fmt_version(ra['read'])} and wrote version {fmt_version(ra['version'])}{behind}; the add of "
                 f"{rb['element']!r} (invoked at index {rb['index']} via {rb['node']}{status}) ")
         if same:
             text += (f"read the same version {fmt_version(rb['read'])} and wrote version "
