@@ -71,6 +71,7 @@ def test_the_lost_element_is_named_with_the_add_that_read_the_same_version_and_w
     assert "wrote version 11 ms (wall clock) over it" in a.summary and "n2 +40 ms while the add of 2 ran" in a.summary
     assert "n2's wall-clock versions ran at least 40 ms ahead of n1's" in a.summary
     assert r.anomalies[0].data["explanation"] == ex              # the flat list says the same
+    assert [w["element"] for w in s.stats["clock_won"]] == [1] and "40 ms ahead" in s.stats["clock_won"][0]["summary"]
 
 
 def test_a_later_add_that_read_a_stale_version_is_named_too() -> None:
