@@ -144,7 +144,8 @@ class _Armed:
 class CrashNemesis:
     """``arm-crash`` and ``disarm-crash``, and the ``crash-fired``/``restart`` events (see the module docstring).
 
-    ``target``: for each node's readiness probe (None: the backend's ``alive`` only).
+    ``target``: for each node's readiness probe (None: the target of the cluster's
+    ``spec`` where it has one, else the backend's ``alive`` only).
     ``restart_wait_s``: how long a disarm waits for a crashed node to be back.
     """
 
