@@ -29,7 +29,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from harness.history import History
 
 __all__ = ["EVENT_KINDS", "FaultSpan", "LaneEvent", "crash_events", "fault_phrase", "fault_spans", "lane_trace",
-           "overlapping", "when"]
+           "overlapping", "refine_offset", "when"]
 
 EVENT_KINDS = ("step", "compensation", "message", "decision", "lock", "crash", "restart", "client", "state")
 """``step``/``compensation``: a saga's forward step or its undoing; ``message``: a request and its
@@ -143,6 +143,24 @@ def crash_events(history: History, lanes: Mapping[str, str], offset: float | Non
                                          detail=f"{n} back" + (f" after {down:.2f} s" if isinstance(
                                              down, (int, float)) else ""))))
     return out
+
+
+def refine_offset(offset: float, spans: Iterable[tuple[float, float, float, float]]) -> float:
+    """``offset`` (node wall seconds -> run seconds) moved just enough to be consistent with ``spans``.
+
+    Each span is ``(client_start, client_end, node_start, node_end)``: a client op (run seconds)
+    during which the node did something (wall seconds), so ``client_start <= node_start + offset``
+    and ``node_end + offset <= client_end``. The final read's offset is late by the time its big
+    answer took to encode and travel (0.4 s seen on a loaded machine); the spans bound the true
+    one, often to a millisecond. Returned unchanged when it already fits, or when the spans
+    contradict each other (then they say nothing trustworthy).
+    """
+    lo, hi = float("-inf"), float("inf")
+    for cs, ce, ns, ne in spans:
+        lo, hi = max(lo, cs - ns), min(hi, ce - ne)
+    if lo > hi:
+        return offset
+    return min(max(offset, lo), hi)
 
 
 def overlapping(faults: Iterable[FaultSpan], lo: float, hi: float, slack: float = 1.0) -> list[FaultSpan]:

@@ -50,7 +50,7 @@ from collections import defaultdict
 from typing import Any, Iterable, Mapping
 
 from checkers.api import Anomaly, CheckResult, Verdict
-from checkers.lanes import crash_events, fault_spans
+from checkers.lanes import crash_events, fault_spans, refine_offset
 from checkers.saga_lanes import ClientOp, SagaLanes, explain
 from harness.history import History, Op
 
@@ -265,6 +265,21 @@ def _faults(history: History) -> tuple[tuple[float, str], ...]:
 _LANE_NODES = ("orchestrator", "bus", "order", "inventory", "payment")
 
 
+def _call_spans(history: History, final: Mapping[str, Any]) -> list[tuple[float, float, float, float]]:
+    """Each answered ``place`` op with the orchestrator's answered createOrder call it made (by key)."""
+    calls = {r["subject"]: r for r in final.get("trace", []) if r.get("step") == "createOrder"
+             and r.get("outcome") == "ok" and r.get("end") is not None}
+    out = []
+    for o in history.operations:
+        c = o.completion
+        if (o.f == "place" and o.status == "ok" and isinstance(o.invoke.value, dict) and o.invoke.time is not None
+                and c is not None and c.time is not None and o.invoke.value.get("key") in calls):
+            r = calls[o.invoke.value["key"]]
+            if o.invoke.value.get("key") is not None:
+                out.append((o.invoke.time / 1e9, c.time / 1e9, float(r["start"]), float(r["end"])))
+    return out
+
+
 class SagaChecker:
     """The saga invariants over a history with a ``final`` read (see the module docstring)."""
 
@@ -297,7 +312,7 @@ class SagaChecker:
         final = final_op.value
         offset = None
         if final_op.time is not None and final.get("now") is not None:
-            offset = final_op.time / 1e9 - float(final["now"])
+            offset = refine_offset(final_op.time / 1e9 - float(final["now"]), _call_spans(history, final))
         faults = _faults(history)
         client_ops: dict[str, list[ClientOp]] = defaultdict(list)
         place_ops: dict[str, list[int]] = defaultdict(list)

@@ -42,6 +42,10 @@ INVARIANTS = {
     "status-regressed": "a terminal status never changes",
 }
 COMPENSATIONS = ("cancelOrder", "releaseInventory", "refundPayment")
+BUS_STEPS = {("ORDER_CREATED", "inventory"): "reserveInventory", ("INVENTORY_DEDUCTED", "payment"): "processPayment",
+             ("PAYMENT_COMPLETED", "order"): "confirmOrder", ("PAYMENT_FAILED", "order"): "cancelOrder",
+             ("INVENTORY_DEDUCTION_FAILED", "order"): "cancelOrder", ("PAYMENT_FAILED", "inventory"): "releaseInventory"}
+"""(event, subscriber) -> the step whose row the subscriber's handler writes (choreography)."""
 SERVICE_LANES = ("order", "inventory", "payment")
 
 
@@ -112,10 +116,13 @@ class SagaLanes:
                                     peer_at=self.t(r["start"]), kind="message", what=f"publish {r.get('step')}"))
                 continue
             verb = {"refused": "refused", "unreachable": "no answer", "sent": "never answered"}.get(out, "ok")
+            lo, hi = float(r["start"]), float(r["end"] if r.get("end") is not None else r["start"] + 10.0)
+            step = BUS_STEPS.get((str(r.get("step")), str(r.get("to"))), "")
+            peer = next((t for t in rows.get(step, ()) if lo - 0.05 <= t <= hi + 0.05), None)  # what the handler did
             ev.append(LaneEvent(lane="bus", to=str(r.get("to")), at=self.t(r["start"]),
                                 end=None if r.get("end") is None else self.t(r["end"]), kind="message",
                                 outcome="lost" if out == "sent" else out, what=f"{r.get('step')} → {verb}",
-                                detail=r.get("error")))
+                                peer_at=None if peer is None else self.t(peer), detail=r.get("error")))
         if o is not None:
             ev.append(LaneEvent(lane="order", at=self.t(o["created"]), kind="step",
                                 what=f"created (total {o['total']})"))
