@@ -33,8 +33,9 @@ failed"), 10 ("locks kept by argument-less abort") and 8 ("blocking after
 coordinator crash") runs); durable valid in 10/10, no safety violation,
 locks held while its coordinator was down resolved after the restart in
 8/10, and in every run some locks released after more than the 5 s bound
-(longest 35.6 s: payment cut off from the coordinator, committed once the
-partition healed), listed in the checker's ``held_long``.
+(longest 35.6 s: all three prepared when the coordinator died at
+``after-decision``, committed once the final heal restarted it; others
+held through partitions), listed in the checker's ``held_long``.
 """
 
 from __future__ import annotations
