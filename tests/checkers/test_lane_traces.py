@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from checkers.api import Anomaly
 from checkers.atomic_commit import check_logs
 from checkers.lanes import FaultSpan
@@ -218,6 +220,6 @@ def test_the_offset_moves_into_the_bounds_the_client_ops_set_and_only_then() -> 
 
     # node did its part at wall 1004.0-1004.1 during a client op at run 4.0-4.2: offset in [-1000.0, -999.9]
     spans = [(4.0, 4.2, 1004.0, 1004.1), (5.0, 5.3, 1005.05, 1005.2)]  # second: [-1000.05, -999.9]
-    assert refine_offset(-999.5, spans) == -999.9  # the final read's answer came late: pulled back
+    assert refine_offset(-999.5, spans) == pytest.approx(-999.9)  # the final read's answer came late: pulled back
     assert refine_offset(-999.95, spans) == -999.95  # already consistent: kept
     assert refine_offset(-999.5, [(4.0, 4.1, 1004.0, 1004.1), (5.0, 5.1, 1004.0, 1004.1)]) == -999.5  # contradictory
