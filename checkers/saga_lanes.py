@@ -44,7 +44,8 @@ INVARIANTS = {
 COMPENSATIONS = ("cancelOrder", "releaseInventory", "refundPayment")
 BUS_STEPS = {("ORDER_CREATED", "inventory"): "reserveInventory", ("INVENTORY_DEDUCTED", "payment"): "processPayment",
              ("PAYMENT_COMPLETED", "order"): "confirmOrder", ("PAYMENT_FAILED", "order"): "cancelOrder",
-             ("INVENTORY_DEDUCTION_FAILED", "order"): "cancelOrder", ("PAYMENT_FAILED", "inventory"): "releaseInventory"}
+             ("INVENTORY_DEDUCTION_FAILED", "order"): "cancelOrder",
+             ("PAYMENT_FAILED", "inventory"): "releaseInventory"}
 """(event, subscriber) -> the step whose row the subscriber's handler writes (choreography)."""
 SERVICE_LANES = ("order", "inventory", "payment")
 
@@ -131,7 +132,8 @@ class SagaLanes:
                                     kind="step" if o["status"] == "CONFIRMED" else "compensation",
                                     what=o["status"].lower()))
             elif end is not None:
-                ev.append(LaneEvent(lane="order", at=end, kind="state", outcome="lost", what=f"the order still {o['status']}"))
+                ev.append(LaneEvent(lane="order", at=end, kind="state", outcome="lost",
+                                    what=f"the order still {o['status']}"))
         for r in f.get("reservations", []):
             if r["order_id"] != oid:
                 continue

@@ -200,7 +200,8 @@ def explain(kind: str, summary_why: str, trace: Mapping[str, Any]) -> str:
             continue
         bits = []
         for e in mine:
-            bits.append(f"prepared at {when(e['at'])}" if e.get("kind") == "lock" else f"{e['what']} at {when(e['at'])}")
+            bits.append(f"prepared at {when(e['at'])}" if e.get("kind") == "lock"
+                        else f"{e['what']} at {when(e['at'])}")
         per.append(f"{lane} " + ", ".join(bits))
     crashes = [f"{e.get('detail') or e.get('what')} at {when(e.get('at'))}" for e in evs if e.get("kind") == "crash"]
     faults = [fault_phrase(f) for f in trace.get("faults", []) if isinstance(f, Mapping)]

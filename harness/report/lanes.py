@@ -80,7 +80,8 @@ def _ns(s: float) -> int:
 def lanes_figure(trace: Mapping[str, Any]) -> dict[str, Any] | None:
     """The Plotly figure of one lane trace; ``None`` if it has no event."""
     evs = _events(trace)
-    lanes = [str(x) for x in trace.get("lanes", []) if isinstance(x, str)] if isinstance(trace.get("lanes"), list) else []
+    given = trace.get("lanes")
+    lanes = [str(x) for x in given if isinstance(x, str)] if isinstance(given, list) else []
     for e in evs:  # lanes named by events but not listed still get drawn
         for ln in (e.get("lane"), e.get("to")):
             if isinstance(ln, str) and ln not in lanes:

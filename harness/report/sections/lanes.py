@@ -37,13 +37,15 @@ class LaneSection:
 
     def render(self, anomaly: Anomaly, ctx: SectionContext) -> Markup:
         data = anomaly.data
-        traces = [t for t in data.get("lanes", []) if isinstance(t, dict)] if isinstance(data.get("lanes"), list) else []
+        given = data.get("lanes")
+        traces = [t for t in given if isinstance(t, dict)] if isinstance(given, list) else []
         subjects = []
         for t in traces:
             fig = lanes_figure(t)
             n = len(t.get("lanes", [])) if isinstance(t.get("lanes"), list) else 4
             subjects.append({"subject": str(t.get("subject", "")), "title": str(t.get("title") or t.get("subject")),
-                             "figure": None if fig is None else plot_div(fig, height=150 + 52 * n, css_class="sb-lanes"),
+                             "figure": None if fig is None else plot_div(fig, height=150 + 52 * n,
+                                                                         css_class="sb-lanes"),
                              "rows": trace_rows(t)})
         named = data.get("orders", data.get("txns"))
         more = max(0, len(named) - len(traces)) if isinstance(named, list) and traces else 0
