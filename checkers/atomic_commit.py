@@ -63,7 +63,8 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from checkers.api import Anomaly, CheckResult, Verdict
-from checkers.two_pc_lanes import with_lanes
+from checkers.lanes import refine_offset
+from checkers.two_pc_lanes import call_spans, with_lanes
 from harness.history import History, Op
 from nemesis.windows import fault_windows
 
@@ -365,8 +366,9 @@ class AtomicCommit:
             return CheckResult(checker=self.name, verdict=Verdict.UNKNOWN, stats={"places": places},
                                error=f"the final read could not reach {', '.join(gone)}")
         offset = 0.0
-        if final_op.time is not None and final.get("now") is not None:
-            offset = final_op.time / 1e9 - float(final["now"])
+        if final_op.time is not None and final.get("now") is not None:  # moved into the bounds the client's
+            # place ops set on the coordinator's prepares (the final answer's encoding and travel make it late)
+            offset = refine_offset(final_op.time / 1e9 - float(final["now"]), call_spans(history, final))
         coord = final.get("coordinator", {})
         down = _coordinator_down(history, coord.get("name", "coordinator"), coord.get("crashes", []), offset)
         found, stats = check_logs(final, told, reads=reads, down=down, offset=offset, lock_bound_s=self.lock_bound_s,

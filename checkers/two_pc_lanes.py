@@ -24,7 +24,7 @@ from checkers.api import Anomaly
 from checkers.lanes import FaultSpan, LaneEvent, crash_events, fault_phrase, fault_spans, lane_trace, when
 from harness.history import History
 
-__all__ = ["PROPERTIES", "TwoPcLanes", "explain", "with_lanes"]
+__all__ = ["PROPERTIES", "TwoPcLanes", "call_spans", "explain", "with_lanes"]
 
 PARTICIPANTS = ("order", "inventory", "payment")
 PROPERTIES = {
@@ -213,6 +213,23 @@ def explain(kind: str, summary_why: str, trace: Mapping[str, Any]) -> str:
     if left:
         text += "; left: " + ", ".join(left)
     return text
+
+
+def call_spans(history: History, final: Mapping[str, Any]) -> list[tuple[float, float, float, float]]:
+    """Each answered ``place`` op with the coordinator's answered prepares of its transaction (for
+    :func:`checkers.lanes.refine_offset`): they ran while the client waited."""
+    preps: dict[str, list[Mapping[str, Any]]] = {}
+    for r in final.get("coordinator", {}).get("trace", []):
+        if r.get("step") == "prepare" and r.get("outcome") == "ok" and r.get("end") is not None:
+            preps.setdefault(str(r.get("subject")), []).append(r)
+    out = []
+    for o in history.operations:
+        c = o.completion
+        if (o.f == "place" and o.status == "ok" and isinstance(o.invoke.value, dict) and o.invoke.time is not None
+                and c is not None and c.time is not None):
+            for r in preps.get(str(o.invoke.value.get("txn")), ()):
+                out.append((o.invoke.time / 1e9, c.time / 1e9, float(r["start"]), float(r["end"])))
+    return out
 
 
 def _places(history: History) -> dict[str, list[tuple[float, float | None, str]]]:
