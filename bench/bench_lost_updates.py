@@ -26,15 +26,32 @@ element named with the concurrent add that overwrote it. This script only
 prints.
 
 Measured 2026-12-01 on the netns backend (2 shared cores, other runs alongside),
-defaults but ``--nemesis partition,kill`` (before the clock nemesis landed),
-``python bench/bench_lost_updates.py --nemesis partition,kill``:
+defaults (``python bench/bench_lost_updates.py``: ``partition,clock``, bumps
+of 128 ms to 16 s and strobes on one node or a minority):
 
-* seed: lost acknowledged adds in 10/10 runs, 435 to 818 a run (5980 in all),
-  the overwriting add named for 5987 of the 5992 lost elements;
-* vclock: 0/10 runs lost any (0 lost elements; ~1900-2900 ops a run);
-* abd: lost acknowledged adds in 10/10 runs, 472 to 1013 a run (7509 in all),
-  the overwriting add named for 7511 of 7512; of the 240 pairs described,
-  101 read one version (the textbook race) and 139 different versions.
+* seed: lost acknowledged adds in 10/10 runs, 312 to 1188 a run (5752 in all),
+  the overwriting add named for 5783 of the 5787 lost elements;
+* vclock: 0/10 runs lost any (0 lost elements; 1300-2100 ops a run);
+* abd: lost acknowledged adds in 10/10 runs, 509 to 1203 a run (8219 in all),
+  the overwriting add named for 8221 of 8221; of the 240 pairs described, 96
+  read one version (the textbook race), 144 different versions, all 240
+  concurrent (a linearizable register: the overwriter never read a stale
+  quorum after the ack).
+
+With ``--nemesis partition,kill`` (before the clock nemesis landed): seed
+10/10 (435 to 818 a run, 5980 in all), vclock 0/10, abd 10/10 (472 to 1013,
+7509 in all), the overwriter named for all but 5 and 1 lost elements.
+
+Rerun of seed alone with the clock-lead count (``--variants seed``, the
+machine less loaded: 2250-2950 ops a run): 10/10 runs lost acknowledged adds,
+841 to 1330 a run (10850 in all), the overwriter named for 10861 of 10872;
+for 1055 of them (in 6 of the 10 runs) its coordinator's clock was surely
+ahead of the lost add's, e.g. "the add of 176 (via n3) read version
+...994722 ms and wrote version ...981897 ms (below the version it read: its
+coordinator's clock was behind); the add of 168 (via n2) read ...981571 ms,
+which did not hold 176, and wrote ...994754 ms over it ... n3 -12962 ms, n2
++0 ms". The runs without such a loss are those where the skewed nodes' writes
+lost no race that their clock decided.
 """
 
 from __future__ import annotations
