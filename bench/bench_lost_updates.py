@@ -35,8 +35,8 @@ of 128 ms to 16 s and strobes on one node or a minority):
 * abd: lost acknowledged adds in 10/10 runs, 509 to 1203 a run (8219 in all),
   the overwriting add named for 8221 of 8221; of the 240 pairs described, 96
   read one version (the textbook race), 144 different versions, all 240
-  concurrent (a linearizable register: the overwriter never read a stale
-  quorum after the ack).
+  concurrent (as a linearizable register implies: no overwriter read a
+  version older than an add acknowledged before it began).
 
 With ``--nemesis partition,kill`` (before the clock nemesis landed): seed
 10/10 (435 to 818 a run, 5980 in all), vclock 0/10, abd 10/10 (472 to 1013,
@@ -50,8 +50,7 @@ ahead of the lost add's, e.g. "the add of 176 (via n3) read version
 ...994722 ms and wrote version ...981897 ms (below the version it read: its
 coordinator's clock was behind); the add of 168 (via n2) read ...981571 ms,
 which did not hold 176, and wrote ...994754 ms over it ... n3 -12962 ms, n2
-+0 ms". The runs without such a loss are those where the skewed nodes' writes
-lost no race that their clock decided.
++0 ms". Why the other 4 runs had none was not looked into.
 """
 
 from __future__ import annotations
