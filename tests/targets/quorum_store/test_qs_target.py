@@ -28,7 +28,7 @@ def ctx(**options: str) -> NodeContext:
 def test_the_target_is_registered_under_its_cli_name() -> None:
     t = get_target("quorum-store")
     assert t is TARGET
-    assert set(t.variants) == {"seed", "abd"} and t.default_nodes == 5
+    assert set(t.variants) == {"seed", "abd", "vclock"} and t.default_nodes == 5
     assert t.workload(None).name == "register"
     assert (t.source_dir / "server.py").exists()
 
