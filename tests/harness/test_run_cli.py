@@ -23,7 +23,7 @@ def test_targets_lists_targets_variants_and_workloads(capsys):
     out = capsys.readouterr().out
     assert "quorum-store:" in out
     assert "--variant seed (default)" in out and "--variant abd" in out
-    assert "workloads: register (default)" in out
+    assert "workloads: counter, list-append, register (default), set" in out
 
 
 @pytest.mark.parametrize("args, message", [
