@@ -43,7 +43,7 @@ import json
 from pathlib import Path
 
 from harness.cluster import Address
-from harness.target import NodeContext, Target
+from harness.target import NodeContext, Target, WorkloadContext
 from targets.quorum_store.client import QuorumStoreClient
 from targets.quorum_store.datatypes import COUNTER, LIST_APPEND, SET
 from targets.quorum_store.workload import REGISTER
@@ -96,6 +96,31 @@ def clock(address: Address) -> float:
         conn.close()
 
 
+def _number(ctx: WorkloadContext, name: str, kind: type, lo: float, hi: float | None, what: str) -> None:
+    raw = ctx.options.get(name)
+    if raw is None:
+        return
+    try:
+        v = kind(raw)
+    except ValueError:
+        raise ValueError(f"--option {name}={raw}: {what}, not {raw!r}") from None
+    if v < lo or (hi is not None and v > hi):
+        raise ValueError(f"--option {name}={raw}: {what}")
+
+
+def check_options(ctx: WorkloadContext) -> None:
+    """Refuse values the nodes or the workload would refuse, before anything starts."""
+    n = len(ctx.nodes)
+    for q, what in (("w", "acks a write needs"), ("r", "replies a read needs")):
+        _number(ctx, q, int, 1, n, f"the {what}, a whole number from 1 to N = {n}")
+    for t in ("peer_timeout", "client_timeout"):
+        _number(ctx, t, float, 1e-3, None, "seconds, a number > 0")
+    _number(ctx, "keys", int, 1, None, "a whole number of keys, at least 1")
+    _number(ctx, "max_writes_per_key", int, 1, None, "a whole number of appends, at least 1")
+    for f in ("hot", "read_fraction"):
+        _number(ctx, f, float, 0.0, 1.0, "a fraction from 0 to 1")
+
+
 TARGET = Target(
     name="quorum-store",
     description="N-replica key-value store over HTTP + SQLite: the quorum replication design of the bundled "
@@ -113,6 +138,7 @@ TARGET = Target(
     node_command=node_command,
     ready=ready,
     clock=clock,
+    check_options=check_options,
     client=QuorumStoreClient,
     workloads={"register": REGISTER, "set": SET, "counter": COUNTER, "list-append": LIST_APPEND},
     default_workload="register",

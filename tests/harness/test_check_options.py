@@ -26,3 +26,13 @@ def test_a_bad_value_is_refused_with_the_targets_sentence(monkeypatch: pytest.Mo
     with pytest.raises(ValueError, match=r"w=4: a write quorum is 1\.\.3"):
         resolve("quorum-store", nodes=3, options={"w": "4"})
     assert resolve("quorum-store", nodes=3, options={"w": "2"}).options == {"w": "2"}
+
+
+@pytest.mark.parametrize("option, says", [
+    ("w=0", "from 1 to N = 5"), ("r=6", "from 1 to N = 5"), ("w=two", "not 'two'"),
+    ("hot=1.5", "fraction from 0 to 1"), ("keys=0", "at least 1"), ("peer_timeout=-1", "> 0"),
+])
+def test_the_quorum_store_refuses_values_its_nodes_cannot_use(option: str, says: str) -> None:
+    k, _, v = option.partition("=")
+    with pytest.raises(ValueError, match=f"--option {k}={v}: .*{says}"):
+        resolve("quorum-store", nodes=5, options={k: v})
