@@ -14,6 +14,12 @@ check time, the slowest file, how many witnesses are minimal.
 Target (issue 8): every witness found and minimal within the default budget
 (:data:`checkers.linear.explain.WITNESS_BUDGET_S`, 3 s), none slower than
 that, and two to four operations typical.
+
+Measured 2026-12-01 (commit 05927aa, shared 2-core machine, load ~10): 53
+invalid histories, 53 witnesses found, all 1-minimal; sizes median 6, max
+260; reduction total 727 ms, median 1.3 ms, slowest knossos/mutex/bad/etcd.edn
+at 195 ms (632 searches, a 260-op witness): 2.6 s before its closure was
+taken on bit sets (1.20 -> 0.18 s CPU).
 """
 
 from __future__ import annotations
