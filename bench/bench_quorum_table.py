@@ -27,7 +27,7 @@ and read and write latency p50/p99 of the ok ops. The suite's page
 figures. A row whose settings the target refuses before any node starts is
 printed as refused and not run.
 
-    python bench/bench_quorum_table.py                        # 5 seeds x 20 s per row, ~15 min
+    python bench/bench_quorum_table.py                        # 5 seeds x 20 s per row: 35 runs, 15-25 min
     python bench/bench_quorum_table.py --seeds 10 --time-limit 30
     python bench/bench_quorum_table.py --workload set         # lost acknowledged adds (set-full)
     python bench/bench_quorum_table.py --rows "W=N, R=1" --rows "W=1, R=1" --seeds 2
