@@ -34,7 +34,7 @@ other jobs, load average 7-25; CPU seconds are the comparable figures):
 | --- | --- | --- | --- | --- | --- |
 | kv 10,000 | 0.11 s (0.22 s) | 37 MiB (36) | 0.028 s | 0.04 s (0.10 s) | 0.07 s (0.09 s) |
 | kv 100,000 | 1.54 s (6.99 s); 1.06 s at load 8 | 105 MiB (86) | 0.62 s, 585 MiB | 0.56 s (1.53 s) | 0.78 s (2.93 s) |
-| kv 1,000,000 | 15.6 s (28.5 s) | 742 MiB (585) | past 12 GiB at 27 s | 5.13 s (8.87 s) | 7.86 s (28.0 s) |
+| kv 1,000,000 | 15.6 s (28.5 s); 14.0 s at load 11 | 742 MiB (585) | past 12 GiB at 27 s | 5.13 s (8.87 s); 4.75 s at load 11 | 7.86 s (28.0 s) |
 | kv 5,000,000 (``--5m``) | 75.1 s (309 s) | 3739 MiB (2760) | - | 28.9 s (234 s) | not run |
 | corpus, total | 718 ms (1441 ms); verdict alone 195 ms | - | 369 ms | - | - |
 | corpus, per-file median | 8.1x Porcupine; verdict alone 6.5x | - | 1 | - | - |
@@ -48,7 +48,8 @@ partition's 3 us an op); the 5M peak (the loaded ``History`` alone is
 2.7 GiB at 290 bytes an event; the check adds 160 bytes an op searched,
 about 1 GiB); the corpus ratios (the median file is a few dozen segments
 of set-up, and an invalid file's witness reduction runs the search
-dozens of times, which Porcupine does not); JSONL load CPU 5.1 s against 5 s.
+dozens of times, which Porcupine does not); JSONL load CPU 4.8-5.1 s against
+5 s, borderline.
 """
 
 from __future__ import annotations
