@@ -33,7 +33,7 @@ other jobs, load average 7-25; CPU seconds are the comparable figures):
 | history | check CPU (wall) | peak RSS (of it, the loaded history) | Porcupine | load JSONL CPU (wall) | load EDN CPU (wall) |
 | --- | --- | --- | --- | --- | --- |
 | kv 10,000 | 0.11 s (0.22 s) | 37 MiB (36) | 0.028 s | 0.04 s (0.10 s) | 0.07 s (0.09 s) |
-| kv 100,000 | 1.54 s (6.99 s); 1.06 s at load 8 | 105 MiB (86) | 0.62 s, 585 MiB | 0.56 s (1.53 s) | 0.78 s (2.93 s) |
+| kv 100,000 | 1.54 s (6.99 s); 1.3-1.5 s on reruns at load 8-13 | 105 MiB (86) | 0.62 s, 585 MiB | 0.56 s (1.53 s) | 0.78 s (2.93 s) |
 | kv 1,000,000 | 15.6 s (28.5 s); 14.0 s at load 11 | 742 MiB (585) | past 12 GiB at 27 s | 5.13 s (8.87 s); 4.75 s at load 11 | 7.86 s (28.0 s) |
 | kv 5,000,000 (``--5m``) | 75.1 s (309 s) | 3739 MiB (2760) | - | 28.9 s (234 s) | not run |
 | corpus, total | 718 ms (1441 ms); verdict alone 195 ms | - | 369 ms | - | - |
@@ -41,8 +41,8 @@ other jobs, load average 7-25; CPU seconds are the comparable figures):
 
 Before issue 15's work (same machine, earlier that day): 1,000,000 ops 20.6 s
 CPU and 1191 MiB peak; 100,000 ops 2.1 s CPU. Met: 1M check under 20 s and
-under 1 GiB, 1M EDN load under 15 s. Missed: 100k check (1.06-1.54 s CPU
-against 0.62 s: the time is the search's per-segment set-up in
+under 1 GiB, 1M EDN load under 15 s. Missed: 100k check (1.3-1.5 s CPU, the
+best of seven warm runs 1.06 s, against 0.62 s: the time is the search's per-segment set-up in
 ``checkers.linear.search._segment``, some 13 us a segment, and the
 partition's 3 us an op); the 5M peak (the loaded ``History`` alone is
 2.7 GiB at 290 bytes an event; the check adds 160 bytes an op searched,
