@@ -156,14 +156,16 @@ def _segments(cp: Sequence[int], rp: Sequence[int | None]) -> "_Segments":
     bounds = array("q", (0,))
     has_ok = False
     last = -1
-    for i, r in enumerate(rp):
-        if has_ok and cp[i] > last:
+    i = 0
+    for c, r in zip(cp, rp):
+        if has_ok and c > last:
             bounds.append(i)
             has_ok = False
         if r is not None:
             has_ok = True
             if r > last:
                 last = r
+        i += 1
     if has_ok:
         bounds.append(len(rp))
     return _Segments(rp, bounds)
