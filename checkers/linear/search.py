@@ -191,13 +191,14 @@ class _Segments(SequenceABC):
         return len(self.bounds) - 1
 
     def __getitem__(self, si: int) -> tuple[list[int], list[int]]:  # type: ignore[override]
-        if si < 0:
-            si += len(self)
-        if not 0 <= si < len(self):
-            raise IndexError(si)
         got = self._memo.get(si)
         if got is not None:
             return got
+        n = len(self.bounds) - 1
+        if si < 0:
+            si += n
+        if not 0 <= si < n:
+            raise IndexError(si)
         rp = self.rp
         a, b = self.bounds[si], self.bounds[si + 1]
         if b - a == 1:
