@@ -93,21 +93,23 @@ class Linearizability:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            parts = partition(history, self.model)
+            parts = list(partition(history, self.model))
             deadline = None if self.timeout_s is None else t0 + self.timeout_s
             searched = sum(len(p) for p in parts)
+            dropped = sum(p.dropped for p in parts)
+            keys = len(parts)
+            # the scheduler empties ``parts``: each key's columns go as soon as its search ends
             out = check_partitions(parts, self.model, deadline=deadline, max_cache=self.max_cache,
-                                   max_cache_bytes=int(self.max_cache_mb * 2**20),
-                                   fixed_bytes=searched * ENTRY_BYTES)
+                                   max_cache_bytes=int(self.max_cache_mb * 2**20), op_bytes=ENTRY_BYTES)
         finally:
             if collecting:
                 gc.enable()
         elapsed = time.monotonic() - t0
         stats = {
-            "ops": searched + sum(p.dropped for p in parts),  # every op not failed is searched or dropped
+            "ops": searched + dropped,  # every op not failed is searched or dropped
             "searched": searched,
-            "dropped": sum(p.dropped for p in parts),
-            "keys": len(parts),
+            "dropped": dropped,
+            "keys": keys,
             "states_explored": out.explored,
             "cache_peak": out.cache_peak,
             "elapsed_s": round(elapsed, 6),

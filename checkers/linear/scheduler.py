@@ -12,8 +12,9 @@ rotation and frees its cache, and the first invalid one stops all the others.
 Budgets hold for the whole check: at ``deadline``, when the live caches
 together exceed ``max_cache`` entries, or when the searches' estimated
 memory (their :class:`~checkers.linear.search.Usage`: cache entries, model
-states and frontiers) plus ``fixed_bytes`` (what the check holds besides,
-e.g. the partitions' entries) exceeds ``max_cache_bytes``, the remaining
+states and frontiers) plus what the partitions still searched hold
+(``op_bytes`` an operation) plus ``fixed_bytes`` (anything else the check
+holds) exceeds ``max_cache_bytes``, the remaining
 searches stop, and the verdict is ``"unknown"`` unless a partition was
 already shown invalid.
 """
@@ -44,10 +45,18 @@ class Outcome:
 
 def check_partitions(parts: Sequence[Partition], model: Model, *, deadline: float | None = None,
                      max_cache: int | None = None, max_cache_bytes: int | None = None,
-                     fixed_bytes: int = 0, slice_: int = 1024) -> Outcome:
-    """Search ``parts`` in turns; see the module docstring."""
+                     fixed_bytes: int = 0, op_bytes: int = 0, slice_: int = 1024) -> Outcome:
+    """Search ``parts`` in turns; see the module docstring.
+
+    ``op_bytes`` is what each operation of a partition still searched costs
+    (counted in the memory bound with ``fixed_bytes``). When ``parts`` is a
+    list it is emptied: a partition shown valid is then released as soon as
+    its search ends, and the bound stops counting it.
+    """
     active: list[tuple[Partition, Generator[Usage, None, SearchResult], list[Usage]]] = [
         (p, searcher(p, model, model.init(p.key), slice_=slice_), [Usage(0, 0)]) for p in parts]
+    if isinstance(parts, list):
+        parts.clear()
     explored = 0
     cache_peak = 0
     unknown: str | None = None
@@ -77,7 +86,7 @@ def check_partitions(parts: Sequence[Partition], model: Model, *, deadline: floa
         elif max_cache is not None and live > max_cache:
             reason = f"cache bound of {max_cache} entries reached"
         elif max_cache_bytes is not None and \
-                fixed_bytes + sum(s[0].bytes for _, _, s in active) > max_cache_bytes:
+                fixed_bytes + sum(s[0].bytes + op_bytes * len(p) for p, _, s in active) > max_cache_bytes:
             reason = (f"memory bound of {max_cache_bytes // 2**20} MiB reached "
                       f"(search cache, model states and the operations searched)")
         if reason is not None:

@@ -15,6 +15,7 @@ from checkers.api import Verdict
 from checkers.linear import search as S
 from checkers.linear.models import make_model
 from checkers.linear.partition import partition, positions
+from checkers.linear.scheduler import check_partitions
 from checkers.linearizability import Linearizability
 from harness.history import History, Op
 
@@ -72,3 +73,16 @@ def test_segments_are_bounds_and_materialise_as_lists() -> None:
     assert list(segs.bounds) == [0, 1, 3]
     assert len(segs) == 2 and list(segs) == [([0], []), ([1, 2], [])]
     assert segs[-1] is segs[1]  # the last few are kept while the drivers ask again
+
+
+def test_the_memory_bound_counts_the_operations_searched_and_keys_are_released() -> None:
+    events: list[tuple[Any, str, str, Any]] = []
+    for i in range(3000):
+        events += [(0, "invoke", "put", ["k", f"v{i}"]), (0, "ok", "put", ["k", f"v{i}"])]
+    h = history(events)
+    res = Linearizability(model="kv", max_cache_mb=0.25).check(h)  # 3000 ops x 160 bytes > 0.25 MiB
+    assert res.verdict is Verdict.UNKNOWN and "memory bound" in (res.error or "")
+    assert Linearizability(model="kv").check(h).verdict is Verdict.VALID
+    m = make_model("kv")
+    parts = list(partition(h, m))
+    assert check_partitions(parts, m).verdict == "valid" and parts == []  # the scheduler let them go
