@@ -27,29 +27,33 @@ inflate when the machine is loaded (the load average is printed), so the
 ratios use CPU time (``time.process_time``); Porcupine's figures were taken
 on an idle machine. Exit status 0 when every verdict is right.
 
-Measured 2026-12-01 (commit 05927aa, a 2-core machine shared with seven
-other jobs, load average 7-25; CPU seconds are the comparable figures):
+Measured 2026-12-01 (commit f213b95, a 2-core machine shared with seven other
+jobs, load average 2.6-4.5; CPU seconds are the comparable figures; the 5M
+row is from commit 05927aa at load ~20, same search code):
 
 | history | check CPU (wall) | peak RSS (of it, the loaded history) | Porcupine | load JSONL CPU (wall) | load EDN CPU (wall) |
 | --- | --- | --- | --- | --- | --- |
-| kv 10,000 | 0.11 s (0.22 s) | 37 MiB (36) | 0.028 s | 0.04 s (0.10 s) | 0.07 s (0.09 s) |
-| kv 100,000 | 1.54 s (6.99 s); 1.3-1.5 s on reruns at load 8-13 | 105 MiB (86) | 0.62 s, 585 MiB | 0.56 s (1.53 s) | 0.78 s (2.93 s) |
-| kv 1,000,000 | 15.6 s (28.5 s); 14.0 s at load 11 | 742 MiB (585) | past 12 GiB at 27 s | 5.13 s (8.87 s); 4.75 s at load 11 | 7.86 s (28.0 s) |
+| kv 10,000 | 0.09 s (0.09 s) | 37 MiB (36) | 0.028 s | 0.03 s (0.03 s) | 0.08 s (0.08 s) |
+| kv 100,000 | 1.29 s (1.31 s) | 104 MiB (85) | 0.62 s, 585 MiB | 0.53 s (0.53 s) | 0.92 s (0.92 s) |
+| kv 1,000,000 | 14.5 s (14.5 s) | 741 MiB (568) | past 12 GiB at 27 s | 5.30 s (5.30 s) | 8.83 s (10.4 s) |
 | kv 5,000,000 (``--5m``) | 75.1 s (309 s) | 3739 MiB (2760) | - | 28.9 s (234 s) | not run |
-| corpus, total | 718 ms (1441 ms); verdict alone 195 ms | - | 369 ms | - | - |
-| corpus, per-file median | 8.1x Porcupine; verdict alone 6.5x | - | 1 | - | - |
+| corpus, total | 598 ms (710 ms); verdict alone 178 ms | - | 369 ms | - | - |
+| corpus, per-file median | 7.1x Porcupine; verdict alone 5.2x | - | 1 | - | - |
 
 Before issue 15's work (same machine, earlier that day): 1,000,000 ops 20.6 s
 CPU and 1191 MiB peak; 100,000 ops 2.1 s CPU. Met: 1M check under 20 s and
-under 1 GiB, 1M EDN load under 15 s. Missed: 100k check (1.3-1.5 s CPU, the
-best of seven warm runs 1.06 s, against 0.62 s: the time is the search's per-segment set-up in
-``checkers.linear.search._segment``, some 13 us a segment, and the
-partition's 3 us an op); the 5M peak (the loaded ``History`` alone is
+under 1 GiB, 1M EDN load under 15 s. Missed: 100k check (1.29 s CPU, the
+best of seven warm runs 1.06 s, against 0.62 s; profile: 0.3 s partition,
+3 us an op, a third of it ``model.call``; 0.75 s search, of which
+``_segment`` 70 % (some 40 us to the first end of a 9-op kv segment, 13 us
+of it set-up), the lazy driver's levels 15 % (closing dropped segment
+searches, the look-ahead), segment bounds 4 %); the 5M peak (the loaded ``History`` alone is
 2.7 GiB at 290 bytes an event; the check adds 160 bytes an op searched,
 about 1 GiB); the corpus ratios (the median file is a few dozen segments
 of set-up, and an invalid file's witness reduction runs the search
-dozens of times, which Porcupine does not); JSONL load CPU 4.8-5.1 s against
-5 s, borderline.
+dozens of times, which Porcupine does not: the corpus total is 0.48x
+Porcupine's for the verdict alone, 1.6x with explanations); JSONL load CPU
+4.8-5.3 s against 5 s, borderline.
 """
 
 from __future__ import annotations
