@@ -64,7 +64,13 @@ def node_command(ctx: NodeContext) -> list[str]:
     for opt, flag in _NODE_OPTIONS.items():
         if opt in ctx.options:
             argv += [flag, str(ctx.options[opt])]
+    if _yes(ctx.options.get("weak_quorum")):
+        argv.append("--weak-quorum")
     return argv
+
+
+def _yes(v: str | None) -> bool:
+    return (v or "0").strip().lower() not in ("", "0", "false", "no")
 
 
 def ready(address: Address) -> bool:
@@ -113,6 +119,10 @@ def check_options(ctx: WorkloadContext) -> None:
     n = len(ctx.nodes)
     for q, what in (("w", "acks a write needs"), ("r", "replies a read needs")):
         _number(ctx, q, int, 1, n, f"the {what}, a whole number from 1 to N = {n}")
+    quorum = {q: int(ctx.options.get(q, n // 2 + 1)) for q in ("w", "r")}
+    if ctx.variant == "abd" and quorum["w"] + quorum["r"] <= n and not _yes(ctx.options.get("weak_quorum")):
+        raise ValueError(f"--option w={quorum['w']}, r={quorum['r']}: abd needs W + R > N = {n} to be "
+                         f"linearizable; raise w or r, or add --option weak_quorum=1 to run it anyway")
     for t in ("peer_timeout", "client_timeout"):
         _number(ctx, t, float, 1e-3, None, "seconds, a number > 0")
     _number(ctx, "keys", int, 1, None, "a whole number of keys, at least 1")
@@ -147,6 +157,7 @@ TARGET = Target(
     options={
         "w": "write quorum: acks a write needs (default N//2+1)",
         "r": "read quorum: replies a read needs (default N//2+1)",
+        "weak_quorum": "1: let abd run with W + R <= N (quorums need not intersect; default 0: refused)",
         "peer_timeout": "seconds a coordinator waits for each peer (default 0.3)",
         "client_timeout": "seconds a client waits for its node (default 1.5)",
         "keys": "how many keys the workload uses (default 100; set, counter, list-append 3)",

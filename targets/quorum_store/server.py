@@ -207,6 +207,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--peer", type=_peer, action="append", default=[], metavar="NAME=HOST:PORT")
     p.add_argument("--w", type=int, default=None, help="write quorum (default N//2+1)")
     p.add_argument("--r", type=int, default=None, help="read quorum (default N//2+1)")
+    p.add_argument("--weak-quorum", action="store_true",
+                   help="let abd run with W + R <= N (quorums that need not intersect), to measure what "
+                        "the W + R > N rule buys")
     p.add_argument("--peer-timeout", type=float, default=0.3,
                    help="seconds per peer request (default 0.3); a phase waits at most this + 0.1 s")
     args = p.parse_args(argv)
@@ -222,9 +225,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("w", "r"):
         if not 1 <= getattr(args, name) <= n:
             p.error(f"--{name} must be between 1 and N={n} (got {getattr(args, name)})")
-    if args.variant == "abd" and args.w + args.r <= n:
+    if args.variant == "abd" and args.w + args.r <= n and not args.weak_quorum:
         p.error(f"abd needs W + R > N to be linearizable (W={args.w}, R={args.r}, N={n}); "
-                f"raise --w or --r")
+                f"raise --w or --r, or pass --weak-quorum to run it anyway")
     return args
 
 

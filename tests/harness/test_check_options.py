@@ -36,3 +36,11 @@ def test_the_quorum_store_refuses_values_its_nodes_cannot_use(option: str, says:
     k, _, v = option.partition("=")
     with pytest.raises(ValueError, match=f"--option {k}={v}: .*{says}"):
         resolve("quorum-store", nodes=5, options={k: v})
+
+
+def test_abd_with_quorums_that_need_not_intersect_runs_only_when_asked() -> None:
+    with pytest.raises(ValueError, match=r"abd needs W \+ R > N = 5 .* weak_quorum=1"):
+        resolve("quorum-store", variant="abd", nodes=5, options={"w": "2", "r": "2"})
+    req = resolve("quorum-store", variant="abd", nodes=5, options={"w": "2", "r": "2", "weak_quorum": "1"})
+    assert req.options["weak_quorum"] == "1"
+    resolve("quorum-store", variant="seed", nodes=5, options={"w": "1", "r": "1"})  # the guide's W=R=1 row
