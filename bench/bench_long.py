@@ -29,14 +29,14 @@ on an idle machine. Exit status 0 when every verdict is right.
 
 Measured 2026-12-01 (commit f213b95, a 2-core machine shared with seven other
 jobs, load average 2.6-4.5; CPU seconds are the comparable figures; the 5M
-row is from commit 05927aa at load ~20, same search code):
+row from a ``--worker`` run of the same commit at load ~4, no EDN copy):
 
 | history | check CPU (wall) | peak RSS (of it, the loaded history) | Porcupine | load JSONL CPU (wall) | load EDN CPU (wall) |
 | --- | --- | --- | --- | --- | --- |
 | kv 10,000 | 0.09 s (0.09 s) | 37 MiB (36) | 0.028 s | 0.03 s (0.03 s) | 0.08 s (0.08 s) |
 | kv 100,000 | 1.29 s (1.31 s) | 104 MiB (85) | 0.62 s, 585 MiB | 0.53 s (0.53 s) | 0.92 s (0.92 s) |
 | kv 1,000,000 | 14.5 s (14.5 s) | 741 MiB (568) | past 12 GiB at 27 s | 5.30 s (5.30 s) | 8.83 s (10.4 s) |
-| kv 5,000,000 (``--5m``) | 75.1 s (309 s) | 3739 MiB (2760) | - | 28.9 s (234 s) | not run |
+| kv 5,000,000 (``--5m``) | 74.0 s (91.6 s) | 3692 MiB (2768) | - | 28.8 s (49.5 s) | not run |
 | corpus, total | 598 ms (710 ms); verdict alone 178 ms | - | 369 ms | - | - |
 | corpus, per-file median | 7.1x Porcupine; verdict alone 5.2x | - | 1 | - | - |
 
