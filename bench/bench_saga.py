@@ -44,28 +44,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bounded import run_bounded
+
 NEMESIS = "kill,kill:orchestrator,pause,partition:orchestrator,partition:bus"
 OPTIONS = ("crash_points=all", "crash_p=0.004")
 
 
 def _results(store: Path) -> set[Path]:
     return {p for p in store.glob("saga-orders/*/results.json") if not p.parent.is_symlink()}
-
-
-def run_bounded(argv: list[str], timeout: float, **kw: Any) -> subprocess.CompletedProcess:
-    """Run ``argv``; past ``timeout`` s stop it with SIGTERM, so that the harness removes its own
-    nodes (containers, namespaces) and records the run as interrupted, then SIGKILL after 60 s more."""
-    with subprocess.Popen(argv, **kw) as proc:
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.terminate()
-            try:
-                out, err = proc.communicate(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                out, err = proc.communicate()
-    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
 def one_run(variant: str, seed: int, seconds: float, backend: str, store: Path) -> dict:

@@ -50,6 +50,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bounded import run_bounded
+
 from checkers.atomic_commit import LIVENESS, PROBLEMS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,22 +63,6 @@ POINTS = "after-prepare-order;after-prepare-payment;after-decision;after-commit-
 # reaching phase two, where failed commits show) instead of running dry in its first seconds.
 STOCK = "p1=400;p2=400;p3=400"
 BALANCES = "u1=1500;u2=1500;u3=1500;u4=1500"  # payment starts voting NO after ~10 s
-
-
-def run_bounded(argv: list[str], timeout: float, **kw: Any) -> subprocess.CompletedProcess:
-    """Run ``argv``; past ``timeout`` s stop it with SIGTERM, so that the harness removes its own
-    nodes (containers, namespaces) and records the run as interrupted, then SIGKILL after 60 s more."""
-    with subprocess.Popen(argv, **kw) as proc:
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.terminate()
-            try:
-                out, err = proc.communicate(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                out, err = proc.communicate()
-    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
 def one_run(variant: str, seed: int, seconds: float, backend: str | None, crash_p: float,
