@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from checkers.elle.graph import PROCESS, REALTIME, GraphBuilder
-from harness.history import History, HistoryError, Operation
+from checkers.inputs import bad_input
+from harness.history import History, Operation
 
 __all__ = ["Txn", "Parsed", "parse", "order_edges", "bad_input"]
 
@@ -50,13 +51,6 @@ class Parsed:
 
     txns: list[Txn]
     failed: list[Txn]
-
-
-def bad_input(history: History, op: Operation, message: str) -> HistoryError:
-    """A :class:`HistoryError` at the file line of ``op``'s completion (or invocation)."""
-    ev = op.completion if op.completion is not None and op.completion.type == "ok" else op.invoke
-    return HistoryError(f"{message} (op index {ev.index}, process {op.process})",
-                        file=history.source, line=history.line_of(ev))
 
 
 def parse(history: History, fs: Sequence[str], *, workload: str) -> Parsed:
