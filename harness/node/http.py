@@ -24,7 +24,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Mapping
 
-__all__ = ["HttpError", "Refused", "Unreachable", "call", "int_pairs", "log", "peer_addresses", "serve"]
+__all__ = ["HttpError", "Refused", "Unreachable", "call", "int_pairs", "log", "peer_addresses", "ready_as", "serve"]
 
 Handler = Callable[[Any], tuple[int, Any]]
 
@@ -141,3 +141,24 @@ def serve(host: str, port: int, routes: Mapping[tuple[str, str], Handler], name:
             log(name, f"answer to {client_address} not delivered: {sys.exc_info()[1]!r}")
 
     return _Server((host, port), _H)
+
+
+def ready_as(role: str) -> Callable[[Any], bool]:
+    """The readiness probe of a node of ``role``: one ``GET /health`` that must answer ok *as that role*.
+
+    Checking the role, not just the status, keeps a probe aimed at the wrong
+    port (another role's node) from passing. ``address`` is any object with
+    ``host`` and ``port`` (the harness's ``Address``).
+    """
+    def ready(address: Any) -> bool:
+        conn = http.client.HTTPConnection(address.host, address.port, timeout=0.5)
+        try:
+            conn.request("GET", "/health")
+            resp = conn.getresponse()
+            d = json.loads(resp.read())
+            return resp.status == 200 and d.get("status") == "ok" and d.get("role") == role
+        except (OSError, http.client.HTTPException, ValueError):
+            return False
+        finally:
+            conn.close()
+    return ready

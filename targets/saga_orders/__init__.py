@@ -38,12 +38,9 @@ back after ``crash_restart`` s.
 
 from __future__ import annotations
 
-import http.client
-import json
 from pathlib import Path
-from typing import Callable
 
-from harness.cluster import Address
+from harness.node.http import ready_as
 from harness.target import NodeContext, Role, Target
 from targets.saga_orders.client import SagaClient
 from targets.saga_orders.workload import ORDERS
@@ -81,22 +78,7 @@ def node_command(ctx: NodeContext) -> list[str]:
     return argv
 
 
-def _ready_as(role: str) -> Callable[[Address], bool]:
-    def ready(address: Address) -> bool:
-        conn = http.client.HTTPConnection(address.host, address.port, timeout=0.5)
-        try:
-            conn.request("GET", "/health")
-            resp = conn.getresponse()
-            d = json.loads(resp.read())
-            return resp.status == 200 and d.get("status") == "ok" and d.get("role") == role
-        except (OSError, http.client.HTTPException, ValueError):
-            return False
-        finally:
-            conn.close()
-    return ready
-
-
-ready = _ready_as("orchestrator")
+ready = ready_as("orchestrator")
 
 TARGET = Target(
     name="saga-orders",
@@ -118,7 +100,7 @@ TARGET = Target(
     default_workload="orders",
     default_nodes=len(ROLES),
     source_dir=Path(__file__).parent,
-    roles=tuple(Role(name=r, ready=_ready_as(r), clients=(r == "orchestrator"), crash_points=CRASH_POINTS.get(r, ()))
+    roles=tuple(Role(name=r, ready=ready_as(r), clients=(r == "orchestrator"), crash_points=CRASH_POINTS.get(r, ()))
                 for r in ROLES),
     options={
         "crash_points": "comma- (or ;-) separated crash points to arm, or all (default none)",

@@ -45,12 +45,9 @@ modules, harness/node/: HTTP plumbing and crash points), so it runs in a bare py
 
 from __future__ import annotations
 
-import http.client
-import json
 from pathlib import Path
-from typing import Callable
 
-from harness.cluster import Address
+from harness.node.http import ready_as
 from harness.target import NodeContext, Role, Target
 from targets.two_pc.client import TwoPcClient
 from targets.two_pc.txn_workload import LIST_APPEND, RW_REGISTER
@@ -84,22 +81,7 @@ def node_command(ctx: NodeContext) -> list[str]:
     return argv
 
 
-def _ready_as(role: str) -> Callable[[Address], bool]:
-    def ready(address: Address) -> bool:
-        conn = http.client.HTTPConnection(address.host, address.port, timeout=0.5)
-        try:
-            conn.request("GET", "/health")
-            resp = conn.getresponse()
-            d = json.loads(resp.read())
-            return resp.status == 200 and d.get("status") == "ok" and d.get("role") == role
-        except (OSError, http.client.HTTPException, ValueError):
-            return False
-        finally:
-            conn.close()
-    return ready
-
-
-ready = _ready_as("coordinator")
+ready = ready_as("coordinator")
 
 TARGET = Target(
     name="two-pc",
@@ -119,7 +101,7 @@ TARGET = Target(
     default_workload="orders",
     default_nodes=len(ROLES),
     source_dir=Path(__file__).parent,
-    roles=tuple(Role(name=r, ready=_ready_as(r), clients=(r == "coordinator"), crash_points=CRASH_POINTS[r])
+    roles=tuple(Role(name=r, ready=ready_as(r), clients=(r == "coordinator"), crash_points=CRASH_POINTS[r])
                 for r in ROLES),
     options={
         "crash_points": "comma- (or ;-) separated crash points to arm, or all (default none)",
