@@ -24,12 +24,12 @@ Pure data and pure functions; the checkers decide what goes in.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from harness.history import History
 
-__all__ = ["EVENT_KINDS", "FaultSpan", "LaneEvent", "crash_events", "fault_phrase", "fault_spans", "lane_trace",
-           "overlapping", "refine_offset", "when"]
+__all__ = ["EVENT_KINDS", "FaultSpan", "LaneEvent", "crash_events", "crashes_near", "fault_phrase", "fault_spans",
+           "lane_trace", "overlapping", "refine_offset", "when"]
 
 EVENT_KINDS = ("step", "compensation", "message", "decision", "lock", "crash", "restart", "client", "state")
 """``step``/``compensation``: a saga's forward step or its undoing; ``message``: a request and its
@@ -142,6 +142,40 @@ def crash_events(history: History, lanes: Mapping[str, str], offset: float | Non
                 out.append((t, LaneEvent(lane=lane, at=t, kind="restart", what="restart",
                                          detail=f"{n} back" + (f" after {down:.2f} s" if isinstance(
                                              down, (int, float)) else ""))))
+    return out
+
+
+def crashes_near(records: Iterable[Mapping[str, Any]], extra: Iterable[LaneEvent], *, subject: str,
+                 span: tuple[float, float] | None, slack: tuple[float, float],
+                 lane_of: Callable[[str], str], t: Callable[[Any], float | None], in_word: str = "in"
+                 ) -> list[LaneEvent]:
+    """The crash points one subject's lanes show: the nodes' own records, then the history's.
+
+    ``records`` are the nodes' ``{node, point, order, at}`` firings (``at`` node wall seconds,
+    ``t`` turns it into run seconds). A firing is shown when it names ``subject``, or when it
+    falls within ``span`` (the subject's first to last event) widened by ``slack`` (before,
+    after): a node that died while the subject ran ended it too. ``extra`` (from
+    :func:`crash_events`) are added within the same window unless a node record already put a
+    crash on that lane within 0.5 s.
+    """
+    before, after = slack
+
+    def near(at: float) -> bool:
+        return span is not None and span[0] - before <= at <= span[1] + after
+
+    out: list[LaneEvent] = []
+    for c in records:
+        at = t(c.get("at"))
+        node = str(c.get("node"))
+        ours = str(c.get("order")) == subject
+        if at is None or not (ours or near(at)):
+            continue
+        out.append(LaneEvent(lane=lane_of(node), at=at, kind="crash", outcome="lost", what=f"✗ {c.get('point')}",
+                             detail=f"{node} crashed at crash point `{c.get('point')}`"
+                             + ("" if ours else f" ({in_word} {c.get('order')})")))
+    for e in extra:
+        if near(e.at) and not any(o.lane == e.lane and abs(o.at - e.at) < 0.5 for o in out if e.kind == "crash"):
+            out.append(e)
     return out
 
 

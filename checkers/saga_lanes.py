@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from checkers.lanes import FaultSpan, LaneEvent, fault_phrase, lane_trace, when
+from checkers.lanes import FaultSpan, LaneEvent, crashes_near, fault_phrase, lane_trace, when
 
 __all__ = ["INVARIANTS", "SagaLanes", "explain"]
 
@@ -193,23 +193,12 @@ class SagaLanes:
     def _crashes(self, oid: str, ev: Sequence[LaneEvent]) -> list[LaneEvent]:
         """Crash points fired for this order, and by any node while its saga ran (they end it too)."""
         times = [e.at for e in ev if e.kind != "state"]
-        lo, hi = (min(times), max(times)) if times else (None, None)
+        span = (min(times), max(times)) if times else None
         lanes = set(self.lanes())
-        out: list[LaneEvent] = []
-        for c in self.final.get("crashes", []):
-            at = self.t(c["at"])
-            node = str(c.get("node"))
-            lane = node if node in lanes else "orchestrator"
-            ours = c.get("order") == oid
-            if ours or (lo is not None and hi is not None and lo - 0.5 <= at <= hi + 1.0):
-                out.append(LaneEvent(lane=lane, at=at, kind="crash", outcome="lost", what=f"✗ {c['point']}",
-                                     detail=f"{node} crashed at crash point `{c['point']}`"
-                                     + ("" if ours else f" (in order {c.get('order')})")))
-        for e in self.extra_crashes:
-            if lo is not None and hi is not None and lo - 0.5 <= e.at <= hi + 1.0 and not any(
-                    o.lane == e.lane and abs(o.at - e.at) < 0.5 for o in out if e.kind == "crash"):
-                out.append(e)
-        return out
+        return crashes_near(self.final.get("crashes", []), self.extra_crashes, subject=oid,
+                            span=span, slack=(0.5, 1.0),
+                            lane_of=lambda node: node if node in lanes else "orchestrator",
+                            t=lambda wall: None if wall is None else self.t(wall), in_word="in order")
 
     def trace(self, oid: str) -> dict[str, Any]:
         o = next((x for x in self.final.get("orders", []) if x["id"] == oid), None)

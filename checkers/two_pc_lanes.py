@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from checkers.api import Anomaly
-from checkers.lanes import FaultSpan, LaneEvent, crash_events, fault_phrase, fault_spans, lane_trace, when
+from checkers.lanes import (FaultSpan, LaneEvent, crash_events, crashes_near, fault_phrase, fault_spans, lane_trace,
+                            when)
 from harness.history import History
 
 __all__ = ["PROPERTIES", "TwoPcLanes", "call_spans", "explain", "with_lanes"]
@@ -143,27 +144,13 @@ class TwoPcLanes:
     def _crashes(self, txn: str, ev: Sequence[LaneEvent]) -> list[LaneEvent]:
         """Crash points fired in this transaction, and by any node while it ran."""
         times = [t for e in ev if e.kind != "state" for t in (e.at, e.end) if t is not None]
-        lo, hi = (min(times), max(times)) if times else (None, None)
+        span = (min(times), max(times)) if times else None
         lane_of = self.lane_of()
         records = list(self.final.get("coordinator", {}).get("crashes", []))
         for s in self.parts().values():
             records += s.get("crashes", [])
-        out: list[LaneEvent] = []
-        for c in records:
-            at = self.t(c.get("at"))
-            node = str(c.get("node"))
-            ours = str(c.get("order")) == txn
-            if at is None or not (ours or (lo is not None and hi is not None and lo - 0.2 <= at <= hi + 0.5)):
-                continue
-            out.append(LaneEvent(lane=lane_of.get(node, node), at=at, kind="crash", outcome="lost",
-                                 what=f"✗ {c.get('point')}",
-                                 detail=f"{node} crashed at crash point `{c.get('point')}`"
-                                 + ("" if ours else f" (in {c.get('order')})")))
-        for e in self.extra_crashes:
-            if lo is not None and hi is not None and lo - 0.2 <= e.at <= hi + 0.5 and not any(
-                    o.lane == e.lane and abs(o.at - e.at) < 0.5 for o in out if e.kind == "crash"):
-                out.append(e)
-        return out
+        return crashes_near(records, self.extra_crashes, subject=txn, span=span, slack=(0.2, 0.5),
+                            lane_of=lambda node: lane_of.get(node, node), t=self.t)
 
     def trace(self, txn: str) -> dict[str, Any]:
         work = next((s.get("log", {}).get(txn, {}).get("work") for p, s in self.parts().items()
