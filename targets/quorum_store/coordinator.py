@@ -94,10 +94,6 @@ def _highest(g: Gathered) -> tuple[str, Stored]:
     return best
 
 
-def _errors(g: Gathered) -> str:
-    return "; ".join(f"{n}: {e}" for n, e in sorted(g.errors.items())) or "no answer before the deadline"
-
-
 class SeedCoordinator:
     """The guide's QuorumStore, as written (see the module docstring)."""
 
@@ -113,17 +109,17 @@ class SeedCoordinator:
             self.log("write", key=key, value=value, version=version, acks=acks, result="ok")
             return Outcome(status="ok", value=value, version=version)
         self.log("write", key=key, value=value, version=version, acks=acks, result="fail",
-                 errors=_errors(g))
+                 errors=g.why())
         return Outcome(status="fail", version=version,
                        error=f"Write failed: only {g.count}/{self.w} nodes confirmed "
-                                            f"({_errors(g)})")
+                                            f"({g.why()})")
 
     def read(self, key: str) -> Outcome:
         g = self.replicas.fetch(key, need=self.r)
         if g.count < self.r:
-            self.log("read", key=key, answers=sorted(g.answers), result="fail", errors=_errors(g))
+            self.log("read", key=key, answers=sorted(g.answers), result="fail", errors=g.why())
             return Outcome(status="fail", error=f"Read failed: only {g.count}/{self.r} nodes responded "
-                                                f"({_errors(g)})")
+                                                f"({g.why()})")
         src, latest = _highest(g)
         stale = [n for n, s in g.answers.items() if s.version < latest.version]
         self.log("read", key=key, value=latest.value, version=latest.version, source=src,
@@ -156,9 +152,9 @@ class AbdCoordinator:
         q = self.replicas.fetch(key, need=self.r)
         if q.count < self.r:
             self.log("write", key=key, value=value, phase="query", answers=sorted(q.answers),
-                     result="fail", errors=_errors(q))
+                     result="fail", errors=q.why())
             return Outcome(status="fail", error=f"version query reached only {q.count}/{self.r} replicas; "
-                                                f"nothing was written ({_errors(q)})")
+                                                f"nothing was written ({q.why()})")
         _, top = _highest(q)
         version = self._next_version(key, top.version[0])
         g = self.replicas.store(key, value, version, need=self.w)
@@ -166,26 +162,26 @@ class AbdCoordinator:
             self.log("write", key=key, value=value, version=version, acks=sorted(g.answers), result="ok")
             return Outcome(status="ok", value=value, version=version)
         self.log("write", key=key, value=value, version=version, acks=sorted(g.answers),
-                 result="unknown", errors=_errors(g))
+                 result="unknown", errors=g.why())
         return Outcome(status="unknown", version=version,
                        error=f"store reached only {g.count}/{self.w} replicas; "
-                                               f"the write may or may not take effect ({_errors(g)})")
+                                               f"the write may or may not take effect ({g.why()})")
 
     def read(self, key: str) -> Outcome:
         q = self.replicas.fetch(key, need=self.r)
         if q.count < self.r:
-            self.log("read", key=key, answers=sorted(q.answers), result="fail", errors=_errors(q))
+            self.log("read", key=key, answers=sorted(q.answers), result="fail", errors=q.why())
             return Outcome(status="fail", error=f"read reached only {q.count}/{self.r} replicas "
-                                                f"({_errors(q)})")
+                                                f"({q.why()})")
         src, latest = _highest(q)
         behind = [n for n, s in q.answers.items() if s.version < latest.version]
         if behind:
             g = self.replicas.store(key, latest.value, latest.version, need=self.w)
             if g.count < self.w:
                 self.log("read", key=key, version=latest.version, write_back=sorted(g.answers),
-                         result="unknown", errors=_errors(g))
+                         result="unknown", errors=g.why())
                 return Outcome(status="unknown", error=f"write-back reached only {g.count}/{self.w} "
-                                                       f"replicas ({_errors(g)})")
+                                                       f"replicas ({g.why()})")
         self.log("read", key=key, value=latest.value, version=latest.version, source=src,
                  write_back=bool(behind), result="ok")
         return Outcome(status="ok", value=latest.value, version=latest.version)

@@ -61,6 +61,10 @@ class Gathered:
     def count(self) -> int:
         return len(self.answers)
 
+    def why(self) -> str:
+        """Who failed and why, for a log line or an error: ``n2: timed out; n3: refused``."""
+        return "; ".join(f"{n}: {e}" for n, e in sorted(self.errors.items())) or "no answer before the deadline"
+
 
 def key_path(key: str) -> str:
     return "/replica/" + urllib.parse.quote(key, safe="")

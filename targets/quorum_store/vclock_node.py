@@ -40,7 +40,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from targets.quorum_store.replicas import Gathered, PeerError, Replicas, key_path
+from targets.quorum_store.replicas import PeerError, Replicas, key_path
 from targets.quorum_store.vclock import AFTER, EQUAL, OPS, VVersion, apply, compare, receive
 
 __all__ = ["VclockCoordinator", "VclockOutcome", "VclockReplica", "VclockReplicas", "replica_op"]
@@ -138,10 +138,6 @@ class VclockOutcome:
         return d
 
 
-def _errors(g: Gathered) -> str:
-    return "; ".join(f"{n}: {e}" for n, e in sorted(g.errors.items())) or "no answer before the deadline"
-
-
 @dataclass(slots=True, kw_only=True)
 class VclockCoordinator:
     """Writes and reads of the ``vclock`` variant (see the module docstring)."""
@@ -167,19 +163,19 @@ class VclockCoordinator:
         acks = (self.node, *sorted(g.answers))
         ok = len(acks) >= self.w
         self.log("write", key=key, op=op, arg=arg, clock=dict(v.clock), acks=list(acks),
-                 result="ok" if ok else "unknown", errors=None if ok else _errors(g))
+                 result="ok" if ok else "unknown", errors=None if ok else g.why())
         if ok:
             return VclockOutcome(status="ok", version=v, acks=acks)
         return VclockOutcome(status="unknown", version=None, acks=acks,
                              error=f"only {len(acks)}/{self.w} replicas hold it; {self.node} keeps it and "
-                                   f"read repair spreads it ({_errors(g)})")
+                                   f"read repair spreads it ({g.why()})")
 
     def read(self, key: str) -> VclockOutcome:
         g = self.replicas.fetch(key, need=self.r)
         if g.count < self.r:
-            self.log("read", key=key, answers=sorted(g.answers), result="fail", errors=_errors(g))
+            self.log("read", key=key, answers=sorted(g.answers), result="fail", errors=g.why())
             return VclockOutcome(status="fail", error=f"read reached only {g.count}/{self.r} replicas "
-                                                      f"({_errors(g)})")
+                                                      f"({g.why()})")
         branches: dict[str, str] = {}
         merged = self.replicas.local.get(key)
         for name, answer in g.answers.items():
