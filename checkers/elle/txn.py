@@ -76,9 +76,12 @@ def parse(history: History, fs: Sequence[str], *, workload: str) -> Parsed:
             k = m[1]
             if isinstance(k, (list, dict)):
                 raise bad_input(history, op, f"micro-op key {k!r} must be a scalar")
-            if isinstance(m[2], dict) or (isinstance(m[2], list) and not (m[0] == "r" and workload == "list-append")):
+            v = m[2]
+            read_list = m[0] == "r" and workload == "list-append" and isinstance(v, list)
+            if isinstance(v, dict) or (isinstance(v, list) and not read_list) or (
+                    read_list and any(isinstance(x, (list, dict)) for x in v)):
                 raise bad_input(history, op, f"micro-op {m!r}: the value must be a number, string or nil"
-                                             + (" (a list only in a read)" if workload == "list-append" else ""))
+                                             + (" (in a read, a list of them)" if workload == "list-append" else ""))
         if status == "fail":
             failed.append(Txn(node=-1, status="fail", mops=value, op=op))
         else:
