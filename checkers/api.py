@@ -20,11 +20,11 @@ import enum
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, runtime_checkable
+from typing import Any, Iterable, Mapping, Protocol, runtime_checkable
 
 from harness.history import History, HistoryError
 
-__all__ = ["Anomaly", "CheckResult", "Checker", "Compose", "Verdict", "check_safe"]
+__all__ = ["Anomaly", "CheckResult", "Checker", "Compose", "Verdict", "check_safe", "first_of_each_kind"]
 
 
 class Verdict(enum.Enum):
@@ -149,6 +149,21 @@ class Checker(Protocol):
     name: str
 
     def check(self, history: History) -> CheckResult: ...
+
+
+def first_of_each_kind(anomalies: Iterable[Anomaly], limit: int) -> tuple[tuple[Anomaly, ...], dict[str, int]]:
+    """The first ``limit`` anomalies of each kind, in order, and how many of each kind there were.
+
+    A run can break one invariant hundreds of times; the result keeps a few of
+    each to explain and the counts to say how many.
+    """
+    counts: dict[str, int] = {}
+    kept: list[Anomaly] = []
+    for a in anomalies:
+        counts[a.kind] = counts.get(a.kind, 0) + 1
+        if counts[a.kind] <= limit:
+            kept.append(a)
+    return tuple(kept), counts
 
 
 def check_safe(checker: Checker, history: History) -> CheckResult:

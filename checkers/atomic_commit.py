@@ -62,7 +62,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from checkers.api import Anomaly, CheckResult, Verdict
+from checkers.api import Anomaly, CheckResult, Verdict, first_of_each_kind
 from checkers.lanes import refine_offset
 from checkers.two_pc_lanes import call_spans, with_lanes
 from harness.history import History, Op
@@ -374,16 +374,11 @@ class AtomicCommit:
         found, stats = check_logs(final, told, reads=reads, down=down, offset=offset, lock_bound_s=self.lock_bound_s,
                                   deaths=_participant_deaths(history, final, offset))
         found = with_lanes(found, final, history, offset, end=None if final_op.time is None else final_op.time / 1e9)
-        counts: dict[str, int] = defaultdict(int)
-        kept: list[Anomaly] = []
-        for a in found:
-            counts[a.kind] += 1
-            if counts[a.kind] <= LIMIT:
-                kept.append(a)
+        kept, counts = first_of_each_kind(found, LIMIT)
         problems = sorted({a.data["problem"] for a in found if a.data.get("problem")})
         return CheckResult(checker=self.name, verdict=Verdict.INVALID if found else Verdict.VALID,
-                           anomalies=tuple(kept),
-                           stats={"places": places, "reads": len(reads), **stats, "counts": dict(counts),
+                           anomalies=kept,
+                           stats={"places": places, "reads": len(reads), **stats, "counts": counts,
                                   "problems": problems,
                                   "committed_told": sum(s == "COMMITTED" for s in told.values()),
                                   "aborted_told": sum(s == "ABORTED" for s in told.values())})

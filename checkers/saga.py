@@ -49,7 +49,7 @@ import dataclasses
 from collections import defaultdict
 from typing import Any, Iterable, Mapping
 
-from checkers.api import Anomaly, CheckResult, Verdict
+from checkers.api import Anomaly, CheckResult, Verdict, first_of_each_kind
 from checkers.lanes import crash_events, fault_spans, refine_offset
 from checkers.saga_lanes import ClientOp, SagaLanes, explain
 from harness.history import History, Op
@@ -335,16 +335,11 @@ class SagaChecker:
         found = [dataclasses.replace(a, ops=tuple(i for oid in a.data.get("orders", [])[:3]
                                                   for i in place_ops.get(key_of.get(oid), ())))
                  for a in found]
-        counts: dict[str, int] = defaultdict(int)
-        kept: list[Anomaly] = []
-        for a in found:
-            counts[a.kind] += 1
-            if counts[a.kind] <= LIMIT:
-                kept.append(a)
+        kept, counts = first_of_each_kind(found, LIMIT)
         orders = final.get("orders", [])
         return CheckResult(checker=self.name, verdict=Verdict.INVALID if found else Verdict.VALID,
-                           anomalies=tuple(kept),
+                           anomalies=kept,
                            stats={"places": places, "orders": len(orders), "told": len(told),
                                   "confirmed": sum(o["status"] == "CONFIRMED" for o in orders),
                                   "cancelled": sum(o["status"] == "CANCELLED" for o in orders),
-                                  "crashes": len(final.get("crashes", [])), "counts": dict(counts)})
+                                  "crashes": len(final.get("crashes", [])), "counts": counts})

@@ -28,4 +28,5 @@ def test_generator_exports() -> None:
 
 
 def test_checker_api_exports() -> None:
-    assert sorted(api.__all__) == ["Anomaly", "CheckResult", "Checker", "Compose", "Verdict", "check_safe"]
+    assert sorted(api.__all__) == ["Anomaly", "CheckResult", "Checker", "Compose", "Verdict", "check_safe",
+                                   "first_of_each_kind"]
