@@ -42,6 +42,7 @@ values, in invocation order).
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Callable, Hashable, Sequence
 
@@ -145,19 +146,33 @@ def _upward(chosen: Sequence[Entry], entries: Sequence[Entry],
             by_value: dict[Hashable, list[Entry]]) -> list[Entry]:
     """``chosen`` plus the possible makers of each, transitively: a sound candidate set.
 
-    ``by_value`` maps each fixed ``makes`` to the entries of ``entries`` making it.
+    ``by_value`` maps each fixed ``makes`` to the entries of ``entries`` making
+    it, in invocation order. The possible makers of an op needing ``v`` are a
+    prefix of ``by_value[v]`` (those invoked before it completed), so per
+    value only the longest prefix asked for matters: linear, where walking
+    each op's makers is quadratic on a mutex (every acquire has every earlier
+    release as a possible maker).
     """
     have = {id(e) for e in chosen}
+    taken: dict[Hashable, int] = {}  # per value: how long a prefix of its makers is in
     todo = list(chosen)
     while todo:
         x = todo.pop()
-        if x.call.needs is NOTHING:
+        need = x.call.needs
+        if need is NOTHING:
+            continue
+        makers = by_value.get(need)
+        if not makers:
             continue
         end = _INF if x.ret_pos is None else x.ret_pos
-        for m in by_value.get(x.call.needs, ()):
-            if m is not x and m.call_pos < end and id(m) not in have:
+        k = taken.get(need, 0)
+        while k < len(makers) and makers[k].call_pos < end:
+            m = makers[k]
+            k += 1
+            if id(m) not in have:
                 have.add(id(m))
                 todo.append(m)
+        taken[need] = k
     return [e for e in entries if id(e) in have]  # invocation order, as the search needs
 
 
@@ -203,9 +218,8 @@ def minimal_witness(entries: Sequence[Entry], model: Model, init: Hashable, *, s
         return None
     if start is None:
         return None
-    deps = dependents(start) if fixed else {}  # start is closed under makers: its own index will do
     try:
-        current = _ddmin(start, fixed, invalid, deps)
+        current = _ddmin(start, fixed, invalid)
     except _Shrunk as partial:
         return Witness(entries=tuple(partial.best), minimal=False, searches=count[0],
                        note=f"the reduction's {budget_s:g} s budget ran out after {count[0]} searches")
@@ -248,71 +262,163 @@ def _first_invalid(entries: Sequence[Entry], stuck: int | None, fixed: bool,
     return all_ if len(all_) != last and invalid(all_) else None
 
 
-def _ddmin(current: list[Entry], fixed: bool, invalid: Callable[[Sequence[Entry]], bool],
-           deps: dict[int, list[Entry]]) -> list[Entry]:
-    """Complement-only ddmin with :func:`closure`; 1-minimal when it returns.
+def _ddmin(current: list[Entry], fixed: bool, invalid: Callable[[Sequence[Entry]], bool]) -> list[Entry]:
+    """Remove chunks, halving those that cannot go, while the rest stays invalid; 1-minimal when it returns.
 
-    The closure is taken on bit sets over ``current`` as it starts (bit ``i``:
-    its ``i``-th entry), with each entry's dependents as one mask: a mutex's
-    every acquire depends on every earlier release, so the dependents of a
-    few hundred ops are tens of thousands of pairs, walked per chunk tried.
+    Sets are bit sets over ``current`` as it starts (bit ``i``: its ``i``-th
+    entry, in invocation order); ``current`` is closed under
+    :func:`makers_of`, and so is every set tried (each removal takes its
+    :func:`closure`, :class:`_Closure`). For such sets linearizability is
+    monotone: a closed subset of a linearizable closed set is linearizable
+    (the soundness argument of the module docstring). So a chunk whose
+    removal leaves the rest invalid goes at once and is never tried again;
+    one whose removal leaves it linearizable is halved, down to single
+    entries, each of which then stays (a later, smaller set without it is a
+    closed subset of the linearizable rest found, so it stays linearizable:
+    the result is 1-minimal); and a rest inside a set already found
+    linearizable is known linearizable without a search. That last cut is
+    what makes chains cheap: a mutex's early release takes every later
+    acquire with it, so most of its tries are known at once.
     """
-    bit = {id(e): i for i, e in enumerate(current)}
-    dep_mask = [0] * len(current)
-    for m_id, xs in deps.items():
-        i = bit.get(m_id)
-        if i is not None:
-            mask = 0
-            for x in xs:
-                j = bit.get(id(x))
-                if j is not None:
-                    mask |= 1 << j
-            dep_mask[i] = mask
-    n = 2
-    while len(current) > 1:
-        removable = current if fixed else [e for e in current if e.call.read_only]
-        if not removable:
-            return current
-        n = min(n, len(removable))
-        size = -(-len(removable) // n)
-        chunks = [removable[i:i + size] for i in range(0, len(removable), size)]
-        inside = 0
-        for e in current:
-            inside |= 1 << bit[id(e)]
-        for chunk in chunks:
-            gone = 0
-            for e in chunk:
-                gone |= 1 << bit[id(e)]
-            if fixed:
-                gone = _closure_mask(gone, inside, dep_mask)
-            rest = [e for e in current if not gone >> bit[id(e)] & 1]
-            if not rest:
-                continue
+    n = len(current)
+    close = _Closure(current) if fixed else None
+    alive = (1 << n) - 1
+    known: list[int] = []  # closed sets found linearizable, as masks
+    removable = [i for i, e in enumerate(current) if fixed or e.call.read_only]
+    todo = [removable]
+    while todo:
+        chunk = [i for i in todo.pop() if alive >> i & 1]
+        if not chunk:
+            continue
+        gone = 0
+        for i in chunk:
+            gone |= 1 << i
+        if close is not None:
+            gone = close(gone, alive)
+        rest = alive & ~gone
+        if rest and not any(rest & ~k == 0 for k in known):
             try:
-                bad = invalid(rest)
+                bad = invalid([current[i] for i in range(n) if rest >> i & 1])
             except _OutOfTime:
-                raise _Shrunk(current) from None
+                raise _Shrunk([current[i] for i in range(n) if alive >> i & 1]) from None
             if bad:
-                current = rest
-                n = max(n - 1, 2)
-                break
-        else:
-            if n >= len(removable):
-                return current
-            n = min(len(removable), 2 * n)
-    return current
+                alive = rest
+                continue
+            known.append(rest)
+        if len(chunk) > 1:
+            half = len(chunk) // 2
+            todo.append(chunk[half:])
+            todo.append(chunk[:half])
+    return [current[i] for i in range(n) if alive >> i & 1]
 
 
-def _closure_mask(gone: int, inside: int, dep_mask: list[int]) -> int:
-    """:func:`closure` on bit sets: ``gone`` plus the bits of ``inside`` that lose a maker, transitively."""
-    frontier = gone
-    while frontier:
-        new = 0
+class _Closure:
+    """:func:`closure` on bit sets over ``entries`` (closed under makers, in invocation order).
+
+    ``close(gone, alive)`` is ``gone`` plus the bits of ``alive`` that lose a
+    possible maker, transitively (``alive`` closed under makers). The
+    dependents of a maker of ``v`` are the ops needing ``v`` that complete
+    after it was invoked: the later the maker, the fewer, each set inside the
+    earlier maker's. So per value only the earliest maker gone matters, and
+    the masks are built per value from the needers sorted by completion, in
+    ``n log n``: a mutex's every acquire depends on every earlier release,
+    tens of thousands of pairs for a few hundred ops.
+    """
+
+    __slots__ = ("dep", "by_value", "value_of", "makers", "reach")
+
+    def __init__(self, entries: Sequence[Entry]) -> None:
+        n = len(entries)
+        needers: dict[Hashable, list[tuple[float, int]]] = {}
+        makers: dict[Hashable, int] = {}
+        value_of = [-1] * n
+        values: dict[Hashable, int] = {}
+        for i, e in enumerate(entries):
+            c = e.call
+            if c.needs is not NOTHING:
+                needers.setdefault(c.needs, []).append((_INF if e.ret_pos is None else e.ret_pos, i))
+            if not c.read_only and c.makes is not ANY:
+                makers[c.makes] = makers.get(c.makes, 0) | 1 << i
+                value_of[i] = values.setdefault(c.makes, len(values))
+        self.dep = [0] * n
+        for v, mask in makers.items():
+            ns = needers.get(v)
+            if not ns:
+                continue
+            ns.sort()
+            ends = [end for end, _ in ns]
+            suffix = [0] * (len(ns) + 1)
+            for k in range(len(ns) - 1, -1, -1):
+                suffix[k] = suffix[k + 1] | 1 << ns[k][1]
+            while mask:
+                low = mask & -mask
+                mask ^= low
+                i = low.bit_length() - 1
+                self.dep[i] = suffix[bisect_right(ends, entries[i].call_pos)] & ~low
+        self.by_value = [0] * len(values)
+        for v, mask in makers.items():
+            self.by_value[values[v]] = mask
+        self.value_of = value_of
+        self.reach: dict[int, int] = {}
+        self.makers = 0
+        for mask in self.by_value:
+            self.makers |= mask
+
+    def __call__(self, gone: int, alive: int) -> int:
+        """``gone`` closed under dependents within ``alive`` (which must be closed under makers).
+
+        The closure of a set is the union of its members' closures; within a
+        maker-closed ``alive`` that is the closure over all the entries,
+        intersected with ``alive`` (a chain of dependents ending inside
+        ``alive`` runs inside it). And per value only the earliest maker's
+        closure counts (it holds the others', but for themselves).
+        """
+        out = gone
+        for i in self._earliest(gone & self.makers, gone):
+            out |= self._reach(i)
+        return out & alive
+
+    def _earliest(self, frontier: int, gone: int) -> list[int]:
+        """For each value made by a bit of ``frontier``: the index of its earliest maker in ``gone``."""
+        by_value = self.by_value
+        out = []
+        if frontier.bit_count() > len(by_value):  # few values (a mutex): one look per value
+            for mask in by_value:
+                if frontier & mask:
+                    g = gone & mask
+                    out.append((g & -g).bit_length() - 1)
+            return out
+        seen = set()  # many (unique writes): one look per maker
+        value_of = self.value_of
         while frontier:
             low = frontier & -frontier
             frontier ^= low
-            new |= dep_mask[low.bit_length() - 1]
-        new &= inside & ~gone
-        gone |= new
-        frontier = new
-    return gone
+            v = value_of[low.bit_length() - 1]
+            if v not in seen:
+                seen.add(v)
+                g = gone & by_value[v]
+                out.append((g & -g).bit_length() - 1)
+        return out
+
+    def _reach(self, i: int) -> int:
+        """Entry ``i`` and everything that loses a possible maker with it, transitively (memoised).
+
+        Ops still open (``info``, or long) let the chain run backwards: an
+        early acquire that never returned depends on a later release. A
+        closure already known is taken whole.
+        """
+        got = self.reach.get(i)
+        if got is not None:
+            return got
+        dep, reach = self.dep, self.reach
+        gone = 1 << i | dep[i]
+        frontier = dep[i] & self.makers
+        while frontier:
+            add = 0
+            for j in self._earliest(frontier, gone):
+                add |= reach.get(j, dep[j])
+            add &= ~gone
+            gone |= add
+            frontier = add & self.makers
+        reach[i] = gone
+        return gone
