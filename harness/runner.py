@@ -46,19 +46,21 @@ import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 
 from harness import generators as gen
 from harness.client import Client, Completion, open_client
 from harness.cluster import Cluster
 from harness.generators import PENDING, Context, Generator, OpSpec
-from harness.history import NEMESIS, Op, Process
-from harness.recorder import Recorder
+from harness.formats import load_history
+from harness.history import NEMESIS, History, Op, Process
+from harness.recorder import Recorder, recorded_nemesis
 from harness.nodes import client_nodes, ready_of, role_of
 from harness.target import Target, Workload, WorkloadContext
 
 __all__ = ["EventSource", "Interpreter", "Nemesis", "NemesisEvent", "NemesisPlan", "RunOutcome", "execute",
-           "wait_ready"]
+           "recorded_stats", "stats_of", "wait_ready"]
 
 log = logging.getLogger(__name__)
 
@@ -452,13 +454,33 @@ class Interpreter:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunOutcome:
-    """What :func:`execute` did: the events, and whether the cluster recovered."""
+    """What :func:`execute` did: where the history is, its fault events, whether the cluster recovered.
 
-    events: tuple[Op, ...]
+    The events themselves are in the history file only (``history_path``,
+    complete and fsynced when :func:`execute` returns): a long run's history
+    does not fit in memory twice, and the check should judge what is on disk.
+    ``nemesis_events`` are read back from that file (few: a nemesis acts every
+    few seconds); :meth:`history` reads the whole of it.
+    """
+
+    history_path: Path
+    nemesis_events: tuple[Op, ...]
     recovered: bool
     not_ready: tuple[str, ...] = ()
     duration_s: float = 0.0
     stats: dict[str, Any] = field(default_factory=dict)
+
+    def history(self) -> History:
+        """The whole history, read and paired from the file (:func:`harness.formats.load_history`).
+
+        Raises :class:`harness.history.HistoryError` if the file cannot be read.
+        """
+        return load_history(self.history_path)
+
+    @property
+    def events(self) -> tuple[Op, ...]:
+        """Every event, read back from the file on each access: for tests and short runs."""
+        return self.history().ops
 
 
 def wait_ready(cluster: Cluster, target: Target, *, timeout_s: float) -> tuple[str, ...]:
@@ -489,6 +511,15 @@ def stats_of(events: Sequence[Op], duration_s: float) -> dict[str, Any]:
             nemesis += 1
         else:
             counts[e.type] += 1
+    return _stats(counts, nemesis, duration_s)
+
+
+def recorded_stats(recorder: Recorder, duration_s: float) -> dict[str, Any]:
+    """:func:`stats_of` the events ``recorder`` recorded, from its counters (no event is kept)."""
+    return _stats(recorder.counts, recorder.nemesis_count, duration_s)
+
+
+def _stats(counts: dict[str, int], nemesis: int, duration_s: float) -> dict[str, Any]:
     open_ = counts["invoke"] - counts["ok"] - counts["fail"] - counts["info"]
     return {"ops": counts["invoke"], "ok": counts["ok"], "fail": counts["fail"],
             "info": counts["info"] + max(0, open_), "nemesis_events": nemesis,
@@ -556,6 +587,6 @@ def execute(*, cluster: Cluster, target: Target, workload: Workload, wctx: Workl
         interp.poll_events()  # a nemesis's own events up to the end (a crash point that fired late)
     recorder.fsync()
     duration = time.monotonic() - t0
-    events = tuple(recorder.events)
-    return RunOutcome(events=events, recovered=not not_ready, not_ready=not_ready,
-                      duration_s=duration, stats=stats_of(events, duration))
+    return RunOutcome(history_path=recorder.path, nemesis_events=recorded_nemesis(recorder.path),
+                      recovered=not not_ready, not_ready=not_ready, duration_s=duration,
+                      stats=recorded_stats(recorder, duration))

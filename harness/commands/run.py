@@ -284,7 +284,7 @@ class _Run:
             if getattr(self, "traffic", None) is not None:
                 stats["traffic"] = self.traffic  # per-link counters; a warning when cuts changed nothing
             return self._finish(st.results_document(self.info, status="done", check=check, stats=stats,
-                                                    faults=self._faults(outcome.events)),
+                                                    faults=self._faults(outcome.nemesis_events)),
                                 check.verdict.exit_code)
 
     def _execute(self) -> Any:
@@ -324,20 +324,24 @@ class _Run:
                               rate=req.rate, nemesis=pkg, on_phase=on_phase)
             from nemesis.effect import traffic_record  # counters are read before the cluster closes
 
-            self.traffic = traffic_record(cluster, outcome.events)
+            self.traffic = traffic_record(cluster, outcome.nemesis_events)
             return outcome
 
     def _check(self, outcome: Any) -> Any:
         from checkers.api import CheckResult, Verdict, check_safe
         from checkers.success import RequireSuccess
-        from harness.history import History, HistoryError
+        from harness.history import HistoryError
         from harness.target import WorkloadContext
 
         req = self.req
         workload = req.target.workload(req.workload_name)
         wctx = WorkloadContext(nodes=req.nodes, variant=req.variant, concurrency=req.concurrency,
                                options=req.options)
-        history = History.of(outcome.events, source=self.run_dir / "history.jsonl")
+        try:  # the file, not memory: the check judges what is on disk (and a long run's history is large)
+            history = outcome.history()
+        except HistoryError as e:
+            return CheckResult(checker=workload.name, verdict=Verdict.UNKNOWN,
+                               error=f"the recorded history cannot be read back: {e}")
         try:
             checker = workload.checker(wctx)
         except Exception as e:  # noqa: BLE001 - the history is safe on disk; say why it is unchecked
@@ -361,17 +365,18 @@ class _Run:
         from harness import store as st
         from harness.backends._interrupts import Interrupted, exit_code_for, interrupt_in, signal_name
         from harness.cluster import EnvironmentError_
-        from harness.runner import stats_of
+        from harness.runner import recorded_stats, stats_of
         import signal as _signal
 
         self.stop.begin_stopping()
-        events = list(outcome.events) if outcome is not None else (
-            list(self.recorder.events) if self.recorder is not None else [])
         if outcome is not None:
             stats: Any = dict(outcome.stats)
+            events: Any = outcome.nemesis_events
+        elif self.recorder is not None:  # the events recorded until then are in its file
+            stats = recorded_stats(self.recorder, self.recorder.now() / 1e9)
+            events = self.recorder.read_nemesis()
         else:
-            duration = self.recorder.now() / 1e9 if self.recorder is not None else 0.0
-            stats = stats_of(events, duration)
+            stats, events = stats_of([], 0.0), []
         doc = dict(status="environment-error", stats=stats, faults=self._faults(events), phase=self.phase)
         full = st.disk_full(e)
         stopped = interrupt_in(e)  # a signal, even if the unwinding it caused failed too (output gone...)

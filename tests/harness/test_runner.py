@@ -122,15 +122,14 @@ def test_every_op_is_invoked_once_and_recorded_in_order(recorder):
     j = Journal()
     with interp(recorder, j, n=4) as it:
         it.run(gen.clients(gen.limit(200, gen.fn(lambda rng: OpSpec(f="write", value=rng.randrange(9))))))
-    ev = recorder.events
+    ev = read_jsonl(recorder.path).ops  # the recorder keeps no events: the file is the history
     assert len(j.invoked) == 200 and len(ev) == 400
     assert [e.index for e in ev] == list(range(400))
     assert all(a.time <= b.time for a, b in zip(ev, ev[1:]))
     h = History.of(ev)
     assert len(h.operations) == 200 and all(o.status == "ok" for o in h.operations)
     assert {e.node for e in ev} == {"n1", "n2", "n3"}
-    # the file says the same as memory
-    assert read_jsonl(recorder.path).ops == tuple(ev)
+    assert len(recorder) == 400 and recorder.counts == {"invoke": 200, "ok": 200, "fail": 0, "info": 0}
 
 
 def test_info_gives_the_worker_a_fresh_process_and_the_op_stays_open(recorder):
@@ -141,7 +140,7 @@ def test_info_gives_the_worker_a_fresh_process_and_the_op_stays_open(recorder):
         it.run(gen.phases(gen.clients(OpSpec(f="lost", process=0)),
                           gen.clients(gen.seq([OpSpec(f="read", process=2),
                                                gen.limit(6, gen.repeat(OpSpec(f="read")))]))))
-    h = History.of(recorder.events)  # raises if a process invoked twice while open
+    h = read_jsonl(recorder.path)  # raises if a process invoked twice while open
     lost = [o for o in h.operations if o.f == "lost"]
     assert lost[0].process == 0 and lost[0].status == "info"
     later = {o.process for o in h.operations if o.f == "read"}
@@ -153,7 +152,7 @@ def test_client_exception_becomes_info_with_the_error_and_fail_stays_fail(record
     j = Journal()
     with interp(recorder, j, n=1) as it:
         it.run(gen.clients([OpSpec(f="boom"), OpSpec(f="no"), OpSpec(f="read")]))
-    comps = [e for e in recorder.events if e.type != "invoke"]
+    comps = [e for e in read_jsonl(recorder.path).ops if e.type != "invoke"]
     assert [(e.type, e.process) for e in comps] == [("info", 0), ("fail", 1), ("ok", 1)]
     assert comps[0].error == "ConnectionResetError: peer went away"
     assert comps[1].error == "refused"
@@ -165,7 +164,8 @@ def test_nemesis_ops_are_two_info_events_of_process_nemesis(recorder):
     with interp(recorder, j, n=2, nemesis=nem) as it:
         it.run(gen.any_of(gen.clients(gen.limit(20, gen.repeat(OpSpec(f="read")))),
                           gen.nemesis([OpSpec(f="start-partition", value="halves"), OpSpec(f="stop-partition")])))
-    nev = [e for e in recorder.events if e.process == NEMESIS]
+    nev = [e for e in read_jsonl(recorder.path).ops if e.process == NEMESIS]
+    assert recorder.nemesis_events == nev and recorder.nemesis_count == 4
     assert [(e.type, e.f) for e in nev] == [("info", "start-partition"), ("info", "start-partition"),
                                             ("info", "stop-partition"), ("info", "stop-partition")]
     assert nev[0].value == "halves" and nev[1].value == {"did": "start-partition"}
@@ -197,10 +197,11 @@ def test_a_worker_stuck_past_the_drain_timeout_is_abandoned_and_rejoins_later(re
         assert [p for p, f in j.invoked if f == "read"] == [1, 1, 1]
         release.set()
         deadline = time.monotonic() + 10
-        while not any(e.f == "hang" and e.type == "ok" for e in recorder.events) and time.monotonic() < deadline:
+        # between runs nothing is recorded: the completion waits in the interpreter's queue
+        while it._done.empty() and time.monotonic() < deadline:
             time.sleep(0.01)
         it.run(gen.phases(gen.clients(gen.each_process(OpSpec(f="after")))))
-    h = History.of(recorder.events)
+    h = read_jsonl(recorder.path)
     hang = [o for o in h.operations if o.f == "hang"][0]
     assert hang.status == "ok" and hang.completion.index > hang.invoke.index
     assert sorted(p for p, f in j.invoked if f == "after") == [0, 1]  # worker 0 is back
@@ -294,3 +295,77 @@ def test_the_watchdog_ends_a_phase_whose_generator_never_lets_go(recorder):
         it.run(gen.clients(_Receding()), deadline_s=0.5)
     assert time.monotonic() - t0 < 30  # ended by the watchdog, not by the test timeout
     assert j.invoked == []  # it never got to issue anything
+
+
+# --- the check's input: the history file, all of it -----------------------------------
+
+class RegisterClient:
+    """An in-process register per key (linearizable: one lock), except one planted read of a value never written.
+
+    The planted read is the first read issued once ``after`` ops have completed,
+    so it sits well inside the run, thousands of events from either end.
+    """
+
+    def __init__(self, shared: dict, node: str | None = None):
+        self.shared, self.node = shared, node
+
+    def open(self, node, address):
+        return RegisterClient(self.shared, node)
+
+    def setup(self): pass
+    def teardown(self): pass
+    def close(self): pass
+
+    def invoke(self, op):
+        s = self.shared
+        k, v = op.value
+        with s["lock"]:
+            s["done"] += 1
+            if op.f == "write":
+                s["regs"][k] = v
+                return Completion(type="ok", value=[k, v])
+            if s["done"] > s["after"] and not s["planted"]:
+                s["planted"] = True
+                return Completion(type="ok", value=[k, -1])
+            return Completion(type="ok", value=[k, s["regs"].get(k)])
+
+
+def test_the_outcome_is_read_back_from_the_file_whole_and_a_planted_anomaly_mid_run_is_found(tmp_path):
+    from checkers.api import Verdict
+    from checkers.linearizability import Linearizability
+
+    shared = {"lock": threading.Lock(), "regs": {}, "done": 0, "after": 1500, "planted": False}
+    counter = iter(range(1, 10**9))
+
+    def op(rng):
+        k = rng.randrange(4)
+        return OpSpec(f="read", value=[k, None]) if rng.random() < 0.5 else OpSpec(f="write", value=[k, next(counter)])
+
+    # a fixed number of ops, not a time: the test means the same on a loaded machine
+    wl = Workload(name="w", description="test", generator=lambda ctx: gen.limit(5000, gen.fn(op)),
+                  checker=lambda ctx: Linearizability(model="register", independent=True))
+    t = Target(name="t", description="test", variants={"v": "v"}, default_variant="v",
+               node_command=lambda ctx: [], ready=lambda addr: True, client=lambda: RegisterClient(shared),
+               workloads={"w": wl}, default_workload="w")
+    plan = NemesisPlan(nemesis=RecordingNemesis(Journal()),
+                       generator=gen.nemesis([gen.sleep(0.05), OpSpec(f="kill"), OpSpec(f="start"),
+                                              gen.sleep(0.05), OpSpec(f="kill"), OpSpec(f="start")]),
+                       final_generator=gen.nemesis([OpSpec(f="start", value="all")]))
+    wctx = WorkloadContext(nodes=("n1", "n2", "n3"), variant="v", concurrency=4)
+    with Recorder(tmp_path / "history.jsonl", hold=64) as rec:  # the runner's hold, as in `splitbrain run`
+        out = execute(cluster=NullCluster(), target=t, workload=wl, wctx=wctx, recorder=rec, seed=5,
+                      time_limit_s=60, nemesis=plan)
+        assert len(rec.nemesis_events) == rec.nemesis_count  # a handful: all kept for the display
+    assert shared["planted"] and out.stats["ops"] == 5000
+    h = out.history()
+    assert h.source == str(tmp_path / "history.jsonl") and h.ops == read_jsonl(tmp_path / "history.jsonl").ops
+    assert [o.index for o in h.ops] == list(range(len(h.ops)))
+    assert len(h.ops) == 2 * out.stats["ops"] + out.stats["nemesis_events"] == len(rec)  # nothing missing
+    assert out.stats == {**stats_of(h.ops, out.duration_s), "duration_s": out.stats["duration_s"]}
+    assert out.nemesis_events == tuple(o for o in h.ops if o.process == NEMESIS) and len(out.nemesis_events) == 10
+    bad = [o for o in h.operations if o.f == "read" and o.completion.value[1] == -1]
+    assert len(bad) == 1 and 1000 < bad[0].invoke.index < len(h.ops) - 1000  # deep inside the history
+    result = wl.checker(wctx).check(h)
+    assert result.verdict is Verdict.INVALID
+    assert any(bad[0].completion.index in a.ops or bad[0].invoke.index in a.ops
+               for a in result.anomalies), result.anomalies
