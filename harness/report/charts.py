@@ -10,17 +10,26 @@ event index (imported histories without times). Fault windows are shaded on
 every chart the same way (:func:`fault_shapes`).
 
 Size budget (issue 5: a 100,000-op history must give a page under 20 MB that
-opens in a few seconds): latency keeps one point per operation up to
-:data:`MAX_LATENCY_POINTS`; the per-process timeline keeps at most
-:data:`MAX_TIMELINE_OPS` operations, all the failed, indeterminate and
-anomaly-named ones first, then every k-th ok one, and says so (:class:`Timeline`).
+opens in a few seconds; issue 15: a 1,000,000-op run's page written in under
+15 s and open in under 5 s): the per-process timeline keeps at most
+:data:`MAX_TIMELINE_OPS` operations, all the anomaly-named ones first, then the
+failed and indeterminate ones, then every k-th ok one, and says so
+(:class:`Timeline`); latency keeps at most :data:`MAX_LATENCY_POINTS` points,
+every anomaly-named op among them, the rest shared out between the outcomes and
+thinned to every k-th op of each (:class:`Sampled`; the quantile lines and the
+throughput bars always count every operation). Above :data:`MAX_LANES`
+processes (a long run's clients that crashed come back under new numbers) the
+timeline packs processes into lanes, one after another, instead of one lane
+each. Above :data:`MAX_FAULT_SHAPES` windows the fault bands are one path
+shape per kind rather than a rectangle each (what plotly draws slowly).
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from harness.history import History, Operation
 from harness.notation import value_text
@@ -29,21 +38,28 @@ from harness.report.faults import FaultWindow
 
 __all__ = [
     "Axis",
+    "MAX_FAULT_SHAPES",
+    "MAX_LANES",
     "MAX_LATENCY_POINTS",
     "MAX_TIMELINE_OPS",
+    "Sampled",
     "STATUS_COLORS",
     "Timeline",
     "axis_for",
     "fault_shapes",
     "mark_anomalies",
+    "latency_chart",
     "latency_figure",
     "quantile",
+    "share_text",
     "throughput_figure",
     "timeline_figure",
 ]
 
 MAX_TIMELINE_OPS = 20_000
-MAX_LATENCY_POINTS = 150_000
+MAX_LATENCY_POINTS = 60_000
+MAX_LANES = 64
+MAX_FAULT_SHAPES = 100
 N_BINS = 120
 
 STATUS_COLORS = {"ok": "#2e7d32", "fail": "#c62828", "info": "#ef6c00"}
@@ -69,11 +85,12 @@ class Axis:
 
 def axis_for(history: History) -> Axis:
     """Seconds if every event has a time, else indices."""
-    timed = bool(history.ops) and all(op.time is not None for op in history.ops)
     if not history.ops:
         return Axis(timed=False, end=0)
-    last = history.ops[-1]
-    return Axis(timed=timed, end=(max(op.time for op in history.ops) if timed else last.index))  # type: ignore[type-var]
+    times = [op.time for op in history.ops]
+    if None in times:
+        return Axis(timed=False, end=history.ops[-1].index)
+    return Axis(timed=True, end=max(times))  # type: ignore[type-var]
 
 
 def _pos(axis: Axis, op_time: int | None, op_index: int) -> int:
@@ -89,12 +106,29 @@ def op_span(axis: Axis, o: Operation) -> tuple[int, int]:
 
 
 def fault_shapes(windows: Sequence[FaultWindow], axis: Axis) -> list[dict[str, Any]]:
-    """Plotly layout shapes shading each fault window over the whole plot height."""
+    """Plotly layout shapes shading each fault window over the whole plot height.
+
+    Up to :data:`MAX_FAULT_SHAPES` windows, a rectangle each; beyond, one path
+    shape per kind holding every window of that kind (the same bands: plotly
+    lays out and draws each shape on its own, and a thousand take seconds).
+    """
+    if len(windows) > MAX_FAULT_SHAPES:
+        return _band_paths(windows, axis)
     return [{
         "type": "rect", "xref": "x", "yref": "paper", "y0": 0, "y1": 1,
         "x0": axis.x(w.start), "x1": axis.x(w.end if w.end is not None else axis.end),
         "fillcolor": FAULT_COLORS.get(w.kind, _FAULT_DEFAULT), "line": {"width": 0}, "layer": "below",
     } for w in windows]
+
+
+def _band_paths(windows: Sequence[FaultWindow], axis: Axis) -> list[dict[str, Any]]:
+    by_kind: dict[str, list[str]] = {}
+    for w in windows:
+        x0, x1 = axis.x(w.start), axis.x(w.end if w.end is not None else axis.end)
+        by_kind.setdefault(w.kind, []).append(f"M{x0},0H{x1}V1H{x0}Z")
+    return [{"type": "path", "xref": "x", "yref": "paper", "path": "".join(parts),
+             "fillcolor": FAULT_COLORS.get(kind, _FAULT_DEFAULT), "line": {"width": 0}, "layer": "below"}
+            for kind, parts in by_kind.items()]
 
 
 def mark_anomalies(figure: dict[str, Any], marks: Sequence[tuple[str, int]], axis: Axis) -> None:
@@ -130,26 +164,95 @@ def _layout(axis: Axis, windows: Sequence[FaultWindow], **extra: Any) -> dict[st
     return layout
 
 
-# --- per-process timeline -------------------------------------------------------
+# --- sampling -----------------------------------------------------------------
+
+
+def _stride(n: int, room: int) -> int:
+    """Keep every k-th of ``n`` items so that at most ``room`` stay: 1 = all, 0 = none."""
+    if n <= room:
+        return 1
+    return 0 if room <= 0 else math.ceil(n / room)
+
+
+def _kept(n: int, stride: int) -> int:
+    return 0 if stride == 0 else math.ceil(n / stride)
+
+
+def _shares(counts: Mapping[str, int], room: int) -> dict[str, int]:
+    """A stride per group so that the kept items total at most ``room``: equal shares,
+    what a small group does not use going to the others (water filling)."""
+    left = {k: n for k, n in counts.items() if n}
+    strides = {k: 1 for k, n in counts.items() if not n}
+    while left:
+        share = room // len(left)
+        small = {k: n for k, n in left.items() if n <= share}
+        if not small:
+            strides.update({k: _stride(n, share) for k, n in left.items()})
+            break
+        for k, n in small.items():
+            strides[k] = 1
+            room -= n
+            del left[k]
+    return strides
+
+
+def share_text(stride: int) -> str:
+    """How much of a group a stride keeps, in words: ``all``, ``none``, ``1 in 7``."""
+    return "all" if stride == 1 else "none" if stride == 0 else f"1 in {stride}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Timeline:
-    """The timeline figure and what was left out of it."""
+class Sampled:
+    """A chart drawn from some of the operations, and which: what the page says about it."""
 
     figure: dict[str, Any]
     shown: int
     total: int
-    odd_stride: int  # failed and indeterminate ops: 1 = all shown, k = every k-th, 0 = none
-    ok_stride: int   # ok ops, likewise
+    named: int                          # operations named by an anomaly: all of them are shown
+    strides: tuple[tuple[str, int], ...]  # (outcome, stride) for the other operations
 
     @property
     def downsampled(self) -> bool:
         return self.shown < self.total
 
     @property
-    def n_processes(self) -> int:
+    def sentence(self) -> str:
+        """``"12,345 of 1,000,000 operations drawn: every one named by an anomaly, 1 in 17 ok, ..."``."""
+        parts = ", ".join(f"{share_text(k)} of the {status} ones" for status, k in self.strides)
+        return (f"{self.shown:,} of {self.total:,} operations drawn: every one named by an anomaly "
+                f"({self.named}), and {parts}")
+
+
+# --- per-process timeline -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Timeline:
+    """The timeline figure and what was left out of it.
+
+    ``packed``: more than :data:`MAX_LANES` processes, so a lane holds several
+    processes one after another (each op's hover names its process).
+    """
+
+    figure: dict[str, Any]
+    shown: int
+    total: int
+    odd_stride: int  # failed and indeterminate ops: 1 = all shown, k = every k-th, 0 = none
+    ok_stride: int   # ok ops, likewise
+    processes: int = 0
+    packed: bool = False
+
+    @property
+    def downsampled(self) -> bool:
+        return self.shown < self.total
+
+    @property
+    def n_lanes(self) -> int:
         return len(self.figure["layout"]["yaxis"].get("categoryarray", []))
+
+    @property
+    def n_processes(self) -> int:
+        return self.processes or self.n_lanes
 
 
 def _sample(operations: Sequence[Operation], keep: set[int],
@@ -158,26 +261,54 @@ def _sample(operations: Sequence[Operation], keep: set[int],
     indeterminate ones; then ok ones; each later group thinned to every k-th op.
 
     Returns the ops and the strides of the failed/indeterminate and ok groups
-    (1 = all kept, 0 = none).
+    (1 = all kept, 0 = none). One pass to classify, one to choose.
     """
     if len(operations) <= budget:
         return list(operations), 1, 1
-    named = [o for o in operations if o.invoke.index in keep]
-    odd = [o for o in operations if o.invoke.index not in keep and o.status != "ok"]
-    ok = [o for o in operations if o.invoke.index not in keep and o.status == "ok"]
+    group = [0 if o.invoke.index in keep else 2 if o.completion is not None and o.completion.type == "ok" else 1
+             for o in operations]
+    n_named, n_odd, n_ok = group.count(0), group.count(1), group.count(2)
+    odd_stride = _stride(n_odd, budget - n_named)
+    ok_stride = _stride(n_ok, budget - n_named - _kept(n_odd, odd_stride))
+    strides = (1, odd_stride, ok_stride)
+    seen = [0, 0, 0]
+    out = []
+    for o, g in zip(operations, group):
+        k = strides[g]
+        if k and seen[g] % k == 0:
+            out.append(o)
+        seen[g] += 1
+    return out, odd_stride, ok_stride
 
-    def thin(group: list[Operation], room: int) -> tuple[list[Operation], int]:
-        if len(group) <= room:
-            return group, 1
-        if room <= 0:
-            return [], 0
-        stride = math.ceil(len(group) / room)
-        return group[::stride], stride
 
-    odd, odd_stride = thin(odd, budget - len(named))
-    ok, ok_stride = thin(ok, budget - len(named) - len(odd))
-    chosen = {id(o) for o in (*named, *odd, *ok)}
-    return [o for o in operations if id(o) in chosen], odd_stride, ok_stride
+def _lanes(operations: Sequence[Operation], axis: Axis, procs: Sequence[Any]) -> tuple[dict[Any, str], bool]:
+    """Each process's lane: its own up to :data:`MAX_LANES` processes, else packed.
+
+    Packing is interval partitioning: processes in the order they began, each
+    into the first lane whose last process ended before it began (the fewest
+    lanes; as many as there were clients at once, for a run's workers).
+    """
+    if len(procs) <= MAX_LANES:
+        return {p: f"p{p}" for p in procs}, False
+    span: dict[Any, list[int]] = {}
+    for o in operations:
+        s, e = op_span(axis, o)
+        if (r := span.get(o.process)) is None:
+            span[o.process] = [s, e]
+        elif e > r[1]:
+            r[1] = e
+    free: list[tuple[int, int]] = []  # (end of the lane's last process, lane number)
+    lane: dict[Any, str] = {}
+    n = 0
+    for p, (s, e) in sorted(span.items(), key=lambda kv: kv[1][0]):
+        if free and free[0][0] < s:
+            _, k = heapq.heapreplace(free, (e, free[0][1]))
+        else:
+            k = n
+            n += 1
+            heapq.heappush(free, (e, k))
+        lane[p] = f"lane {k}"
+    return lane, True
 
 
 def timeline_figure(history: History, windows: Sequence[FaultWindow], axis: Axis, *,
@@ -188,15 +319,14 @@ def timeline_figure(history: History, windows: Sequence[FaultWindow], axis: Axis
     always kept and drawn with a black outline marker.
     """
     hl = set(highlight)
-    by_event = {}
-    for o in history.operations:
-        by_event[o.invoke.index] = o.invoke.index
-        if o.completion is not None:
-            by_event[o.completion.index] = o.invoke.index
-    keep = {by_event[i] for i in hl if i in by_event}
+    keep = set()
+    if hl:
+        for o in history.operations:
+            if o.invoke.index in hl or (o.completion is not None and o.completion.index in hl):
+                keep.add(o.invoke.index)
     ops, odd_stride, ok_stride = _sample(history.operations, keep, budget)
     procs = sorted({o.process for o in history.operations}, key=lambda p: (isinstance(p, str), p))
-    lane = {p: f"p{p}" for p in procs}
+    lane, packed = _lanes(history.operations, axis, procs)
     traces: list[dict[str, Any]] = []
     for status in ("ok", "fail", "info"):
         xs: list[float | None] = []
@@ -212,7 +342,8 @@ def timeline_figure(history: History, windows: Sequence[FaultWindow], axis: Axis
             ys += [lane[o.process], lane[o.process], None]
             mx.append(axis.x(s))
             my.append(lane[o.process])
-            cd.append([o.invoke.index, plot_text(o.f, limit=40), plot_text(value_text(o.value), limit=60)])
+            cd.append([o.invoke.index, plot_text(o.f, limit=40), plot_text(value_text(o.value), limit=60),
+                       plot_text(o.process, limit=20)])
         if not mx:
             continue
         color = STATUS_COLORS[status]
@@ -222,7 +353,7 @@ def timeline_figure(history: History, windows: Sequence[FaultWindow], axis: Axis
                        "legendgroup": status, "showlegend": False, "customdata": cd,
                        "marker": {"color": color, "size": 4, "symbol": "line-ns-open"},
                        "hovertemplate": "op %{customdata[0]} %{customdata[1]} %{customdata[2]}"
-                                        "<br>" + status + "<extra></extra>"})
+                                        "<br>process %{customdata[3]}, " + status + "<extra></extra>"})
     marked = [o for o in ops if o.invoke.index in keep]
     if marked:
         traces.append({"type": "scattergl", "mode": "markers", "name": "named by an anomaly",
@@ -232,11 +363,14 @@ def timeline_figure(history: History, windows: Sequence[FaultWindow], axis: Axis
                        "marker": {"color": "black", "size": 9, "symbol": "x"},
                        "hovertemplate": "op %{customdata} (named by an anomaly)<extra></extra>"})
     traces += _fault_legend(windows)
-    layout = _layout(axis, windows, yaxis={"title": {"text": "process"}, "type": "category",
-                                           "categoryorder": "array",
-                                           "categoryarray": [lane[p] for p in procs]})
+    lanes = list(dict.fromkeys(lane[p] for p in procs)) if not packed else \
+        sorted(set(lane.values()), key=lambda s: int(s.split()[1]))
+    title = "process" if not packed else f"lane ({len(procs):,} processes, one after another in each lane)"
+    layout = _layout(axis, windows, yaxis={"title": {"text": title}, "type": "category",
+                                           "categoryorder": "array", "categoryarray": lanes})
     return Timeline(figure={"data": traces, "layout": layout}, shown=len(ops),
-                    total=len(history.operations), odd_stride=odd_stride, ok_stride=ok_stride)
+                    total=len(history.operations), odd_stride=odd_stride, ok_stride=ok_stride,
+                    processes=len(procs), packed=packed)
 
 
 # --- latency and throughput -----------------------------------------------------
@@ -254,31 +388,58 @@ def _bins(axis: Axis) -> tuple[int, float]:
 
 
 def latency_figure(history: History, windows: Sequence[FaultWindow], axis: Axis) -> dict[str, Any] | None:
-    """Each completed operation a point (x invocation, y latency ms) by status, with p50/p95/p99 lines.
+    """The figure of :func:`latency_chart` (``None`` without times)."""
+    chart = latency_chart(history, windows, axis)
+    return None if chart is None else chart.figure
 
+
+def latency_chart(history: History, windows: Sequence[FaultWindow], axis: Axis, *,
+                  highlight: Iterable[int] = (), budget: int = MAX_LATENCY_POINTS) -> Sampled | None:
+    """Completed operations as points (x invocation, y latency ms) by status, with p50/p95/p99 lines.
+
+    At most ``budget`` points: every operation ``highlight`` names (by either
+    event's index), the rest shared out between the outcomes (:func:`_shares`)
+    and thinned to every k-th of each; the quantile lines use every operation.
     ``None`` when the history has no times (latency is undefined without them).
     """
     if not axis.timed:
         return None
-    pts: dict[str, tuple[list[float], list[float], list[int]]] = {s: ([], [], []) for s in STATUS_COLORS}
+    hl = set(highlight)
     n_bins, width = _bins(axis)
     per_bin: list[list[float]] = [[] for _ in range(n_bins + 1)]
     completed = [o for o in history.operations if o.completion is not None and o.completion.time is not None]
-    stride = max(1, math.ceil(len(completed) / MAX_LATENCY_POINTS))
-    for i, o in enumerate(completed):
+    named = [o.invoke.index in hl or o.completion.index in hl for o in completed]  # type: ignore[union-attr]
+    counts = {s: 0 for s in STATUS_COLORS}
+    for o, n in zip(completed, named):
+        if not n:
+            counts[o.completion.type] += 1  # type: ignore[union-attr]
+    n_named = sum(named)
+    strides = _shares(counts, budget - n_named) if len(completed) > budget else {s: 1 for s in counts}
+    seen = {s: 0 for s in STATUS_COLORS}
+    pts: dict[str, tuple[list[float], list[float], list[int]]] = {s: ([], [], []) for s in STATUS_COLORS}
+    for o, n in zip(completed, named):
         t0 = o.invoke.time or 0
+        status = o.completion.type  # type: ignore[union-attr]
         lat_ms = max(0.0, (o.completion.time - t0) / 1e6)  # type: ignore[union-attr, operator]
         per_bin[min(n_bins, int(t0 / width))].append(lat_ms)
-        if i % stride == 0 or o.status != "ok":
-            xs, ys, idx = pts[o.status]
-            xs.append(axis.x(t0))
-            ys.append(round(lat_ms, 3))
-            idx.append(o.invoke.index)
+        if not n:
+            k = strides[status]
+            take = k and seen[status] % k == 0
+            seen[status] += 1
+            if not take:
+                continue
+        xs, ys, idx = pts[status]
+        xs.append(axis.x(t0))
+        ys.append(round(lat_ms, 3))
+        idx.append(o.invoke.index)
     traces: list[dict[str, Any]] = []
+    shown = 0
     for status, (xs, ys, idx) in pts.items():
+        shown += len(xs)
         if xs:
             traces.append({"type": "scattergl", "mode": "markers", "name": status, "x": xs, "y": ys,
-                           "customdata": idx, "marker": {"color": STATUS_COLORS[status], "size": 5 if len(completed) < 5000 else 3,
+                           "customdata": idx, "marker": {"color": STATUS_COLORS[status],
+                                                         "size": 5 if len(completed) < 5000 else 3,
                                                          "opacity": 0.6},
                            "hovertemplate": "op %{customdata}: %{y:.2f} ms<extra>" + status + "</extra>"})
     for q, dash in ((0.5, "solid"), (0.95, "dash"), (0.99, "dot")):
@@ -293,9 +454,12 @@ def latency_figure(history: History, windows: Sequence[FaultWindow], axis: Axis)
                        "line": {"color": "#212121", "width": 1.5, "dash": dash}})
     traces += _fault_legend(windows)
     layout = _layout(axis, windows, yaxis={"title": {"text": "latency (ms)"}, "type": "log"})
-    if stride > 1:
-        layout["title"] = {"text": f"every {stride}th ok op shown; quantiles use all", "font": {"size": 12}}
-    return {"data": traces, "layout": layout}
+    chart = Sampled(figure={"data": traces, "layout": layout}, shown=shown, total=len(completed), named=n_named,
+                    strides=tuple((s, strides[s]) for s in STATUS_COLORS if counts[s]))
+    if chart.downsampled:
+        layout["title"] = {"text": f"{chart.shown:,} of {chart.total:,} completed ops drawn; "
+                                   "the quantile lines use all", "font": {"size": 12}}
+    return chart
 
 
 def throughput_figure(history: History, windows: Sequence[FaultWindow], axis: Axis) -> dict[str, Any] | None:

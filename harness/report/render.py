@@ -16,6 +16,7 @@ never by a missing report.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -25,8 +26,8 @@ from markupsafe import Markup
 
 from checkers.api import Anomaly
 from harness.notation import value_text
-from harness.report.charts import (Axis, axis_for, latency_figure, mark_anomalies, op_span, throughput_figure,
-                                   timeline_figure)
+from harness.report.charts import (Axis, axis_for, latency_chart, mark_anomalies, op_span, share_text,
+                                   throughput_figure, timeline_figure)
 from harness.report.clock_chart import clock_figure
 from harness.report.embed import plot_div
 from harness.report.faults import FaultWindow, fault_text, fault_windows
@@ -38,6 +39,11 @@ __all__ = ["MAX_ANOMALIES", "REPORT", "make_env", "render_report", "verdict_name
 REPORT = "report.html"
 MAX_ANOMALIES = 30
 """Anomalies rendered in full; the rest are listed by summary (keeps huge reports openable)."""
+MAX_NAMED_ROWS = 5_000
+"""Rows, over the whole page, for operations an anomaly names that its section did not show;
+past them such operations are named by index (:meth:`SectionContext.ops_table`)."""
+
+_DATA_OP = re.compile(r'data-op="(\d+)"')
 
 
 def verdict_name(valid: Any) -> str:
@@ -226,6 +232,32 @@ def _render_section(section: Section, anomaly: Anomaly, ctx: SectionContext) -> 
         return GENERIC.render(anomaly, ctx), f"{type(e).__name__}: {e}"
 
 
+def _unshown(anomaly: Anomaly, body: Markup, ctx: SectionContext) -> list[int]:
+    """The operations ``anomaly`` names (by invocation index, in its order) that ``body`` shows no row of.
+
+    Rows and index lists mark each operation with ``data-op`` (``_oprow.html.j2``,
+    ``_ops_table.html.j2``), whatever section drew them; so the page can keep the
+    promise that every operation an anomaly names is on it.
+    """
+    shown = {int(m) for m in _DATA_OP.findall(body)}
+    out: dict[int, None] = {}
+    for i in anomaly.ops:
+        o = ctx.operation(i)
+        if o is not None and o.invoke.index not in shown:
+            out[o.invoke.index] = None
+    return list(out)
+
+
+def _with_named(anomaly: Anomaly, body: Markup, ctx: SectionContext, rows_left: int) -> tuple[Markup, int]:
+    """``body``, then a table of the named operations it left out; and the page's rows still left."""
+    rest = _unshown(anomaly, body, ctx)
+    if not rest:
+        return body, rows_left
+    table = ctx.ops_table(rest, limit=rows_left)
+    head = Markup('<h4 class="named-rest">The other {n} operations this anomaly names</h4>').format(n=len(rest))
+    return body + head + table, max(0, rows_left - len(rest))
+
+
 def render_report(run: RunData, *, sections: Mapping[str, Section] | None = None,
                   plotly_js: str | None = None) -> str:
     """The report page as a string (``plotly_js`` overrides the inlined bundle, for tests)."""
@@ -243,8 +275,10 @@ def render_report(run: RunData, *, sections: Mapping[str, Section] | None = None
     all_anomalies = [(c.name, a) for c in checkers for a in c.anomalies]
     blocks = []
     marks: list[tuple[str, int]] = []
+    rows_left = MAX_NAMED_ROWS
     for n, (name, a) in enumerate(all_anomalies[:MAX_ANOMALIES], start=1):
         body, err = _render_section(section_for(a.kind, registry), a, ctx)
+        body, rows_left = _with_named(a, body, ctx, rows_left)
         span = _anomaly_span(a, ctx)
         first = ctx.operation(a.ops[0]) if a.ops else None  # the failing op: checkers name it first
         if first is not None:
@@ -264,17 +298,18 @@ def render_report(run: RunData, *, sections: Mapping[str, Section] | None = None
     }[verdict]
     if results.get("status") not in (None, "done") and results.get("error"):  # killed, interrupted...
         sentence = f"The run did not finish ({results['status']}): {results['error']}. {sentence}"
-    timeline = latency = throughput = clocks = None
+    timeline = latency = throughput = clocks = latency_sampled = None
     if history is not None:
         highlight = {i for _, a in all_anomalies for i in a.ops if isinstance(i, int)}
         timeline = timeline_figure(history, windows, axis, highlight=highlight)
-        latency = latency_figure(history, windows, axis)
+        latency_sampled = latency_chart(history, windows, axis, highlight=highlight)
+        latency = latency_sampled.figure if latency_sampled is not None else None
         throughput = throughput_figure(history, windows, axis)
         clocks = clock_figure(history, windows, axis)
         for fig in (timeline.figure, latency, throughput, clocks):
             if fig is not None:
                 mark_anomalies(fig, marks, axis)
-    n_procs = timeline.n_processes if timeline is not None else 0
+    n_procs = timeline.n_lanes if timeline is not None else 0
     version = _version()
     return env.get_template("report.html.j2").render(
         r=_Results(results), verdict=verdict, verdict_sentence=sentence, checkers=checkers,
@@ -283,6 +318,8 @@ def render_report(run: RunData, *, sections: Mapping[str, Section] | None = None
         axis_unit="s" if axis.timed else "event", history_present=history is not None,
         timeline=timeline,
         timeline_div=plot_div(timeline.figure, height=min(900, 160 + 22 * n_procs)) if timeline else None,
+        latency_sampled=latency_sampled if latency_sampled is not None and latency_sampled.downsampled else None,
+        share=share_text,
         latency_div=plot_div(latency, height=380) if latency else None,
         throughput_div=plot_div(throughput, height=300) if throughput else None,
         clock_div=plot_div(clocks, height=300) if clocks else None,

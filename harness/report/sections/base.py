@@ -28,7 +28,10 @@ from harness.history import History, Operation
 from harness.report.charts import Axis
 from harness.report.faults import FaultWindow
 
-__all__ = ["OpRow", "Section", "SectionContext"]
+__all__ = ["MAX_LISTED", "OpRow", "Section", "SectionContext"]
+
+MAX_LISTED = 100_000
+"""Operations an ops table names by index alone, past its rows (about 8 bytes each on the page)."""
 
 
 @runtime_checkable
@@ -114,7 +117,11 @@ class SectionContext:
         return self.template("_data_table.html.j2", items=items)
 
     def ops_table(self, event_indices: Sequence[Any], *, limit: int = 200) -> Markup:
-        """A table of the operations named by ``event_indices`` (unknown ones listed apart)."""
+        """A table of the operations named by ``event_indices`` (unknown ones listed apart).
+
+        The first ``limit`` are rows; the others are named by their index after
+        the table (up to :data:`MAX_LISTED`), so none goes unmentioned.
+        """
         seen: set[int] = set()
         rows: list[OpRow] = []
         missing: list[Any] = []
@@ -125,5 +132,6 @@ class SectionContext:
             elif o.invoke.index not in seen:
                 seen.add(o.invoke.index)
                 rows.append(self.row(o))
-        return self.template("_ops_table.html.j2", rows=rows[:limit], more=max(0, len(rows) - limit),
-                             missing=missing[:50])
+        limit = max(0, limit)
+        return self.template("_ops_table.html.j2", rows=rows[:limit], more=[r.index for r in rows[limit:]],
+                             max_listed=MAX_LISTED, missing=missing[:50])
