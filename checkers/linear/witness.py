@@ -49,6 +49,7 @@ from typing import Callable, Hashable, Sequence
 from checkers.linear.models import ANY, NOTHING, Model
 from checkers.linear.partition import Entry
 from checkers.linear.search import search
+from checkers.linear.small import linearizable as small_linearizable
 
 __all__ = ["WINDOWS", "Witness", "closure", "dependents", "is_linearizable", "makers_of", "minimal_witness"]
 
@@ -203,17 +204,21 @@ def minimal_witness(entries: Sequence[Entry], model: Model, init: Hashable, *, s
     fixed = _fixed(entries)
     count = [0]
 
-    def invalid(sub: Sequence[Entry]) -> bool:
+    def invalid(sub: Sequence[Entry], small: bool = True) -> bool:
         if clock() > deadline:
             raise _OutOfTime
         count[0] += 1
+        quick = small_linearizable(sub, model, init) if small else None
+        if quick is not None:
+            return not quick
         verdict = search(list(sub), model, init, deadline=deadline)
         if verdict.outcome == "unknown":
             raise _OutOfTime
         return verdict.outcome == "invalid"
 
     try:
-        start = _first_invalid(entries, stuck, fixed, invalid)
+        # the first window is nearly always invalid: proving that takes the general search's cuts
+        start = _first_invalid(entries, stuck, fixed, lambda sub: invalid(sub, False))
     except _OutOfTime:
         return None
     if start is None:
