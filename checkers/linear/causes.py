@@ -166,7 +166,7 @@ def classify(witness: Sequence[Entry], entries: Sequence[Entry], model: Model, i
     observers = [x for x in witness if x.call.needs is not NOTHING and x.ret_pos is not None]
     observers.sort(key=lambda x: x is not stuck)  # the op the search got stuck at first
     finders: list[Callable[[Entry], Cause | None]] = [  # in this order, each over every observer
-        lambda x: _one_op(x, model, init, key, history),
+        lambda x: _one_op(x, entries, model, init, key, history),
         lambda x: _against_write(x, witness, entries, init, by_reads=False),
         lambda x: _flip_flop(x, witness, entries, init),  # reads in sequence, the later older: not "stale"
         lambda x: _against_write(x, witness, entries, init, by_reads=True),
@@ -179,10 +179,13 @@ def classify(witness: Sequence[Entry], entries: Sequence[Entry], model: Model, i
     return _generic(witness, minimal)
 
 
-def _one_op(x: Entry, model: Model, init: Hashable, key: Hashable, history: History | None) -> Cause | None:
+def _one_op(x: Entry, entries: Sequence[Entry], model: Model, init: Hashable, key: Hashable,
+            history: History | None) -> Cause | None:
     v = x.call.needs
     if v == init:
         return None
+    if any(not e.call.read_only and e.call.makes == v for e in entries):
+        return None  # a write of v that did not fail (the key's ops are its ok and info ones): no need to look
     writers, known = _history_makers(history, model, key, v)
     if not known or any(o.status != "fail" for o, _ in writers):
         return None

@@ -69,6 +69,10 @@ def linearizable(entries: Sequence[Entry], model: Model, init: Hashable, *,
     for i in oks:
         if calls[i].read_only:
             reads |= 1 << i
+    # the hints, as the general search uses them: a fixed read is legal in its one state; a fixed write
+    # (``makes``) in its ``needs`` state or in any, and leaves ``makes``; the others ask the model
+    needs = [c.needs for c in calls]
+    makes = [c.makes for c in calls]
     done_all = (1 << len(oks)) - 1
     step = model.step
     seen: set[tuple[int, Hashable]] = set()
@@ -78,14 +82,16 @@ def linearizable(entries: Sequence[Entry], model: Model, init: Hashable, *,
         while True:  # take every legal ok read among the candidates, as long as that widens them
             if R == done_all:
                 return True
-            cand = window[(~R & (R + 1)).bit_length() - 1] & ~L
+            first = oks[(~R & (R + 1)).bit_length() - 1]
+            cand = window[rank[first]] & ~L
             took = False
             rd = cand & reads
             while rd:
                 b = rd & -rd
                 rd ^= b
                 i = b.bit_length() - 1
-                if not isinstance(step(s, calls[i]), Illegal):
+                need = needs[i]
+                if (s == need) if need is not NOTHING else not isinstance(step(s, calls[i]), Illegal):
                     L |= b
                     R |= 1 << rank[i]
                     took = True
@@ -93,24 +99,33 @@ def linearizable(entries: Sequence[Entry], model: Model, init: Hashable, *,
                 break
         if (L, s) in seen:
             continue
-        need = calls[oks[(~R & (R + 1)).bit_length() - 1]].needs
-        if need is not NOTHING and need != s and not _can_make(need, cand & ~reads, calls):
+        need = needs[first]
+        cand &= ~reads
+        if need is not NOTHING and need != s and not _can_make(need, cand, makes):
             continue  # the first pending op needs a state no candidate can produce: dead
         seen.add((L, s))
         if len(seen) > limit:
             return None
-        cand &= ~reads
         nexts = []
         while cand:
             b = cand & -cand
             cand ^= b
             i = b.bit_length() - 1
-            t = step(s, calls[i])
-            if not isinstance(t, Illegal):
-                r = rank[i]
-                nexts.append((r if r >= 0 else n + i, L | b, R if r < 0 else R | 1 << r, t))
-        nexts.sort(key=_first, reverse=True)  # tried first: the ok op that completes soonest; info ops last
-        stack.extend(x[1:] for x in nexts)
+            made = makes[i]
+            if made is not ANY:
+                need = needs[i]
+                if need is not NOTHING and need != s:
+                    continue
+                t = made
+            else:
+                t = step(s, calls[i])
+                if isinstance(t, Illegal):
+                    continue
+            r = rank[i]
+            nexts.append((r if r >= 0 else n + i, L | b, R if r < 0 else R | 1 << r, t))
+        if len(nexts) > 1:
+            nexts.sort(key=_first, reverse=True)  # tried first: the ok op that completes soonest; info last
+        stack.extend([x[1:] for x in nexts])
     return False
 
 
@@ -118,12 +133,12 @@ def _first(x: tuple[int, int, int, Hashable]) -> int:
     return x[0]
 
 
-def _can_make(need: Hashable, cand: int, calls: list[Call]) -> bool:
-    """May one of the candidates ``cand`` (bits) leave the state ``need``?"""
+def _can_make(need: Hashable, cand: int, makes: list[Hashable]) -> bool:
+    """May one of the candidates ``cand`` (bits; not reads) leave the state ``need``?"""
     while cand:
         b = cand & -cand
         cand ^= b
-        makes = calls[b.bit_length() - 1].makes
-        if makes is ANY or makes == need:
+        made = makes[b.bit_length() - 1]
+        if made is ANY or made == need:
             return True
     return False
