@@ -38,7 +38,7 @@ from typing import Any, Literal
 from checkers.api import CheckResult, Verdict
 from checkers.linear.explain import WITNESS_BUDGET_S, explain
 from checkers.linear.models import Model, make_model
-from checkers.linear.partition import partition
+from checkers.linear.partition import PartitionSource, partition
 from checkers.linear.scheduler import check_partitions
 from harness.history import History
 
@@ -81,7 +81,7 @@ class Linearizability:
         self.name = name
         self.witness_s = witness_s
 
-    def check(self, history: History) -> CheckResult:
+    def check(self, history: History | PartitionSource) -> CheckResult:
         if self.engine == "knossos":
             from checkers.linear.knossos import check_with_knossos
             return check_with_knossos(history, model=self.model_name, init=self.init,
@@ -119,7 +119,9 @@ class Linearizability:
             assert out.invalid is not None
             part, res = out.invalid
             return CheckResult(checker=self.name, verdict=Verdict.INVALID,
-                               anomalies=(explain(part, res, self.model, history=history,
+                               anomalies=(explain(part, res, self.model,
+                                                  history=history if isinstance(history, History)
+                                                  else history.history_for(part),  # a HistoryFile
                                                   independent=self.independent,
                                                   witness_budget_s=self.witness_s),), stats=stats)
         if out.verdict == "unknown":

@@ -26,14 +26,14 @@ import os
 import re
 import secrets
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from harness.edn import EDNError, FlatMaps, Keyword, dumps, loads, parse
 from harness.history import (NEMESIS, OP_TYPES, History, HistoryError, LineNumbers, Op, Pairing, _gc_paused,
-                             op_to_json, read_jsonl)
+                             jsonl_blocks, op_to_json, read_jsonl)
 from harness.input_limits import MAX_OP_BYTES, decode_utf8, depth_exceeds, line_blocks, too_deep, too_large
 
-__all__ = ["load_history", "write_history", "read_edn", "read_value", "op_to_edn", "FORMATS"]
+__all__ = ["load_history", "history_blocks", "NotLineLayout", "write_history", "read_edn", "read_value", "op_to_edn", "FORMATS"]
 
 FORMATS = (".jsonl", ".edn")
 
@@ -152,21 +152,43 @@ class _OurLines:
                   error=self.flat.value(err, line) if err else None)
 
 
+class NotLineLayout(Exception):
+    """Raised by :func:`edn_blocks` at a line that is not one flat op map: read the file whole instead."""
+
+
 def _read_edn_lines(p: Path) -> History | None:
     """The history in a one-op-map-per-line file, read and paired a block at a time; None if not one."""
-    flat = FlatMaps()
-    ours = _OurLines(flat)
     pairing = Pairing(source=p, share=True)
     ops: list[Op] = []
     lines = LineNumbers()
+    with _gc_paused():
+        try:
+            for got, where in edn_blocks(p):
+                pairing.feed(got, where)
+                ops.extend(got)
+                lines.add(where)
+        except NotLineLayout:
+            return None
+    return History.paired(ops, pairing, lines.result())
+
+
+def edn_blocks(p: Path) -> Iterator[tuple[list[Op], Sequence[int]]]:
+    """The ops of a one-op-map-per-line EDN file a block at a time, with the line of each.
+
+    Raises :class:`NotLineLayout` (possibly after some blocks) when the file
+    has another layout; errors are those of :func:`read_edn`.
+    """
+    flat = FlatMaps()
+    ours = _OurLines(flat)
+    position = 0
     error = lambda msg, ln: HistoryError(msg, file=p, line=ln)  # noqa: E731
-    with p.open("rb") as fh, _gc_paused():
+    with p.open("rb") as fh:
         for first, raw_lines, _ in line_blocks(fh, error):
             text = decode_utf8(b"\n".join(raw_lines), first, error)
-            if not ops and text[:1] != "{":
-                return None
+            if not position and text[:1] != "{":
+                raise NotLineLayout
             try:
-                got = _edn_block(text, first, len(raw_lines), ours, p, len(ops))
+                got = _edn_block(text, first, len(raw_lines), ours, p, position)
             except EDNError as e:
                 raise HistoryError(f"not EDN: {e.message}", file=p, line=e.line) from None
             except HistoryError as e:
@@ -174,11 +196,34 @@ def _read_edn_lines(p: Path) -> History | None:
                     raise HistoryError(e.message, file=p, line=e.line) from None
                 raise
             if got is None:
-                return None
-            pairing.feed(*got)
-            ops.extend(got[0])
-            lines.add(got[1])
-    return History.paired(ops, pairing, lines.result())
+                raise NotLineLayout
+            position += len(got[0])
+            yield got
+
+
+def history_blocks(path: str | os.PathLike[str]) -> Iterator[tuple[list[Op], Sequence[int]]]:
+    """What :func:`load_history` reads, a block of ops at a time with their lines, without holding it.
+
+    An EDN file in another layout than one op map per line is read whole
+    (:func:`read_edn`) and given as one block. Errors are :func:`load_history`'s.
+    """
+    p = Path(path)
+    if _format_of(p) == ".jsonl":
+        yield from jsonl_blocks(p)
+        return
+    got = 0
+    try:
+        for block in edn_blocks(p):
+            got += 1
+            yield block
+        return
+    except NotLineLayout:
+        if got:  # ops already given: the caller must start again from a whole read
+            raise
+    except OSError as e:
+        raise HistoryError(f"cannot read: {e.strerror}", file=p) from None
+    h = read_edn(p)
+    yield list(h.ops), h.lines if h.lines is not None else range(1, len(h.ops) + 1)
 
 
 def _edn_block(text: str, first: int, count: int, ours: _OurLines, p: Path,

@@ -61,6 +61,7 @@ __all__ = [
     "Process",
     "pair",
     "read_jsonl",
+    "jsonl_blocks",
     "op_to_json",
     "op_from_json",
 ]
@@ -477,25 +478,40 @@ class LineNumbers:
         return range(1, self.count + 1) if self.lines is None else self.lines
 
 
+def jsonl_blocks(path: str | Path, *, tolerate_torn_tail: bool = False) -> Iterator[tuple[list[Op], Sequence[int]]]:
+    """The ops of a JSON Lines file a block of lines at a time, with the file line of each.
+
+    What :func:`read_jsonl` reads, without holding it: a streaming reader
+    (:mod:`checkers.linear.stream`) keeps what it needs of each block and lets
+    the ops go. Errors are those of :func:`read_jsonl`, raised at their block.
+    """
+    path = Path(path)
+    position = 0
+    try:
+        with path.open("rb") as fh:
+            for first, raw_lines, tail in line_blocks(fh, lambda msg, ln: HistoryError(msg, file=path, line=ln)):
+                try:
+                    got, where = _decode_block(raw_lines, first, position, path)
+                except HistoryError:
+                    if tail and tolerate_torn_tail:
+                        return
+                    raise
+                position += len(got)
+                yield got, where
+    except OSError as e:
+        raise HistoryError(f"cannot read: {e.strerror}", file=path) from None
+
+
 def _read_ops(path: Path, *, tolerate_torn_tail: bool) -> History:
     """A JSON Lines file read and paired a block at a time; ``lines`` a ``range`` when no line is blank."""
     ops: list[Op] = []
     lines = LineNumbers()
     pairing = Pairing(source=path, share=True)
-    try:
-        with path.open("rb") as fh, _gc_paused():
-            for first, raw_lines, tail in line_blocks(fh, lambda msg, ln: HistoryError(msg, file=path, line=ln)):
-                try:
-                    got, where = _decode_block(raw_lines, first, len(ops), path)
-                except HistoryError:
-                    if tail and tolerate_torn_tail:
-                        break
-                    raise
-                pairing.feed(got, where)
-                ops.extend(got)
-                lines.add(where)
-    except OSError as e:
-        raise HistoryError(f"cannot read: {e.strerror}", file=path) from None
+    with _gc_paused():
+        for got, where in jsonl_blocks(path, tolerate_torn_tail=tolerate_torn_tail):
+            pairing.feed(got, where)
+            ops.extend(got)
+            lines.add(where)
     return History.paired(ops, pairing, lines.result())
 
 

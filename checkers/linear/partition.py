@@ -26,14 +26,15 @@ the file line of the invocation.
 
 from __future__ import annotations
 
+from array import array
 from itertools import compress, islice, repeat
 from operator import attrgetter, is_, lt
-from typing import Any, Callable, Hashable, NamedTuple, Sequence
+from typing import Any, Callable, Hashable, NamedTuple, Protocol, Sequence
 
 from harness.history import History, HistoryError, Op, Operation
 from checkers.linear.models import ANY, NOTHING, Call, Model, ModelInputError
 
-__all__ = ["Entry", "Partition", "partition", "positions"]
+__all__ = ["Entry", "Partition", "PartitionSource", "drop_unobservable", "partition", "positions"]
 
 
 class Entry(NamedTuple):
@@ -62,25 +63,44 @@ class Partition:
     150 bytes an operation, against some 300 for a tuple of :class:`Entry`
     values. ``entries`` builds those (once) for the explanation of an invalid
     key, and for callers that want them; a valid key never does.
+
+    ``cp`` is a list or an ``array('q')`` (8 bytes an op: the streaming path
+    of :mod:`checkers.linear.stream`); both index and iterate alike. ``ops``
+    may be left for later (``ops=None`` and :meth:`ops_of`): a partition
+    read from a file holds no operations, and reads its own again from the
+    file when an explanation asks.
     """
 
-    __slots__ = ("key", "calls", "cp", "rp", "ops", "dropped", "_entries")
+    __slots__ = ("key", "calls", "cp", "rp", "_ops", "_ops_of", "dropped", "_entries")
 
     def __init__(self, *, key: Hashable, entries: Sequence[Entry] | None = None, dropped: int = 0,
-                 calls: list[Call] | None = None, cp: list[int] | None = None,
+                 calls: list[Call] | None = None, cp: Sequence[int] | None = None,
                  rp: list[int | None] | None = None, ops: list[Operation] | None = None) -> None:
         self.key = key
         self.dropped = dropped
+        self._ops_of: Callable[[Partition], list[Operation]] | None = None
         if entries is not None:
             self._entries: tuple[Entry, ...] | None = tuple(entries)
             self.calls = [e.call for e in self._entries]
             self.cp = [e.call_pos for e in self._entries]
             self.rp = [e.ret_pos for e in self._entries]
-            self.ops = [e.op for e in self._entries]
+            self._ops: list[Operation] | None = [e.op for e in self._entries]
         else:
-            assert calls is not None and cp is not None and rp is not None and ops is not None
+            assert calls is not None and cp is not None and rp is not None
             self._entries = None
-            self.calls, self.cp, self.rp, self.ops = calls, cp, rp, ops
+            self.calls, self.cp, self.rp, self._ops = calls, cp, rp, ops
+
+    def ops_of(self, load: Callable[["Partition"], list[Operation]]) -> None:
+        """Where :attr:`ops` comes from when it was not given: ``load(self)``, called once when asked."""
+        self._ops_of = load
+
+    @property
+    def ops(self) -> list[Operation]:
+        """The :class:`Operation` of each call (loaded on first use when the partition was read from a file)."""
+        if self._ops is None:
+            assert self._ops_of is not None, "a partition without its operations, and nowhere to read them"
+            self._ops = self._ops_of(self)
+        return self._ops
 
     @property
     def entries(self) -> tuple[Entry, ...]:
@@ -121,8 +141,18 @@ def positions(history: History) -> Callable[[Op], int]:
 _INDEX = attrgetter("index")
 
 
-def partition(history: History, model: Model) -> tuple[Partition, ...]:
+class PartitionSource(Protocol):
+    """A history that partitions itself as it is read (:class:`checkers.linear.stream.HistoryFile`)."""
+
+    def partitions(self, model: Model) -> tuple[Partition, ...]: ...
+
+    def history_for(self, part: Partition) -> History: ...
+
+
+def partition(history: History | PartitionSource, model: Model) -> tuple[Partition, ...]:
     """Build, filter and group the operations of ``history`` (see the module docstring)."""
+    if not isinstance(history, History):
+        return history.partitions(model)
     pos = positions(history)
     by_index = pos is _INDEX
     make_call = model.call
@@ -188,14 +218,15 @@ def partition(history: History, model: Model) -> tuple[Partition, ...]:
     out = []
     for key, (calls, cp, rp, ops) in groups.items():
         before = len(calls)
-        calls, cp, rp, ops = _drop_unobservable(calls, cp, rp, ops, model)
+        calls, cp, rp, ops = drop_unobservable(calls, cp, rp, ops, model)
         out.append(Partition(key=key, calls=calls, cp=cp, rp=rp, ops=ops,
                              dropped=dropped[key] + before - len(calls)))
     return tuple(out)
 
 
-def _drop_unobservable(calls: list[Call], cp: list[int], rp: list[int | None], ops: list[Operation],
-                       model: Model) -> tuple[list[Call], list[int], list[int | None], list[Operation]]:
+def drop_unobservable(calls: list[Call], cp: Sequence[int], rp: list[int | None], ops: list[Operation] | None,
+                      model: Model) -> tuple[list[Call], Any, list[int | None], list[Operation] | None]:
+    """The columns without the info calls no call could observe (see the module docstring); ``cp`` keeps its type."""
     infos = list(compress(range(len(rp)), map(is_, rp, repeat(None))))  # found in C: no loop over every op
     if not infos:
         return calls, cp, rp, ops  # every op completed: there is no info op to drop
@@ -217,5 +248,6 @@ def _drop_unobservable(calls: list[Call], cp: list[int], rp: list[int | None], o
     keep = bytearray(b"\x01") * len(calls)
     for i in gone:
         keep[i] = 0
-    return (list(compress(calls, keep)), list(compress(cp, keep)), list(compress(rp, keep)),
-            list(compress(ops, keep)))
+    kept_cp = array(cp.typecode, compress(cp, keep)) if isinstance(cp, array) else list(compress(cp, keep))
+    return (list(compress(calls, keep)), kept_cp, list(compress(rp, keep)),
+            None if ops is None else list(compress(ops, keep)))
