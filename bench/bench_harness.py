@@ -10,6 +10,9 @@ Run: ``python bench/bench_harness.py [--seconds 3] [--workers 10]``. Prints:
   flushed to the OS), single thread, per event and per op (two events);
 * generator: CPU per op of the run's generator tree (op + two updates), no threads.
 
+Long runs (memory that does not follow the run's length, every event on disk
+after millions of events and after a SIGKILL): ``bench/bench_recorder.py``.
+
 Target (issue 3): >= 10,000 ops/s with 10 workers on a 2-core machine. Numbers
 on a shared machine are noisy; CPU-time figures are steadier than wall-clock ones.
 """

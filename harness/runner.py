@@ -20,7 +20,10 @@ Two layers:
     a stop signal (Ctrl-C, SIGTERM, SIGHUP: a ``KeyboardInterrupt``, see
     :mod:`harness.backends._interrupts`) the workers stop, the nemesis is torn
     down, clients are torn down and closed, and the history file is complete
-    up to the last event.
+    up to the last event. Its :class:`RunOutcome` holds no events: the run's
+    stats come from the recorder's counters, its fault events and (for the
+    check) its whole history are read back from the file, so a run of millions
+    of events needs no more memory while it runs than a short one (issue 15).
 
 The runner knows no particular system: it uses only the ``Target``,
 ``Workload``, ``Cluster``, ``Client`` and ``Nemesis`` protocols.

@@ -369,3 +369,27 @@ def test_the_outcome_is_read_back_from_the_file_whole_and_a_planted_anomaly_mid_
     assert result.verdict is Verdict.INVALID
     assert any(bad[0].completion.index in a.ops or bad[0].invoke.index in a.ops
                for a in result.anomalies), result.anomalies
+
+
+@pytest.mark.slow  # real nodes on the local backend, a check and a report: seconds
+def test_splitbrain_runs_check_judges_the_history_file_whole(tmp_path):
+    """Through ``perform_run`` (what ``splitbrain run`` does): the verdict comes from history.jsonl."""
+    import dataclasses
+    import json
+
+    from harness.commands.run import perform_run, resolve
+
+    shared = {"lock": threading.Lock(), "regs": {}, "done": 0, "after": 300, "planted": False}
+    req = resolve("quorum-store", variant="abd", backend="local", nodes=3, nemesis="none", time_limit=2,
+                  concurrency=4, rate=None, store=tmp_path / "store")
+    req = dataclasses.replace(req, target=dataclasses.replace(req.target, client=lambda: RegisterClient(shared)))
+    r = perform_run(req, seed=2, progress=False, echo=lambda *a, **k: None)
+    assert shared["planted"]
+    h = read_jsonl(r.run_dir / "history.jsonl")
+    st = r.results["stats"]
+    assert len(h.ops) == 2 * st["ops"] + st["nemesis_events"] and st["ops"] == len(h.operations) > 600
+    bad = [o for o in h.operations if o.f == "read" and o.completion.value[1] == -1]
+    assert len(bad) == 1 and 300 < bad[0].invoke.index < len(h.ops) - 300
+    assert r.exit_code == 1 and r.results["valid"] is False
+    cited = {i for c in r.results["checkers"].values() for a in c.get("anomalies", []) for i in a["ops"]}
+    assert cited & {bad[0].invoke.index, bad[0].completion.index}, json.dumps(r.results["checkers"])[:2000]
