@@ -21,6 +21,12 @@ candidate can make (``Call.makes`` is that state, or :data:`ANY`).
 invocation or never; ``info`` reads, and ``free`` calls, are dropped. The
 set is linearizable when every ``ok`` operation is in L.
 
+:class:`Subsets` is built once over a set of entries and answers for any
+subset of them, given as a bit mask: the reduction tries hundreds of subsets
+of one set, and the tables (completion order, each op's window of
+candidates) are the same for all. An op outside the mask is treated as
+already linearized. :func:`linearizable` asks about one list.
+
 It gives up (returns None) after ``limit`` configurations: the caller then
 asks the general search, whose cuts (segments, dominance, the ``needs``
 look-ahead) are what hard sets need. So a wrong answer here could only come
@@ -33,10 +39,10 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Hashable, Sequence
 
-from checkers.linear.models import ANY, NOTHING, Call, Illegal, Model
+from checkers.linear.models import ANY, NOTHING, Illegal, Model
 from checkers.linear.partition import Entry
 
-__all__ = ["LIMIT", "MAX_OPS", "linearizable"]
+__all__ = ["LIMIT", "MAX_OPS", "Subsets", "linearizable"]
 
 LIMIT = 4
 """Configurations explored per operation before giving the set to the general search."""
@@ -53,80 +59,111 @@ def linearizable(entries: Sequence[Entry], model: Model, init: Hashable, *,
     """
     if len(entries) > max_ops:
         return None
-    limit *= len(entries) + 4
-    kept = [e for e in entries if not e.call.free and not (e.ret_pos is None and e.call.read_only)]
-    n = len(kept)
-    calls = [e.call for e in kept]
-    cps = [e.call_pos for e in kept]
-    rps = [e.ret_pos for e in kept]
-    oks = sorted((i for i in range(n) if rps[i] is not None), key=rps.__getitem__)  # type: ignore[arg-type]
-    rank = [-1] * n  # an ok op's place in completion order: its bit in R
-    for r, i in enumerate(oks):
-        rank[i] = r
-    # per rank: the bits of the ops invoked before that ok op completed
-    window = [(1 << bisect_left(cps, rps[i])) - 1 for i in oks]  # type: ignore[arg-type]
-    reads = 0
-    for i in oks:
-        if calls[i].read_only:
-            reads |= 1 << i
-    # the hints, as the general search uses them: a fixed read is legal in its one state; a fixed write
-    # (``makes``) in its ``needs`` state or in any, and leaves ``makes``; the others ask the model
-    needs = [c.needs for c in calls]
-    makes = [c.makes for c in calls]
-    done_all = (1 << len(oks)) - 1
-    step = model.step
-    seen: set[tuple[int, Hashable]] = set()
-    stack: list[tuple[int, int, Hashable]] = [(0, 0, init)]  # (L, the ranks of L's ok ops, state)
-    while stack:
-        L, R, s = stack.pop()
-        while True:  # take every legal ok read among the candidates, as long as that widens them
-            if R == done_all:
-                return True
-            first = oks[(~R & (R + 1)).bit_length() - 1]
-            cand = window[rank[first]] & ~L
-            took = False
-            rd = cand & reads
-            while rd:
-                b = rd & -rd
-                rd ^= b
-                i = b.bit_length() - 1
-                need = needs[i]
-                if (s == need) if need is not NOTHING else not isinstance(step(s, calls[i]), Illegal):
-                    L |= b
-                    R |= 1 << rank[i]
-                    took = True
-            if not took:
-                break
-        if (L, s) in seen:
-            continue
-        need = needs[first]
-        cand &= ~reads
-        if need is not NOTHING and need != s and not _can_make(need, cand, makes):
-            continue  # the first pending op needs a state no candidate can produce: dead
-        seen.add((L, s))
-        if len(seen) > limit:
+    return Subsets(entries, model, init)((1 << len(entries)) - 1, limit=limit, max_ops=max_ops)
+
+
+class Subsets:
+    """The search over subsets of ``entries`` (one key, invocation order): ``subsets(mask)``."""
+
+    __slots__ = ("model", "init", "calls", "needs", "makes", "rank", "oks", "window", "reads", "skip", "ok_bits",
+                 "n")
+
+    def __init__(self, entries: Sequence[Entry], model: Model, init: Hashable) -> None:
+        self.model = model
+        self.init = init
+        n = self.n = len(entries)
+        self.calls = calls = [e.call for e in entries]
+        self.needs = [c.needs for c in calls]
+        self.makes = [c.makes for c in calls]
+        cps = [e.call_pos for e in entries]
+        rps = [e.ret_pos for e in entries]
+        self.oks = oks = sorted((i for i in range(n) if rps[i] is not None), key=rps.__getitem__)  # type: ignore[arg-type]
+        self.rank = rank = [-1] * n  # an ok op's place in completion order: its bit in R
+        for r, i in enumerate(oks):
+            rank[i] = r
+        # per rank: the bits of the ops invoked before that ok op completed
+        self.window = [(1 << bisect_left(cps, rps[i])) - 1 for i in oks]  # type: ignore[arg-type]
+        reads = skip = ok_bits = 0
+        for i, c in enumerate(calls):
+            if rps[i] is not None:
+                ok_bits |= 1 << i
+                if c.read_only:
+                    reads |= 1 << i
+            if c.free or (rps[i] is None and c.read_only):
+                skip |= 1 << i  # legal anywhere, or free to never happen and changes nothing: dropped
+        self.reads, self.skip, self.ok_bits = reads, skip, ok_bits
+
+    def __call__(self, mask: int, *, limit: int = LIMIT, max_ops: int = MAX_OPS) -> bool | None:
+        """Is the subset ``mask`` (bit ``i``: entry ``i``) linearizable? None: gave up (see the module)."""
+        mask &= ~self.skip
+        size = mask.bit_count()
+        if size > max_ops:
             return None
-        nexts = []
-        while cand:
-            b = cand & -cand
-            cand ^= b
-            i = b.bit_length() - 1
-            made = makes[i]
-            if made is not ANY:
-                need = needs[i]
-                if need is not NOTHING and need != s:
-                    continue
-                t = made
-            else:
-                t = step(s, calls[i])
-                if isinstance(t, Illegal):
-                    continue
-            r = rank[i]
-            nexts.append((r if r >= 0 else n + i, L | b, R if r < 0 else R | 1 << r, t))
-        if len(nexts) > 1:
-            nexts.sort(key=_first, reverse=True)  # tried first: the ok op that completes soonest; info last
-        stack.extend([x[1:] for x in nexts])
-    return False
+        limit *= size + 4
+        calls, needs, makes, rank, oks, window, reads = (self.calls, self.needs, self.makes, self.rank, self.oks,
+                                                         self.window, self.reads & mask)
+        n = self.n
+        # ops outside the mask count as linearized already: in L, and their ranks in R
+        done_all = (1 << len(oks)) - 1
+        R0 = done_all
+        ok = mask & self.ok_bits
+        while ok:
+            b = ok & -ok
+            ok ^= b
+            R0 &= ~(1 << rank[b.bit_length() - 1])
+        step = self.model.step
+        seen: set[tuple[int, Hashable]] = set()
+        stack: list[tuple[int, int, Hashable]] = [(((1 << n) - 1) & ~mask, R0, self.init)]  # (L, L's ranks, state)
+        while stack:
+            L, R, s = stack.pop()
+            while True:  # take every legal ok read among the candidates, as long as that widens them
+                if R == done_all:
+                    return True
+                first = oks[(~R & (R + 1)).bit_length() - 1]
+                cand = window[rank[first]] & ~L
+                took = False
+                rd = cand & reads
+                while rd:
+                    b = rd & -rd
+                    rd ^= b
+                    i = b.bit_length() - 1
+                    need = needs[i]
+                    if (s == need) if need is not NOTHING else not isinstance(step(s, calls[i]), Illegal):
+                        L |= b
+                        R |= 1 << rank[i]
+                        took = True
+                if not took:
+                    break
+            if (L, s) in seen:
+                continue
+            need = needs[first]
+            cand &= ~reads
+            if need is not NOTHING and need != s and not _can_make(need, cand, makes):
+                continue  # the first pending op needs a state no candidate can produce: dead
+            seen.add((L, s))
+            if len(seen) > limit:
+                return None
+            nexts = []
+            while cand:
+                b = cand & -cand
+                cand ^= b
+                i = b.bit_length() - 1
+                made = makes[i]
+                if made is not ANY:  # a fixed write: legal in its one state (or any), leaves ``makes``
+                    need = needs[i]
+                    if need is not NOTHING and need != s:
+                        continue
+                    t = made
+                else:
+                    t = step(s, calls[i])
+                    if isinstance(t, Illegal):
+                        continue
+                r = rank[i]
+                nexts.append((r if r >= 0 else n + i, L | b, R if r < 0 else R | 1 << r, t))
+            if len(nexts) > 1:
+                nexts.sort(key=_first, reverse=True)  # tried first: the ok op that completes soonest; info last
+            stack.extend([x[1:] for x in nexts])
+        return False
 
 
 def _first(x: tuple[int, int, int, Hashable]) -> int:

@@ -49,6 +49,7 @@ from typing import Callable, Hashable, Sequence
 from checkers.linear.models import ANY, NOTHING, Model
 from checkers.linear.partition import Entry
 from checkers.linear.search import search
+from checkers.linear.small import Subsets
 from checkers.linear.small import linearizable as small_linearizable
 
 __all__ = ["WINDOWS", "Witness", "closure", "dependents", "is_linearizable", "makers_of", "minimal_witness"]
@@ -204,27 +205,36 @@ def minimal_witness(entries: Sequence[Entry], model: Model, init: Hashable, *, s
     fixed = _fixed(entries)
     count = [0]
 
-    def invalid(sub: Sequence[Entry], small: bool = True) -> bool:
-        if clock() > deadline:
-            raise _OutOfTime
-        count[0] += 1
-        quick = small_linearizable(sub, model, init) if small else None
-        if quick is not None:
-            return not quick
+    def general(sub: Sequence[Entry]) -> bool:
         verdict = search(list(sub), model, init, deadline=deadline)
         if verdict.outcome == "unknown":
             raise _OutOfTime
         return verdict.outcome == "invalid"
 
+    def invalid(sub: Sequence[Entry]) -> bool:
+        if clock() > deadline:
+            raise _OutOfTime
+        count[0] += 1
+        quick = small_linearizable(sub, model, init)  # most sets are small: the plain search is enough
+        return general(sub) if quick is None else not quick
+
     try:
-        # the first window is nearly always invalid: proving that takes the general search's cuts
-        start = _first_invalid(entries, stuck, fixed, lambda sub: invalid(sub, False))
+        start, valid = _first_invalid(entries, stuck, fixed, invalid)
     except _OutOfTime:
         return None
     if start is None:
         return None
+    subsets = Subsets(start, model, init)
+
+    def invalid_subset(mask: int) -> bool:
+        if clock() > deadline:
+            raise _OutOfTime
+        count[0] += 1
+        quick = subsets(mask)
+        return general([e for i, e in enumerate(start) if mask >> i & 1]) if quick is None else not quick
+
     try:
-        current = _ddmin(start, fixed, invalid)
+        current = _ddmin(start, fixed, invalid_subset, valid)
     except _Shrunk as partial:
         return Witness(entries=tuple(partial.best), minimal=False, searches=count[0],
                        note=f"the reduction's {budget_s:g} s budget ran out after {count[0]} searches")
@@ -239,18 +249,23 @@ class _Shrunk(Exception):
 
 
 def _first_invalid(entries: Sequence[Entry], stuck: int | None, fixed: bool,
-                   invalid: Callable[[Sequence[Entry]], bool]) -> list[Entry] | None:
-    """The first of the growing windows before ``stuck`` that is not linearizable.
+                   invalid: Callable[[Sequence[Entry]], bool]) -> tuple[list[Entry] | None, list[list[Entry]]]:
+    """The first of the growing windows before ``stuck`` that is not linearizable, and those found linearizable.
 
     A window is the last ``w`` operations invoked before ``stuck`` completed,
     made sound: with the possible makers of each (``fixed`` models), or with
-    every non-read operation of the key (the others).
+    every non-read operation of the key (the others). Each window holds the
+    one before, so the linearizable ones are closed subsets of the invalid
+    one: the shrink need not search them again. A window that is the whole
+    key is known invalid (the caller's premise) without a search: on a mutex
+    with open acquires every window is.
     """
     all_ = list(entries)
     end = _INF if stuck is None or all_[stuck].ret_pos is None else all_[stuck].ret_pos
     before = [e for e in all_ if e.call_pos < end]
     last = -1
     by_value = _by_value(all_) if fixed else {}
+    valid: list[list[Entry]] = []
     for w in WINDOWS + (len(before),):
         window = before[max(0, len(before) - w):]
         if fixed:
@@ -260,14 +275,16 @@ def _first_invalid(entries: Sequence[Entry], stuck: int | None, fixed: bool,
             chosen = [e for e in all_ if not e.call.read_only or id(e) in ids]
         if len(chosen) != last:
             last = len(chosen)
-            if invalid(chosen):
-                return chosen
+            if last == len(all_) or invalid(chosen):
+                return chosen, valid
+            valid.append(chosen)
         if w >= len(before):
             break
-    return all_ if len(all_) != last and invalid(all_) else None
+    return (all_ if len(all_) != last else None), valid
 
 
-def _ddmin(current: list[Entry], fixed: bool, invalid: Callable[[Sequence[Entry]], bool]) -> list[Entry]:
+def _ddmin(current: list[Entry], fixed: bool, invalid: Callable[[int], bool],
+           valid: Sequence[Sequence[Entry]] = ()) -> list[Entry]:
     """Remove chunks, halving those that cannot go, while the rest stays invalid; 1-minimal when it returns.
 
     Sets are bit sets over ``current`` as it starts (bit ``i``: its ``i``-th
@@ -283,12 +300,14 @@ def _ddmin(current: list[Entry], fixed: bool, invalid: Callable[[Sequence[Entry]
     the result is 1-minimal); and a rest inside a set already found
     linearizable is known linearizable without a search. That last cut is
     what makes chains cheap: a mutex's early release takes every later
-    acquire with it, so most of its tries are known at once.
+    acquire with it, so most of its tries are known at once. ``valid`` are
+    closed subsets of ``current`` already found linearizable.
     """
     n = len(current)
     close = _Closure(current) if fixed else None
     alive = (1 << n) - 1
-    known: list[int] = []  # closed sets found linearizable, as masks
+    bit = {id(e): i for i, e in enumerate(current)}
+    known = [sum(1 << bit[id(e)] for e in sub) for sub in valid]  # closed sets found linearizable, as masks
     removable = [i for i, e in enumerate(current) if fixed or e.call.read_only]
     todo = [removable]
     while todo:
@@ -303,7 +322,7 @@ def _ddmin(current: list[Entry], fixed: bool, invalid: Callable[[Sequence[Entry]
         rest = alive & ~gone
         if rest and not any(rest & ~k == 0 for k in known):
             try:
-                bad = invalid([current[i] for i in range(n) if rest >> i & 1])
+                bad = invalid(rest)
             except _OutOfTime:
                 raise _Shrunk([current[i] for i in range(n) if alive >> i & 1]) from None
             if bad:
