@@ -78,12 +78,15 @@ def _s(ns: int | None) -> float | None:
 
 def operation_data(o: Operation) -> dict[str, Any]:
     """One history operation as plain data: who, where, when, what, how it ended."""
-    c = o.completion
-    return {"process": o.process, "node": o.invoke.node or (c.node if c is not None else None),
-            "f": o.f, "value": o.value, "invoke_value": o.invoke.value, "type": o.status,
-            "error": None if c is None else c.error,
-            "invoke_index": o.invoke.index, "complete_index": o.return_index,
-            "invoke_s": _s(o.invoke.time), "complete_s": None if c is None else _s(c.time)}
+    inv, c = o.invoke, o.completion  # read once: an explanation gives a few hundred of these
+    if c is None:
+        return {"process": inv.process, "node": inv.node, "f": inv.f, "value": inv.value,
+                "invoke_value": inv.value, "type": "info", "error": None, "invoke_index": inv.index,
+                "complete_index": None, "invoke_s": _s(inv.time), "complete_s": None}
+    return {"process": inv.process, "node": inv.node or c.node, "f": inv.f,
+            "value": c.value if c.type == "ok" else inv.value, "invoke_value": inv.value, "type": c.type,
+            "error": c.error, "invoke_index": inv.index, "complete_index": c.index,
+            "invoke_s": _s(inv.time), "complete_s": _s(c.time)}
 
 
 def op_data(e: Entry, model: Model) -> dict[str, Any]:
