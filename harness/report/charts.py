@@ -290,13 +290,10 @@ def _lanes(operations: Sequence[Operation], axis: Axis, procs: Sequence[Any]) ->
     """
     if len(procs) <= MAX_LANES:
         return {p: f"p{p}" for p in procs}, False
-    span: dict[Any, list[int]] = {}
-    for o in operations:
-        s, e = op_span(axis, o)
-        if (r := span.get(o.process)) is None:
-            span[o.process] = [s, e]
-        elif e > r[1]:
-            r[1] = e
+    # a process runs one op at a time: it begins with its first op and ends with its last one's completion
+    first = {o.invoke.process: o for o in reversed(operations)}
+    last = {o.invoke.process: o for o in operations}
+    span = {p: (op_span(axis, first[p])[0], op_span(axis, last[p])[1]) for p in first}
     free: list[tuple[int, int]] = []  # (end of the lane's last process, lane number)
     lane: dict[Any, str] = {}
     n = 0
@@ -325,7 +322,7 @@ def timeline_figure(history: History, windows: Sequence[FaultWindow], axis: Axis
             if o.invoke.index in hl or (o.completion is not None and o.completion.index in hl):
                 keep.add(o.invoke.index)
     ops, odd_stride, ok_stride = _sample(history.operations, keep, budget)
-    procs = sorted({o.process for o in history.operations}, key=lambda p: (isinstance(p, str), p))
+    procs = sorted({o.invoke.process for o in history.operations}, key=lambda p: (isinstance(p, str), p))
     lane, packed = _lanes(history.operations, axis, procs)
     traces: list[dict[str, Any]] = []
     for status in ("ok", "fail", "info"):
@@ -406,32 +403,32 @@ def latency_chart(history: History, windows: Sequence[FaultWindow], axis: Axis, 
         return None
     hl = set(highlight)
     n_bins, width = _bins(axis)
-    per_bin: list[list[float]] = [[] for _ in range(n_bins + 1)]
-    completed = [o for o in history.operations if o.completion is not None and o.completion.time is not None]
-    named = [o.invoke.index in hl or o.completion.index in hl for o in completed]  # type: ignore[union-attr]
-    counts = {s: 0 for s in STATUS_COLORS}
-    for o, n in zip(completed, named):
-        if not n:
-            counts[o.completion.type] += 1  # type: ignore[union-attr]
-    n_named = sum(named)
-    strides = _shares(counts, budget - n_named) if len(completed) > budget else {s: 1 for s in counts}
-    seen = {s: 0 for s in STATUS_COLORS}
-    pts: dict[str, tuple[list[float], list[float], list[int]]] = {s: ([], [], []) for s in STATUS_COLORS}
-    for o, n in zip(completed, named):
+    per_bin: list[list[int]] = [[] for _ in range(n_bins + 1)]  # latencies in ns, by invocation time
+    groups: dict[str, list[Operation]] = {s: [] for s in STATUS_COLORS}
+    named: list[Operation] = []
+    total = 0
+    for o in history.operations:  # one tight pass over every op: it is most of the chart's cost
+        c = o.completion
+        if c is None or c.time is None:
+            continue
         t0 = o.invoke.time or 0
-        status = o.completion.type  # type: ignore[union-attr]
-        lat_ms = max(0.0, (o.completion.time - t0) / 1e6)  # type: ignore[union-attr, operator]
-        per_bin[min(n_bins, int(t0 / width))].append(lat_ms)
-        if not n:
-            k = strides[status]
-            take = k and seen[status] % k == 0
-            seen[status] += 1
-            if not take:
-                continue
-        xs, ys, idx = pts[status]
-        xs.append(axis.x(t0))
-        ys.append(round(lat_ms, 3))
-        idx.append(o.invoke.index)
+        b = int(t0 / width)
+        per_bin[b if b < n_bins else n_bins].append(c.time - t0)
+        total += 1
+        if hl and (o.invoke.index in hl or c.index in hl):
+            named.append(o)
+        else:
+            groups[c.type].append(o)
+    counts = {s: len(g) for s, g in groups.items()}
+    strides = _shares(counts, budget - len(named)) if total > budget else {s: 1 for s in counts}
+    pts: dict[str, tuple[list[float], list[float], list[int]]] = {}
+    for status, group in groups.items():
+        k = strides[status]
+        chosen = (group[::k] if k else []) + [o for o in named if o.completion.type == status]  # type: ignore[union-attr]
+        pts[status] = ([axis.x(o.invoke.time or 0) for o in chosen],
+                       [max(0.0, round((o.completion.time - (o.invoke.time or 0)) / 1e6, 3))  # type: ignore[union-attr, operator]
+                        for o in chosen],
+                       [o.invoke.index for o in chosen])
     traces: list[dict[str, Any]] = []
     shown = 0
     for status, (xs, ys, idx) in pts.items():
@@ -439,7 +436,7 @@ def latency_chart(history: History, windows: Sequence[FaultWindow], axis: Axis, 
         if xs:
             traces.append({"type": "scattergl", "mode": "markers", "name": status, "x": xs, "y": ys,
                            "customdata": idx, "marker": {"color": STATUS_COLORS[status],
-                                                         "size": 5 if len(completed) < 5000 else 3,
+                                                         "size": 5 if total < 5000 else 3,
                                                          "opacity": 0.6},
                            "hovertemplate": "op %{customdata}: %{y:.2f} ms<extra>" + status + "</extra>"})
     for q, dash in ((0.5, "solid"), (0.95, "dash"), (0.99, "dot")):
@@ -449,12 +446,12 @@ def latency_chart(history: History, windows: Sequence[FaultWindow], axis: Axis, 
             if vals:
                 vals.sort()
                 qx.append(axis.x(int((b + 0.5) * width)))
-                qy.append(round(quantile(vals, q), 3))
+                qy.append(max(0.0, round(quantile(vals, q) / 1e6, 3)))
         traces.append({"type": "scatter", "mode": "lines", "name": f"p{int(q * 100)}", "x": qx, "y": qy,
                        "line": {"color": "#212121", "width": 1.5, "dash": dash}})
     traces += _fault_legend(windows)
     layout = _layout(axis, windows, yaxis={"title": {"text": "latency (ms)"}, "type": "log"})
-    chart = Sampled(figure={"data": traces, "layout": layout}, shown=shown, total=len(completed), named=n_named,
+    chart = Sampled(figure={"data": traces, "layout": layout}, shown=shown, total=total, named=len(named),
                     strides=tuple((s, strides[s]) for s in STATUS_COLORS if counts[s]))
     if chart.downsampled:
         layout["title"] = {"text": f"{chart.shown:,} of {chart.total:,} completed ops drawn; "
@@ -469,8 +466,10 @@ def throughput_figure(history: History, windows: Sequence[FaultWindow], axis: Ax
     n_bins, width = _bins(axis)
     counts = {s: [0] * (n_bins + 1) for s in STATUS_COLORS}
     for o in history.operations:
-        if o.completion is not None and o.completion.time is not None:
-            counts[o.status][min(n_bins, int(o.completion.time / width))] += 1
+        c = o.completion
+        if c is not None and c.time is not None:
+            b = int(c.time / width)
+            counts[c.type][b if b < n_bins else n_bins] += 1
     xs = [axis.x(int((b + 0.5) * width)) for b in range(n_bins + 1)]
     per_s = 1e9 / width
     traces: list[dict[str, Any]] = [

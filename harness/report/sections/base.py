@@ -17,18 +17,19 @@ through :meth:`SectionContext.template` (autoescaping Jinja) or
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
 import jinja2
 from markupsafe import Markup
 
 from checkers.api import Anomaly
-from harness.history import History, Operation
+from harness.history import NEMESIS, History, Operation
 from harness.report.charts import Axis
 from harness.report.faults import FaultWindow
 
-__all__ = ["MAX_LISTED", "OpRow", "Section", "SectionContext"]
+__all__ = ["MAX_LISTED", "OpRow", "OperationIndex", "Section", "SectionContext"]
 
 MAX_LISTED = 100_000
 """Operations an ops table names by index alone, past its rows (about 8 bytes each on the page)."""
@@ -59,6 +60,62 @@ class OpRow:
     line: int | None = None  # the invocation's line in history.jsonl, when known
 
 
+class OperationIndex(Mapping[int, Operation]):
+    """Event index -> the client operation it belongs to, without a table of every event up front.
+
+    A report looks up a few hundred events of a history of millions. Operations
+    are in invocation order, so an invocation is found by bisection on their
+    invocation indices; a completion by looking back from there for the
+    operation it completes (as many operations back as were in flight), and
+    past :data:`SCAN_LIMIT` steps, or when the events' indices are not their
+    positions, in a table of every event built once (what this replaces).
+    """
+
+    SCAN_LIMIT = 10_000
+
+    def __init__(self, history: History):
+        self._history = history
+        self._invokes = [o.invoke.index for o in history.operations]
+        self._table: dict[int, Operation] | None = None
+
+    def _full(self) -> dict[int, Operation]:
+        if self._table is None:
+            ops = self._history.operations
+            self._table = {o.invoke.index: o for o in ops}
+            self._table.update({o.completion.index: o for o in ops if o.completion is not None})
+        return self._table
+
+    def __getitem__(self, event_index: int) -> Operation:
+        o = self.get(event_index)
+        if o is None:
+            raise KeyError(event_index)
+        return o
+
+    def get(self, event_index: int, default: Any = None) -> Any:  # type: ignore[override]
+        if self._table is not None:
+            return self._table.get(event_index, default)
+        operations, events = self._history.operations, self._history.ops
+        k = bisect.bisect_left(self._invokes, event_index)
+        if k < len(self._invokes) and self._invokes[k] == event_index:
+            return operations[k]
+        if not (0 <= event_index < len(events)) or events[event_index].index != event_index:
+            return self._full().get(event_index, default)
+        ev = events[event_index]
+        if ev.process == NEMESIS:
+            return default
+        for j in range(k - 1, max(-1, k - 1 - self.SCAN_LIMIT), -1):
+            c = operations[j].completion
+            if c is ev:
+                return operations[j]
+        return self._full().get(event_index, default)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._full())
+
+    def __len__(self) -> int:
+        return len(self._full())
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SectionContext:
     """What a section may use besides the anomaly: the history and page helpers."""
@@ -72,12 +129,7 @@ class SectionContext:
     @classmethod
     def of(cls, history: History | None, *, axis: Axis, windows: Sequence[FaultWindow],
            env: jinja2.Environment) -> "SectionContext":
-        by_event: dict[int, Operation] = {}
-        if history is not None:
-            for o in history.operations:
-                by_event[o.invoke.index] = o
-                if o.completion is not None:
-                    by_event[o.completion.index] = o
+        by_event: Mapping[int, Operation] = {} if history is None else OperationIndex(history)
         return cls(history=history, axis=axis, windows=windows, env=env, by_event=by_event)
 
     def operation(self, event_index: Any) -> Operation | None:
