@@ -21,9 +21,31 @@ Prints (issue 15: an hour at 300 ops/s is two million events; fast targets do th
   (``abd``, local backend, no nemesis, 20 clients, no rate limit) for S
   seconds: its ops/s, its check's verdict, and the on-disk check again.
 
-Measured 2026-12-01, commit of this file (after 5d5e0b3), python 3.11, 2 CPUs
-shared with other sessions; see the figures printed by the command above at
-the end of this docstring.
+Measured 2026-12-01 16:40 UTC at ec01167 (the recorder as of 17b6bf3), python
+3.11.7, 2 CPUs shared with other sessions, load average 6.1 at the start and
+11.1 at the end (wall-clock rates are pessimistic; CPU per event is steadier),
+``python bench/bench_recorder.py`` with its defaults:
+
+====================================  =============================================
+threads, 4 x 100,000 events, hold 0   83,800 events/s wall, 6.0 us CPU per event
+threads, 4 x 100,000 events, hold 64  172,200 events/s wall, 4.1 us CPU per event
+long, 2,000,002 events, hold 64       43,400 events/s wall, 5.2 us CPU per event,
+                                      280 MiB file (147 B/event)
+RSS over the 2,000,002 events         20.8 MiB at 0, 22.5 at 1M, 22.6 at 2M: +0.2 MiB
+                                      over the last million (0.16 B/event); the
+                                      first million adds the 4,096 nemesis events
+                                      kept for the display, then nothing grows
+nemesis events (10,000, all fsynced)  median 3.95 ms each, max 834 ms (the disk
+                                      shared with other sessions' benches)
+on disk afterwards                    2,000,002 lines, indices 0..2,000,001 in order,
+                                      times non-decreasing (read back in 2.8 s)
+recorded_nemesis on that file         10,000 found in 1.16 s (0.57 s CPU)
+runner, noop target, 10 workers, 30s  459,450 ops = 15,248 ops/s, 43.1 us CPU/op;
+                                      RSS 31.9 MiB at 99k events, 31.8 at 919k;
+                                      918,900 events on disk, indices in order
+real run: quorum-store abd, local,    8,033 ops = 397 ops/s, valid (exit 0);
+3 nodes, 20 clients, 20 s             16,066 events on disk = 2 x ops, as the stats say
+====================================  =============================================
 """
 
 from __future__ import annotations
