@@ -3,51 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from harness.history import NEMESIS, read_jsonl
 from harness.recorder import Recorder
-
-WRITER = r"""
-import sys
-from harness.recorder import Recorder
-rec = Recorder(sys.argv[1])
-i = 0
-while True:
-    rec.record(type="invoke", process=i % 7, f="write", value={"k": i, "pad": "x" * (i % 300)})
-    rec.record(type="ok", process=i % 7, f="write", value={"k": i, "pad": "x" * (i % 300)})
-    i += 1
-"""
-
-
-def test_history_of_a_sigkilled_writer_is_readable(tmp_path):
-    path = tmp_path / "history.jsonl"
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], cwd=Path(__file__).parents[2])
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if path.exists() and path.stat().st_size > 200_000:
-                break
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    h = read_jsonl(path, tolerate_torn_tail=True)
-    assert len(h.ops) > 500
-    assert [o.index for o in h.ops] == list(range(len(h.ops)))
-    # every completed pair is intact; at most the last invocation is open
-    assert sum(1 for o in h.operations if o.completion is None) <= 1
 
 
 def test_concurrent_records_get_unique_ordered_indices_and_monotonic_times(tmp_path):
@@ -182,8 +147,9 @@ def test_reading_back_the_nemesis_events_decodes_only_theirs_across_blocks(tmp_p
 
 
 # A child that records as fast as it can and says, now and then, which index it
-# has recorded (with hold > 0: after a flush). A SIGKILL at any moment must
-# leave every event it said it had recorded on disk, and a torn tail at most.
+# has recorded (with hold > 0: after a flush). A SIGKILL at any moment (the OOM
+# killer) must leave a readable history holding every event it said it had
+# recorded, each pair intact, and a torn tail at most.
 ANNOUNCER = r"""
 import sys
 from harness.history import NEMESIS
