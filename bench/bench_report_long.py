@@ -205,8 +205,9 @@ def browser_figures(page: Path, named: set[int]) -> list[str]:
             lines.append(f"chromium ({attempt}): load event {took:.2f} s after navigation (wall), "
                          f"{drawn} of {slots} plots drawn, {len(browser.errors)} console errors"
                          + (f": {browser.errors[:3]}" if browser.errors else ""))
-        shown = browser.evaluate("Array.from(document.querySelectorAll('[data-op]'))"
-                                 ".map(function (e) { return +e.getAttribute('data-op'); })")
+        shown = browser.evaluate("[].concat.apply([], Array.from(document.querySelectorAll('[data-op]'))"
+                                 ".map(function (e) { return [+e.getAttribute('data-op'),"
+                                 " +(e.getAttribute('data-op-end') || -1)]; }))")
     if shown is not None:
         missing = named - set(shown)
         lines.append(f"ops named by anomalies: {len(named)}; rows on the page naming them: "

@@ -58,6 +58,7 @@ class OpRow:
     node: str | None
     end_s: float | None = None
     line: int | None = None  # the invocation's line in history.jsonl, when known
+    end_index: int | None = None  # the completion's event index
 
 
 class OperationIndex(Mapping[int, Operation]):
@@ -148,6 +149,7 @@ class SectionContext:
             latency_ms=None if (t0 is None or t1 is None) else round((t1 - t0) / 1e6, 3),
             node=o.invoke.node or (o.completion.node if o.completion is not None else None),
             end_s=None if t1 is None else round(t1 / 1e9, 6), line=self.line_of(o.invoke.index),
+            end_index=o.completion.index if o.completion is not None else None,
         )
 
     def line_of(self, event_index: int) -> int | None:
