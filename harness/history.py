@@ -254,13 +254,15 @@ class Pairing:
 
     def feed(self, ops: Sequence[Op], lines: Sequence[int] | None = None) -> None:
         """Pair the next ``ops`` (``lines``: the file line of each, for the error)."""
-        open_, invokes, completions, stray = self.open, self.invokes, self.completions, self.stray
-        share, names, keys = self.share, self.names, self.keys
-        pop, invoked, completed = open_.pop, invokes.append, completions.append
+        open_, invokes, completions = self.open, self.invokes, self.completions
+        names, keys = self.names, self.keys
+        pop, invoked, completed, strayed = open_.pop, invokes.append, completions.append, self.stray.append
+        share = self.share
+        n = len(invokes)
         for op in ops:
             p = op.process
             if p.__class__ is not int and p == NEMESIS:
-                stray.append(op)
+                strayed(op)
                 continue
             if op.type == "invoke":
                 if p in open_:
@@ -269,35 +271,49 @@ class Pairing:
                         f"process {p} invokes {op.f!r} while its {prev.f!r} "
                         f"(index {prev.index}) is still open",
                         file=self.source, line=lines[_position(ops, op)] if lines else None)
-                open_[p] = len(invokes)
+                open_[p] = n
+                n += 1
                 invoked(op)
                 completed(None)
                 if not share:
                     continue
-                _SET_F(op, names.setdefault(op.f, op.f))
+                f = op.f
+                f0 = names.get(f)
+                if f0 is None:
+                    names[f] = f
+                elif f0 is not f:
+                    _SET_F(op, f0)
+                v = op.value
+                if v.__class__ is not list or not v:
+                    continue
             else:
                 j = pop(p, None)
                 if j is None:
-                    stray.append(op)
+                    strayed(op)
                     continue
                 completions[j] = op
                 if not share:
                     continue
                 inv = invokes[j]
-                _SET_F(op, inv.f if inv.f == op.f else names.setdefault(op.f, op.f))
-                if inv.value == op.value and op.value.__class__ is list:
+                f = inv.f
+                if op.f == f:
+                    _SET_F(op, f)
+                else:
+                    _SET_F(op, names.setdefault(op.f, op.f))
+                v = op.value
+                if v.__class__ is not list or not v:
+                    continue
+                if v == inv.value:
                     _SET_VALUE(op, inv.value)
                     continue
-            v = op.value
-            if v.__class__ is list and v:  # the key of a [k v] value, held once
-                k = v[0]
-                if k.__class__ is str and len(k) <= 32 or k.__class__ is int:
-                    shared = keys.get(k)
-                    if shared is None:
-                        if len(keys) < self.MAX_KEYS:
-                            keys[k] = k
-                    elif shared is not k and shared.__class__ is k.__class__:
-                        v[0] = shared
+            k = v[0]  # the key of a [k v] value, held once
+            if k.__class__ is str and len(k) <= 32 or k.__class__ is int:
+                shared = keys.get(k)
+                if shared is None:
+                    if len(keys) < self.MAX_KEYS:
+                        keys[k] = k
+                elif shared is not k and shared.__class__ is k.__class__:
+                    v[0] = shared
 
     def result(self) -> tuple[tuple[Operation, ...], tuple[Op, ...]]:
         """The operations in invocation order, and the stray events."""

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from itertools import compress, repeat
+from itertools import compress, islice, repeat
 from operator import attrgetter, is_
 from typing import Any, Callable, Hashable, NamedTuple, Sequence
 
@@ -192,20 +192,21 @@ def _register(name: str, *, init: Any, nil_read_unknown: bool, independent: bool
                 k2, out = _pair(name, out, "an independent tuple [key value]")
                 if _h(k2) != key:
                     raise ModelInputError(f"completion key {k2!r} differs from the invocation's {key!r}")
+        # positional tuples (see _call): a corpus file is mostly set-up, and these are most of it
         if f == "read":
             if not ok:
-                return Call(f=f, arg=None, ret=UNKNOWN, key=key, read_only=True)
-            v = _h(out)
+                return _call(Call, (f, None, UNKNOWN, key, True, False, NOTHING, ANY))
+            v = out if out.__class__ is int or out is None or out.__class__ is str else _h(out)
             if v is None and nil_read_unknown:
-                return Call(f=f, arg=None, ret=None, key=key, read_only=True, free=True)
-            return Call(f=f, arg=None, ret=v, key=key, read_only=True, needs=v)
+                return _call(Call, (f, None, None, key, True, True, NOTHING, ANY))
+            return _call(Call, (f, None, v, key, True, False, v, ANY))
         if f == "write":
-            v = _h(inv)
-            return Call(f=f, arg=v, ret=v if ok else UNKNOWN, key=key, makes=v)
+            v = inv if inv.__class__ is int or inv is None or inv.__class__ is str else _h(inv)
+            return _call(Call, (f, v, v if ok else UNKNOWN, key, False, False, NOTHING, v))
         if f == "cas" and cas:
             old, new = _pair(name, inv, "cas values [old new]")
             old, new = _h(old), _h(new)
-            return Call(f=f, arg=(old, new), ret=None if ok else UNKNOWN, key=key, needs=old, makes=new)
+            return _call(Call, (f, (old, new), None if ok else UNKNOWN, key, False, False, old, new))
         raise _unknown_f(name, f, fs)
 
     def step(s: Hashable, c: Call) -> Any:
@@ -311,9 +312,11 @@ def _kv(*, init: Any, nil_read_unknown: bool) -> Model:
                         w = x.arg.split(" ")[1:-1]
                         wanted.update(zip(w, w[1:]))
                 pairs = set()
-                for r in results:
-                    words = r.split(" ")
-                    pairs.update(wanted.intersection(zip(words, words[1:])))
+                # a few thousand results split at once (in C), joined by a word "\0" no inner
+                # word is (else the pair is only taken as seen: kept, never wrongly dropped)
+                for at in range(0, len(results), 4096):
+                    words = " \0 ".join(results[at:at + 4096]).split(" ")
+                    pairs.update(wanted.intersection(zip(words, islice(words, 1, None))))
             return any(p not in pairs for p in zip(inner, inner[1:]))
 
         return unseen_call

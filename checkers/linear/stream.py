@@ -218,10 +218,13 @@ class HistoryFile:
         if first_error is not None:
             raise first_error[1]
         self.events, self.operations, self.nemesis = pos, operations, nemesis
+        for g in keys.values():
+            g.calls, g.cp, g.rp = _in_invocation_order(g.calls, g.cp, g.rp)
         out = []
+        # in order of each key's first invocation, as partition() gives them
         for key, g in sorted(keys.items(), key=lambda kv: min(kv[1].cp[0] if kv[1].cp else _INF,
                                                                 kv[1].first_dropped)):
-            calls, cp, rp = _in_invocation_order(g.calls, g.cp, g.rp)
+            calls, cp, rp = g.calls, g.cp, g.rp
             g.calls = g.rp = []  # type: ignore[assignment]
             before = len(calls)
             calls, cp, rp, _ = drop_unobservable(calls, cp, rp, None, model)
