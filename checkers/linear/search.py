@@ -71,6 +71,7 @@ from dataclasses import dataclass
 from collections.abc import Sequence as SequenceABC
 from typing import Any, Generator, Hashable, Literal, NamedTuple, Sequence
 
+from checkers.linear.lean import GAVE_UP, NO_END, first_end, growers
 from checkers.linear.models import ANY, NOTHING, Call, Illegal, Model
 from checkers.linear.partition import Entry, Partition
 
@@ -245,13 +246,27 @@ _NO_INFO = (0,)  # the cache value when a segment has no info ops
 _NONE_OPEN: frozenset[int] = frozenset()
 _ILLEGAL = Illegal("illegal by the call's hints")  # not explained: a failing segment is searched again
 
+LEAN = True
+"""Whether the lazy driver tries :func:`checkers.linear.lean.first_end` first (tests turn it off)."""
+LEAN_LIMIT = 256
+"""Configurations the lean search explores before the general one takes over."""
+_NO_USAGE = (0, 0)
+
+FIRST_SLICE = 64
+"""Configurations in a search's first slice; each next one is twice as long, up to ``slice_``: a key
+that is shown invalid (or valid) in a few configurations is so before its neighbours have spent
+their full slices."""
+
 TICK_BYTES = 8 << 20
 """A search yields early, before its slice ends, each time the states it holds grow by this much."""
 
 
 def searcher(entries: Sequence[Entry] | Partition, model: Model, init: Hashable, *,
              slice_: int = 1024) -> Generator[Usage, None, SearchResult]:
-    """:func:`search` as a generator: yields its :class:`Usage` every ``slice_`` configurations.
+    """:func:`search` as a generator: yields its :class:`Usage` after each slice of configurations.
+
+    The first slice is :data:`FIRST_SLICE` configurations, each next one
+    twice the last, up to ``slice_``.
 
     ``entries`` may be a :class:`~checkers.linear.partition.Partition`, whose
     columns are then searched as they are (no :class:`Entry` is built).
@@ -265,7 +280,8 @@ def searcher(entries: Sequence[Entry] | Partition, model: Model, init: Hashable,
     else:
         cols = _Cols([e.call for e in entries], [e.call_pos for e in entries], [e.ret_pos for e in entries])
     segs = _segments(cols.cp, cols.rp)
-    count = [0, slice_]  # configurations explored, when to yield next
+    first = min(FIRST_SLICE, slice_)
+    count = [0, first, first]  # configurations explored, when to yield next, the slice now
     got = yield from _lazy(cols, model, init, segs, count, slice_)
     if got is None:
         got = yield from _exact(cols, model, init, segs, count, slice_)
@@ -284,9 +300,11 @@ def _lazy(cols: _Cols, model: Model, init: Hashable, segs: "_Segments",
           count: list[int], slice_: int) -> Generator[Usage, None, SearchResult | None]:
     """The lazy driver: a valid or unknown result, or None for the exact driver to decide."""
     step = model.step
+    grows = model.grows
     calls = cols.calls
     n = len(segs)
-    # a level: [segment, its search, usage]; no paths are kept (the exact driver explains)
+    lean_limit = min(slice_, LEAN_LIMIT)
+    # a level: [segment, its search, usage, start]; no paths are kept (the exact driver explains)
     levels: list[list[Any]] = []
     tried: dict[int, dict[Hashable, list[frozenset[int]]]] = {}  # per segment, the ends passed on
     bounds = segs.bounds
@@ -308,7 +326,7 @@ def _lazy(cols: _Cols, model: Model, init: Hashable, segs: "_Segments",
                         s2 = step(s, c)
                     count[0] += 1
                     if count[0] >= count[1]:
-                        count[1] += slice_
+                        _next_slice(count, slice_)
                         try:
                             yield _usage(levels)
                         except BudgetSpent as e:
@@ -324,20 +342,53 @@ def _lazy(cols: _Cols, model: Model, init: Hashable, segs: "_Segments",
                 cfg = _Config(s, (), None)
                 continue
             oks, new = segs[si]
-            usage = [0, 0]
-            run = _segment(cols, model, oks, new, [cfg], count, slice_,
-                           None if si + 1 == n else _ahead(cols, segs[si + 1]), usage, paths=False)
-            levels.append([si, run, usage])
+            ahead = None if si + 1 == n else _ahead(cols, segs[si + 1])
+            run: Any = None
+            if LEAN:  # the first end without the general set-up
+                got, open_, explored = first_end(calls, cols.cp, cols.rp, bounds[si], bounds[si + 1], oks,
+                                                 list(cfg.open), new, cfg.state, step, grows, ahead,
+                                                 lean_limit, TICK_BYTES)
+                count[0] += explored
+                if got is NO_END:
+                    break  # a dead end: back to the last segment with a choice
+                if got is GAVE_UP:
+                    run = _segment(cols, model, oks, new, [cfg], count, slice_, ahead, usage := [0, 0],
+                                   paths=False)
+            else:
+                run = _segment(cols, model, oks, new, [cfg], count, slice_, ahead, usage := [0, 0], paths=False)
+            # a level: [segment, its search (None while only the lean search ran), usage, start]
+            levels.append([si, run, usage if run is not None else _NO_USAGE, cfg])
             if len(levels) > LAZY_DEPTH:
-                levels.pop(0)[1].close()  # it cannot be resumed: if the search needs it, the exact driver decides
-                if len(tried) > 2 * LAZY_DEPTH:  # the ends of segments no level can reach again
+                dropped = levels.pop(0)[1]
+                if dropped is not None:
+                    dropped.close()  # it cannot be resumed: if the search needs it, the exact driver decides
+                if len(tried) > 4 * LAZY_DEPTH:  # the ends of segments no level can reach again
                     for old in [x for x in tried if x < levels[0][0]]:
                         del tried[old]
+            if run is None:
+                end = _Config(got, open_, None)
+                ends = tried.get(si)
+                if ends is None:  # the first end passed on from this segment
+                    tried[si] = {got: [frozenset(open_) if open_ else _NONE_OPEN]}
+                if ends is None or not _dominated(ends, end):
+                    cfg = end
+                    si += 1
+                    if count[0] >= count[1]:
+                        _next_slice(count, slice_)
+                        try:
+                            yield _usage(levels)
+                        except BudgetSpent as e:
+                            return _unknown(e, count, levels)
+                    continue
             break
         else:
             return SearchResult(outcome="valid", explored=count[0], cache_entries=0)
         while levels:  # the next configuration after the top segment, backtracking as needed
             top = levels[-1]
+            if top[1] is None:  # only the lean search ran: the general one from the same start, for more ends
+                top[2] = [0, 0]
+                top[1] = _segment(cols, model, *segs[top[0]], [top[3]], count, slice_,
+                                  None if top[0] + 1 == n else _ahead(cols, segs[top[0] + 1]), top[2], paths=False)
             try:
                 v = next(top[1])
             except StopIteration:
@@ -358,6 +409,12 @@ def _lazy(cols: _Cols, model: Model, init: Hashable, segs: "_Segments",
             return None
 
 
+def _next_slice(count: list[int], slice_: int) -> None:
+    """Set when to yield next: each slice twice the last, up to ``slice_``."""
+    count[2] = grown = min(2 * count[2], slice_)
+    count[1] = count[0] + grown
+
+
 def _step(step: Any, s: Hashable, c: Call) -> Any:
     """``step(s, c)``, by the hints where they decide it (as :func:`_segment` steps)."""
     if c.read_only and c.needs is not NOTHING:
@@ -373,7 +430,8 @@ def _usage(levels: list[list[Any]]) -> Usage:
 
 def _unknown(e: BudgetSpent, count: list[int], levels: list[list[Any]]) -> SearchResult:
     for lv in levels:
-        lv[1].close()
+        if lv[1] is not None:
+            lv[1].close()
     return SearchResult(outcome="unknown", explored=count[0], cache_entries=_usage(levels).entries,
                         reason=str(e))
 
@@ -407,7 +465,7 @@ def _exact(cols: _Cols, model: Model, init: Hashable, segs: Sequence[tuple[list[
                 frontier = [_Config(s2, (), None)]
                 count[0] += 1
                 if count[0] >= count[1]:
-                    count[1] += slice_
+                    _next_slice(count, slice_)
                     try:
                         yield Usage(1, sys.getsizeof(s2))
                     except BudgetSpent as e:
@@ -572,6 +630,7 @@ def _segment(cols: _Cols, model: Model, oks: list[int], new: list[int],
             makers[c.makes] = makers.get(c.makes, 0) | (1 << b)
             fixed_mask |= 1 << b
     grows = model.grows
+    grown = None if grows is None else growers(grows, [c.makes for c in calls], fixed_mask)
 
     def reachable(j: int, L: int, s: Hashable) -> bool:
         """Can the state op ``j`` needs be made by ops that may precede ``j``?"""
@@ -585,13 +644,7 @@ def _segment(cols: _Cols, model: Model, oks: list[int], new: list[int],
             return False
         if grows is None or grows(s, need):
             return True
-        fixed = before & fixed_mask  # a fixed state that the others could grow into need?
-        while fixed:
-            low = fixed & -fixed
-            fixed ^= low
-            if grows(calls[low.bit_length() - 1].makes, need):
-                return True
-        return False
+        return bool(before & grown(need))  # a fixed state that the others could grow into need?
 
     ahead_ok = None
     if ahead is not None:
@@ -610,13 +663,7 @@ def _segment(cols: _Cols, model: Model, oks: list[int], new: list[int],
                 return False
             if a_grown or grows(s, a_need):  # type: ignore[misc]
                 return True
-            fixed = rest & fixed_mask
-            while fixed:
-                low = fixed & -fixed
-                fixed ^= low
-                if grows(calls[low.bit_length() - 1].makes, a_need):  # type: ignore[misc]
-                    return True
-            return False
+            return bool(rest & grown(a_need))
 
     cache: dict[tuple[int, Hashable], Any] = {}  # (ok part of L, s) -> info parts seen
     n_cache = 0
@@ -649,7 +696,7 @@ def _segment(cols: _Cols, model: Model, oks: list[int], new: list[int],
             # entering configuration (L, s), not seen before
             count[0] += 1
             if count[0] >= count[1]:
-                count[1] += slice_
+                _next_slice(count, slice_)
                 usage[0], usage[1] = n_cache, n_cache * per_entry + held
                 yield None
             L_in = L

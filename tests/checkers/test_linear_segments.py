@@ -1,12 +1,14 @@
 """The search split at quiescent points decides as the unsplit search, and its budgets hold.
 
 Random histories with pauses (so that keys have quiescent points, with
-``info`` ops open across them) are checked four ways: the search as used
+``info`` ops open across them) are checked five ways: the search as used
 (lazy driver, exact driver when it cannot decide), the exact driver alone,
-the lazy driver forced to drop every segment behind it, and the unsplit
-search (the whole key as one segment, which is Wing-Gong-Lowe over the
-whole key). Every verdict must agree, and with the brute-force oracle of
-``test_linear_properties`` on the small ones.
+the lazy driver forced to drop every segment behind it, the lazy driver
+without its lean first-end search (:mod:`checkers.linear.lean`), and the
+unsplit search (the whole key as one segment, which is Wing-Gong-Lowe over
+the whole key). Every verdict must agree, and with the brute-force oracle
+of ``test_linear_properties`` on the small ones. The lean search is also
+held to the general segment search segment by segment.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from hypothesis import strategies as st
 
 from checkers.api import Verdict
 from checkers.linear import search as S
+from checkers.linear.lean import NO_END, first_end
 from checkers.linear.models import Illegal, make_model
 from checkers.linear.partition import partition
 from checkers.linearizability import Linearizability
@@ -73,11 +76,14 @@ def _cols(entries: Any) -> S._Cols:
     return S._Cols([e.call for e in entries], [e.call_pos for e in entries], [e.ret_pos for e in entries])
 
 
-def four_ways(h: History, model_name: str, **opts: Any) -> list[str]:
+WAYS = ("as used", "exact", "lazy, depth 1", "lazy, general only", "unsplit")
+
+
+def five_ways(h: History, model_name: str, **opts: Any) -> list[str]:
     """Per way, the conjunction over keys: 'valid' or 'invalid'."""
     model = make_model(model_name, **opts)
     out = []
-    for way in ("as used", "exact", "lazy, depth 1", "unsplit"):
+    for way in WAYS:
         verdict = "valid"
         for part in partition(h, model):
             init = model.init(part.key)
@@ -86,20 +92,28 @@ def four_ways(h: History, model_name: str, **opts: Any) -> list[str]:
             if way == "as used":
                 res = S.search(part.entries, model, init)
             elif way == "exact":
-                res = _drive(S._exact(cols, model, init, segs, [0, 1 << 60], 1 << 60))
+                res = _drive(S._exact(cols, model, init, segs, [0, 1 << 60, 1 << 60], 1 << 60))
+            elif way == "lazy, general only":
+                S.LEAN = False
+                try:
+                    res = _drive(S._lazy(cols, model, init, segs, [0, 1 << 60, 1 << 60], 1 << 60))
+                finally:
+                    S.LEAN = True
+                if res is None:
+                    res = _drive(S._exact(cols, model, init, segs, [0, 1 << 60, 1 << 60], 1 << 60))
             elif way == "lazy, depth 1":
                 depth, S.LAZY_DEPTH = S.LAZY_DEPTH, 1
                 try:
-                    res = _drive(S._lazy(cols, model, init, segs, [0, 1 << 60], 1 << 60))
+                    res = _drive(S._lazy(cols, model, init, segs, [0, 1 << 60, 1 << 60], 1 << 60))
                 finally:
                     S.LAZY_DEPTH = depth
                 if res is None:  # the lazy driver could not decide: the exact one must say invalid
-                    res = _drive(S._exact(cols, model, init, segs, [0, 1 << 60], 1 << 60))
+                    res = _drive(S._exact(cols, model, init, segs, [0, 1 << 60, 1 << 60], 1 << 60))
             else:
                 oks = sorted((i for i, r in enumerate(cols.rp) if r is not None), key=cols.rp.__getitem__)
                 infos = [i for i, r in enumerate(cols.rp) if r is None]
                 whole = [(oks, infos)] if oks else []
-                res = _drive(S._exact(cols, model, init, whole, [0, 1 << 60], 1 << 60))
+                res = _drive(S._exact(cols, model, init, whole, [0, 1 << 60, 1 << 60], 1 << 60))
             assert res.outcome in ("valid", "invalid")
             if res.outcome == "invalid":
                 verdict = "invalid"
@@ -129,9 +143,9 @@ def _assert_legal_prefix(entries: Any, model: Any, init: Any, res: S.SearchResul
 def test_split_search_agrees_with_unsplit_and_brute_force(data: Any, model: str, nil_read_unknown: bool) -> None:
     h = data.draw(paused_history(model, max_ops=9))
     init = data.draw(st.sampled_from([None, 0])) if model in ("register", "cas-register") else None
-    ways = four_ways(h, model, init=init, nil_read_unknown=nil_read_unknown)
+    ways = five_ways(h, model, init=init, nil_read_unknown=nil_read_unknown)
     expected = "valid" if oracle(h, model, init=init, nil_read_unknown=nil_read_unknown) else "invalid"
-    assert ways == [expected] * 4, (ways, h.ops)
+    assert ways == [expected] * len(WAYS), (ways, h.ops)
 
 
 @pytest.mark.slow
@@ -141,8 +155,57 @@ def test_split_search_agrees_with_unsplit_on_longer_histories(data: Any, model: 
     # 20 ops: the unsplit way is exponential in the concurrency, and at 40 ops one drawn
     # history could take minutes (712 s for 150 examples seen under load).
     h = data.draw(paused_history(model, max_ops=20))
-    ways = four_ways(h, model)
+    ways = five_ways(h, model)
     assert len(set(ways)) == 1, (ways, h.ops)
+
+
+def _ends(run: Any) -> list[Any]:
+    out = []
+    try:
+        while True:
+            v = next(run)
+            if v is not None:
+                out.append(v)
+    except StopIteration:
+        return out
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), model=st.sampled_from(MODELS), nil_read_unknown=st.booleans())
+def test_lean_first_end_is_an_end_of_the_general_segment_search(data: Any, model: str,
+                                                                nil_read_unknown: bool) -> None:
+    """From every configuration the exact driver reaches: no end iff the general search has none, else
+    an end in a state the general search ends in, with no more info ops open than there (it may take
+    info ops the general one's dominance cut leaves open)."""
+    h = data.draw(paused_history(model, max_ops=10))
+    m = make_model(model, nil_read_unknown=nil_read_unknown)
+    checked = 0
+    for part in partition(h, m):
+        cols = _cols(part.entries)
+        segs = S._segments(cols.cp, cols.rp)
+        frontier = [S._Config(m.init(part.key), (), None)]
+        for si in range(len(segs)):
+            oks, new = segs[si]
+            ahead = None if si + 1 == len(segs) else S._ahead(cols, segs[si + 1])
+            reached: dict[Any, Any] = {}
+            for cfg in frontier:
+                ends = _ends(S._segment(cols, m, oks, new, [cfg], [0, 1 << 60, 1 << 60], 1 << 60, ahead,
+                                        [0, 0], paths=False))
+                got, open_, explored = first_end(cols.calls, cols.cp, cols.rp, segs.bounds[si],
+                                                 segs.bounds[si + 1], oks, list(cfg.open), new, cfg.state,
+                                                 m.step, m.grows, ahead, 1 << 30, 1 << 40)
+                assert explored >= 1
+                if not ends:
+                    assert got is NO_END, (si, cfg, got, open_)
+                else:
+                    assert any(e.state == got and set(open_) <= set(e.open) for e in ends), (si, cfg, got, open_, ends)
+                checked += 1
+                for e in ends:
+                    reached.setdefault((e.state, e.open), e._replace(path=None))
+            frontier = list(reached.values())[:6]
+            if not frontier:
+                break
+    assert checked >= 1 or not any(r is not None for p in partition(h, m) for r in p.rp)
 
 
 def test_segments_are_separated_by_quiescent_points() -> None:

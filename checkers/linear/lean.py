@@ -1,0 +1,273 @@
+"""The first end of a segment without ``info`` ops, found without the general search's set-up.
+
+Most segments of a long history are a handful of ``ok`` operations entered
+from one configuration with no ``info`` op open (a kv history of 100,000
+ops: 99 % of its segments, 4-9 ops each). For those the lazy driver needs
+only the first configuration at the segment's end; the general
+:func:`checkers.linear.search._segment` builds a resumable generator, paths,
+per-bit tables for ``info`` ops, closures for the look-ahead, and is closed
+again when the driver moves on, which costs more than the search itself.
+
+:func:`first_end` is the same depth-first search over the same
+configurations (L, s), with the same order of candidates, the same cache and
+the same cuts (reads taken at once, the ``needs`` reachability test for the
+first pending op and the next one that needs a state), restricted to ``ok``
+ops, as a plain function. The look-ahead to the next segment's first read is
+tested on the configurations at the end only (an end it rejects is passed
+over, as the general search does). It answers with:
+
+* the state at the first end it reaches: a configuration the general search
+  would also reach (the lazy driver resumes the general search from the same
+  start if it ever needs another end);
+* :data:`NO_END` when it has exhausted every configuration without reaching
+  an end: the general search would reach none either;
+* :data:`GAVE_UP` when it has explored ``limit`` configurations, or its cache
+  holds states of more than ``max_bytes`` (``sys.getsizeof``), before either:
+  the general search, which yields to the budgets, decides instead. So its
+  time and memory between two budget checks stay bounded.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable, Hashable, Sequence
+
+from checkers.linear.models import ANY, NOTHING, Call, Illegal
+
+__all__ = ["GAVE_UP", "NO_END", "first_end", "growers"]
+
+
+class _Marker:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+NO_END: Any = _Marker("NO_END")
+GAVE_UP: Any = _Marker("GAVE_UP")
+
+
+def first_end(calls_all: Sequence[Call], cp: Sequence[int], rp: Sequence[int | None], a: int, b_end: int,
+              oks: list[int], carried: Sequence[int], new: list[int], s: Hashable,
+              step: Callable[[Hashable, Call], Any], grows: Callable[[Hashable, Hashable], bool] | None,
+              ahead: Any, limit: int, max_bytes: int) -> tuple[Any, Any, int]:
+    """(the state at the segment's first end, or NO_END, or GAVE_UP; the info ops open there; explored).
+
+    The segment is entries ``a .. b_end``: ``oks`` its ``ok`` ones in order of
+    completion, ``new`` its ``info`` ones; ``carried`` are the ``info`` ops
+    open at its start (sorted), ``s`` the state there. Bits: ``oks``, then
+    ``carried``, then ``new``. ``ahead`` is
+    :func:`checkers.linear.search._ahead` of the next segment, or None.
+    """
+    k = len(oks)
+    order = oks + carried + new if carried or new else oks
+    calls = []
+    needs = []
+    makes = []
+    pos = [0] * (b_end - a)
+    ro_mask = needs_mask = fixed_mask = any_maker = 0
+    makers: dict[Hashable, int] = {}
+    bit = 1
+    for b, i in enumerate(order):
+        if i >= a:  # not carried from before the segment
+            pos[i - a] = b
+        c = calls_all[i]
+        calls.append(c)
+        _f, _arg, _ret, _key, read_only, _free, need, make = c
+        needs.append(need)
+        makes.append(make)
+        if read_only:
+            if b < k:
+                ro_mask |= bit
+                if need is not NOTHING:
+                    needs_mask |= bit
+        else:
+            if need is not NOTHING and b < k:
+                needs_mask |= bit
+            if make is ANY:
+                any_maker |= bit
+            else:
+                makers[make] = makers.get(make, 0) | bit
+                fixed_mask |= bit
+        bit <<= 1
+    # candidates when bit j is the first ok op not linearized: the ops invoked before it returned
+    cand_of = []
+    acc = ((1 << len(carried)) - 1) << k
+    ci = a
+    for i in oks:
+        r = rp[i]
+        while ci < b_end and cp[ci] < r:  # type: ignore[operator]
+            acc |= 1 << pos[ci - a]
+            ci += 1
+        cand_of.append(acc)
+    grown = None if grows is None else growers(grows, makes, fixed_mask)
+
+    def reachable(j: int, L: int, s: Hashable) -> bool:
+        """Can the state op ``j`` needs (not ``s``) be made by ops that may precede ``j``?"""
+        need = needs[j]
+        before = cand_of[j] & ~L & ~(1 << j)
+        if makers and makers.get(need, 0) & before:
+            return True
+        if not any_maker & before:
+            return False
+        if grows is None or grows(s, need):
+            return True
+        return bool(before & grown(need))  # a fixed state that the others could grow into need?
+
+    if ahead is not None:
+        a_need, a_fixed, a_any = ahead
+        a_grown = grows is None or any(grows(x, a_need) for x in a_fixed)
+        a_open = a_need in a_fixed or (a_any and a_grown)
+        full = (1 << len(order)) - 1
+
+        def ahead_ok(L: int, s: Hashable) -> bool:
+            """At an end: can the state the next segment's first read needs still be made before it?
+
+            (by its ops, or by ``info`` ops of this segment still open; the
+            search's ``ahead_ok`` where ``a_need == s`` and ``a_open`` failed)
+            """
+            rest = full & ~L
+            if makers and makers.get(a_need, 0) & rest:
+                return True
+            if not (a_any or any_maker & rest):
+                return False
+            if a_grown or grows(s, a_need):  # type: ignore[misc]
+                return True
+            return bool(rest & grown(a_need))
+    has_info = k < len(order)
+    okmask = (1 << k) - 1
+    # (L, s) -> None; with info ops, as the general search: (ok part of L, s) -> the info parts seen
+    cache: dict[tuple[int, Hashable], Any] = {(0, s): [0] if has_info else None}
+    sizeof = sys.getsizeof
+    held = 0
+    explored = 0
+    stack: list[list[Any]] = []
+    L = 0
+    while True:
+        # entering configuration (L, s), not seen before
+        explored += 1
+        if explored > limit:
+            return GAVE_UP, (), explored
+        L_in = L
+        while True:  # legal reads among the candidates: take them all, without branching
+            m = (~L & (L + 1)).bit_length() - 1
+            if m >= k:
+                break
+            cand = cand_of[m] & ~L
+            ro = cand & ro_mask
+            if not ro:
+                break
+            L1 = L
+            while ro:
+                low = ro & -ro
+                ro ^= low
+                b = low.bit_length() - 1
+                need = needs[b]
+                if (need == s) if need is not NOTHING else (step(s, calls[b]).__class__ is not Illegal):
+                    L |= low
+            if L == L1:
+                break
+        if m >= k:  # every op of the segment linearized
+            if ahead is None or a_need == s or a_open or ahead_ok(L, s):
+                if k == len(order):
+                    return s, (), explored
+                return s, tuple(order[b] for b in range(k, len(order)) if not L >> b & 1), explored
+            todo = 0
+        else:
+            todo = cand & ~ro_mask  # the reads left are illegal in s
+            need = needs[m]
+            pending = needs_mask & ~L
+            r = (pending & -pending).bit_length() - 1  # the next op that needs a state (-1: none)
+            if need is not NOTHING and need != s and not reachable(m, L, s):
+                todo = 0  # m needs a state no op that may come before it can make: dead end
+            elif r > m and needs[r] != s and not reachable(r, L, s):
+                todo = 0  # so does the next op that needs a state
+            elif L != L_in:  # reads taken: a configuration of its own
+                if not has_info:
+                    if (L, s) in cache:
+                        todo = 0
+                    else:
+                        cache[(L, s)] = None
+                else:
+                    seen = cache.get((L & okmask, s))
+                    info = L >> k
+                    if seen is None:
+                        cache[(L & okmask, s)] = [info]
+                    elif any(x & ~info == 0 for x in seen):
+                        todo = 0  # seen with at most these info ops taken: no better
+                    else:
+                        seen.append(info)
+        stack.append([L, s, todo])
+        while stack:  # the next configuration to enter, backtracking as needed
+            top = stack[-1]
+            todo = top[2]
+            tL, ts = top[0], top[1]
+            while todo:
+                low = todo & -todo
+                todo ^= low
+                b = low.bit_length() - 1
+                s2 = makes[b]
+                if s2 is ANY:
+                    s2 = step(ts, calls[b])
+                    if s2.__class__ is Illegal:
+                        continue
+                elif needs[b] is not NOTHING and needs[b] != ts:
+                    continue
+                L2 = tL | low
+                if not has_info:
+                    key = (L2, s2)
+                    if key in cache:
+                        continue
+                    cache[key] = None
+                else:
+                    key = (L2 & okmask, s2)
+                    seen = cache.get(key)
+                    info = L2 >> k
+                    if seen is None:
+                        cache[key] = [info]
+                    elif any(x & ~info == 0 for x in seen):
+                        continue
+                    else:
+                        seen.append(info)
+                held += sizeof(s2)
+                if held > max_bytes:
+                    return GAVE_UP, (), explored
+                top[2] = todo
+                L, s = L2, s2
+                break
+            else:
+                stack.pop()
+                continue
+            break
+        else:
+            return NO_END, (), explored
+
+
+def growers(grows: Callable[[Hashable, Hashable], bool], makes: Sequence[Hashable],
+            fixed_mask: int) -> Callable[[Hashable], int]:
+    """``need`` -> the bits of ``fixed_mask`` whose fixed state ``makes[b]`` ``grows`` into ``need``.
+
+    Worked out once per ``need`` asked for (the reachability and look-ahead
+    tests ask again at every configuration, and a wide segment has many
+    fixed makers).
+    """
+    memo: dict[Hashable, int] = {}
+
+    def grown(need: Hashable) -> int:
+        got = memo.get(need)
+        if got is None:
+            got = 0
+            fixed = fixed_mask
+            while fixed:
+                low = fixed & -fixed
+                fixed ^= low
+                if grows(makes[low.bit_length() - 1], need):
+                    got |= low
+            memo[need] = got
+        return got
+
+    return grown
