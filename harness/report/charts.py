@@ -15,7 +15,8 @@ opens in a few seconds; issue 15: a 1,000,000-op run's page written in under
 :data:`MAX_TIMELINE_OPS` operations, all the anomaly-named ones first, then the
 failed and indeterminate ones, then every k-th ok one, and says so
 (:class:`Timeline`); latency keeps at most :data:`MAX_LATENCY_POINTS` points,
-every anomaly-named op among them, the rest shared out between the outcomes and
+every anomaly-named op among them (each chart draws up to :data:`MAX_NAMED_DRAWN`
+of those), the rest shared out between the outcomes and
 thinned to every k-th op of each (:class:`Sampled`; the quantile lines and the
 throughput bars always count every operation). Above :data:`MAX_LANES`
 processes (a long run's clients that crashed come back under new numbers) the
@@ -41,6 +42,7 @@ __all__ = [
     "MAX_FAULT_SHAPES",
     "MAX_LANES",
     "MAX_LATENCY_POINTS",
+    "MAX_NAMED_DRAWN",
     "MAX_TIMELINE_OPS",
     "Sampled",
     "STATUS_COLORS",
@@ -60,6 +62,9 @@ MAX_TIMELINE_OPS = 20_000
 MAX_LATENCY_POINTS = 60_000
 MAX_LANES = 64
 MAX_FAULT_SHAPES = 100
+MAX_NAMED_DRAWN = 50_000
+"""Operations named by anomalies that a chart draws whatever its budget; past it (a hostile or
+degenerate results.json naming most of a long history) they are thinned too, and the page says so."""
 N_BINS = 120
 
 STATUS_COLORS = {"ok": "#2e7d32", "fail": "#c62828", "info": "#ef6c00"}
@@ -208,8 +213,9 @@ class Sampled:
     figure: dict[str, Any]
     shown: int
     total: int
-    named: int                          # operations named by an anomaly: all of them are shown
+    named: int                          # operations named by an anomaly
     strides: tuple[tuple[str, int], ...]  # (outcome, stride) for the other operations
+    named_stride: int = 1               # of the named ones (1: all, as long as they fit MAX_NAMED_DRAWN)
 
     @property
     def downsampled(self) -> bool:
@@ -219,8 +225,9 @@ class Sampled:
     def sentence(self) -> str:
         """``"12,345 of 1,000,000 operations drawn: every one named by an anomaly, 1 in 17 ok, ..."``."""
         parts = ", ".join(f"{share_text(k)} of the {status} ones" for status, k in self.strides)
-        return (f"{self.shown:,} of {self.total:,} operations drawn: every one named by an anomaly "
-                f"({self.named}), and {parts}")
+        named = (f"every one named by an anomaly ({self.named})" if self.named_stride == 1 else
+                 f"{share_text(self.named_stride)} of the {self.named} named by an anomaly")
+        return f"{self.shown:,} of {self.total:,} operations drawn: {named}, and {parts}"
 
 
 # --- per-process timeline -------------------------------------------------------
@@ -240,6 +247,7 @@ class Timeline:
     odd_stride: int  # failed and indeterminate ops: 1 = all shown, k = every k-th, 0 = none
     ok_stride: int   # ok ops, likewise
     processes: int = 0
+    named_stride: int = 1  # ops named by anomalies: all up to MAX_NAMED_DRAWN
     packed: bool = False
 
     @property
@@ -256,21 +264,24 @@ class Timeline:
 
 
 def _sample(operations: Sequence[Operation], keep: set[int],
-            budget: int) -> tuple[list[Operation], int, int]:
-    """At most ``budget`` ops, in order: every ``keep``-named op; then failed and
-    indeterminate ones; then ok ones; each later group thinned to every k-th op.
+            budget: int) -> tuple[list[Operation], int, int, int]:
+    """At most ``budget`` ops, in order: every ``keep``-named op (up to
+    :data:`MAX_NAMED_DRAWN`); then failed and indeterminate ones; then ok ones;
+    each later group thinned to every k-th op.
 
-    Returns the ops and the strides of the failed/indeterminate and ok groups
-    (1 = all kept, 0 = none). One pass to classify, one to choose.
+    Returns the ops and the strides of the failed/indeterminate, ok and named
+    groups (1 = all kept, 0 = none). One pass to classify, one to choose.
     """
     if len(operations) <= budget:
-        return list(operations), 1, 1
+        return list(operations), 1, 1, 1
     group = [0 if o.invoke.index in keep else 2 if o.completion is not None and o.completion.type == "ok" else 1
              for o in operations]
     n_named, n_odd, n_ok = group.count(0), group.count(1), group.count(2)
+    named_stride = _stride(n_named, MAX_NAMED_DRAWN)
+    n_named = _kept(n_named, named_stride)
     odd_stride = _stride(n_odd, budget - n_named)
     ok_stride = _stride(n_ok, budget - n_named - _kept(n_odd, odd_stride))
-    strides = (1, odd_stride, ok_stride)
+    strides = (named_stride, odd_stride, ok_stride)
     seen = [0, 0, 0]
     out = []
     for o, g in zip(operations, group):
@@ -278,7 +289,7 @@ def _sample(operations: Sequence[Operation], keep: set[int],
         if k and seen[g] % k == 0:
             out.append(o)
         seen[g] += 1
-    return out, odd_stride, ok_stride
+    return out, odd_stride, ok_stride, named_stride
 
 
 def _lanes(operations: Sequence[Operation], axis: Axis, procs: Sequence[Any]) -> tuple[dict[Any, str], bool]:
@@ -321,7 +332,7 @@ def timeline_figure(history: History, windows: Sequence[FaultWindow], axis: Axis
         for o in history.operations:
             if o.invoke.index in hl or (o.completion is not None and o.completion.index in hl):
                 keep.add(o.invoke.index)
-    ops, odd_stride, ok_stride = _sample(history.operations, keep, budget)
+    ops, odd_stride, ok_stride, named_stride = _sample(history.operations, keep, budget)
     procs = sorted({o.invoke.process for o in history.operations}, key=lambda p: (isinstance(p, str), p))
     lane, packed = _lanes(history.operations, axis, procs)
     traces: list[dict[str, Any]] = []
@@ -367,7 +378,7 @@ def timeline_figure(history: History, windows: Sequence[FaultWindow], axis: Axis
                                            "categoryorder": "array", "categoryarray": lanes})
     return Timeline(figure={"data": traces, "layout": layout}, shown=len(ops),
                     total=len(history.operations), odd_stride=odd_stride, ok_stride=ok_stride,
-                    processes=len(procs), packed=packed)
+                    processes=len(procs), packed=packed, named_stride=named_stride)
 
 
 # --- latency and throughput -----------------------------------------------------
@@ -420,6 +431,8 @@ def latency_chart(history: History, windows: Sequence[FaultWindow], axis: Axis, 
         else:
             groups[c.type].append(o)
     counts = {s: len(g) for s, g in groups.items()}
+    n_named, named_stride = len(named), _stride(len(named), MAX_NAMED_DRAWN)
+    named = named[::named_stride] if named_stride else []
     strides = _shares(counts, budget - len(named)) if total > budget else {s: 1 for s in counts}
     pts: dict[str, tuple[list[float], list[float], list[int]]] = {}
     for status, group in groups.items():
@@ -451,8 +464,8 @@ def latency_chart(history: History, windows: Sequence[FaultWindow], axis: Axis, 
                        "line": {"color": "#212121", "width": 1.5, "dash": dash}})
     traces += _fault_legend(windows)
     layout = _layout(axis, windows, yaxis={"title": {"text": "latency (ms)"}, "type": "log"})
-    chart = Sampled(figure={"data": traces, "layout": layout}, shown=shown, total=total, named=len(named),
-                    strides=tuple((s, strides[s]) for s in STATUS_COLORS if counts[s]))
+    chart = Sampled(figure={"data": traces, "layout": layout}, shown=shown, total=total, named=n_named,
+                    named_stride=named_stride, strides=tuple((s, strides[s]) for s in STATUS_COLORS if counts[s]))
     if chart.downsampled:
         layout["title"] = {"text": f"{chart.shown:,} of {chart.total:,} completed ops drawn; "
                                    "the quantile lines use all", "font": {"size": 12}}

@@ -175,3 +175,17 @@ def test_the_operation_index_finds_what_a_table_of_every_event_finds() -> None:
     idx = OperationIndex(h)
     for i in range(-2, len(h.ops) + 2):
         assert idx.get(i) is full.get(i), i
+
+
+def test_a_results_json_naming_most_ops_still_gives_a_bounded_chart_that_says_so(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.report import charts
+
+    monkeypatch.setattr(charts, "MAX_NAMED_DRAWN", 1_000)
+    h = long_history(10_000)
+    every = {o.invoke.index for o in h.operations}
+    tl = charts.timeline_figure(h, (), axis_for(h), highlight=every, budget=2_000)
+    assert tl.shown <= 2_000 and tl.named_stride == 10
+    lat = charts.latency_chart(h, (), axis_for(h), highlight=every, budget=2_000)
+    assert lat is not None and lat.shown <= 2_000
+    assert f"1 in 10 of the {lat.named} named by an anomaly" in lat.sentence
