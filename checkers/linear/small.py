@@ -81,8 +81,9 @@ class Subsets:
         self.rank = rank = [-1] * n  # an ok op's place in completion order: its bit in R
         for r, i in enumerate(oks):
             rank[i] = r
-        # per rank: the bits of the ops invoked before that ok op completed
-        self.window = [(1 << bisect_left(cps, rps[i])) - 1 for i in oks]  # type: ignore[arg-type]
+        # per rank: how many ops were invoked before that ok op completed (its candidates are those bits;
+        # the masks are made as needed: one per op up front is n^2 bits on a big set)
+        self.window = [bisect_left(cps, rps[i]) for i in oks]  # type: ignore[arg-type]
         reads = skip = ok_bits = 0
         for i, c in enumerate(calls):
             if rps[i] is not None:
@@ -120,7 +121,7 @@ class Subsets:
                 if R == done_all:
                     return True
                 first = oks[(~R & (R + 1)).bit_length() - 1]
-                cand = window[rank[first]] & ~L
+                cand = ((1 << window[rank[first]]) - 1) & ~L
                 took = False
                 rd = cand & reads
                 while rd:

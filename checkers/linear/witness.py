@@ -42,7 +42,7 @@ values, in invocation order).
 from __future__ import annotations
 
 import time
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass
 from typing import Callable, Hashable, Sequence
 
@@ -231,10 +231,10 @@ def minimal_witness(entries: Sequence[Entry], model: Model, init: Hashable, *, s
             raise _OutOfTime
         count[0] += 1
         quick = subsets(mask)
-        return general([e for i, e in enumerate(start) if mask >> i & 1]) if quick is None else not quick
+        return general([start[i] for i in _members(mask, len(start))]) if quick is None else not quick
 
     try:
-        current = _ddmin(start, fixed, invalid_subset, valid)
+        current = _ddmin(start, fixed, invalid_subset, valid, lambda: clock() > deadline)
     except _Shrunk as partial:
         return Witness(entries=tuple(partial.best), minimal=False, searches=count[0],
                        note=f"the reduction's {budget_s:g} s budget ran out after {count[0]} searches")
@@ -284,7 +284,7 @@ def _first_invalid(entries: Sequence[Entry], stuck: int | None, fixed: bool,
 
 
 def _ddmin(current: list[Entry], fixed: bool, invalid: Callable[[int], bool],
-           valid: Sequence[Sequence[Entry]] = ()) -> list[Entry]:
+           valid: Sequence[Sequence[Entry]] = (), out_of_time: Callable[[], bool] = lambda: False) -> list[Entry]:
     """Remove chunks, halving those that cannot go, while the rest stays invalid; 1-minimal when it returns.
 
     Sets are bit sets over ``current`` as it starts (bit ``i``: its ``i``-th
@@ -301,22 +301,25 @@ def _ddmin(current: list[Entry], fixed: bool, invalid: Callable[[int], bool],
     linearizable is known linearizable without a search. That last cut is
     what makes chains cheap: a mutex's early release takes every later
     acquire with it, so most of its tries are known at once. ``valid`` are
-    closed subsets of ``current`` already found linearizable.
+    closed subsets of ``current`` already found linearizable. ``out_of_time``
+    is asked before each removal (most need no search, and a closure on a
+    big set is not free): True stops the shrink with :class:`_Shrunk`.
     """
     n = len(current)
     close = _Closure(current) if fixed else None
     alive = (1 << n) - 1
     bit = {id(e): i for i, e in enumerate(current)}
-    known = [sum(1 << bit[id(e)] for e in sub) for sub in valid]  # closed sets found linearizable, as masks
+    known = [_mask([bit[id(e)] for e in sub], n) for sub in valid]  # closed sets found linearizable, as masks
     removable = [i for i, e in enumerate(current) if fixed or e.call.read_only]
     todo = [removable]
+    flags = "1" * n  # alive, as a string: a bit test of an n-bit int costs n/64 words
     while todo:
-        chunk = [i for i in todo.pop() if alive >> i & 1]
+        chunk = [i for i in todo.pop() if flags[i] == "1"]
         if not chunk:
             continue
-        gone = 0
-        for i in chunk:
-            gone |= 1 << i
+        if out_of_time():
+            raise _Shrunk([current[i] for i in _members(alive, n)])
+        gone = _mask(chunk, n)
         if close is not None:
             gone = close(gone, alive)
         rest = alive & ~gone
@@ -324,16 +327,45 @@ def _ddmin(current: list[Entry], fixed: bool, invalid: Callable[[int], bool],
             try:
                 bad = invalid(rest)
             except _OutOfTime:
-                raise _Shrunk([current[i] for i in range(n) if alive >> i & 1]) from None
+                raise _Shrunk([current[i] for i in _members(alive, n)]) from None
             if bad:
                 alive = rest
+                flags = _flags(alive, n)
                 continue
             known.append(rest)
         if len(chunk) > 1:
             half = len(chunk) // 2
             todo.append(chunk[half:])
             todo.append(chunk[:half])
-    return [current[i] for i in range(n) if alive >> i & 1]
+    return [current[i] for i in _members(alive, n)]
+
+
+def _flags(mask: int, n: int) -> str:
+    """``mask`` as ``n`` characters, ``"1"`` at each bit set (character ``i``: bit ``i``)."""
+    return format(mask, f"0{n}b")[::-1] if n else ""
+
+
+def _members(mask: int, n: int) -> list[int]:
+    """The bits set in ``mask`` (below ``n``), in order."""
+    flags = _flags(mask, n)
+    return [i for i, f in enumerate(flags) if f == "1"]
+
+
+DENSE_VALUES = 64
+"""Up to this many values made, each value's makers are also kept as one mask (``values x ops`` bits)."""
+
+
+def _mask(bits: Sequence[int], n: int) -> int:
+    """The bit set of ``bits`` (each below ``n``)."""
+    if n < 4096 or len(bits) < 64:
+        m = 0
+        for b in bits:
+            m |= 1 << b
+        return m
+    buf = bytearray((n >> 3) + 1)  # one pass, not one n-bit int per bit
+    for b in bits:
+        buf[b >> 3] |= 1 << (b & 7)
+    return int.from_bytes(buf, "little")
 
 
 class _Closure:
@@ -344,49 +376,62 @@ class _Closure:
     dependents of a maker of ``v`` are the ops needing ``v`` that complete
     after it was invoked: the later the maker, the fewer, each set inside the
     earlier maker's. So per value only the earliest maker gone matters, and
-    the masks are built per value from the needers sorted by completion, in
-    ``n log n``: a mutex's every acquire depends on every earlier release,
-    tens of thousands of pairs for a few hundred ops.
+    its dependents are a suffix of the value's needers sorted by completion:
+    a mutex's every acquire depends on every earlier release, tens of
+    thousands of pairs for a few hundred ops. The masks are built when first
+    asked for and kept (a few per removal tried), never one per op up front:
+    ``n`` masks of ``n`` bits is 200 MB at 40,000 ops.
     """
 
-    __slots__ = ("dep", "by_value", "value_of", "makers", "reach")
+    __slots__ = ("n", "cps", "value_of", "lists", "dense", "ends", "need_bits", "deps", "dep_ks", "makers", "reach")
 
     def __init__(self, entries: Sequence[Entry]) -> None:
-        n = len(entries)
+        n = self.n = len(entries)
+        self.cps = [e.call_pos for e in entries]
         needers: dict[Hashable, list[tuple[float, int]]] = {}
-        makers: dict[Hashable, int] = {}
-        value_of = [-1] * n
         values: dict[Hashable, int] = {}
+        lists: list[list[int]] = []  # per value: its makers' bits, in invocation order
+        value_of = self.value_of = [-1] * n
         for i, e in enumerate(entries):
             c = e.call
             if c.needs is not NOTHING:
                 needers.setdefault(c.needs, []).append((_INF if e.ret_pos is None else e.ret_pos, i))
             if not c.read_only and c.makes is not ANY:
-                makers[c.makes] = makers.get(c.makes, 0) | 1 << i
-                value_of[i] = values.setdefault(c.makes, len(values))
-        self.dep = [0] * n
-        for v, mask in makers.items():
-            ns = needers.get(v)
-            if not ns:
-                continue
-            ns.sort()
-            ends = [end for end, _ in ns]
-            suffix = [0] * (len(ns) + 1)
-            for k in range(len(ns) - 1, -1, -1):
-                suffix[k] = suffix[k + 1] | 1 << ns[k][1]
-            while mask:
-                low = mask & -mask
-                mask ^= low
-                i = low.bit_length() - 1
-                self.dep[i] = suffix[bisect_right(ends, entries[i].call_pos)] & ~low
-        self.by_value = [0] * len(values)
-        for v, mask in makers.items():
-            self.by_value[values[v]] = mask
-        self.value_of = value_of
+                v = values.setdefault(c.makes, len(values))
+                if v == len(lists):
+                    lists.append([])
+                lists[v].append(i)
+                value_of[i] = v
+        self.lists = lists
+        self.ends: list[list[float]] = [[] for _ in lists]  # per value: its needers' completions, sorted
+        self.need_bits: list[list[int]] = [[] for _ in lists]  # and their bits, in the same order
+        for made, v in values.items():
+            ns = sorted(needers.get(made, ()))
+            self.ends[v] = [end for end, _ in ns]
+            self.need_bits[v] = [i for _, i in ns]
+        self.dense = [_mask(b, n) for b in lists] if len(lists) <= DENSE_VALUES else None
+        self.makers = _mask([i for b in lists for i in b], n)
+        self.deps: list[dict[int, int]] = [{} for _ in lists]  # per value, first needer -> the needers from there
+        self.dep_ks: list[list[int]] = [[] for _ in lists]  # per value, those first needers, sorted
         self.reach: dict[int, int] = {}
-        self.makers = 0
-        for mask in self.by_value:
-            self.makers |= mask
+
+    def _dep(self, i: int) -> int:
+        """The direct dependents of maker ``i``: the needers of its value completing after it was invoked.
+
+        Built from the nearest suffix already built (the removals tried come
+        in runs of nearby ops), so a run costs what it adds.
+        """
+        v = self.value_of[i]
+        k = bisect_right(self.ends[v], self.cps[i])
+        memo = self.deps[v]
+        got = memo.get(k)
+        if got is None:
+            ks = self.dep_ks[v]
+            p = bisect_left(ks, k)
+            k2 = ks[p] if p < len(ks) else len(self.need_bits[v])
+            got = memo[k] = (memo[k2] if p < len(ks) else 0) | _mask(self.need_bits[v][k:k2], self.n)
+            insort(ks, k)
+        return got & ~(1 << i)
 
     def __call__(self, gone: int, alive: int) -> int:
         """``gone`` closed under dependents within ``alive`` (which must be closed under makers).
@@ -404,10 +449,10 @@ class _Closure:
 
     def _earliest(self, frontier: int, gone: int) -> list[int]:
         """For each value made by a bit of ``frontier``: the index of its earliest maker in ``gone``."""
-        by_value = self.by_value
+        dense = self.dense
         out = []
-        if frontier.bit_count() > len(by_value):  # few values (a mutex): one look per value
-            for mask in by_value:
+        if dense is not None and frontier.bit_count() > len(dense):  # few values (a mutex): one look per value
+            for mask in dense:
                 if frontier & mask:
                     g = gone & mask
                     out.append((g & -g).bit_length() - 1)
@@ -418,10 +463,14 @@ class _Closure:
             low = frontier & -frontier
             frontier ^= low
             v = value_of[low.bit_length() - 1]
-            if v not in seen:
-                seen.add(v)
-                g = gone & by_value[v]
+            if v in seen:
+                continue
+            seen.add(v)
+            if dense is not None:
+                g = gone & dense[v]
                 out.append((g & -g).bit_length() - 1)
+            else:
+                out.append(next(b for b in self.lists[v] if gone >> b & 1))
         return out
 
     def _reach(self, i: int) -> int:
@@ -431,16 +480,18 @@ class _Closure:
         early acquire that never returned depends on a later release. A
         closure already known is taken whole.
         """
-        got = self.reach.get(i)
+        reach = self.reach
+        got = reach.get(i)
         if got is not None:
             return got
-        dep, reach = self.dep, self.reach
-        gone = 1 << i | dep[i]
-        frontier = dep[i] & self.makers
+        first = self._dep(i)
+        gone = 1 << i | first
+        frontier = first & self.makers
         while frontier:
             add = 0
             for j in self._earliest(frontier, gone):
-                add |= reach.get(j, dep[j])
+                known = reach.get(j)
+                add |= self._dep(j) if known is None else known
             add &= ~gone
             gone |= add
             frontier = add & self.makers
