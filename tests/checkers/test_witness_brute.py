@@ -16,6 +16,7 @@ ops may also never happen), with no cache and no cuts. Against it:
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any, Sequence
 
@@ -26,10 +27,11 @@ from checkers.linear.models import Illegal, Model, make_model
 from checkers.linear.partition import Entry, partition
 from checkers.linear.scheduler import check_partitions
 from checkers.linear.small import linearizable
-from checkers.linear.witness import _Closure, _fixed, _upward, _by_value, closure, minimal_witness
+from checkers.linear.witness import _by_value, _Closure, _fixed, _upward, closure, is_linearizable, minimal_witness
+from harness.history import History, Op
 from tests.checkers.test_linear_properties import MODELS
 from tests.checkers.test_linear_properties import small_history as any_model_history
-from tests.checkers.test_witness import small_history, stale_read
+from tests.checkers.test_witness import MS, small_history, stale_read
 
 SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -139,3 +141,38 @@ def test_the_bit_set_closure_is_the_closure(case: tuple[str, Any, Any]) -> None:
             gone = close(sum(1 << i for i in drop), alive)
             assert {id(entries[i]) for i in range(len(entries)) if gone >> i & 1} == want
             alive &= ~gone
+
+
+def open_acquires_mutex(n: int) -> History:
+    """Three acquires that never return, ``n`` acquire/release pairs in turn, then two acquires in a row."""
+    events: list[Op] = []
+
+    def add(p: int, ty: str, f: str) -> None:
+        events.append(Op(index=len(events), time=len(events) * MS, process=p, type=ty, f=f))  # type: ignore[arg-type]
+
+    for p in (100, 101, 102):
+        add(p, "invoke", "acquire")
+    for i in range(n):
+        for ty, f in (("invoke", "acquire"), ("ok", "acquire"), ("invoke", "release"), ("ok", "release")):
+            add(i % 5, ty, f)
+    for p in (7, 8):
+        add(p, "invoke", "acquire")
+        add(p, "ok", "acquire")
+    return History.of(events)
+
+
+def test_a_shrink_cut_short_by_its_budget_is_sound_and_says_it_is_not_minimal() -> None:
+    # open acquires chain every op to every other: most removals need no search, so the budget must be
+    # asked before each removal, not only before each search
+    model = make_model("mutex")
+    (part,) = partition(open_acquires_mutex(150), model)
+    out = check_partitions([part], model)
+    assert out.verdict == "invalid" and out.invalid is not None
+    reads = itertools.count()
+    w = minimal_witness(part.entries, model, model.init(None), stuck=out.invalid[1].stuck, budget_s=1.0,
+                        clock=lambda: next(reads) * 0.05)  # every read of the clock: 50 ms later
+    assert w is not None and not w.minimal and w.note and "budget ran out" in w.note
+    assert next(reads) < 40  # it stopped when the 20 reads were spent, not after the shrink
+    assert is_linearizable(w.entries, model, None) is False  # cut short, still a witness
+    whole = minimal_witness(part.entries, model, model.init(None), stuck=out.invalid[1].stuck, budget_s=60)
+    assert whole is not None and whole.minimal and is_linearizable(whole.entries, model, None) is False
