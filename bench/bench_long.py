@@ -191,12 +191,12 @@ def worker_kv(path: str, load_only: bool = False) -> dict[str, Any]:
             "explored": result.stats.get("states_explored"), "cache_peak": result.stats.get("cache_peak")}
 
 
-def worker_stream(path: str) -> dict[str, Any]:
+def worker_stream(path: str, budget_mb: float) -> dict[str, Any]:
     """In a fresh process: check one file as it is read (what ``splitbrain check`` does with a large file)."""
     from checkers.linear.stream import HistoryFile
     from checkers.linearizability import Linearizability
     t, c = time.perf_counter(), time.process_time()
-    result = Linearizability(model="kv", timeout_s=1200).check(HistoryFile(path))
+    result = Linearizability(model="kv", timeout_s=1200, max_cache_mb=budget_mb).check(HistoryFile(path))
     return {"check_s": time.perf_counter() - t, "check_cpu_s": time.process_time() - c, "peak_mib": peak_mib(),
             "verdict": result.verdict.value, "error": result.error,
             "explored": result.stats.get("states_explored"), "cache_peak": result.stats.get("cache_peak")}
@@ -204,6 +204,9 @@ def worker_stream(path: str) -> dict[str, Any]:
 
 STREAM_FROM = 1_000_000
 """Sizes from this on are checked as ``splitbrain check`` checks them: streamed (their files pass its 32 MiB)."""
+BUDGET_MB = {5_000_000: 1900}
+"""The check's memory budget (``--max-memory``) where the default 1 GiB is less than the target allows:
+5,000,000 ops hold some 1.1 GiB of calls, values and positions, counted by the bound."""
 
 
 def _ratio(x: float | None, y: float | None) -> str:
@@ -240,7 +243,8 @@ def bench_kv(sizes: list[int], *, edn: bool = True) -> bool:
             write_kv(path, n)
             gen_s = time.perf_counter() - t
             streamed = n >= STREAM_FROM
-            r = _worker("--worker-stream" if streamed else "--worker", str(path))
+            r = _worker("--worker-stream", str(path), "--budget-mb", str(BUDGET_MB.get(n, 1024))) if streamed \
+                else _worker("--worker", str(path))
             if streamed and isinstance(r, dict) and n <= 1_000_000:  # the loader alone, for its target
                 loaded = _worker("--worker-load", str(path))
                 if isinstance(loaded, dict):
@@ -423,12 +427,13 @@ def main() -> int:
     ap.add_argument("--worker-set", help=argparse.SUPPRESS)
     ap.add_argument("--worker-load", help=argparse.SUPPRESS)
     ap.add_argument("--worker-stream", help=argparse.SUPPRESS)
+    ap.add_argument("--budget-mb", type=float, default=1024, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(worker_kv(args.worker)))
         return 0
     if args.worker_stream:
-        print(json.dumps(worker_stream(args.worker_stream)))
+        print(json.dumps(worker_stream(args.worker_stream, args.budget_mb)))
         return 0
     if args.worker_load:
         print(json.dumps(worker_kv(args.worker_load, load_only=True)))

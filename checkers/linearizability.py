@@ -100,7 +100,9 @@ class Linearizability:
             keys = len(parts)
             # the scheduler empties ``parts``: each key's columns go as soon as its search ends
             out = check_partitions(parts, self.model, deadline=deadline, max_cache=self.max_cache,
-                                   max_cache_bytes=int(self.max_cache_mb * 2**20), op_bytes=ENTRY_BYTES)
+                                   max_cache_bytes=int(self.max_cache_mb * 2**20),
+                                   # a HistoryFile's values are held by its partitions alone: counted too
+                                   op_bytes=ENTRY_BYTES + getattr(history, "value_bytes", 0))
         finally:
             if collecting:
                 gc.enable()

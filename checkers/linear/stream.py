@@ -35,19 +35,21 @@ open may belong to any key, and one never completed is known only at the end.
 
 from __future__ import annotations
 
+import sys
 from array import array
 from itertools import islice
 from operator import lt
 from pathlib import Path
 from typing import Any, Hashable
 
-from checkers.linear.models import Call, Model, ModelInputError
+from checkers.linear.models import ANY, Call, Model, ModelInputError
 from checkers.linear.partition import MEMO_MAX, MEMO_TRIAL, Partition, drop_unobservable
 from harness.history import NEMESIS, History, HistoryError, Op, Operation
 
 __all__ = ["HistoryFile"]
 
 _INF = float("inf")
+_Marker = type(ANY)
 
 
 class _Key:
@@ -68,7 +70,9 @@ class HistoryFile:
 
     After :meth:`partitions`: ``events`` (every event read), ``operations``
     (client operations paired), ``nemesis`` (nemesis events and completions
-    with nothing open).
+    with nothing open), and ``value_bytes``: what the values in an operation's
+    call take on average, which here no loaded history holds but the check
+    (so its memory bound counts them, with the columns).
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -77,6 +81,7 @@ class HistoryFile:
         self.events = 0
         self.operations = 0
         self.nemesis = 0
+        self.value_bytes = 0
         self._model: Model | None = None
         self._explained: dict[Hashable, tuple[History, dict[int, Operation]]] = {}
 
@@ -232,6 +237,7 @@ class HistoryFile:
             part.ops_of(self._ops_of)
             out.append(part)
         keys.clear()
+        self.value_bytes = _value_bytes(out)
         return tuple(out)
 
     def _ops_of(self, part: Partition) -> list[Operation]:
@@ -319,3 +325,31 @@ def _in_invocation_order(calls: list[Call], cp: array, rp: list[int | None]) -> 
         return calls, cp, rp
     order = sorted(range(len(cp)), key=cp.__getitem__)
     return [calls[i] for i in order], array("q", map(cp.__getitem__, order)), [rp[i] for i in order]
+
+
+def _value_bytes(parts: Any, samples: int = 2000) -> int:
+    """The bytes of the values a call holds (its argument, result, the states it needs or makes), on average.
+
+    Measured on up to ``samples`` calls spread over the partitions; the key is
+    held once for all its calls, the markers and small numbers by Python.
+    """
+    total = sum(len(p) for p in parts)
+    if not total:
+        return 0
+    step = max(1, total // samples)
+    size = seen = 0
+    for p in parts:
+        calls = p.calls
+        for i in range(step // 2 % max(1, len(calls)), len(calls), step):
+            c = calls[i]
+            mine = {id(x): x for x in (c.arg, c.ret, c.needs, c.makes) if x is not None and x is not c.key}
+            size += sum(_deep_size(x) for x in mine.values() if x.__class__ not in (bool, _Marker))
+            seen += 1
+    return size // seen if seen else 0
+
+
+def _deep_size(x: Any, depth: int = 0) -> int:
+    n = sys.getsizeof(x)
+    if depth < 3 and isinstance(x, (tuple, frozenset, list)):
+        n += sum(_deep_size(y, depth + 1) for y in x)
+    return n

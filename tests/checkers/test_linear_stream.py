@@ -237,3 +237,20 @@ def test_the_check_command_streams_a_large_file_with_the_same_answer(tmp_path: P
     assert docs[1]["anomaly"] == docs[0]["anomaly"] and docs[1]["ops"] == docs[0]["ops"]
     assert streamed[1][1] == loaded[1][1] and f"{bad}:5:" in streamed[1][1]
     assert json.loads(streamed[2][1])["error"] == json.loads(loaded[2][1])["error"]
+
+
+def test_the_memory_bound_counts_the_values_the_stream_alone_holds(tmp_path: Path) -> None:
+    from checkers.linearizability import ENTRY_BYTES
+    path = tmp_path / "h.jsonl"
+    with path.open("w", encoding="utf-8") as fh:  # 3000 puts of 200-character values, one after another
+        for i in range(3000):
+            v = f"{i:0200d}"
+            fh.write(json.dumps(_kv(2 * i, 0, "invoke", "put", ["k", v])) + "\n")
+            fh.write(json.dumps(_kv(2 * i + 1, 0, "ok", "put", ["k", v])) + "\n")
+    hf = HistoryFile(path)
+    budget = 3000 * (ENTRY_BYTES + 100) / 2**20  # the columns fit, the columns and their values do not
+    res = Linearizability(model="kv", max_cache_mb=budget).check(hf)
+    assert 240 <= hf.value_bytes < 300  # a 200-character str
+    assert res.verdict is Verdict.UNKNOWN and "memory bound" in (res.error or "")
+    loaded = Linearizability(model="kv", max_cache_mb=budget).check(load_history(path))
+    assert loaded.verdict is Verdict.VALID  # the loaded history holds those values: not the check
