@@ -17,9 +17,13 @@ Prints (issue 15: an hour at 300 ops/s is two million events; fast targets do th
   against a target whose client does nothing, for ``--seconds``: ops/s, RSS
   sampled during the run (flat: nothing in the runner follows the history),
   and the same on-disk check of its ``history.jsonl``;
-* **real run** (``--real S``, 0 to skip): ``perform_run`` of the quorum store
-  (``abd``, local backend, no nemesis, 20 clients, no rate limit) for S
-  seconds: its ops/s, its check's verdict, and the on-disk check again.
+* **real runs** (``--real S``, ``--redis S``; 0 skips): ``perform_run`` of the
+  quorum store (``abd``, local backend, 3 nodes) and of the Redis Sentinel
+  example (``examples/redis_sentinel``, local backend), no nemesis, 20 clients,
+  no rate limit, for S seconds each: ops/s, the check's verdict, RSS each
+  second (the last seconds are the check reading the history back), and the
+  on-disk check again. Redis is the fast target: thousands of ops/s (writes
+  sent to a replica fail fast, READONLY).
 
 Measured 2026-12-01 16:40 UTC at ec01167 (the recorder as of 17b6bf3), python
 3.11.7, 2 CPUs shared with other sessions, load average 6.1 at the start and
@@ -202,21 +206,51 @@ def bench_runner(seconds: float, workers: int) -> None:
         print(f"  {verify_on_disk(path, len(rec))}")
 
 
-def bench_real(seconds: float) -> None:
-    from harness.commands.run import perform_run, resolve
+def bench_real(seconds: float, *, redis: bool) -> None:
+    """``perform_run`` of a real target, its RSS sampled every second (the last samples are its check)."""
+    from harness.commands.run import RunRequest, perform_run, resolve
+    from harness.nodes import node_names
 
     with tempfile.TemporaryDirectory(prefix="rec-bench-") as d:
-        req = resolve("quorum-store", variant="abd", backend="local", nodes=3, nemesis="none",
-                      time_limit=seconds, concurrency=20, rate=None, store=Path(d) / "store")
+        if redis:  # the outside-style example, without installing it: its Target, as its tests use it
+            sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples" / "redis_sentinel"))
+            from splitbrain_redis_sentinel import TARGET, missing_binaries
+
+            if missing_binaries():
+                print(f"real run (redis-sentinel): skipped, {missing_binaries()}")
+                return
+            req = RunRequest(target=TARGET, variant=TARGET.check_variant(None),
+                             workload_name=TARGET.workload(None).name, backend="local",
+                             nodes=tuple(node_names(TARGET, None)), faults=(), time_limit_s=seconds,
+                             concurrency=20, rate=None, nemesis_interval_s=3.0, store=Path(d) / "store")
+            what = "redis-sentinel (examples/), local, primary + 2 replicas + 3 sentinels"
+        else:
+            req = resolve("quorum-store", variant="abd", backend="local", nodes=3, nemesis="none",
+                          time_limit=seconds, concurrency=20, rate=None, store=Path(d) / "store")
+            what = "quorum-store abd, local, 3 nodes"
+        samples: list[float] = []
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.wait(1.0):
+                samples.append(rss_mib())
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         w0 = time.perf_counter()
-        r = perform_run(req, seed=1, progress=False, echo=lambda *a, **k: None)
+        try:
+            r = perform_run(req, seed=1, progress=False, echo=lambda *a, **k: None)
+        finally:
+            stop.set()
+            sampler.join()
         wall = time.perf_counter() - w0
         st = r.results["stats"]
         path = r.run_dir / "history.jsonl"
         events = sum(1 for _ in path.open("rb"))
-        print(f"real run (quorum-store abd, local, 3 nodes, 20 clients, {seconds:g} s): {st['ops']:,} ops, "
-              f"{st['ops_per_s']} ops/s, verdict {r.results.get('valid')} (exit {r.exit_code}); "
-              f"{wall:.1f} s in all with start, check and report")
+        print(f"real run ({what}, 20 clients, no rate limit, no nemesis, {seconds:g} s): {st['ops']:,} ops "
+              f"(ok {st['ok']:,}, fail {st['fail']:,}, info {st['info']:,}) = {st['ops_per_s']:,} ops/s, "
+              f"verdict {r.results.get('valid')} (exit {r.exit_code}); {wall:.1f} s with start, check and report")
+        print(f"  RSS each second: {' '.join(f'{x:.0f}' for x in samples)} MiB")
         print(f"  {verify_on_disk(path, events)}; {2 * st['ops'] + st['nemesis_events']:,} expected from stats")
 
 
@@ -229,6 +263,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--workers", type=int, default=10)
     ap.add_argument("--real", type=float, default=20.0, help="seconds of a real quorum-store run; 0 skips it")
+    ap.add_argument("--redis", type=float, default=20.0, help="seconds of a real Redis run; 0 skips it")
     a = ap.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}, "
           f"hold {RECORDER_HOLD}")
@@ -236,7 +271,9 @@ def main() -> None:
     bench_long(a.events, a.nemesis_every)
     bench_runner(a.seconds, a.workers)
     if a.real > 0:
-        bench_real(a.real)
+        bench_real(a.real, redis=False)
+    if a.redis > 0:
+        bench_real(a.redis, redis=True)
     print(f"load {os.getloadavg()[0]:.2f} at the end")
 
 
