@@ -110,6 +110,9 @@ def _split(v: Any, independent: bool) -> tuple[Any, Any] | None:
     return (v[0], v[1]) if isinstance(v, list) and len(v) == 2 else None
 
 
+_WRITE_FS = frozenset({"write", "cas"})
+
+
 def _writes(op: Operation, independent: bool) -> tuple[Any, Any] | None:
     """``(key, value written)`` of a register write or cas, else None."""
     kv = _split(op.invoke.value, independent)
@@ -135,6 +138,8 @@ def writers_of(stuck: Operation, history: History, *, independent: bool) -> list
         return None
     out = []
     for o in history.operations:
+        if o.invoke.f not in _WRITE_FS:  # most ops are not writes: the cheap test first
+            continue
         w = _writes(o, independent)
         if w is not None and w == (key, got):
             out.append({**operation_data(o), "value": o.invoke.value})
