@@ -147,6 +147,7 @@ def corpus_check(corpus: Path, repeat: int) -> bool:
             porc[row["path"]] = float(row["ms_two_cores"])
     total = verdict_total = porc_total = explain_total = 0.0
     ratios: list[float] = []
+    verdict_ratios: list[float] = []
     costly: list[tuple[float, str, float, float, float]] = []
     wrong = []
     watched: dict[str, tuple[float, float, float]] = {}
@@ -168,6 +169,7 @@ def corpus_check(corpus: Path, repeat: int) -> bool:
         verdict_total += vms
         porc_total += p
         ratios.append(ms / p)
+        verdict_ratios.append(vms / p)
         if row["path"] in WATCH:
             watched[row["path"]] = (ms, vms, p)
         if row["expected"] == "not-linearizable":
@@ -179,8 +181,9 @@ def corpus_check(corpus: Path, repeat: int) -> bool:
     print(f"verdicts right: {files - len(wrong)}/{files}" + (f"  WRONG: {', '.join(wrong)}" if wrong else ""))
     print(f"total: {total:.1f} ms CPU, Porcupine {porc_total:.1f} ms (two cores): ratio {total / porc_total:.3f} "
           f"(target <= 0.2); per-file median ratio {statistics.median(ratios):.2f}x (target <= 2)")
-    print(f"verdict alone (partition + search): {verdict_total:.1f} ms, ratio {verdict_total / porc_total:.3f}; "
-          f"explaining the {len(costly)} invalid files: {explain_total:.1f} ms")
+    print(f"verdict alone (partition + search): {verdict_total:.1f} ms, ratio {verdict_total / porc_total:.3f}, "
+          f"per-file median {statistics.median(verdict_ratios):.2f}x; explaining the {len(costly)} invalid files: "
+          f"{explain_total:.1f} ms")
     print("costliest explanations: " + "; ".join(f"{path} {ms:.2f} ms (verdict {vms:.2f}, Porcupine {pm:.2f})"
                                               for _, path, ms, vms, pm in costly[:4]))
     print("the worst before: " + "; ".join(f"{path} {ms:.2f} ms (verdict {vms:.2f}, Porcupine {pm:.2f})"

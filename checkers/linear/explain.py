@@ -22,8 +22,9 @@ the partition (key) found invalid:
                 still not linearizable (:mod:`checkers.linear.witness`), in
                 real-time order, each with a ``role``; the failed writes a read
                 returned are listed with them (``type`` ``fail``).
-``witness_minimal``  True when removing any one of them was tried and made the
-                rest linearizable; False when the reduction's time ran out.
+``witness_minimal``  True when removing any one of them makes the rest
+                linearizable (each removal searched, or known from a
+                linearizable superset); False when the reduction's time ran out.
 ``cause``       ``{"pattern", "label", "text"}`` (:mod:`checkers.linear.causes`):
                 the pattern's name and prose that argues from real time.
 ``around``      the key's other operations overlapping the witness in time
