@@ -6,6 +6,15 @@ per anomaly (chosen by kind, :mod:`harness.report.sections`), the fault windows,
 and the charts (:mod:`harness.report.charts`). plotly.js is inlined once, so the
 file opens offline and travels as a CI artifact.
 
+Long runs (issue 15: a million operations, written in under 15 s, open in
+under 5 s): the charts sample (:mod:`harness.report.charts`: a budget of ops
+per chart, lanes packed, fault bands merged) and the page says what each drew
+and of how many; anomalies are never sampled away: every operation an anomaly
+names is on the page, as a row of its section, as a row the page adds after
+it (:func:`_with_named`, up to :data:`MAX_NAMED_ROWS` over the page), or past
+those by its index, and is drawn on the charts (up to
+:data:`harness.report.charts.MAX_NAMED_DRAWN`).
+
 Escaping: the template is Jinja2 with autoescape on, so every value from the
 run is escaped in HTML; figure data is embedded with
 :func:`harness.report.embed.script_json`. Nothing from the run is ever marked
