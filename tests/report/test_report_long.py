@@ -127,7 +127,7 @@ def test_the_page_says_what_it_sampled(long_page: tuple[History, dict[str, Any],
     assert shown and int(shown.group(1)) <= MAX_TIMELINE_OPS
     sentence = re.search(r"([\d,]+) of 100,000 operations drawn: every one named by an anomaly \((\d+)\), and "
                          r"(all|1 in \d+) of the ok ones, (all|1 in \d+) of the fail ones, (all|1 in \d+) of the info "
-                         r"ones\. The p50, p95 and p99 lines are computed from all 100000", text)
+                         r"ones\. The p50, p95 and p99 lines are computed from all 100,000", text)
     assert sentence, "the latency chart's sampling is stated"
     assert int(sentence.group(1).replace(",", "")) <= MAX_LATENCY_POINTS
     procs = len({o.process for o in h.operations})
