@@ -166,8 +166,9 @@ def time_results_write(run: Path) -> tuple[float, float, int]:
     return time.process_time() - c0, time.perf_counter() - w0, (run / "results.json").stat().st_size
 
 
-def time_report_command(run: Path) -> tuple[float, float, str]:
-    """Wall and CPU (user + system of the child) seconds of ``splitbrain report RUN --no-index``."""
+def time_report_command(run: Path) -> tuple[float, float, float]:
+    """Wall and CPU (user + system of the child) seconds of ``splitbrain report RUN --no-index``, and its peak
+    RSS in MiB (the largest of this process's children so far: the report is the largest)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     w0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "harness.cli", "report", str(run), "--no-index"],
@@ -177,7 +178,7 @@ def time_report_command(run: Path) -> tuple[float, float, str]:
     if proc.returncode != 0:
         sys.exit(f"splitbrain report failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, proc.stdout.strip()
+    return wall, cpu, after.ru_maxrss / 1024
 
 
 def named_ops(run: Path) -> set[int]:
@@ -235,7 +236,9 @@ def browser_figures(page: Path, named: set[int]) -> list[str]:
             lines.append(f"chromium ({attempt}): {cpu:.2f} s CPU (all its processes) to the load event, "
                          f"{took:.2f} s wall; every plot "
                          f"drawn {at / 1000 if at is not None else float('nan'):.2f} s after navigation began "
-                         f"(plots {each} ms); {drawn} of {slots} plots drawn, {len(browser.errors)} console errors"
+                         f"(plots {each} ms); {drawn} of {slots} plots drawn at load (the other "
+                         f"{browser.evaluate('window.splitbrainLazyPlots || 0')} as they come into view), "
+                         f"{len(browser.errors)} console errors"
                          + (f": {browser.errors[:3]}" if browser.errors else ""))
         shown = browser.evaluate("[].concat.apply([], Array.from(document.querySelectorAll('[data-op]'))"
                                  ".map(function (e) { return [+e.getAttribute('data-op'),"
@@ -252,12 +255,14 @@ def main() -> None:
     ap.add_argument("--ops", type=int, default=1_000_000, help="client operations in the long run")
     ap.add_argument("--source", type=Path, default=None, help="a run folder to tile (default: a fresh real run)")
     ap.add_argument("--keep", type=Path, default=None, help="leave the long run folder here (reused if present)")
+    ap.add_argument("--run", type=Path, default=None,
+                    help="measure this run folder as it is (build nothing), e.g. one with many anomalies")
     ap.add_argument("--no-browser", action="store_true")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="sb-R-report-long-"))
     try:
-        run = (args.keep or tmp / "store") / "quorum-store" / f"long-{args.ops}"
+        run = args.run or (args.keep or tmp / "store") / "quorum-store" / f"long-{args.ops}"
         if not run.exists():
             source = args.source or real_run(tmp / "source")
             print(f"source run: {source} ({sum(1 for _ in open(source / 'history.jsonl'))} events)")
@@ -273,9 +278,9 @@ def main() -> None:
               f"history.jsonl {(run / 'history.jsonl').stat().st_size / 1e6:.0f} MB")
         cpu, wall, size = time_results_write(run)
         print(f"results.json: {size / 1e6:.2f} MB, write_results {cpu:.3f} s CPU ({wall:.3f} s wall)")
-        wall, cpu, said = time_report_command(run)
+        wall, cpu, rss = time_report_command(run)
         page = run / "report.html"
-        print(f"splitbrain report --no-index: {wall:.2f} s wall, {cpu:.2f} s CPU; report.html "
+        print(f"splitbrain report --no-index: {wall:.2f} s wall, {cpu:.2f} s CPU, peak RSS {rss:.0f} MiB; report.html "
               f"{page.stat().st_size / 1e6:.2f} MB")
         if not args.no_browser:
             for line in browser_figures(page, named_ops(run)):

@@ -48,6 +48,11 @@ __all__ = ["MAX_ANOMALIES", "REPORT", "make_env", "render_report", "verdict_name
 REPORT = "report.html"
 MAX_ANOMALIES = 30
 """Anomalies rendered in full; the rest are listed by summary (keeps huge reports openable)."""
+RUN_CHART = "sb-run"
+"""The run-wide charts' class: drawn when the page opens, wherever they are (``report.html.j2``)."""
+EAGER_PLOTS = 6
+"""Anomaly plots drawn when the page opens; later ones are drawn as they come near the screen
+(a long run's page with 30 anomalies would otherwise spend its first seconds on plots nobody sees)."""
 MAX_NAMED_ROWS = 5_000
 """Rows, over the whole page, for operations an anomaly names that its section did not show;
 past them such operations are named by index (:meth:`SectionContext.ops_table`)."""
@@ -331,13 +336,15 @@ def render_report(run: RunData, *, sections: Mapping[str, Section] | None = None
         left_out_summaries=left_out, windows=_window_rows(windows, axis),
         axis_unit="s" if axis.timed else "event", history_present=history is not None,
         timeline=timeline,
-        timeline_div=plot_div(timeline.figure, height=min(900, 160 + 22 * n_procs)) if timeline else None,
+        timeline_div=(plot_div(timeline.figure, height=min(900, 160 + 22 * n_procs), css_class=RUN_CHART)
+                      if timeline else None),
         latency_sampled=latency_sampled if latency_sampled is not None and latency_sampled.downsampled else None,
         share=share_text,
-        latency_div=plot_div(latency, height=380) if latency else None,
-        throughput_div=plot_div(throughput, height=300) if throughput else None,
-        clock_div=plot_div(clocks, height=300) if clocks else None,
+        latency_div=plot_div(latency, height=380, css_class=RUN_CHART) if latency else None,
+        throughput_div=plot_div(throughput, height=300, css_class=RUN_CHART) if throughput else None,
+        clock_div=plot_div(clocks, height=300, css_class=RUN_CHART) if clocks else None,
         version=version, run_dir_name=run.run_dir.name, plotly_js=Markup(plotly_js),
+        eager_plots=EAGER_PLOTS, run_chart=RUN_CHART,
     )
 
 

@@ -55,6 +55,32 @@ def test_an_invalid_seed_run_report_opens_cleanly_with_its_anomaly_section(brows
     assert browser.evaluate(ALERTS) == []  # the <script>alert(1)</script> values stayed text
 
 
+def test_anomaly_plots_past_the_first_few_are_drawn_as_they_come_into_view(browser: Browser,
+                                                                         tmp_path: Path) -> None:
+    import json
+    import time
+
+    from harness.report.render import EAGER_PLOTS
+
+    run = make_run(tmp_path, "many", valid=False, variant="seed", real_checker=True)
+    res = json.loads((run / "results.json").read_text())
+    res["checkers"]["linear"]["anomalies"] *= EAGER_PLOTS + 6  # each with its own plot
+    (run / "results.json").write_text(json.dumps(res))
+    browser.open(write_report(run))
+    assert browser.errors == []
+    slots = browser.evaluate(PLOT_SLOTS)
+    assert slots == EAGER_PLOTS + 6 + 3
+    # the run-wide charts (at the bottom) and the first anomaly plots, at once; the rest later
+    assert browser.evaluate(PLOTS_DRAWN) == EAGER_PLOTS + 3
+    assert browser.evaluate("document.querySelectorAll('div.sb-plot.sb-run.js-plotly-plot').length") == 3
+    for _ in range(40):
+        browser.evaluate("window.scrollBy(0, window.innerHeight)")
+        time.sleep(0.05)  # the observer's callbacks run between tasks
+        if browser.evaluate(PLOTS_DRAWN) == slots:
+            break
+    assert browser.evaluate(PLOTS_DRAWN) == slots and browser.errors == []
+
+
 def test_a_valid_run_report_opens_cleanly_without_anomalies(browser: Browser, tmp_path: Path) -> None:
     report = write_report(make_run(tmp_path, "good", valid=True, variant="abd"))
     browser.open(report)
