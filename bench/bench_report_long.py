@@ -234,8 +234,8 @@ def browser_figures(page: Path, named: set[int]) -> list[str]:
             at = browser.evaluate("window.splitbrainDrawnMs")
             each = browser.evaluate("(window.splitbrainPlotMs || []).join(' + ')")
             lines.append(f"chromium ({attempt}): {cpu:.2f} s CPU (all its processes) to the load event, "
-                         f"{took:.2f} s wall; every plot "
-                         f"drawn {at / 1000 if at is not None else float('nan'):.2f} s after navigation began "
+                         f"{took:.2f} s wall; the plots drawn on opening "
+                         f"done {at / 1000 if at is not None else float('nan'):.2f} s after navigation began "
                          f"(plots {each} ms); {drawn} of {slots} plots drawn at load (the other "
                          f"{browser.evaluate('window.splitbrainLazyPlots || 0')} as they come into view), "
                          f"{len(browser.errors)} console errors"
