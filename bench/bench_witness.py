@@ -23,23 +23,31 @@ Targets (issue 15, for the whole check of the corpus): total at most 0.2x
 Porcupine's (74 ms), per-file median at most 2x; and every witness found and
 1-minimal (issue 8) within :data:`checkers.linear.explain.WITNESS_BUDGET_S`.
 
-Measured 2026-12-01 16:45 UTC, shared 2-core machine (load average 6-7: other
-helpers' benchmarks running), ``--repeat 5 --big 0``, before = commit
-cdc6404's code with this script, after = commit ec01167 + e2dca35:
+Measured 2026-12-01 17:06 UTC, shared 2-core machine (load average 3.7-3.9,
+other helpers' work running), ``--repeat 5 --big 0``; before = the tree at
+commit cdc6404 (its search too) with this script, after = commit 291cb04
+(with the others' search changes up to 15d95f0); two runs of each, in turn:
 
 ===========================================  ================  ================
-CPU ms                                       before (cdc6404)  after
+CPU ms                                       before (cdc6404)  after (291cb04)
 ===========================================  ================  ================
-reduction, the 52 invalid corpus files       364.6             50.6
-corpus whole check, total (Porcupine 369.1)  502.4 (1.36x)     234.6 (0.64x)
-  of which explaining the invalid files      346.1             72.9
-verdict alone (partition + search)           164.6             152.6
-per-file median ratio to Porcupine           5.92x             4.90x
-knossos/mutex/bad/etcd.edn check             144.12            15.08
-porcupine/etcd/etcd_082.edn check            34.61             3.65
-porcupine/etcd/etcd_096.edn check            25.85             3.68
-porcupine/etcd/etcd_024.edn check            8.27              2.72
+reduction, the 52 invalid corpus files       261.0 / 305.2     40.3 / 39.1
+corpus whole check, total (Porcupine 369.1)  452.5 / 465.8     175.5 / 169.4
+  ratio to Porcupine (target <= 0.2)         1.23x / 1.26x     0.48x / 0.46x
+  of which explaining the invalid files      313.3 / 324.5     66.7 / 59.5
+verdict alone (partition + search)           138.5 / 140.6     105.2 / 115.8
+per-file median ratio (target <= 2)          4.70x / 4.96x     3.65x / 3.28x
+  the verdict alone                          3.99x / 4.11x     3.28x / 2.85x
+knossos/mutex/bad/etcd.edn check             146.93 / 140.76   17.29 / 17.11
+porcupine/etcd/etcd_082.edn check            22.48 / 26.43     2.42 / 2.47
+porcupine/etcd/etcd_096.edn check            19.78 / 21.19     2.15 / 2.32
+porcupine/etcd/etcd_024.edn check            8.34 / 8.43       2.39 / 2.28
 ===========================================  ================  ================
+
+(Porcupine on those four: 0.42, 0.10, 0.09, 0.07 ms; their verdicts here
+3.3-4.3, 0.5, 0.4-0.45, 0.4-0.5 ms.) A 40,000-op mutex key with acquires left
+open (every op chained to every other): 568 MB and past the 3 s budget
+before the closure masks were built on demand, 69 MB within it now.
 
 Same witnesses before and after on every file (size, 1-minimal, cause).
 What changed: the shrink halves chunks and, since linearizability is
@@ -47,9 +55,12 @@ monotone on sets closed under makers, never searches a set inside one
 already found linearizable (the mutex: 632 searches -> 5); closures come
 from per-value masks; candidate sets go first to a plain cached search
 (:mod:`checkers.linear.small`), the general one only when it gives up.
-What is left: the verdict alone is already over the 0.2x target (the
-per-file median is the search's set-up, not the explanation); the mutex
-still needs two general searches of ~260 ops.
+What is left: the verdict alone is over the 0.2x target by itself (and its
+per-file median over 2x: the search's set-up on small files, not the
+explanation); the explanation is now about half the verdict's time over the
+invalid files, some 1-2 ms a file; the mutex still needs two general
+searches of ~260 ops (its witness is 260 ops: every acquire's possible
+makers are every earlier release).
 """
 
 from __future__ import annotations
