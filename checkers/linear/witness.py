@@ -216,7 +216,7 @@ def minimal_witness(entries: Sequence[Entry], model: Model, init: Hashable, *, s
 
     ``stuck`` is the index in ``entries`` of the operation the search could
     not linearize; the first candidate sets are the operations just before it.
-    Returns ``None`` when no small invalid set was found within ``budget_s``.
+    Returns ``None`` when no invalid window was found within ``budget_s``.
     """
     deadline = clock() + budget_s
     fixed = _fixed(entries)
@@ -238,8 +238,6 @@ def minimal_witness(entries: Sequence[Entry], model: Model, init: Hashable, *, s
     try:
         start, valid = _first_invalid(entries, stuck, fixed, invalid)
     except _OutOfTime:
-        return None
-    if start is None:
         return None
     subsets = Subsets(start, model, init)
 
@@ -266,7 +264,7 @@ class _Shrunk(Exception):
 
 
 def _first_invalid(entries: Sequence[Entry], stuck: int | None, fixed: bool,
-                   invalid: Callable[[Sequence[Entry]], bool]) -> tuple[list[Entry] | None, list[list[Entry]]]:
+                   invalid: Callable[[Sequence[Entry]], bool]) -> tuple[list[Entry], list[list[Entry]]]:
     """The first of the growing windows before ``stuck`` that is not linearizable, and those found linearizable.
 
     A window is the last ``w`` operations invoked before ``stuck`` completed,
@@ -297,7 +295,7 @@ def _first_invalid(entries: Sequence[Entry], stuck: int | None, fixed: bool,
             valid.append(chosen)
         if w >= len(before):
             break
-    return (all_ if len(all_) != last else None), valid
+    return all_, valid  # the whole key: known invalid
 
 
 def _shrink(current: list[Entry], fixed: bool, invalid: Callable[[int], bool],
