@@ -276,7 +276,9 @@ def browser_figures(page: Path, named: set[int]) -> list[str]:
                          + (f": {browser.errors[:3]}" if browser.errors else ""))
         shown = browser.evaluate("[].concat.apply([], Array.from(document.querySelectorAll('[data-op]'))"
                                  ".map(function (e) { return [+e.getAttribute('data-op'),"
-                                 " +(e.getAttribute('data-op-end') || -1)]; }))")
+                                 " +(e.getAttribute('data-op-end') || -1)]; })).concat([].concat.apply([],"
+                                 " Array.from(document.querySelectorAll('span.op-indices'))"
+                                 ".map(function (e) { return e.textContent.split(', ').map(Number); })))")
     if shown is not None:
         missing = named - set(shown)
         lines.append(f"ops named by anomalies: {len(named)}; rows on the page naming them: "

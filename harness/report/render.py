@@ -58,6 +58,7 @@ MAX_NAMED_ROWS = 5_000
 past them such operations are named by index (:meth:`SectionContext.ops_table`)."""
 
 _DATA_OP = re.compile(r'data-op="(\d+)"')
+_OP_INDICES = re.compile(r'<span class="op-indices">([\d, ]*)</span>')
 
 
 def verdict_name(valid: Any) -> str:
@@ -254,11 +255,12 @@ def _render_section(section: Section, anomaly: Anomaly, ctx: SectionContext) -> 
 def _unshown(anomaly: Anomaly, body: Markup, ctx: SectionContext) -> list[int]:
     """The operations ``anomaly`` names (by invocation index, in its order) that ``body`` shows no row of.
 
-    Rows and index lists mark each operation with ``data-op`` (``_oprow.html.j2``,
-    ``_ops_table.html.j2``), whatever section drew them; so the page can keep the
+    Rows mark each operation with ``data-op`` (``_oprow.html.j2``), index lists
+    hold them in a ``span.op-indices`` (``_ops_table.html.j2``), whatever section drew them; so the page can keep the
     promise that every operation an anomaly names is on it.
     """
     shown = {int(m) for m in _DATA_OP.findall(body)}
+    shown.update(int(i) for m in _OP_INDICES.findall(body) for i in m.split(", ") if i)
     out: dict[int, None] = {}
     for i in anomaly.ops:
         o = ctx.operation(i)

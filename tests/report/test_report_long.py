@@ -111,6 +111,7 @@ def test_every_op_an_anomaly_names_is_on_the_page(long_page: tuple[History, dict
     h, res, page = long_page
     idx = OperationIndex(h)
     on_page = {int(i) for i in re.findall(r'data-op(?:-end)?="(\d+)"', page)}
+    on_page |= {int(i) for m in re.findall(r'<span class="op-indices">([\d, ]*)</span>', page) for i in m.split(", ")}
     for a in res["checkers"]["linear"]["anomalies"]:
         for i in a["ops"]:
             o = idx.get(i)
@@ -189,3 +190,18 @@ def test_a_results_json_naming_most_ops_still_gives_a_bounded_chart_that_says_so
     lat = charts.latency_chart(h, (), axis_for(h), highlight=every, budget=2_000)
     assert lat is not None and lat.shown <= 2_000
     assert f"1 in 10 of the {lat.named} named by an anomaly" in lat.sentence
+
+
+def test_past_the_listed_indices_the_page_says_how_many_more_results_json_names(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.report.sections import base
+
+    monkeypatch.setattr(base, "MAX_LISTED", 1_000)
+    h = long_history(20_000)
+    named = [o.invoke.index for o in h.operations[::4]]  # 5,000: 200 rows, 1,000 indices, 3,800 left
+    res = results(valid=False, anomalies=[{"kind": "lost-write", "summary": "s", "ops": named, "data": {}}])
+    page = render_report(RunData(run_dir=Path("/nonexistent/l"), results=res, history=h), plotly_js="")
+    listed = re.findall(r'<span class="op-indices">([\d, ]*)</span>', page)
+    assert [len(m.split(", ")) for m in listed] == [1_000]
+    assert "…and 4800 more operations, not shown as rows" in page
+    assert ", and 3800 more (every one is in results.json)." in page

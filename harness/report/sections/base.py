@@ -31,8 +31,10 @@ from harness.report.faults import FaultWindow
 
 __all__ = ["MAX_LISTED", "OpRow", "OperationIndex", "Section", "SectionContext"]
 
-MAX_LISTED = 100_000
-"""Operations an ops table names by index alone, past its rows (about 8 bytes each on the page)."""
+MAX_LISTED = 20_000
+"""Operations an ops table names by index alone, past its rows (about 8 bytes each on the page:
+30 anomalies in full at most, so 5 MB at worst); past those, the table says how many more
+results.json names."""
 
 
 @runtime_checkable
