@@ -15,8 +15,11 @@ operation not in L that completes first: every operation not in L invoked
 before m completed may come next; an ``ok`` read-only candidate that is
 legal is taken at once, without branching (it changes no state and only
 widens the candidates: the general search's cut, with the same argument);
-and a configuration is dead when m needs a state other than s that no
-candidate can make (``Call.makes`` is that state, or :data:`ANY`).
+a configuration is dead when m needs a state other than s that no
+candidate can make (``Call.makes`` is that state, or :data:`ANY`); and one
+is skipped when a configuration with the same ``ok`` operations and state
+and a subset of its ``info`` ones was seen (an ``info`` operation may be
+left out for good: the general search's dominance).
 ``info`` operations (``ret_pos`` None) may be linearized after their
 invocation or never; ``info`` reads, and ``free`` calls, are dropped. The
 set is linearizable when every ``ok`` operation is in L.
@@ -113,7 +116,11 @@ class Subsets:
             ok ^= b
             R0 &= ~(1 << rank[b.bit_length() - 1])
         step = self.model.step
-        seen: set[tuple[int, Hashable]] = set()
+        # configurations seen: per (ok ops taken, state), the info ops taken with them; one with fewer
+        # info ops taken (a subset) dominates: an info op may be left out for good (the general search's cut)
+        seen: dict[tuple[int, Hashable], list[int]] = {}
+        oks_mask = self.ok_bits
+        explored = 0
         stack: list[tuple[int, int, Hashable]] = [(((1 << n) - 1) & ~mask, R0, self.init)]  # (L, L's ranks, state)
         while stack:
             L, R, s = stack.pop()
@@ -135,14 +142,21 @@ class Subsets:
                         took = True
                 if not took:
                     break
-            if (L, s) in seen:
+            key = (L & oks_mask, s)
+            info = L & ~oks_mask
+            infos = seen.get(key)
+            if infos is not None and any(i & ~info == 0 for i in infos):
                 continue
             need = needs[first]
             cand &= ~reads
             if need is not NOTHING and need != s and not _can_make(need, cand, makes):
                 continue  # the first pending op needs a state no candidate can produce: dead
-            seen.add((L, s))
-            if len(seen) > limit:
+            if infos is None:
+                seen[key] = [info]
+            else:
+                infos.append(info)
+            explored += 1
+            if explored > limit:
                 return None
             nexts = []
             while cand:
