@@ -53,6 +53,12 @@ results.json                       0.83 MB, written in 0.033 s CPU
 ops named by anomalies on the page 16 of 16
 =================================  ==================================  ==================
 
+The floor (same run, commit c4b4cf9, load 5.0): a fresh Chromium opens the
+report of the long run's first 4,000 events (5.16 MB, nearly all of it
+plotly.js) in 3.10 s CPU, 3.57 s wall, and this report in 3.40 s CPU, 3.59 s
+wall: most of opening is parsing plotly.js, not the million operations (the
+report command then: 8.0 s CPU, 13.9 s wall).
+
 Before this change (commit cdc6404, load 2.4): the report took 12.5 s CPU and
 13.6 MB, Chromium 4.8 s wall cold (996 fault rectangles on each of three charts,
 35,368 process lanes, 227,000 latency points); by phase now: reading the
@@ -251,6 +257,30 @@ def tree_cpu_s(root: int) -> float:
     return sum(cpu.get(p, 0) for p in tree) / os.sysconf("SC_CLK_TCK")
 
 
+def baseline_page(run: Path, tmp: Path, events: int = 4_000) -> Path:
+    """The report of the long run's first ``events`` events (same results.json): the floor of opening any report."""
+    from harness.report import write_report
+
+    small = tmp / "baseline" / "quorum-store" / "small"
+    small.mkdir(parents=True)
+    with (run / "history.jsonl").open(encoding="utf-8") as src, \
+            (small / "history.jsonl").open("w", encoding="utf-8") as dst:
+        for _, line in zip(range(events), src):
+            dst.write(line)
+    shutil.copy(run / "results.json", small / "results.json")
+    return write_report(small)
+
+
+def cold_open(page: Path) -> tuple[float, float]:
+    """CPU and wall seconds for a fresh headless Chromium to open ``page`` to its load event."""
+    from tests.report.cdp import Browser, find_chromium
+
+    with Browser(find_chromium() or "chromium", timeout_s=300) as browser:
+        c0 = tree_cpu_s(browser.proc.pid)
+        took = browser.open(page, settle_s=0.0)
+        return tree_cpu_s(browser.proc.pid) - c0, took
+
+
 def browser_figures(page: Path, named: set[int]) -> list[str]:
     from tests.report.cdp import Browser, find_chromium
 
@@ -321,6 +351,12 @@ def main() -> None:
         if not args.no_browser:
             for line in browser_figures(page, named_ops(run)):
                 print(line)
+            if not line.startswith("chromium not installed"):
+                small = baseline_page(run, tmp)
+                for what, p in (("the first 4,000 events' report", small), ("this report", page)):
+                    cpu, wall = cold_open(p)
+                    print(f"fresh chromium, {what} ({p.stat().st_size / 1e6:.2f} MB): {cpu:.2f} s CPU, "
+                          f"{wall:.2f} s wall to the load event")
         load1, load5, _ = os.getloadavg()
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                                 text=True).stdout.strip()
