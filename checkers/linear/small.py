@@ -49,7 +49,7 @@ __all__ = ["LIMIT", "MAX_OPS", "Subsets", "linearizable"]
 
 LIMIT = 4
 """Configurations explored per operation before giving the set to the general search."""
-MAX_OPS = 40
+MAX_OPS = 300
 """Sets larger than this go to the general search at once."""
 
 

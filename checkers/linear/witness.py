@@ -228,11 +228,21 @@ def minimal_witness(entries: Sequence[Entry], model: Model, init: Hashable, *, s
             raise _OutOfTime
         return verdict.outcome == "invalid"
 
+    gave_up = [_INF]  # the smallest set the plain search gave up on: from half that size on, it is not tried
+
+    def plain(size: int, run: Callable[[], bool | None]) -> bool | None:
+        if 2 * size >= gave_up[0]:
+            return None
+        got = run()
+        if got is None:
+            gave_up[0] = min(gave_up[0], size)
+        return got
+
     def invalid(sub: Sequence[Entry]) -> bool:
         if clock() > deadline:
             raise _OutOfTime
         count[0] += 1
-        quick = small_linearizable(sub, model, init)  # most sets are small: the plain search is enough
+        quick = plain(len(sub), lambda: small_linearizable(sub, model, init))  # most sets: the plain search will do
         return general(sub) if quick is None else not quick
 
     try:
@@ -245,7 +255,7 @@ def minimal_witness(entries: Sequence[Entry], model: Model, init: Hashable, *, s
         if clock() > deadline:
             raise _OutOfTime
         count[0] += 1
-        quick = subsets(mask)
+        quick = plain(mask.bit_count(), lambda: subsets(mask))
         return general([start[i] for i in _members(mask, len(start))]) if quick is None else not quick
 
     try:
