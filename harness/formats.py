@@ -16,6 +16,9 @@ keywords for ``:type``, ``:f``, ``:error`` keywords-as-strings and the
 Knossos, Elle and elle-cli read our histories as if Jepsen wrote them; every
 other string stays a string.
 
+``history_blocks(path)`` reads what ``load_history`` reads a block of ops at a
+time, without holding them (for :mod:`checkers.linear.stream`).
+
 Errors are :class:`~harness.history.HistoryError` naming the file and line.
 """
 

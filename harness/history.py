@@ -33,6 +33,11 @@ garbage-collector tracking), decoded from its JSON line in C; the reader
 goes (:class:`Pairing`), holding equal data once. A million operations (two
 million events) take about 290 bytes an event. Every bound a reader holds is in
 :mod:`harness.input_limits`.
+
+A history too long to hold need not be: :func:`jsonl_blocks` gives the ops a
+block at a time with their lines, which is how
+:class:`checkers.linear.stream.HistoryFile` checks a file as it reads it (no
+``Op`` outlives its block; ``splitbrain check`` does so past 32 MiB).
 """
 
 from __future__ import annotations

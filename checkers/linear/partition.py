@@ -22,6 +22,11 @@ cannot change the verdict and are dropped here, before any search:
 
 A model's unusable value raises :class:`~harness.history.HistoryError` naming
 the file line of the invocation.
+
+:func:`partition` also takes a :class:`PartitionSource`, a history that
+partitions itself as it is read (:class:`checkers.linear.stream.HistoryFile`,
+for files too long to load): the same partitions, built in one pass over the
+file, with :func:`drop_unobservable` applied to each key as here.
 """
 
 from __future__ import annotations
@@ -118,7 +123,7 @@ class Partition:
 
 _entry = tuple.__new__  # Entry(...) through its keyword-parsing __new__ costs twice as much
 
-MEMO_TRIAL = 2000
+MEMO_TRIAL = 512
 """Operations after which the call memo is dropped unless half of them were found in it."""
 MEMO_MAX = 65_536
 """Calls the memo holds at most (some 250 bytes each): it must not grow with the history."""
