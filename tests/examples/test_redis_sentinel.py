@@ -195,3 +195,46 @@ def test_lost_writes_accepts_reads_that_do_not_prove_a_loss() -> None:
                           (2, "read", "ok", [0, 1], 0.5, 0.6, "primary"))  # 1 may land any time
     for h in (concurrent, seen, indeterminate):
         assert LostWrites().check(h).verdict is Verdict.VALID
+
+
+def _lost_by_definition(h: Any) -> set[int]:
+    """The module docstring's definition, read literally: every write and read compared (an oracle)."""
+    writer = {}
+    for o in h.operations:
+        if o.f == "write":
+            writer[tuple(o.invoke.value)] = o
+    seen = {(o.invoke.value[0], o.value[1]) for o in h.operations if o.f == "read" and o.status == "ok"}
+    lost = set()
+    for w in h.operations:
+        if w.f != "write" or w.status != "ok" or tuple(w.invoke.value) in seen:
+            continue
+        for r in h.operations:
+            if r.f != "read" or r.status != "ok" or r.invoke.value[0] != w.invoke.value[0] \
+                    or r.invoke.time <= w.completion.time:
+                continue
+            got = r.value[1]
+            old = writer.get((w.invoke.value[0], got))
+            if got is None or (old is not None and old.status == "ok" and old.completion.time < w.invoke.time):
+                lost.add(w.call_index)
+                break
+    return lost
+
+
+def test_lost_writes_agrees_with_the_definition_on_random_histories() -> None:
+    from splitbrain_redis_sentinel.lost import LostWrites
+
+    rng = random.Random(7)
+    for trial in range(300):
+        ops = []
+        n_reads = rng.choice((3, 20, 200))  # past one block of the read index, too
+        for i in range(rng.randrange(1, 12)):
+            a = rng.uniform(0, 10)
+            ops.append((i, "write", rng.choice(("ok", "ok", "info", "fail")), [rng.randrange(2), i + 1],
+                        a, a + rng.uniform(0.01, 2), "primary"))
+        for j in range(n_reads):
+            a = rng.uniform(0, 12)
+            v = rng.choice([None, *range(1, 13)])
+            ops.append((100 + j, "read", "ok", [rng.randrange(2), v], a, a + rng.uniform(0.01, 1), "replica1"))
+        h = _hist(*ops)
+        got = {a.ops[0] for a in LostWrites().check(h).anomalies}
+        assert got == _lost_by_definition(h), trial
