@@ -42,9 +42,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Mapping, Sequence
 
 from checkers.linear.clocks import with_clocks
-from checkers.linear.models import NOTHING, Call, Model, ModelInputError
+from checkers.linear.models import ANY, NOTHING, Call, Model, ModelInputError
 from checkers.linear.partition import Entry
-from checkers.linear.witness import makers_of
 from harness.history import History, Operation
 from harness.notation import seconds_text, value_text
 
@@ -87,6 +86,33 @@ class Cause:
     @property
     def label(self) -> str:
         return PATTERNS[self.pattern]
+
+
+class _Makers:
+    """``makers(x)``: :func:`checkers.linear.witness.makers_of` over ``entries``, from an index by value.
+
+    The patterns ask for the makers of most ops of the key (a lost write: of
+    every read after it), each a scan of the key without the index.
+    """
+
+    __slots__ = ("by_value", "memo")
+
+    def __init__(self, entries: Sequence[Entry]) -> None:
+        self.by_value: dict[Hashable, list[Entry]] = {}
+        for m in entries:
+            if not m.call.read_only and m.call.makes is not ANY:
+                self.by_value.setdefault(m.call.makes, []).append(m)
+        self.memo: dict[int, list[Entry]] = {}
+
+    def __call__(self, x: Entry) -> list[Entry]:
+        got = self.memo.get(id(x))
+        if got is None:
+            need = x.call.needs
+            end = float("inf") if x.ret_pos is None else x.ret_pos
+            got = [] if need is NOTHING else \
+                [m for m in self.by_value.get(need, ()) if m is not x and m.call_pos < end]
+            self.memo[id(x)] = got
+        return got
 
 
 def _plain(v: Any) -> Any:
@@ -163,13 +189,14 @@ def classify(witness: Sequence[Entry], entries: Sequence[Entry], model: Model, i
     """The cause of ``witness`` (a non-linearizable subset of ``entries``, one key; 1-minimal if ``minimal``)."""
     if model.name not in _REGISTERS or not witness:
         return _generic(witness, minimal)
+    makers = _Makers(entries)
     observers = [x for x in witness if x.call.needs is not NOTHING and x.ret_pos is not None]
     observers.sort(key=lambda x: x is not stuck)  # the op the search got stuck at first
     finders: list[Callable[[Entry], Cause | None]] = [  # in this order, each over every observer
         lambda x: _one_op(x, entries, model, init, key, history),
-        lambda x: _against_write(x, witness, entries, init, by_reads=False),
-        lambda x: _flip_flop(x, witness, entries, init),  # reads in sequence, the later older: not "stale"
-        lambda x: _against_write(x, witness, entries, init, by_reads=True),
+        lambda x: _against_write(x, witness, entries, init, makers, by_reads=False),
+        lambda x: _flip_flop(x, witness, entries, init, makers),  # reads in sequence, the later older: not "stale"
+        lambda x: _against_write(x, witness, entries, init, makers, by_reads=True),
     ]
     for find in finders:
         for x in observers:
@@ -207,7 +234,8 @@ def _one_op(x: Entry, entries: Sequence[Entry], model: Model, init: Hashable, ke
     return Cause(pattern="failed-write-read", text=text, roles=roles, failed=tuple(writers))
 
 
-def _after(m: Entry, w: Entry, witness: Sequence[Entry], entries: Sequence[Entry], by_reads: bool) -> Entry | bool:
+def _after(m: Entry, w: Entry, witness: Sequence[Entry], entries: Sequence[Entry], by_reads: bool,
+           makers_of: "_Makers") -> Entry | bool:
     """Must ``w`` take effect after ``m``? True by real time; or a read of ``w``'s value that proves it; else False.
 
     The read ``y`` proves it when ``w`` is the only op that makes the value
@@ -221,7 +249,9 @@ def _after(m: Entry, w: Entry, witness: Sequence[Entry], entries: Sequence[Entry
     if not by_reads:
         return False
     made = w.call.makes
-    if [e for e in entries if not e.call.read_only and e.call.makes == made] != [w]:
+    writes = makers_of.by_value.get(made, []) if made is not ANY else \
+        [e for e in entries if not e.call.read_only and e.call.makes is ANY]
+    if writes != [w]:
         return False
     for y in witness:
         if y is not w and y.call.needs == made and y.ret_pos is not None and y.call_pos > m.ret_pos:
@@ -229,20 +259,20 @@ def _after(m: Entry, w: Entry, witness: Sequence[Entry], entries: Sequence[Entry
     return False
 
 
-def _against_write(x: Entry, witness: Sequence[Entry], entries: Sequence[Entry], init: Hashable, *,
-                   by_reads: bool) -> Cause | None:
+def _against_write(x: Entry, witness: Sequence[Entry], entries: Sequence[Entry], init: Hashable,
+                   makers_of: "_Makers", *, by_reads: bool) -> Cause | None:
     """A stale read (or lost write) of ``x`` against a write of the witness; ``by_reads``: see :func:`_after`."""
     v = x.call.needs
-    makers = makers_of(x, entries)
+    makers = makers_of(x)
     for w in witness:
         if w.call.read_only or w.ret_pos is None or w.ret_pos >= x.call_pos or w.call.makes == v:
             continue
         consumed = w.call.needs == v and v != init and len(makers) == 1  # a cas from v's only write
-        order = [_after(m, w, witness, entries, by_reads) for m in makers]
+        order = [_after(m, w, witness, entries, by_reads, makers_of) for m in makers]
         if not consumed and (not all(order) or (not makers and v != init)):
             continue
         proofs = [(m, y) for m, y in zip(makers, order) if isinstance(y, Entry)]
-        lost = _lost(w, entries)
+        lost = _lost(w, entries, makers_of)
         verb = "cannot return" if x.call.read_only else "cannot find"
         what = "the read" if x.call.read_only else op_phrase(x)
         why = "".join(f"; it came after {op_phrase(m)}, since {op_phrase(y)}, begun {_at(y.op, end=False)} after "
@@ -268,7 +298,7 @@ def _against_write(x: Entry, witness: Sequence[Entry], entries: Sequence[Entry],
     return None
 
 
-def _lost(w: Entry, entries: Sequence[Entry]) -> bool:
+def _lost(w: Entry, entries: Sequence[Entry], makers_of: "_Makers") -> bool:
     """No op ever observed ``w``'s value, nor, after ``w`` completed, any write begun after ``w``."""
     made = w.call.makes
     for r in entries:
@@ -276,14 +306,15 @@ def _lost(w: Entry, entries: Sequence[Entry]) -> bool:
             continue
         if r.call.needs == made:
             return False
-        if r.call_pos > (w.ret_pos or 0) and any(m.call_pos > w.call_pos for m in makers_of(r, entries)):
+        if r.call_pos > (w.ret_pos or 0) and any(m.call_pos > w.call_pos for m in makers_of(r)):
             return False
     return True
 
 
-def _flip_flop(x: Entry, witness: Sequence[Entry], entries: Sequence[Entry], init: Hashable) -> Cause | None:
+def _flip_flop(x: Entry, witness: Sequence[Entry], entries: Sequence[Entry], init: Hashable,
+               makers_of: "_Makers") -> Cause | None:
     v = x.call.needs
-    makers = makers_of(x, entries)
+    makers = makers_of(x)
     for y in witness:
         if not y.call.read_only or y is x or y.ret_pos is None or y.ret_pos >= x.call_pos:
             continue
@@ -298,7 +329,7 @@ def _flip_flop(x: Entry, witness: Sequence[Entry], entries: Sequence[Entry], ini
                 f"has returned {newer} a later one cannot go back to {value_text(_plain(v))}.")
         roles = {y.op.invoke.index: "read the newer value first", x.op.invoke.index: "then read the older"}
         roles.update({m.op.invoke.index: "wrote the older value" for m in makers})
-        roles.update({m.op.invoke.index: "wrote the newer value" for m in makers_of(y, entries)})
+        roles.update({m.op.invoke.index: "wrote the newer value" for m in makers_of(y)})
         return Cause(pattern="flip-flop", text=text, roles=roles)
     return None
 
