@@ -250,7 +250,8 @@ def main() -> int:
     print("patterns: " + ", ".join(f"{k} {v}" for k, v in sorted(patterns.items())))
     in_corpus = [r for r in rows if not r["name"].startswith("generated:") and not Path(r["name"]).is_dir()]
     if in_corpus:
-        print(f"reduction over the {len(in_corpus)} invalid corpus files: {sum(r['witness_ms'] for r in in_corpus):.1f} "
+        print(f"reduction over the {len(in_corpus)} invalid corpus files: "
+              f"{sum(r['witness_ms'] for r in in_corpus):.1f} "
               f"ms (their verdicts {sum(r['search_ms'] for r in in_corpus):.1f} ms)")
     right = corpus_check(args.corpus, args.repeat) if manifest_rows(args.corpus) else True
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -80,7 +80,9 @@ class Subsets:
         self.makes = [c.makes for c in calls]
         cps = [e.call_pos for e in entries]
         rps = [e.ret_pos for e in entries]
-        self.oks = oks = sorted((i for i in range(n) if rps[i] is not None), key=rps.__getitem__)  # type: ignore[arg-type]
+        oks = [i for i in range(n) if rps[i] is not None]
+        oks.sort(key=rps.__getitem__)  # type: ignore[arg-type]
+        self.oks = oks
         self.rank = rank = [-1] * n  # an ok op's place in completion order: its bit in R
         for r, i in enumerate(oks):
             rank[i] = r
