@@ -23,44 +23,51 @@ Targets (issue 15, for the whole check of the corpus): total at most 0.2x
 Porcupine's (74 ms), per-file median at most 2x; and every witness found and
 1-minimal (issue 8) within :data:`checkers.linear.explain.WITNESS_BUDGET_S`.
 
-Measured 2026-12-01 17:06 UTC, shared 2-core machine (load average 3.7-3.9,
+Measured 2026-12-01 17:13 UTC, shared 2-core machine (load average 3.0-3.4,
 other helpers' work running), ``--repeat 5 --big 0``; before = the tree at
-commit cdc6404 (its search too) with this script, after = commit 291cb04
-(with the others' search changes up to 15d95f0); two runs of each, in turn:
+commit cdc6404 (its search too) with this script, after = commit ad12569
+(with the others' search changes to then); two runs of each, in turn:
 
 ===========================================  ================  ================
-CPU ms                                       before (cdc6404)  after (291cb04)
+CPU ms                                       before (cdc6404)  after (ad12569)
 ===========================================  ================  ================
-reduction, the 52 invalid corpus files       261.0 / 305.2     40.3 / 39.1
-corpus whole check, total (Porcupine 369.1)  452.5 / 465.8     175.5 / 169.4
-  ratio to Porcupine (target <= 0.2)         1.23x / 1.26x     0.48x / 0.46x
-  of which explaining the invalid files      313.3 / 324.5     66.7 / 59.5
-verdict alone (partition + search)           138.5 / 140.6     105.2 / 115.8
-per-file median ratio (target <= 2)          4.70x / 4.96x     3.65x / 3.28x
-  the verdict alone                          3.99x / 4.11x     3.28x / 2.85x
-knossos/mutex/bad/etcd.edn check             146.93 / 140.76   17.29 / 17.11
-porcupine/etcd/etcd_082.edn check            22.48 / 26.43     2.42 / 2.47
-porcupine/etcd/etcd_096.edn check            19.78 / 21.19     2.15 / 2.32
-porcupine/etcd/etcd_024.edn check            8.34 / 8.43       2.39 / 2.28
+reduction, the 52 invalid corpus files       249.5 / 258.7     33.7 / 37.5
+corpus whole check, total (Porcupine 369.1)  405.2 / 417.8     159.0 / 155.2
+  ratio to Porcupine (target <= 0.2)         1.10x / 1.13x     0.43x / 0.42x
+  of which explaining the invalid files      280.9 / 282.6     56.2 / 51.4
+verdict alone (partition + search)           125.1 / 135.8     103.7 / 103.1
+per-file median ratio (target <= 2)          4.29x / 4.57x     3.27x / 3.43x
+  the verdict alone                          3.80x / 3.88x     2.91x / 3.02x
+knossos/mutex/bad/etcd.edn check             129.08 / 133.35   12.18 / 11.10
+porcupine/etcd/etcd_082.edn check            20.03 / 20.20     1.93 / 2.20
+porcupine/etcd/etcd_096.edn check            17.95 / 17.91     2.28 / 3.12
+porcupine/etcd/etcd_024.edn check            7.74 / 7.87       1.98 / 1.84
 ===========================================  ================  ================
 
 (Porcupine on those four: 0.42, 0.10, 0.09, 0.07 ms; their verdicts here
-3.3-4.3, 0.5, 0.4-0.45, 0.4-0.5 ms.) A 40,000-op mutex key with acquires left
+3.0-5.5, 0.5-0.6, 0.4-0.6, 0.4-0.5 ms.) A 40,000-op mutex key with acquires left
 open (every op chained to every other): 568 MB and past the 3 s budget
 before the closure masks were built on demand, 69 MB within it now.
 
-Same witnesses before and after on every file (size, 1-minimal, cause).
+Same witnesses before and after on every corpus file (size, 1-minimal,
+cause); the generated 2,000-op key (``--big``) gets another, equally
+minimal one (the last write before the read instead of one nobody read:
+"stale read" where it was "lost write").
 What changed: the shrink halves chunks and, since linearizability is
 monotone on sets closed under makers, never searches a set inside one
 already found linearizable (the mutex: 632 searches -> 5); closures come
-from per-value masks; candidate sets go first to a plain cached search
-(:mod:`checkers.linear.small`), the general one only when it gives up.
+from per-value masks, built as needed; candidate sets go first to a plain
+cached search (:mod:`checkers.linear.small`, with the general search's read,
+dead-state and info-dominance cuts), the general one only when it gives up;
+the causes ask an index of writes by value, and the history is walked only
+for values no ok or info op of the key wrote.
 What is left: the verdict alone is over the 0.2x target by itself (and its
 per-file median over 2x: the search's set-up on small files, not the
 explanation); the explanation is now about half the verdict's time over the
-invalid files, some 1-2 ms a file; the mutex still needs two general
-searches of ~260 ops (its witness is 260 ops: every acquire's possible
-makers are every earlier release).
+invalid files, 0.3-2 ms a file against Porcupine's 0.05-0.4 for the whole
+check; the mutex's explanation (~8 ms) is two searches of ~260 ops (its
+witness is 260 ops: every acquire's possible makers are every earlier
+release, so no smaller closed set is invalid).
 """
 
 from __future__ import annotations
