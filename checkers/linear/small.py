@@ -178,13 +178,11 @@ class Subsets:
                 r = rank[i]
                 nexts.append((r if r >= 0 else n + i, L | b, R if r < 0 else R | 1 << r, t))
             if len(nexts) > 1:
-                nexts.sort(key=_first, reverse=True)  # tried first: the ok op that completes soonest; info last
+                # tried first: the ok op that completes soonest; info ops last (the first items differ, so
+                # tuples compare by them alone and never reach the states)
+                nexts.sort(reverse=True)
             stack.extend([x[1:] for x in nexts])
         return False
-
-
-def _first(x: tuple[int, int, int, Hashable]) -> int:
-    return x[0]
 
 
 def _can_make(need: Hashable, cand: int, makes: list[Hashable]) -> bool:
