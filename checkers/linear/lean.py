@@ -16,7 +16,9 @@ ops, as a plain function. The look-ahead to the next segment's first read is
 tested on the configurations at the end only (an end it rejects is passed
 over, as the general search does). It answers with:
 
-* the state at the first end it reaches: a configuration the general search
+* the state at the first end it reaches (first, before any set-up, it tries
+  the ``ok`` ops in order of completion, taking no ``info`` op: a third of
+  a kv history's segments end so): a configuration the general search
   would also reach (the lazy driver resumes the general search from the same
   start if it ever needs another end);
 * :data:`NO_END` when it has exhausted every configuration without reaching
@@ -54,7 +56,8 @@ GAVE_UP: Any = _Marker("GAVE_UP")
 def first_end(calls_all: Sequence[Call], cp: Sequence[int], rp: Sequence[int | None], a: int, b_end: int,
               oks: list[int], carried: Sequence[int], new: list[int], s: Hashable,
               step: Callable[[Hashable, Call], Any], grows: Callable[[Hashable, Hashable], bool] | None,
-              ahead: Any, limit: int, max_bytes: int) -> tuple[Any, Any, int]:
+              ahead: Any, limit: int, max_bytes: int,
+              tried: dict[Hashable, list[frozenset[int]]] | None = None) -> tuple[Any, Any, int]:
     """(the state at the segment's first end, or NO_END, or GAVE_UP; the info ops open there; explored).
 
     The segment is entries ``a .. b_end``: ``oks`` its ``ok`` ones in order of
@@ -62,8 +65,25 @@ def first_end(calls_all: Sequence[Call], cp: Sequence[int], rp: Sequence[int | N
     open at its start (sorted), ``s`` the state there. Bits: ``oks``, then
     ``carried``, then ``new``. ``ahead`` is
     :func:`checkers.linear.search._ahead` of the next segment, or None.
+    ``tried``: ends passed on before (state -> sets of open info ops); an end
+    in such a state with no more ops open is passed over.
     """
     k = len(oks)
+    g = s  # first the ok ops in order of completion (which real time allows), no info op taken
+    for i in oks:
+        c = calls_all[i]
+        if c.read_only and c.needs is not NOTHING:
+            if c.needs != g:
+                break
+        else:
+            g = step(g, c)
+            if g.__class__ is Illegal:
+                break
+    else:
+        if (ahead is None or ahead[0] == g or ahead[0] in ahead[1] or (
+                ahead[2] and (grows is None or grows(g, ahead[0])))) and (  # (stricter than the test below)
+                tried is None or not _passed(tried, g, (*carried, *new))):
+            return g, (*carried, *new), k + 1
     order = oks + carried + new if carried or new else oks
     calls = []
     needs = []
@@ -173,9 +193,9 @@ def first_end(calls_all: Sequence[Call], cp: Sequence[int], rp: Sequence[int | N
                 break
         if m >= k:  # every op of the segment linearized
             if ahead is None or a_need == s or a_open or ahead_ok(L, s):
-                if k == len(order):
-                    return s, (), explored
-                return s, tuple(order[b] for b in range(k, len(order)) if not L >> b & 1), explored
+                open_ = () if k == len(order) else tuple(order[b] for b in range(k, len(order)) if not L >> b & 1)
+                if tried is None or not _passed(tried, s, open_):
+                    return s, open_, explored
             todo = 0
         else:
             todo = cand & ~ro_mask  # the reads left are illegal in s
@@ -201,7 +221,8 @@ def first_end(calls_all: Sequence[Call], cp: Sequence[int], rp: Sequence[int | N
                         todo = 0  # seen with at most these info ops taken: no better
                     else:
                         seen.append(info)
-        stack.append([L, s, todo])
+        if todo:
+            stack.append([L, s, todo])
         while stack:  # the next configuration to enter, backtracking as needed
             top = stack[-1]
             todo = top[2]
@@ -247,6 +268,15 @@ def first_end(calls_all: Sequence[Call], cp: Sequence[int], rp: Sequence[int | N
             return NO_END, (), explored
 
 
+def _passed(tried: dict[Hashable, list[frozenset[int]]], s: Hashable, open_: tuple[int, ...]) -> bool:
+    """Was an end in state ``s`` with at least the ops ``open_`` open passed on already?"""
+    seen = tried.get(s)
+    if seen is None:
+        return False
+    mine = frozenset(open_)
+    return any(mine <= x for x in seen)
+
+
 def growers(grows: Callable[[Hashable, Hashable], bool], makes: Sequence[Hashable],
             fixed_mask: int) -> Callable[[Hashable], int]:
     """``need`` -> the bits of ``fixed_mask`` whose fixed state ``makes[b]`` ``grows`` into ``need``.
@@ -271,3 +301,5 @@ def growers(grows: Callable[[Hashable, Hashable], bool], makes: Sequence[Hashabl
         return got
 
     return grown
+
+

@@ -347,7 +347,7 @@ def _lazy(cols: _Cols, model: Model, init: Hashable, segs: "_Segments",
             if LEAN:  # the first end without the general set-up
                 got, open_, explored = first_end(calls, cols.cp, cols.rp, bounds[si], bounds[si + 1], oks,
                                                  list(cfg.open), new, cfg.state, step, grows, ahead,
-                                                 lean_limit, TICK_BYTES)
+                                                 lean_limit, TICK_BYTES, tried.get(si))
                 count[0] += explored
                 if got is NO_END:
                     break  # a dead end: back to the last segment with a choice
@@ -366,29 +366,27 @@ def _lazy(cols: _Cols, model: Model, init: Hashable, segs: "_Segments",
                     for old in [x for x in tried if x < levels[0][0]]:
                         del tried[old]
             if run is None:
-                end = _Config(got, open_, None)
-                ends = tried.get(si)
-                if ends is None:  # the first end passed on from this segment
-                    tried[si] = {got: [frozenset(open_) if open_ else _NONE_OPEN]}
-                if ends is None or not _dominated(ends, end):
-                    cfg = end
-                    si += 1
-                    if count[0] >= count[1]:
-                        _next_slice(count, slice_)
-                        try:
-                            yield _usage(levels)
-                        except BudgetSpent as e:
-                            return _unknown(e, count, levels)
-                    continue
+                _record(tried, si, got, open_)  # (first_end passes over the ends tried already)
+                cfg = _Config(got, open_, None)
+                si += 1
+                if count[0] >= count[1]:
+                    _next_slice(count, slice_)
+                    try:
+                        yield _usage(levels)
+                    except BudgetSpent as e:
+                        return _unknown(e, count, levels)
+                continue
             break
         else:
             return SearchResult(outcome="valid", explored=count[0], cache_entries=0)
         while levels:  # the next configuration after the top segment, backtracking as needed
             top = levels[-1]
             if top[1] is None:  # only the lean search ran: the general one from the same start, for more ends
+                ti = top[0]
+                oks, new = segs[ti]
+                ahead = None if ti + 1 == n else _ahead(cols, segs[ti + 1])
                 top[2] = [0, 0]
-                top[1] = _segment(cols, model, *segs[top[0]], [top[3]], count, slice_,
-                                  None if top[0] + 1 == n else _ahead(cols, segs[top[0] + 1]), top[2], paths=False)
+                top[1] = _segment(cols, model, oks, new, [top[3]], count, slice_, ahead, top[2], paths=False)
             try:
                 v = next(top[1])
             except StopIteration:
@@ -407,6 +405,17 @@ def _lazy(cols: _Cols, model: Model, init: Hashable, segs: "_Segments",
             break
         else:  # invalid, or a dropped segment would be needed again
             return None
+
+
+def _record(tried: dict[int, dict[Hashable, list[frozenset[int]]]], si: int, state: Hashable,
+            open_: tuple[int, ...]) -> None:
+    """Record an end passed on from segment ``si`` that no end tried before dominates."""
+    mine = frozenset(open_) if open_ else _NONE_OPEN
+    ends = tried.get(si)
+    if ends is None:
+        tried[si] = {state: [mine]}
+    else:
+        ends.setdefault(state, []).append(mine)
 
 
 def _next_slice(count: list[int], slice_: int) -> None:

@@ -224,12 +224,19 @@ def test_segments_are_separated_by_quiescent_points() -> None:
 
 
 def _set_chain(n: int) -> list[Op]:
-    """n set adds, each invoked before the one before it returns (no quiescent point), then a read."""
+    """n set adds, each invoked before the one before it returns (no quiescent point), then a read.
+
+    A read during the last two adds sees the last without the one before: so the adds in order of
+    completion are no linearization (the lean search's first try), and the search must hold states.
+    """
     ops = [Op(index=0, process=0, type="invoke", f="add", value=0)]
     for i in range(1, n):
+        if i == n - 1:
+            ops.append(Op(index=len(ops), process=7, type="invoke", f="read", value=None))
         ops.append(Op(index=len(ops), process=i % 2, type="invoke", f="add", value=i))
         ops.append(Op(index=len(ops), process=(i - 1) % 2, type="ok", f="add", value=i - 1))
     ops.append(Op(index=len(ops), process=(n - 1) % 2, type="ok", f="add", value=n - 1))
+    ops.append(Op(index=len(ops), process=7, type="ok", f="read", value=[*range(n - 2), n - 1]))
     ops.append(Op(index=len(ops), process=5, type="invoke", f="read", value=None))
     ops.append(Op(index=len(ops), process=5, type="ok", f="read", value=list(range(n))))
     return ops
