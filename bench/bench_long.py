@@ -27,33 +27,44 @@ inflate when the machine is loaded (the load average is printed), so the
 ratios use CPU time (``time.process_time``); Porcupine's figures were taken
 on an idle machine. Exit status 0 when every verdict is right.
 
-Measured 2026-12-01 (commit f213b95, a 2-core machine shared with seven other
-jobs, load average 2.6-4.5; CPU seconds are the comparable figures; the 5M
-row from a ``--worker`` run of the same commit at load ~4, no EDN copy):
+Sizes from 1,000,000 on are checked as ``splitbrain check`` checks a file
+past 32 MiB: streamed (``Linearizability.check(HistoryFile(path))``, see
+:mod:`checkers.linear.stream`): read, paired and partitioned in one pass, no
+``History`` held, so their check time includes the reading and their peak is
+the whole process's; the JSONL and EDN load columns time ``load_history``
+alone, in another process. The 5M row runs with a 1.9 GiB budget
+(``BUDGET_MB``): the bound counts the calls, positions and values the
+streamed partitions hold, some 1.1 GiB there.
 
-| history | check CPU (wall) | peak RSS (of it, the loaded history) | Porcupine | load JSONL CPU (wall) | load EDN CPU (wall) |
+Measured 2026-12-01 (commit 2c26a1f, load average 3.8-4.9, 2 cores shared
+with the other helpers; the 5M row at commit b1bbadb, load 5.3-5.9, run as
+``--sizes 10000,100000,1000000 --5m --no-edn --skip-set``; the search
+helper's uncommitted work was in the tree for both):
+
+| history | check CPU (wall) | peak RSS (loaded history) | Porcupine | load JSONL CPU (wall) | load EDN CPU (wall) |
 | --- | --- | --- | --- | --- | --- |
-| kv 10,000 | 0.09 s (0.09 s) | 37 MiB (36) | 0.028 s | 0.03 s (0.03 s) | 0.08 s (0.08 s) |
-| kv 100,000 | 1.29 s (1.31 s) | 104 MiB (85) | 0.62 s, 585 MiB | 0.53 s (0.53 s) | 0.92 s (0.92 s) |
-| kv 1,000,000 | 14.5 s (14.5 s) | 741 MiB (568) | past 12 GiB at 27 s | 5.30 s (5.30 s) | 8.83 s (10.4 s) |
-| kv 5,000,000 (``--5m``) | 74.0 s (91.6 s) | 3692 MiB (2768) | - | 28.8 s (49.5 s) | not run |
-| corpus, total | 598 ms (710 ms); verdict alone 178 ms | - | 369 ms | - | - |
-| corpus, per-file median | 7.1x Porcupine; verdict alone 5.2x | - | 1 | - | - |
+| kv 10,000 | 0.06 s (0.09 s) | 38 MiB (36) | 0.028 s | 0.03 s (0.05 s) | 0.06 s (0.08 s) |
+| kv 100,000 | 0.77 s (0.78 s) | 107 MiB (95) | 0.62 s, 585 MiB | 0.33 s (0.34 s) | 0.59 s (0.81 s) |
+| kv 1,000,000, streamed | 11.5 s (13.5 s), reading included | 313 MiB | past 12 GiB at 27 s | 4.25 s (5.07 s) | 6.64 s (9.78 s) |
+| kv 5,000,000, streamed | 63.4 s (229 s), reading included | 1409 MiB | - | not run | not run |
+| corpus, total | 157 ms (162 ms); verdict alone 100 ms | - | 369 ms | - | - |
+| corpus, per-file median | 3.42x Porcupine; verdict alone 2.91x | - | 1 | - | - |
 
-Before issue 15's work (same machine, earlier that day): 1,000,000 ops 20.6 s
-CPU and 1191 MiB peak; 100,000 ops 2.1 s CPU. Met: 1M check under 20 s and
-under 1 GiB, 1M EDN load under 15 s. Missed: 100k check (1.29 s CPU, the
-best of seven warm runs 1.06 s, against 0.62 s; profile: 0.3 s partition,
-3 us an op, a third of it ``model.call``; 0.75 s search, of which
-``_segment`` 70 % (some 40 us to the first end of a 9-op kv segment, 13 us
-of it set-up), the lazy driver's levels 15 % (closing dropped segment
-searches, the look-ahead), segment bounds 4 %); the 5M peak (the loaded ``History`` alone is
-2.7 GiB at 290 bytes an event; the check adds 160 bytes an op searched,
-about 1 GiB); the corpus ratios (the median file is a few dozen segments
-of set-up, and an invalid file's witness reduction runs the search
-dozens of times, which Porcupine does not: the corpus total is 0.48x
-Porcupine's for the verdict alone, 1.6x with explanations); JSONL load CPU
-4.8-5.3 s against 5 s, borderline.
+Before (commit f213b95, same machine, load 2.6-4.5): 1M 14.5 s CPU check
+after a 5.3 s load, 741 MiB peak; 5M 74.0 s check after a 28.8 s load,
+3692 MiB peak (2768 of it the loaded ``History``); 100k 1.29 s; corpus
+median 7.1x. Met: 1M check under 20 s and 1 GiB (with the load: 11.5 s,
+313 MiB, against 19.8 s, 741 MiB), 5M under 2 GiB, 1M JSONL load under 5 s
+(4.25 s CPU; ``bench/bench_load.py --sizes 1000000`` at load 4.6: 4.28 s,
+EDN 7.59 s). Missed: the 100k check (0.77 s CPU against 0.62 s; profile,
+best of three, load 1.5-4: ``partition`` 0.23 s, search 0.49 s; partition
+is 11.4k instructions an op under valgrind on 10k kv ops: ``model.call``
+3.9k, of it 2k building the ``Call`` named tuple; the loop 2.9k; the event
+positions 1k; ``drop_unobservable`` 3.6k, of it the kv ``unseen`` test
+2.3k, splitting every distinct get result into word pairs), the corpus
+ratios (the median file is a few dozen segments of set-up and an invalid
+file's witness reduction reruns the search; ``partition`` of an 84-op
+etcd file is some 650k instructions, the search and explanation the rest).
 """
 
 from __future__ import annotations
