@@ -83,6 +83,7 @@ class HistoryFile:
         self.nemesis = 0
         self.value_bytes = 0
         self._model: Model | None = None
+        self._loaded: History | None = None
         self._explained: dict[Hashable, tuple[History, dict[int, Operation]]] = {}
 
     def __repr__(self) -> str:
@@ -97,13 +98,9 @@ class HistoryFile:
         except NotLineLayout:  # an EDN layout found out past its first blocks: read it whole
             from checkers.linear.partition import partition
             from harness.formats import load_history
-            h = load_history(self.path)
+            h = self._loaded = load_history(self.path)
             self.events, self.operations, self.nemesis = len(h.ops), len(h.operations), len(h.nemesis)
-            parts = partition(h, model)
-            ops_of = self._ops_of
-            for p in parts:
-                p.ops_of(ops_of)
-            return parts
+            return partition(h, model)
 
     def _partitions(self, blocks: Any, model: Model) -> tuple[Partition, ...]:
         make_call = model.call
@@ -249,6 +246,8 @@ class HistoryFile:
 
         Read again from the file (a pass, and the key's operations held).
         """
+        if self._loaded is not None:  # a layout read whole: explained as the loaded path explains it
+            return self._loaded
         return self._explain(part.key)[0]
 
     def _explain(self, key: Hashable) -> tuple[History, dict[int, Operation]]:
