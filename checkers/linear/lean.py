@@ -126,18 +126,6 @@ def first_end(calls_all: Sequence[Call], cp: Sequence[int], rp: Sequence[int | N
         cand_of.append(acc)
     grown = None if grows is None else growers(grows, makes, fixed_mask)
 
-    def reachable(j: int, L: int, s: Hashable) -> bool:
-        """Can the state op ``j`` needs (not ``s``) be made by ops that may precede ``j``?"""
-        need = needs[j]
-        before = cand_of[j] & ~L & ~(1 << j)
-        if makers and makers.get(need, 0) & before:
-            return True
-        if not any_maker & before:
-            return False
-        if grows is None or grows(s, need):
-            return True
-        return bool(before & grown(need))  # a fixed state that the others could grow into need?
-
     if ahead is not None:
         a_need, a_fixed, a_any = ahead
         a_grown = grows is None or any(grows(x, a_need) for x in a_fixed)
@@ -202,9 +190,17 @@ def first_end(calls_all: Sequence[Call], cp: Sequence[int], rp: Sequence[int | N
             need = needs[m]
             pending = needs_mask & ~L
             r = (pending & -pending).bit_length() - 1  # the next op that needs a state (-1: none)
-            if need is not NOTHING and need != s and not reachable(m, L, s):
+            # can the state m needs (and then the next op that needs one, r) be made by an op that may
+            # come before it: one making it, or one making ANY from s (or a fixed state) that grows into it
+            if need is not NOTHING and need != s and not (
+                    (makers and makers.get(need, 0) & (before := cand & ~(1 << m))) or (
+                    any_maker & (before := cand & ~(1 << m)) and (
+                        grows is None or grows(s, need) or before & grown(need)))):  # type: ignore[misc]
                 todo = 0  # m needs a state no op that may come before it can make: dead end
-            elif r > m and needs[r] != s and not reachable(r, L, s):
+            elif r > m and (need := needs[r]) != s and not (
+                    (makers and makers.get(need, 0) & (before := cand_of[r] & ~L & ~(1 << r))) or (
+                    any_maker & (before := cand_of[r] & ~L & ~(1 << r)) and (
+                        grows is None or grows(s, need) or before & grown(need)))):  # type: ignore[misc]
                 todo = 0  # so does the next op that needs a state
             elif L != L_in:  # reads taken: a configuration of its own
                 if not has_info:

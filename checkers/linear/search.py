@@ -248,6 +248,9 @@ _ILLEGAL = Illegal("illegal by the call's hints")  # not explained: a failing se
 
 LEAN = True
 """Whether the lazy driver tries :func:`checkers.linear.lean.first_end` first (tests turn it off)."""
+LEAN_WIDTH = 32
+"""The widest segment (ops and info ops open) the lean search is tried on: on wider ones its lack of
+the general search's dominance and look-ahead cuts costs more than its set-up saves."""
 LEAN_LIMIT = 256
 """Configurations the lean search explores before the general one takes over."""
 _NO_USAGE = (0, 0)
@@ -344,7 +347,7 @@ def _lazy(cols: _Cols, model: Model, init: Hashable, segs: "_Segments",
             oks, new = segs[si]
             ahead = None if si + 1 == n else _ahead(cols, segs[si + 1])
             run: Any = None
-            if LEAN:  # the first end without the general set-up
+            if LEAN and len(oks) + len(new) + len(cfg.open) <= LEAN_WIDTH:  # the first end, without the general set-up
                 got, open_, explored = first_end(calls, cols.cp, cols.rp, bounds[si], bounds[si + 1], oks,
                                                  list(cfg.open), new, cfg.state, step, grows, ahead,
                                                  lean_limit, TICK_BYTES, tried.get(si))
