@@ -84,7 +84,7 @@ def first_end(calls_all: Sequence[Call], cp: Sequence[int], rp: Sequence[int | N
                 ahead[2] and (grows is None or grows(g, ahead[0])))) and (  # (stricter than the test below)
                 tried is None or not _passed(tried, g, (*carried, *new))):
             return g, (*carried, *new), k + 1
-    order = oks + carried + new if carried or new else oks
+    order = [*oks, *carried, *new] if carried or new else oks
     calls = []
     needs = []
     makes = []

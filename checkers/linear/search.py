@@ -204,9 +204,11 @@ class _Segments(SequenceABC):
         a, b = self.bounds[si], self.bounds[si + 1]
         if b - a == 1:
             got = ([a], []) if rp[a] is not None else ([], [a])
+        elif None not in rp[a:b]:  # (most segments: no info op)
+            got = (sorted(range(a, b), key=rp.__getitem__), [])  # type: ignore[arg-type]
         else:
             oks = [i for i in range(a, b) if rp[i] is not None]
-            infos = [i for i in range(a, b) if rp[i] is None] if len(oks) < b - a else []
+            infos = [i for i in range(a, b) if rp[i] is None]
             if len(oks) > 1:
                 oks.sort(key=rp.__getitem__)  # type: ignore[arg-type]
             got = (oks, infos)
@@ -349,7 +351,7 @@ def _lazy(cols: _Cols, model: Model, init: Hashable, segs: "_Segments",
             run: Any = None
             if LEAN and len(oks) + len(new) + len(cfg.open) <= LEAN_WIDTH:  # the first end, without the general set-up
                 got, open_, explored = first_end(calls, cols.cp, cols.rp, bounds[si], bounds[si + 1], oks,
-                                                 list(cfg.open), new, cfg.state, step, grows, ahead,
+                                                 cfg.open, new, cfg.state, step, grows, ahead,
                                                  lean_limit, TICK_BYTES, tried.get(si))
                 count[0] += explored
                 if got is NO_END:
@@ -575,13 +577,17 @@ def _ahead(cols: _Cols, seg: tuple[list[int], list[int]]) -> Any:
         return None
     fixed = set()
     any_ = False
-    for j in (*oks, *new):
+    j = min(oks)  # the segment's entries are a run, in invocation order: those invoked before r lead it
+    if new and new[0] < j:
+        j = new[0]
+    while j < len(cp) and cp[j] < r:  # type: ignore[operator]
         c = calls[j]
-        if cp[j] < r and not c.read_only:  # type: ignore[operator]
+        if not c.read_only:
             if c.makes is ANY:
                 any_ = True
             else:
                 fixed.add(c.makes)
+        j += 1
     return need, fixed, any_
 
 
