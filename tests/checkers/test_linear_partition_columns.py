@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from checkers.api import Verdict
 from checkers.linear import search as S
 from checkers.linear.models import make_model
@@ -86,3 +89,24 @@ def test_the_memory_bound_counts_the_operations_searched_and_keys_are_released()
     m = make_model("kv")
     parts = list(partition(h, m))
     assert check_partitions(parts, m).verdict == "valid" and parts == []  # the scheduler let them go
+
+
+@settings(max_examples=200, deadline=None)
+@given(results=st.lists(st.lists(st.sampled_from(["x", "1", "2", "y", "yx", "", "\0"]), max_size=6), max_size=8),
+       args=st.lists(st.lists(st.sampled_from(["x", "1", "2", "y", "yx", ""]), min_size=1, max_size=5),
+                     min_size=1, max_size=4))
+def test_kv_unseen_decides_alike_by_text_search_and_by_splitting_into_words(results: list[list[str]],
+                                                                             args: list[list[str]]) -> None:
+    import checkers.linear.models as models
+    calls = [models.Call("get", None, r, "k", True, False, r, models.ANY) for r in map(" ".join, results)]
+    calls += [models.Call("append", a, models.UNKNOWN, "k") for a in map(" ".join, args)]
+    by_text = list(map(make_model("kv").unseen(calls), calls))
+    saved = models._SCAN_CHARS
+    models._SCAN_CHARS = -1  # every pair past the bound: the results split into words
+    try:
+        by_words = list(map(make_model("kv").unseen(calls), calls))
+    finally:
+        models._SCAN_CHARS = saved
+    assert by_text == by_words
+    for c, gone in zip(calls, by_text):  # and never a string some result holds
+        assert not (gone and any(c.arg in r for r in map(" ".join, results)))
