@@ -57,11 +57,14 @@ median 7.1x. Met: 1M check under 20 s and 1 GiB (with the load: 11.5 s,
 313 MiB, against 19.8 s, 741 MiB), 5M under 2 GiB, 1M JSONL load under 5 s
 (4.25 s CPU; ``bench/bench_load.py --sizes 1000000`` at load 4.6: 4.28 s,
 EDN 7.59 s). Missed: the 100k check (0.77 s CPU against 0.62 s; profile,
-best of three, load 1.5-4: ``partition`` 0.23 s, search 0.49 s; partition
-is 11.4k instructions an op under valgrind on 10k kv ops: ``model.call``
-3.9k, of it 2k building the ``Call`` named tuple; the loop 2.9k; the event
-positions 1k; ``drop_unobservable`` 3.6k, of it the kv ``unseen`` test
-2.3k, splitting every distinct get result into word pairs), the corpus
+best of three, load 1.5-4: ``partition`` 0.23 s, search 0.49 s; a rerun
+at 87acc43, load 1.5, gave 0.92 s: the CPU figures move by a fifth from run
+to run here, so partition's work is counted in instructions, valgrind
+``--tool=cachegrind``: 12.0k an op on 10k kv ops at the start of the day,
+9.5k at 87acc43 (12.2k -> 10.8k on 100k): ``model.call`` 3.9k, of it 2k
+building the ``Call`` named tuple; the loop 2.9k; the event positions 1k;
+``drop_unobservable`` 1.7k, of it the kv ``unseen`` test's passes over
+every call 1k), the corpus
 ratios (the median file is a few dozen segments of set-up and an invalid
 file's witness reduction reruns the search; ``partition`` of an 84-op
 etcd file is some 650k instructions, the search and explanation the rest).
