@@ -128,7 +128,7 @@ def first_end(calls_all: Sequence[Call], cp: Sequence[int], rp: Sequence[int | N
 
     if ahead is not None:
         a_need, a_fixed, a_any = ahead
-        a_grown = grows is None or any(grows(x, a_need) for x in a_fixed)
+        a_grown = grows is None or bool(a_fixed) and any(grows(x, a_need) for x in a_fixed)
         a_open = a_need in a_fixed or (a_any and a_grown)
         full = (1 << len(order)) - 1
 

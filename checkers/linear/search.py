@@ -245,6 +245,7 @@ LAZY_DEPTH = 64
 """Segments the lazy driver keeps resumable (see the module docstring)."""
 
 _NO_INFO = (0,)  # the cache value when a segment has no info ops
+_new = tuple.__new__  # a _Config built in the driver's loop without the named tuple's keyword parsing
 _NONE_OPEN: frozenset[int] = frozenset()
 _ILLEGAL = Illegal("illegal by the call's hints")  # not explained: a failing segment is searched again
 
@@ -344,7 +345,7 @@ def _lazy(cols: _Cols, model: Model, init: Hashable, segs: "_Segments",
                         break
                 if s2.__class__ is Illegal:
                     break  # a dead end: back to the last segment with a choice
-                cfg = _Config(s, (), None)
+                cfg = _new(_Config, (s, (), None))
                 continue
             oks, new = segs[si]
             ahead = None if si + 1 == n else _ahead(cols, segs[si + 1])
@@ -372,7 +373,7 @@ def _lazy(cols: _Cols, model: Model, init: Hashable, segs: "_Segments",
                         del tried[old]
             if run is None:
                 _record(tried, si, got, open_)  # (first_end passes over the ends tried already)
-                cfg = _Config(got, open_, None)
+                cfg = _new(_Config, (got, open_, None))
                 si += 1
                 if count[0] >= count[1]:
                     _next_slice(count, slice_)
