@@ -1,32 +1,41 @@
-"""The first end of a segment without ``info`` ops, found without the general search's set-up.
+"""The first end of a small segment, found without the general search's set-up.
 
-Most segments of a long history are a handful of ``ok`` operations entered
-from one configuration with no ``info`` op open (a kv history of 100,000
-ops: 99 % of its segments, 4-9 ops each). For those the lazy driver needs
-only the first configuration at the segment's end; the general
+Most segments of a long history are a handful of operations entered from one
+configuration (a kv history of 100,000 ops: 13,000 segments of 2-30 ops, 99 %
+with no ``info`` op). For those the lazy driver needs only the first
+configuration at the segment's end; the general
 :func:`checkers.linear.search._segment` builds a resumable generator, paths,
-per-bit tables for ``info`` ops, closures for the look-ahead, and is closed
-again when the driver moves on, which costs more than the search itself.
+closures for the look-ahead and a frame per configuration, and is closed
+again when the driver moves on, which cost more than the search itself.
 
 :func:`first_end` is the same depth-first search over the same
-configurations (L, s), with the same order of candidates, the same cache and
-the same cuts (reads taken at once, the ``needs`` reachability test for the
-first pending op and the next one that needs a state), restricted to ``ok``
-ops, as a plain function. The look-ahead to the next segment's first read is
-tested on the configurations at the end only (an end it rejects is passed
-over, as the general search does). It answers with:
+configurations (L, s) from one start, with the same bits (``ok`` ops by
+completion, then the ``info`` ops carried open, then those invoked in the
+segment), the same order of candidates, the same cache with the same
+dominance over ``info`` ops, and the same cuts (reads taken at once, the
+``needs`` reachability test for the first pending op and for the next one
+that needs a state), as a plain function that keeps no paths. The
+look-ahead to the next segment's first read is tested on the configurations
+at the end only (an end it rejects is passed over, as the general search
+does; the general search also cuts before the end, which on wide segments
+is worth its cost: the driver tries this search only on segments of at most
+``search.LEAN_WIDTH`` ops). Before any set-up it tries the ``ok`` ops in
+order of completion, which real time always allows, taking no ``info`` op
+(a third of a kv history's segments end so). It answers with:
 
-* the state at the first end it reaches (first, before any set-up, it tries
-  the ``ok`` ops in order of completion, taking no ``info`` op: a third of
-  a kv history's segments end so): a configuration the general search
-  would also reach (the lazy driver resumes the general search from the same
-  start if it ever needs another end);
+* the state at the first end it reaches, and the ``info`` ops open there:
+  a configuration the general search reaches too, or one it dominates
+  (``info`` ops taken that it would leave open). Ends in ``tried`` (passed
+  on before, and failed) are passed over. The lazy driver starts the
+  general search from the same start if it ever needs another end;
 * :data:`NO_END` when it has exhausted every configuration without reaching
   an end: the general search would reach none either;
 * :data:`GAVE_UP` when it has explored ``limit`` configurations, or its cache
   holds states of more than ``max_bytes`` (``sys.getsizeof``), before either:
   the general search, which yields to the budgets, decides instead. So its
-  time and memory between two budget checks stay bounded.
+  time and memory between two budget checks stay bounded (``limit`` is at
+  most the caller's slice; the states held, at most 8 MiB, are freed when it
+  returns).
 """
 
 from __future__ import annotations

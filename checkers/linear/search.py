@@ -18,7 +18,12 @@ Two drivers share one segment search (:func:`_segment`):
   when everything after it fails. It keeps the last ``depth`` segments
   resumable; an older one is dropped, its configuration committed. If the
   search ever needs a dropped segment again, or proves the partition
-  invalid, the exact driver decides instead;
+  invalid, the exact driver decides instead. A segment of at most
+  :data:`LEAN_WIDTH` ops is first given to the lean search
+  (:func:`checkers.linear.lean.first_end`, a plain function over the same
+  configurations): its first end costs no generator, and the general
+  search is started from the same configuration only if the driver comes
+  back for another end;
 * **exact**: breadth first: the *frontier* of every configuration reachable
   at a point (reduced by dominance) is carried to the next segment, whose
   search starts from each. Memory is the frontier and one segment's cache;
@@ -55,7 +60,10 @@ and ``max_bytes`` (estimated bytes of the caches, frontier and model states
 held: :func:`entry_bytes` per entry plus ``sys.getsizeof`` of each state
 stored) stop the search with outcome ``"unknown"`` instead of a hang or an
 OOM kill; :func:`searcher` runs the search in slices so that a caller can
-interleave partitions and enforce one budget over all of them.
+interleave partitions and enforce one budget over all of them (the first
+slice :data:`FIRST_SLICE` configurations, each next one twice the last: a
+key shown invalid in a few configurations is so before its neighbours have
+spent long slices).
 The deepest configuration reached in the segment that fails is kept (as a
 chain of frames) to explain an ``"invalid"`` outcome; the linearization
 before it is kept as entry numbers only, and the states along it are
