@@ -25,34 +25,50 @@ Targets (issue 15, the search's share): the search of the 100k kv history
 corpus verdict alone <= 0.2x Porcupine's total (74 ms) and per-file median
 <= 2x.
 
-Measured 2026-12-01, commit 1e12856 against cdc6404 (before this work),
-``--repeat 5`` (7 for the corpus), load average 1.1-1.4, best of runs:
+Measured 2026-12-01 17:25 UTC, commit daf8f4d
+against cdc6404 (before this work), ``--sizes 10000,100000 --repeat 5
+--against cdc6404``, load average 1.2-1.6, CPU seconds, best (median) of
+runs; the partition (another helper's) is the tree's in both columns:
 
 | | before (cdc6404) | now | ratio |
 | --- | --- | --- | --- |
-| kv 100,000: search CPU | 0.742 s (median 0.838) | 0.505 s (median 0.610) | 0.68 |
-| corpus: search alone, total | 100.7 ms (0.273x Porcupine) | 67.4 ms (0.183x) | 0.67 |
-| corpus: search alone, per-file median | 2.40x Porcupine | 1.54x | |
-| corpus: verdict alone (+ partition 19.5 ms), total | 120.2 ms (0.326x) | 87.0 ms (0.236x) | |
-| corpus: verdict alone, per-file median | 3.44x | 2.77x | |
+| kv 10,000: search | 0.050 s (0.052) | 0.038 s (0.043) | 0.76 |
+| kv 100,000: search | 0.569 s (0.588) | 0.437 s (0.456) | 0.77 |
+| corpus: search alone, total | 99.0 ms, 0.268x Porcupine | 68.1 ms, 0.184x | 0.69 |
+| corpus: search alone, per-file median | 2.50x Porcupine | 1.66x | |
+| corpus: verdict alone (partition 19.0 ms), total | 118.0 ms, 0.320x | 87.0 ms, 0.236x | |
+| corpus: verdict alone, per-file median | 3.56x | 2.90x | |
+
+(An earlier side-by-side run at 1e12856, load 1.1-1.4: kv 100k 0.742 ->
+0.505 s, corpus search alone 100.7 -> 67.4 ms, median 2.40x -> 1.54x: the
+figures of one run move by 20-30 % with the machine's other jobs.)
+``python bench/bench_long.py --sizes 100000 --no-edn --skip-set`` at
+daf8f4d: the whole 100k kv check 0.75 s CPU in a fresh process (target
+0.62; 1.02-1.09 s before), corpus verdict alone 94.8 ms (0.257x), per-file
+median 3.06x.
 
 Instructions (``valgrind --tool=callgrind``, ASLR off, hash seed 0; the
-search of the 10k kv history, a figure the load does not move): 344 M
-before, 279 M now; of these the lean first-end search 205 M, the lazy
-driver and the rest 74 M.
+search of the 10k kv history, which the load does not move): 344 M at
+cdc6404, 275 M now; of these the lean first-end search 185 M, the lazy
+driver and the rest ~90 M.
 
-Missed: the 100k kv search (0.505 s against ~0.35; with the partition the
-whole check was 0.82 s CPU at load 1.0 against 0.62), the corpus verdict
-alone (0.236x against 0.2; the partition is 19.5 of its 87 ms) and its
-per-file median (2.77x against 2; the median file's partition alone is
-about 1.2x Porcupine's whole time). What remains of the kv search, per
-segment of ~8 ops: the lean search's set-up ~50 k instructions (its
-candidate and mask tables), its depth-first search ~13 k instructions a
-configuration (~9 a segment: the model's ``step`` and ``grows``, the
-reachability test, the cache), the driver ~25 k (the segment's ops sorted
-by completion, the look-ahead at the next segment, the level and the ends
-tried), and the general search on the ~8 % of segments the driver
-backtracks into.
+Missed: the 100k kv search (0.44 s against ~0.35; the whole check 0.75 s
+against 0.62), the corpus verdict alone (0.236x against 0.2; the partition
+is 19 of its 87 ms) and its per-file median (2.90x against 2: the median
+file's partition alone takes about 1.2x Porcupine's whole check, its
+search 1.66x). What remains of the kv search, per segment of ~8 ops: the
+lean search's set-up ~50 k instructions (its candidate and mask tables:
+Python loops over the segment's ops; done with map/compress in C it was
+slower at this size), its depth-first search ~13 k instructions a
+configuration and ~9 configurations a segment (the model's ``step`` and
+``grows`` are Python calls, a third of it; the reachability test; the
+cache), the driver ~25 k (the next segment's ops sorted by completion for
+the look-ahead, the level and the ends tried), and the general search on
+the ~8 % of segments the driver backtracks into (tried again with the lean
+search first, that was slower). Tried and dropped: the lean search's
+look-ahead cut before the end (more work than it saves on kv), a plain
+order with each read placed where its state is (succeeds on 55 % of kv
+segments against 30 %, but its real-time check costs what it saves).
 """
 
 from __future__ import annotations
