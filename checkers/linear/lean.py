@@ -15,11 +15,13 @@ segment), the same order of candidates, the same cache with the same
 dominance over ``info`` ops, and the same cuts (reads taken at once, the
 ``needs`` reachability test for the first pending op and for the next one
 that needs a state), as a plain function that keeps no paths. The
-look-ahead to the next segment's first read is tested on the configurations
-at the end only (an end it rejects is passed over, as the general search
-does; the general search also cuts before the end, which on wide segments
-is worth its cost: the driver tries this search only on segments of at most
-``search.LEAN_WIDTH`` ops). Before any set-up it tries the ``ok`` ops in
+look-ahead to the next segment's first read is tested at the ends (an end it
+rejects is passed over, as the general search does) and, once the search
+has explored twice as many configurations as the segment has ops, at every
+configuration as the general search tests it: on a segment whose first
+tries end well the test costs more than it cuts, on one that does not it
+cuts much. (Wide segments go to the general search at once: the driver
+tries this one only on segments of at most ``search.LEAN_WIDTH`` ops.) Before any set-up it tries the ``ok`` ops in
 order of completion, which real time always allows, taking no ``info`` op
 (a third of a kv history's segments end so). It answers with:
 
@@ -156,6 +158,7 @@ def first_end(calls_all: Sequence[Call], cp: Sequence[int], rp: Sequence[int | N
                 return True
             return bool(rest & grown(a_need))
     has_info = k < len(order)
+    cut_ahead = 2 * len(order) + 8  # configurations explored before the look-ahead is tested at each one
     okmask = (1 << k) - 1
     # (L, s) -> None; with info ops, as the general search: (ok part of L, s) -> the info parts seen
     cache: dict[tuple[int, Hashable], Any] = {(0, s): [0] if has_info else None}
@@ -211,6 +214,8 @@ def first_end(calls_all: Sequence[Call], cp: Sequence[int], rp: Sequence[int | N
                     any_maker & (before := cand_of[r] & ~L & ~(1 << r)) and (
                         grows is None or grows(s, need) or before & grown(need)))):  # type: ignore[misc]
                 todo = 0  # so does the next op that needs a state
+            elif explored > cut_ahead and ahead is not None and not (a_need == s or a_open or ahead_ok(L, s)):
+                todo = 0  # (a search past its first tries) so does the next segment's first read
             elif L != L_in:  # reads taken: a configuration of its own
                 if not has_info:
                     if (L, s) in cache:
