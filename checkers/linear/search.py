@@ -259,7 +259,7 @@ _ILLEGAL = Illegal("illegal by the call's hints")  # not explained: a failing se
 
 LEAN = True
 """Whether the lazy driver tries :func:`checkers.linear.lean.first_end` first (tests turn it off)."""
-LEAN_WIDTH = 32
+LEAN_WIDTH = 64
 """The widest segment (ops and info ops open) the lean search is tried on: on wider ones its lack of
 the general search's dominance and look-ahead cuts costs more than its set-up saves."""
 LEAN_LIMIT = 256
