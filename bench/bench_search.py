@@ -25,38 +25,40 @@ Targets (issue 15, the search's share): the search of the 100k kv history
 corpus verdict alone <= 0.2x Porcupine's total (74 ms) and per-file median
 <= 2x.
 
-Measured 2026-12-01 17:25 UTC, commit daf8f4d
-against cdc6404 (before this work), ``--sizes 10000,100000 --repeat 5
---against cdc6404``, load average 1.2-1.6, CPU seconds, best (median) of
-runs; the partition (another helper's) is the tree's in both columns:
+Measured 2026-12-01 17:31 UTC, commit b0eb535 against cdc6404 (before this
+work), ``--sizes 10000,100000 --repeat 5 --against cdc6404``, load average
+0.7-0.9, CPU seconds, best (median) of runs; the partition (another
+helper's) is the tree's in both columns:
 
 | | before (cdc6404) | now | ratio |
 | --- | --- | --- | --- |
-| kv 10,000: search | 0.050 s (0.052) | 0.038 s (0.043) | 0.76 |
-| kv 100,000: search | 0.569 s (0.588) | 0.437 s (0.456) | 0.77 |
-| corpus: search alone, total | 99.0 ms, 0.268x Porcupine | 68.1 ms, 0.184x | 0.69 |
-| corpus: search alone, per-file median | 2.50x Porcupine | 1.66x | |
-| corpus: verdict alone (partition 19.0 ms), total | 118.0 ms, 0.320x | 87.0 ms, 0.236x | |
-| corpus: verdict alone, per-file median | 3.56x | 2.90x | |
+| kv 10,000: search | 0.048 s (0.062) | 0.036 s (0.052) | 0.75 |
+| kv 100,000: search | 0.582 s (0.629) | 0.430 s (0.448) | 0.74 |
+| corpus: search alone, total | 105.3 ms, 0.285x Porcupine | 74.0 ms, 0.201x | 0.70 |
+| corpus: search alone, per-file median | 2.59x Porcupine | 1.74x | |
+| corpus: verdict alone (partition 20.6 ms), total | 125.8 ms, 0.341x | 94.6 ms, 0.256x | |
+| corpus: verdict alone, per-file median | 3.68x | 2.89x | |
 
-(An earlier side-by-side run at 1e12856, load 1.1-1.4: kv 100k 0.742 ->
-0.505 s, corpus search alone 100.7 -> 67.4 ms, median 2.40x -> 1.54x: the
-figures of one run move by 20-30 % with the machine's other jobs.)
-``python bench/bench_long.py --sizes 100000 --no-edn --skip-set`` at
-daf8f4d: the whole 100k kv check 0.75 s CPU in a fresh process (target
-0.62; 1.02-1.09 s before), corpus verdict alone 94.8 ms (0.257x), per-file
-median 3.06x.
+(Earlier side-by-side runs, load 1.1-1.6: kv 100k 0.742 -> 0.505 s and
+0.569 -> 0.437 s, corpus search alone 100.7 -> 67.4 ms and 99.0 -> 68.1 ms:
+the figures of one run move by 20-30 % with the machine's other jobs, the
+ratios by a few points.) ``python bench/bench_long.py --sizes 100000
+--no-edn --skip-set`` at daf8f4d and b0eb535: the whole 100k kv check
+0.75 and 1.04 s CPU in a fresh process (0.84, 0.92 and 1.18 s in three more
+``--worker`` runs; in one process, partition 0.26 s + search 0.43 s; target
+0.62; 1.02-1.09 s before this work), corpus verdict alone 94.8-98.5 ms
+(0.26x), per-file median 2.98-3.06x.
 
 Instructions (``valgrind --tool=callgrind``, ASLR off, hash seed 0; the
 search of the 10k kv history, which the load does not move): 344 M at
-cdc6404, 275 M now; of these the lean first-end search 185 M, the lazy
-driver and the rest ~90 M.
+cdc6404, 266 M now; of these the lean first-end search ~180 M, the lazy
+driver and the rest ~85 M.
 
-Missed: the 100k kv search (0.44 s against ~0.35; the whole check 0.75 s
-against 0.62), the corpus verdict alone (0.236x against 0.2; the partition
-is 19 of its 87 ms) and its per-file median (2.90x against 2: the median
-file's partition alone takes about 1.2x Porcupine's whole check, its
-search 1.66x). What remains of the kv search, per segment of ~8 ops: the
+Missed: the 100k kv search (0.43 s against ~0.35; the whole check 0.75 s
+or more against 0.62), the corpus verdict alone (0.256x against 0.2; the
+partition is 21 of its 95 ms) and its per-file median (2.89x against 2: the
+median file's partition alone takes about 1.2x Porcupine's whole check,
+its search 1.74x). What remains of the kv search, per segment of ~8 ops: the
 lean search's set-up ~50 k instructions (its candidate and mask tables:
 Python loops over the segment's ops; done with map/compress in C it was
 slower at this size), its depth-first search ~13 k instructions a
@@ -66,9 +68,12 @@ cache), the driver ~25 k (the next segment's ops sorted by completion for
 the look-ahead, the level and the ends tried), and the general search on
 the ~8 % of segments the driver backtracks into (tried again with the lean
 search first, that was slower). Tried and dropped: the lean search's
-look-ahead cut before the end (more work than it saves on kv), a plain
+look-ahead cut at every configuration from the first (more work than it
+saves on kv; it is tested past twice the segment's width instead), a plain
 order with each read placed where its state is (succeeds on 55 % of kv
-segments against 30 %, but its real-time check costs what it saves).
+segments against 30 %, but its real-time check costs what it saves), the
+segment bounds found with accumulate/compress in C (``max`` as a builtin
+call per entry is dearer than the Python loop: 266 -> 279 M).
 """
 
 from __future__ import annotations
