@@ -129,6 +129,48 @@ MEMO_MAX = 65_536
 """Calls the memo holds at most (some 250 bytes each): it must not grow with the history."""
 
 
+class Calls:
+    """``model.call`` through a memo while the memo pays: ``calls.of(f, invoke_value, ok_value, ok)``.
+
+    ``model.call`` is pure, and many histories repeat a few calls (registers
+    of small integers, a mutex): those are built once. After
+    :data:`MEMO_TRIAL` operations the memo goes unless half of them were
+    found in it (a kv history of unique strings: building its key costs about
+    what a miss saves), and ``of`` is then ``model.call`` itself, with no
+    cost per call. The memo holds at most :data:`MEMO_MAX` calls. Its key
+    turns lists into tuples one level deep; a deeper list is unhashable and
+    is built without the memo. ``model.call``'s :class:`ModelInputError`
+    goes to the caller, which knows the file line.
+    """
+
+    __slots__ = ("of", "_make", "_memo", "_made", "_hits")
+
+    def __init__(self, model: Model) -> None:
+        self._make = model.call
+        self._memo: dict[Any, Call] = {}
+        self._made = self._hits = 0
+        self.of: Callable[[str, Any, Any, bool], Call] = self._memoized
+
+    def _memoized(self, f: str, iv: Any, out: Any, ok: bool) -> Call:
+        self._made += 1
+        if self._made == MEMO_TRIAL and self._hits * 2 < self._made:
+            self.of = self._make
+            self._memo = {}
+            return self._make(f, iv, out, ok)
+        try:
+            mk = (f, (list, *iv) if iv.__class__ is list else iv, (list, *out) if out.__class__ is list else out, ok)
+            call = self._memo.get(mk)
+        except TypeError:  # unhashable (nested) values
+            return self._make(f, iv, out, ok)
+        if call is not None:
+            self._hits += 1
+            return call
+        call = self._make(f, iv, out, ok)
+        if len(self._memo) < MEMO_MAX:
+            self._memo[mk] = call
+        return call
+
+
 def positions(history: History) -> Callable[[Op], int]:
     """A key giving each event its position in real-time order.
 
@@ -160,14 +202,11 @@ def partition(history: History | PartitionSource, model: Model) -> tuple[Partiti
         return history.partitions(model)
     pos = positions(history)
     by_index = pos is _INDEX
-    make_call = model.call
-    memo: dict[Any, Call] | None = {}  # model.call is pure, and many histories repeat a few calls
-    hits = 0
+    calls_of = Calls(model)
     # per key: [calls, cp, rp, ops] and their appends; the count dropped
     groups: dict[Hashable, tuple[list[Call], list[int], list[int | None], list[Operation]]] = {}
     adders: dict[Hashable, tuple[Any, Any, Any, Any]] = {}
     dropped: dict[Hashable, int] = {}
-    n = 0
     for operation in history.operations:
         inv, comp = operation.invoke, operation.completion
         if comp is None:
@@ -179,29 +218,12 @@ def partition(history: History | PartitionSource, model: Model) -> tuple[Partiti
             ok = t == "ok"
         iv = inv.value
         out = comp.value if ok else None  # type: ignore[union-attr]
-        call = mk = None
-        if memo is not None:
-            n += 1
-            if n == MEMO_TRIAL and hits * 2 < n:
-                memo = None  # building its key costs about what a miss saves
-            else:
-                try:  # memo key: lists become tuples (one level; deeper lists stay unhashable)
-                    mk = (inv.f, (list, *iv) if iv.__class__ is list else iv,
-                          (list, *out) if out.__class__ is list else out, ok)
-                    call = memo.get(mk)
-                except TypeError:  # unhashable (nested) values: no memo
-                    mk = None
-        if call is None:
-            try:
-                call = make_call(inv.f, iv, out, ok)
-            except ModelInputError as e:
-                bad = comp if ok and "completion" in str(e) else inv
-                raise HistoryError(f"op index {bad.index} ({inv.f}): {e}; check the --model option",
-                                   file=history.source, line=history.line_of(bad)) from None  # type: ignore[union-attr]
-            if mk is not None and len(memo) < MEMO_MAX:  # type: ignore[arg-type]
-                memo[mk] = call  # type: ignore[index]
-        else:
-            hits += 1
+        try:
+            call = calls_of.of(inv.f, iv, out, ok)
+        except ModelInputError as e:
+            bad = comp if ok and "completion" in str(e) else inv
+            raise HistoryError(f"op index {bad.index} ({inv.f}): {e}; check the --model option",
+                               file=history.source, line=history.line_of(bad)) from None  # type: ignore[union-attr]
         key = call.key
         add = adders.get(key)
         if add is None:

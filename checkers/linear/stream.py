@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, Hashable
 
 from checkers.linear.models import ANY, Call, Model, ModelInputError
-from checkers.linear.partition import MEMO_MAX, MEMO_TRIAL, Partition, drop_unobservable
+from checkers.linear.partition import Calls, Partition, drop_unobservable
 from harness.history import NEMESIS, History, HistoryError, Op, Operation
 
 __all__ = ["HistoryFile"]
@@ -103,15 +103,13 @@ class HistoryFile:
             return partition(h, model)
 
     def _partitions(self, blocks: Any, model: Model) -> tuple[Partition, ...]:
-        make_call = model.call
+        calls_of = Calls(model)
         keys: dict[Hashable, _Key] = {}
         names: dict[str, str] = {}
         shared: dict[Any, Any] = {}
         open_: dict[Any, tuple[Op, int, int]] = {}
         pop = open_.pop
         first_error: tuple[int, HistoryError] | None = None
-        memo: dict[Any, Call] | None = {}
-        made = hits = 0
         pos = 0
         operations = nemesis = 0
         source = self.path
@@ -156,33 +154,16 @@ class HistoryFile:
                         elif k0 is not k and k0.__class__ is k.__class__:
                             iv[0] = k0  # the event is ours alone: it goes with its block
                 out = op.value if ok else None
-                call = mk = None
-                if memo is not None:
-                    made += 1
-                    if made == MEMO_TRIAL and hits * 2 < made:
-                        memo = None
-                    else:
-                        try:
-                            mk = (f, (list, *iv) if iv.__class__ is list else iv,
-                                  (list, *out) if out.__class__ is list else out, ok)
-                            call = memo.get(mk)
-                        except TypeError:
-                            mk = None
-                if call is None:
-                    try:
-                        call = make_call(f, iv, out, ok)
-                    except ModelInputError as e:
-                        bad, bad_line = (op, line) if ok and "completion" in str(e) else (inv, il)
-                        if first_error is None or ip < first_error[0]:
-                            first_error = (ip, HistoryError(
-                                f"op index {bad.index} ({f}): {e}; check the --model option",
-                                file=source, line=bad_line))
-                        pos += 1
-                        continue
-                    if mk is not None and len(memo) < MEMO_MAX:  # type: ignore[arg-type]
-                        memo[mk] = call  # type: ignore[index]
-                else:
-                    hits += 1
+                try:
+                    call = calls_of.of(f, iv, out, ok)
+                except ModelInputError as e:
+                    bad, bad_line = (op, line) if ok and "completion" in str(e) else (inv, il)
+                    if first_error is None or ip < first_error[0]:
+                        first_error = (ip, HistoryError(
+                            f"op index {bad.index} ({f}): {e}; check the --model option",
+                            file=source, line=bad_line))
+                    pos += 1
+                    continue
                 key = call.key
                 g = keys.get(key)
                 if g is None:
@@ -200,7 +181,7 @@ class HistoryFile:
         for inv, ip, il in sorted(open_.values(), key=lambda x: x[1]):
             f = names.get(inv.f) or inv.f
             try:
-                call = make_call(f, inv.value, None, False)
+                call = calls_of.of(f, inv.value, None, False)
             except ModelInputError as e:
                 if first_error is None or ip < first_error[0]:
                     first_error = (ip, HistoryError(f"op index {inv.index} ({f}): {e}; check the --model option",
