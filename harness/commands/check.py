@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import click
 
 from checkers.catalog import CATALOG
 from checkers.linear.models import MODELS
 from harness.commands.budget import DEFAULT_CHECK_TIMEOUT_S, MemorySize, Seconds, check_budget_mb
+from harness.history import NEMESIS
 
 __all__ = ["check", "parse_value"]
 
@@ -112,7 +113,7 @@ def check(history: Path, model: str | None, init: str | None, nil_read_unknown: 
     except (HistoryError, EngineUnavailable, ValueError) as e:
         raise click.ClickException(str(e)) from None
     if (result.verdict.value == "invalid" and not independent and model in _KEYED_MODELS
-            and _keyed_values(h if isinstance(h, History) else load_history(history))):
+            and _keyed_values(h.ops if isinstance(h, History) else _events_of(history))):
         raise click.UsageError(
             f"every value in {history} is a [key value] pair, so it is most likely a history of "
             f"several keys; check each key alone with --independent (checked as one {model}, "
@@ -179,17 +180,27 @@ def _print_summary(path: Path, model: str, result: Any, ops: int, elapsed: Any,
 _KEYED_MODELS = ("register", "cas-register")
 
 
-def _keyed_values(h: Any) -> bool:
-    """Whether every value of every client operation is a ``[key value]`` pair (independent keys)."""
+def _keyed_values(events: Iterable[Any]) -> bool:
+    """Whether every value of every client invocation and ``ok`` completion is a ``[key value]`` pair.
+
+    ``events`` in file order; a streamed file is read again a block at a time
+    (this is asked only of an invalid register history), never held whole.
+    """
     seen = False
-    for op in h.operations:
-        for v in (op.invoke.value, op.value):
-            if v is None:
-                continue
-            if not (isinstance(v, (list, tuple)) and len(v) == 2):
-                return False
-            seen = True
+    for op in events:
+        if op.process == NEMESIS or op.type not in ("invoke", "ok") or op.value is None:
+            continue
+        v = op.value
+        if not (isinstance(v, (list, tuple)) and len(v) == 2):
+            return False
+        seen = True
     return seen
+
+
+def _events_of(path: Path) -> Iterator[Any]:
+    from harness.formats import history_blocks
+    for ops, _lines in history_blocks(path):
+        yield from ops
 
 
 _UNFINISHED = {

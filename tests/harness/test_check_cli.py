@@ -28,6 +28,26 @@ def test_a_register_check_of_key_value_pairs_suggests_independent(tmp_path: Path
     assert "linearizable" in capsys.readouterr().out
 
 
+def test_a_streamed_register_check_of_pairs_suggests_independent_without_loading(tmp_path: Path, capsys,
+                                                                                monkeypatch) -> None:
+    # the same history checked as a big file is (streamed): the hint reads the file again, a block at a time
+    from harness.commands import check as command
+    monkeypatch.setattr(command, "STREAM_BYTES", 0)
+    import harness.formats
+
+    def whole(*a: object, **k: object) -> None:
+        raise AssertionError("a streamed check loaded the whole history")
+    monkeypatch.setattr(harness.formats, "load_history", whole)
+    h = write_history(_ops((0, "invoke", "write", [0, 1]), (0, "ok", "write", [0, 1]),
+                           (1, "invoke", "write", [1, 5]), (1, "ok", "write", [1, 5]),
+                           (0, "invoke", "read", [0, None]), (0, "ok", "read", [0, 1])), tmp_path / "h.jsonl")
+    assert main(["check", str(h), "--model", "register"]) == 3
+    assert "--independent" in capsys.readouterr().err
+    h = write_history(_ops((0, "invoke", "write", 1), (0, "ok", "write", 1),
+                           (0, "invoke", "read", None), (0, "ok", "read", 2)), tmp_path / "p.jsonl")
+    assert main(["check", str(h), "--model", "register"]) == 1
+
+
 def test_pairs_that_are_the_registers_values_are_still_checked(tmp_path: Path, capsys) -> None:
     # valid as one register: no suggestion, the verdict stands
     h = write_history(_ops((0, "invoke", "write", [0, 1]), (0, "ok", "write", [0, 1]),
