@@ -50,6 +50,14 @@ helper's uncommitted work was in the tree for both):
 | corpus, total | 157 ms (162 ms); verdict alone 100 ms | - | 369 ms | - | - |
 | corpus, per-file median | 3.42x Porcupine; verdict alone 2.91x | - | 1 | - | - |
 
+Re-measured on the idle machine at the end of the session (commit bf8ec2e,
+load 0.4-1.4, ``--sizes 10000,100000,1000000 --5m``): 10k 0.06 s; 100k 0.98 s
+CPU (0.69-1.07 s over five runs that hour: the VM's CPU speed itself varies by
+up to 40 %, a fixed pure-Python loop took 48-85 ms); 1M streamed 13.2 s CPU,
+315 MiB; 5M streamed 68.5 s CPU, 1410 MiB; 1M load JSONL 4.41 s, EDN 7.45 s;
+5M EDN load 51.5 s; corpus total 167 ms (0.45x), verdict alone 102 ms
+(0.28x), per-file median 3.6x (verdict alone 3.2x).
+
 Before (commit f213b95, same machine, load 2.6-4.5): 1M 14.5 s CPU check
 after a 5.3 s load, 741 MiB peak; 5M 74.0 s check after a 28.8 s load,
 3692 MiB peak (2768 of it the loaded ``History``); 100k 1.29 s; corpus
