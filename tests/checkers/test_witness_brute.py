@@ -23,13 +23,13 @@ from typing import Any, Sequence
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checkers.linear.models import Illegal, Model, make_model
+from checkers.linear.models import Model, make_model
 from checkers.linear.partition import Entry, partition
 from checkers.linear.scheduler import check_partitions
 from checkers.linear.small import linearizable
 from checkers.linear.witness import _by_value, _Closure, _fixed, _upward, closure, is_linearizable, minimal_witness
 from harness.history import History, Op
-from tests.checkers.test_linear_properties import MODELS
+from tests.checkers.test_linear_properties import MODELS, some_order_is_legal
 from tests.checkers.test_linear_properties import small_history as any_model_history
 from tests.checkers.test_witness import MS, small_history, stale_read
 
@@ -39,20 +39,7 @@ SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[Heal
 def brute(entries: Sequence[Entry], model: Model, init: Any) -> bool:
     """Some order of ``entries`` that real time allows is legal (open ops may be left out)."""
     items = [(e.call, e.call_pos, math.inf if e.ret_pos is None else e.ret_pos) for e in entries]
-
-    def dfs(state: Any, remaining: list[tuple[Any, int, float]]) -> bool:
-        oks = [r for _, _, r in remaining if r != math.inf]
-        if not oks:
-            return True
-        first_return = min(oks)
-        for i, (call, c, _) in enumerate(remaining):
-            if c < first_return:
-                s2 = model.step(state, call)
-                if not isinstance(s2, Illegal) and dfs(s2, remaining[:i] + remaining[i + 1:]):
-                    return True
-        return False
-
-    return dfs(init, items)
+    return some_order_is_legal(model, init, items)
 
 
 @SETTINGS
