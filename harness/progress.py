@@ -46,12 +46,23 @@ def _windows(recorder: Recorder) -> list[Any]:
     return fault_windows(events)
 
 
-def _faults_text(windows: list[Any]) -> str:
-    """``"none"``, or ``"3 (in effect: partition n1 n2 | n3 n4 n5)"``, or ``"3 (none in effect)"``."""
+def _faults_text(windows: list[Any], *, kept: int | None = None) -> str:
+    """``"none"``, or ``"3 (in effect: partition n1 n2 | n3 n4 n5)"``, or ``"3 (none in effect)"``.
+
+    ``kept``: how many nemesis events the count covers, when the recorder has
+    let older ones go (a long run; the file has them all): then it says so.
+    """
     if not windows:
         return "none"
     active = [w.describe() for w in windows if w.end_ns is None]
-    return f"{len(windows)} ({'in effect: ' + ', '.join(active) if active else 'none in effect'})"
+    count = f"{len(windows)}" if kept is None else f"{len(windows)} in the latest {kept} nemesis events"
+    return f"{count} ({'in effect: ' + ', '.join(active) if active else 'none in effect'})"
+
+
+def _kept(recorder: Recorder) -> int | None:
+    """The nemesis events the recorder still holds, when it let older ones go; else None."""
+    held = len(recorder.nemesis_events)
+    return held if recorder.nemesis_count > held else None
 
 
 class Progress:
@@ -88,7 +99,7 @@ class Progress:
         """The status as one plain line."""
         ops, ok, fail, info = self._counts()
         return (f"{self._stamp()} {self._phase}: {ops} ops "
-                f"(ok {ok}, fail {fail}, info {info}); faults: {_faults_text(_windows(self._rec))}")
+                f"(ok {ok}, fail {fail}, info {info}); faults: {_faults_text(_windows(self._rec), kept=_kept(self._rec))}")
 
     def _stamp(self) -> str:
         return f"[{self._clock() - self._t0:6.1f}s / {self._limit:g}s]"
@@ -127,7 +138,7 @@ class Progress:
         t.add_row("ops", ops_text)
         windows = _windows(self._rec)
         active = any(w.end_ns is None for w in windows)
-        t.add_row("faults", Text(_faults_text(windows), style="bold red" if active else "dim"))
+        t.add_row("faults", Text(_faults_text(windows, kept=_kept(self._rec)), style="bold red" if active else "dim"))
         return t
 
     # -- lifetime -------------------------------------------------------------------

@@ -69,3 +69,13 @@ def test_live_panel_renders_phase_ops_and_faults(tmp_path):
         text = con.export_text()
     assert "qs/seed seed 1" in text and "healing" in text and "/ 10 s" in text
     assert "ok 1" in text and "info 1" in text and "in effect: kill n2" in text
+
+
+def test_past_the_kept_nemesis_events_the_count_says_what_it_covers(tmp_path):
+    with Recorder(tmp_path / "history.jsonl", keep_nemesis=4) as rec:
+        for _ in range(3):  # three kills and their restarts: 12 events, the recorder keeps the latest 4
+            for f in ("kill", "start"):
+                rec.record(type="info", process=NEMESIS, f=f, value={"nodes": ["n2"]})
+                rec.record(type="info", process=NEMESIS, f=f, value={"nodes": ["n2"]})
+        line = Progress(rec, time_limit_s=30, console=Console(file=io.StringIO())).line()
+    assert "faults: 1 in the latest 4 nemesis events (none in effect)" in line, line
