@@ -120,6 +120,10 @@ class _CheckerRow:
     def figures(self) -> str:
         return figures_text(dict(self.stats))
 
+    @property
+    def findings(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        return findings_of(dict(self.stats))
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _ChildRow:
@@ -206,13 +210,29 @@ _FIGURES = (  # (stats key, how to say it): the figures a checker or a run repor
     ("ops_per_s", "{} ops/s"), ("model", "model {}"))
 
 
+def findings_of(stats: Mapping[str, Any]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A checker's findings that leave its verdict alone: each stats list whose items all carry a ``summary``.
+
+    (``atomic-commit``'s ``held_long``: locks held past the bound, then
+    released.) As (what, the summaries), in the stats' order: the report lists
+    them under the verdicts, and :func:`figures_text` leaves them out.
+    """
+    out = []
+    for k, v in stats.items():
+        if isinstance(v, list) and v and all(isinstance(x, Mapping) and isinstance(x.get("summary"), str) for x in v):
+            out.append((k.replace("_", " "), tuple(str(x["summary"]) for x in v)))
+    return tuple(out)
+
+
 def figures_text(stats: Mapping[str, Any], *, skip: tuple[str, ...] = ()) -> str:
     """A checker's or a run's figures as a phrase ("1732 ops, 100 keys, checked in 0.015 s"), not ``k=v`` pairs."""
     known = dict(_FIGURES)
     one = {"ops": "1 op", "keys": "1 key", "nemesis_events": "1 nemesis event"}
     parts = [one[k] if stats[k] == 1 and k in one else known[k].format(_short(stats[k], 40))
              for k, _ in _FIGURES if stats.get(k) is not None]
-    parts += [f"{k.replace('_', ' ')} {_short(v, 40)}" for k, v in stats.items() if k not in known and k not in skip]
+    listed = {what for what, _ in findings_of(stats)}
+    parts += [f"{k.replace('_', ' ')} {_short(v, 40)}" for k, v in stats.items()
+              if k not in known and k not in skip and k.replace("_", " ") not in listed]
     return ", ".join(parts)
 
 

@@ -301,3 +301,19 @@ def test_timestamps_are_seconds_since_start(tmp_path: Path) -> None:
     ok = next(t for t in lat["data"] if t.get("name") == "ok")
     # op 0: write invoked at 0 ms, ok at 5 ms
     assert ok["x"][0] == 0 and ok["y"][0] == pytest.approx(5 * MS / 1e6)
+
+
+def test_findings_that_leave_the_verdict_alone_are_listed_under_the_verdicts(tmp_path: Path) -> None:
+    # atomic-commit's held_long: locks held past the bound and then released (valid, but worth reading)
+    run = make_run(tmp_path, "h", valid=True)
+    res = json.loads((run / "results.json").read_text())
+    held = [{"txn": "t7", "participants": ["payment"], "held_s": {"payment": 35.6}, "longest_s": 35.6,
+             "summary": f"t7's locks were held longer than the 5 s bound: payment 35.60 s {XSS}"}]
+    res["checkers"]["atomic-commit"] = {"checker": "atomic-commit", "valid": True, "anomalies": [],
+                                        "stats": {"lock_bound_s": 5, "held_long_count": 1, "held_long": held}}
+    (run / "results.json").write_text(json.dumps(res))
+    html, _ = render(run)
+    assert 'data-checker="atomic-commit" data-finding="held long"' in html
+    assert "t7&#39;s locks were held longer than the 5 s bound: payment 35.60 s &lt;script&gt;" in html
+    assert "held long [" not in html  # not dumped raw into the figures column
+    assert "held long count 1" in html
