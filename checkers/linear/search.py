@@ -359,6 +359,7 @@ def _lazy(cols: _Cols, model: Model, init: Hashable, segs: "_Segments",
             oks, new = segs[si]
             ahead = None if si + 1 == n else _ahead(cols, segs[si + 1])
             run: Any = None
+            got: Any = GAVE_UP
             if LEAN and len(oks) + len(new) + len(cfg.open) <= LEAN_WIDTH:  # the first end, without the general set-up
                 got, open_, explored = first_end(calls, cols.cp, cols.rp, bounds[si], bounds[si + 1], oks,
                                                  cfg.open, new, cfg.state, step, grows, ahead,
@@ -366,10 +367,7 @@ def _lazy(cols: _Cols, model: Model, init: Hashable, segs: "_Segments",
                 count[0] += explored
                 if got is NO_END:
                     break  # a dead end: back to the last segment with a choice
-                if got is GAVE_UP:
-                    run = _segment(cols, model, oks, new, [cfg], count, slice_, ahead, usage := [0, 0],
-                                   paths=False)
-            else:
+            if got is GAVE_UP:  # too wide for the lean search, or it gave up: the general one
                 run = _segment(cols, model, oks, new, [cfg], count, slice_, ahead, usage := [0, 0], paths=False)
             # a level: [segment, its search (None while only the lean search ran), usage, start]
             levels.append([si, run, usage if run is not None else _NO_USAGE, cfg])
