@@ -43,6 +43,7 @@ import json
 from pathlib import Path
 
 from harness.cluster import Address
+from harness.node.http import ready_as
 from harness.target import NodeContext, Target, WorkloadContext
 from targets.quorum_store.client import QuorumStoreClient
 from targets.quorum_store.datatypes import COUNTER, LIST_APPEND, SET
@@ -73,17 +74,8 @@ def _yes(v: str | None) -> bool:
     return (v or "0").strip().lower() not in ("", "0", "false", "no")
 
 
-def ready(address: Address) -> bool:
-    """One probe of ``GET /health``: True when the node answers ``{"status": "ok"}``."""
-    conn = http.client.HTTPConnection(address.host, address.port, timeout=0.5)
-    try:
-        conn.request("GET", "/health")
-        resp = conn.getresponse()
-        return resp.status == 200 and json.loads(resp.read()).get("status") == "ok"
-    except (OSError, http.client.HTTPException, ValueError):
-        return False
-    finally:
-        conn.close()
+ready = ready_as(None)
+"""One probe of ``GET /health``: True when the node answers ``{"status": "ok"}`` (its nodes have one role)."""
 
 
 def clock(address: Address) -> float:
